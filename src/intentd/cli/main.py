@@ -1,0 +1,270 @@
+"""``intentd`` commands. Global options come from flags or ``INTENTD_*`` variables (Settings)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from intentd.engine import Engine
+from intentd.settings import DEFAULT_DATABASE_URL, DEFAULT_PORT, Settings
+from intentd.store import migrate_url, open_store
+
+from ._output import (
+    EVENT_COLUMNS,
+    INTENT_COLUMNS,
+    console,
+    emit_json,
+    event_row,
+    intent_rows,
+    status_text,
+    table,
+)
+from ._remote import Remote
+
+app = typer.Typer(help="intentd: durable intents for multi-agent systems.", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+intents_app = typer.Typer(help="Inspect and control intents on a running server.",
+                          no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(intents_app, name="intents")
+
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", help=f"database URL [env INTENTD_DATABASE_URL; default {DEFAULT_DATABASE_URL}]")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[env INTENTD_HOST; default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help=f"[env INTENTD_PORT; default {DEFAULT_PORT}]")]
+    = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Run the server: HTTP API, scheduler and delivery (migrations are applied on start)."""
+    import uvicorn
+
+    from intentd.server import create_app
+
+    settings = _settings(host=host, port=port, database_url=database)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_first_key(settings))
+    console.print(f"intentd on http://{settings.host}:{settings.port} "
+                  f"(database {_redact(settings.database_url)})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, loop="uvloop", http="httptools",
+                access_log=False)
+
+
+async def _first_key(settings: Settings) -> None:
+    """A fresh database gets an admin key so the server is usable at once; it is written to the
+    key file (mode 0600), where the CLI finds it."""
+    store = await open_store(settings.database_url)
+    try:
+        engine = Engine(store)
+        if settings.bootstrap_api_key:
+            await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
+        if await engine.keys.list():
+            return
+        _, secret = await engine.keys.create("admin")
+        path = Path(settings.key_file)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        console.print(f"created an admin API key (saved to {path}): [bold]{secret}[/bold]")
+    finally:
+        await store.close()
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        return f"{scheme}{sep}{user}:***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOpt = None) -> None:
+    """Apply pending schema migrations."""
+    settings = _settings(database_url=database)
+    applied = asyncio.run(migrate_url(settings.database_url))
+    console.print(f"applied migrations {applied}" if applied else "schema is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+    role: Annotated[str, typer.Option(help="admin (scoped roles come with tenancy)")] = "admin",
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key and print it (it is shown only once)."""
+    settings = _settings(database_url=database)
+
+    async def create() -> tuple[str, str]:
+        store = await open_store(settings.database_url)
+        try:
+            record, secret = await Engine(store).keys.create(name, role)
+            return record.key_id, secret
+        finally:
+            await store.close()
+
+    key_id, secret = asyncio.run(create())
+    if as_json:
+        emit_json({"key_id": key_id, "api_key": secret, "name": name, "role": role})
+    else:
+        console.print(secret, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
+    """List API keys (never their secrets)."""
+    settings = _settings(database_url=database)
+
+    async def fetch() -> list[Any]:
+        store = await open_store(settings.database_url)
+        try:
+            return await Engine(store).keys.list()
+        finally:
+            await store.close()
+
+    records = asyncio.run(fetch())
+    rows = [{"key_id": r.key_id, "name": r.name, "role": r.role, "namespace": r.namespace,
+             "revoked": r.revoked_at is not None} for r in records]
+    if as_json:
+        emit_json(rows)
+    else:
+        table("API keys", ["key_id", "name", "role", "namespace", "revoked"],
+              [list(r.values()) for r in rows])
+
+
+@app.command()
+def submit(
+    to: Annotated[str, typer.Option("--to", help="target agent, e.g. agent://acme/prod/writer")],
+    intent_type: Annotated[str, typer.Option("--type", help="e.g. intent.demo.v1")],
+    payload: Annotated[str, typer.Option(help="JSON object")] = "{}",
+    correlation_id: Annotated[str | None, typer.Option(help="default: a new UUID")] = None,
+    idempotency_key: Annotated[str | None, typer.Option()] = None,
+    deadline: Annotated[str | None, typer.Option(help="RFC 3339 deadline")] = None,
+    reply_to: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit an intent to a running server."""
+    try:
+        body: dict[str, Any] = {"intent_type": intent_type, "to_agent": to,
+                                "payload": orjson.loads(payload),
+                                "correlation_id": correlation_id or str(uuid.uuid4())}
+    except orjson.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--payload is not JSON: {exc}") from None
+    if deadline:
+        body["deadline_at"] = deadline
+    if reply_to:
+        body["reply_to"] = reply_to
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    result = Remote(_settings()).call("POST", "/v1/intents", json=body, headers=headers)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{result['intent_id']} {status_text(result['status'])}")
+
+
+@intents_app.command("list")
+def intents_list(
+    status: Annotated[str | None, typer.Option()] = None,
+    to_agent: Annotated[str | None, typer.Option("--to")] = None,
+    correlation_id: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List intents, newest first."""
+    params = {k: v for k, v in {"status": status, "to_agent": to_agent,
+                                "correlation_id": correlation_id, "limit": limit}.items() if v}
+    result = Remote(_settings()).call("GET", "/v1/intents", params=params)
+    if as_json:
+        emit_json(result)
+    else:
+        table("intents", INTENT_COLUMNS, intent_rows(result["intents"]))
+
+
+@intents_app.command("show")
+def intents_show(intent_id: str, as_json: JsonOpt = False) -> None:
+    """Show one intent."""
+    intent = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}")["intent"]
+    if as_json:
+        emit_json(intent)
+        return
+    shown = ["intent_id", "status", "waiting_reason", "intent_type", "from_agent", "to_agent",
+             "correlation_id", "created_at", "updated_at", "deadline_at", "delivery_attempt",
+             "policy_generation", "payload", "result", "error", "reason"]
+    table(None, ["field", "value"], [[k, orjson.dumps(intent[k]).decode()
+                                      if isinstance(intent[k], dict) else intent[k]]
+                                     for k in shown if intent.get(k) is not None])
+
+
+@intents_app.command("events")
+def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> None:
+    """Show an intent's events (its audit trail)."""
+    result = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}/events",
+                                      params={"since": since})
+    if as_json:
+        emit_json(result["events"])
+    else:
+        table(f"events of {intent_id}", EVENT_COLUMNS, [event_row(e) for e in result["events"]])
+
+
+@intents_app.command("watch")
+def intents_watch(
+    intent_id: str, since: int = 0,
+    timeout: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow an intent's events live (SSE) until it ends."""
+    import time
+
+    remote, cursor = Remote(_settings()), since
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while deadline is None or time.monotonic() < deadline:
+        wait = 30.0 if deadline is None else max(1.0, min(30.0, deadline - time.monotonic()))
+        for name, data in remote.stream(f"/v1/intents/{intent_id}/events/stream",
+                                        {"since": cursor, "wait_seconds": wait}):
+            if name == "stream.timeout":
+                break
+            cursor = data["seq"]
+            if as_json:
+                print(orjson.dumps(data).decode(), flush=True)  # one JSON object per line
+            else:
+                console.print(" ".join(str(c) for c in event_row(data)))
+            if data["status"] in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"):
+                return
+    raise typer.Exit(3)
+
+
+@intents_app.command("cancel")
+def intents_cancel(intent_id: str, reason: Annotated[str | None, typer.Option()] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Cancel an intent."""
+    result = Remote(_settings()).call("POST", f"/v1/intents/{intent_id}/cancel",
+                                      json={"reason": reason})
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{intent_id} {status_text(result['intent']['status'])}")
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,30 @@
+"""The runtime: intent service, delivery, scheduler and keys over one :class:`~intentd.store.Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from intentd.model import Micros, now_us
+from intentd.store import Store
+
+from .delivery import Completion, DeliveryService
+from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wait
+from .intents import IntentService
+from .keys import KeyService, hash_key
+from .scheduler import Scheduler
+
+__all__ = [
+    "Claim", "Complete", "Completion", "DeliveryService", "Engine", "Fail", "IntentService",
+    "KeyService", "Principal", "Resolve", "Scheduler", "SubmitIntent", "Wait", "hash_key",
+]
+
+
+class Engine:
+    """Everything one ``serve`` process runs, over one store. ``clock`` is injectable for tests."""
+
+    def __init__(self, store: Store, clock: Callable[[], Micros] = now_us) -> None:
+        self.store = store
+        self.intents = IntentService(store, clock)
+        self.delivery = DeliveryService(store, clock)
+        self.scheduler = Scheduler(store, clock)
+        self.keys = KeyService(store, clock)

@@ -1,0 +1,212 @@
+"""Delivery to agents (ARCHITECTURE.md §5): at-least-once, with leases and fencing.
+
+A claim hands out ``(lease_token, lease_expires_at, delivery_attempt)``; heartbeats extend the lease;
+complete / fail / release / wait must present the current token, so a zombie worker can never overwrite
+a newer attempt. Claims are long polls: a waiting claim is woken the moment work for its agent commits
+(in-process, or through LISTEN/NOTIFY from another replica), so there is no polling delay.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from intentd.model import (
+    EventType,
+    Intent,
+    Micros,
+    Status,
+    ValidationFailed,
+    WaitingReason,
+    new_id,
+)
+from intentd.store import FeedItem, Store, Tx, agent_key
+
+from ._lifecycle import SCHEDULER_KEY, Change, check_lease, persist
+from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
+from .intents import load, submit_in
+
+Clock = Callable[[], Micros]
+_MAX_CLAIM = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    intent: Intent
+    then: list[Intent]
+    replayed: bool = False
+
+
+class DeliveryService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def claim(self, principal: Principal, req: Claim) -> list[Intent]:
+        """Lease up to ``max_intents`` SUBMITTED intents for ``req.agent``; wait up to
+        ``wait_seconds`` for one to arrive if none is ready."""
+        if not 1 <= req.max_intents <= _MAX_CLAIM:
+            raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}",
+                                   details={"field": "max_intents"})
+        ns = principal.namespace
+        deadline = time.monotonic() + max(req.wait_seconds, 0.0)
+        with self._store.hub.subscribe(agent_key(ns, req.agent)) as wake:
+            while True:
+                ready = await self._store.read(
+                    lambda tx: tx.claimable_intents(ns, req.agent, 1))
+                if ready:
+                    claimed = await self._store.write(lambda tx: self._lease(tx, ns, req))
+                    if claimed:
+                        return claimed
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not await wake.wait(remaining):
+                    return []
+
+    async def _lease(self, tx: Tx, namespace: str, req: Claim) -> list[Intent]:
+        now = self._clock()
+        expires = now + int(req.lease_seconds * 1_000_000)
+        leased = []
+        for intent in await tx.claimable_intents(namespace, req.agent, req.max_intents):
+            change = Change(intent)
+            change.step(EventType.DELIVERED, Status.DELIVERED, req.worker, now, details={
+                "delivery_attempt": intent.delivery_attempt + 1, "lease_token": new_id(),
+                "lease_expires_at": expires, "worker": req.worker})
+            leased.append(await persist(tx, change))
+        return leased
+
+    async def heartbeat(self, principal: Principal, intent_id: str, token: str,
+                        lease_seconds: float) -> Intent:
+        """Extend a lease. Answers 409 once the intent was canceled or re-leased: stop working."""
+
+        async def unit(tx: Tx) -> Intent:
+            intent = await load(tx, principal, intent_id)
+            check_lease(intent, token)
+            expires = self._clock() + int(lease_seconds * 1_000_000)
+            await tx.extend_lease(intent_id, token, expires)
+            assert intent.lease is not None
+            return _with_expiry(intent, expires)
+
+        return await self._store.write(unit)
+
+    async def complete(self, principal: Principal, intent_id: str, req: Complete) -> Completion:
+        """Complete a leased intent and, in the same transaction, submit its follow-ups (``then``):
+        a handoff costs one round trip and one commit."""
+
+        async def unit(tx: Tx) -> Completion:
+            intent = await load(tx, principal, intent_id, for_update=True)
+            if intent.is_terminal and await _completed_by(tx, intent, req.lease_token):
+                return Completion(intent, [], replayed=True)  # a retried completion
+            check_lease(intent, req.lease_token)
+            now = self._clock()
+            change = Change(intent)
+            details = {"result": req.result or {}, "lease_token": req.lease_token}
+            if req.usage:
+                details["usage"] = req.usage
+            change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now,
+                        details=details)
+            done = await persist(tx, change)
+            children = []
+            for spec in req.then:
+                child, _ = await submit_in(
+                    tx, principal, _inherit(spec, done), now,
+                    root_intent_id=done.root_intent_id or done.intent_id)
+                children.append(child)
+            return Completion(done, children)
+
+        return await self._store.write(unit)
+
+    async def fail(self, principal: Principal, intent_id: str, req: Fail) -> Intent:
+        """Fail a leased intent; with ``retry`` it is queued again while delivery attempts remain."""
+
+        async def unit(tx: Tx) -> Intent:
+            intent = await load(tx, principal, intent_id, for_update=True)
+            check_lease(intent, req.lease_token)
+            change, now = Change(intent), self._clock()
+            details = {"error": req.error, "lease_token": req.lease_token}
+            if req.usage:
+                details["usage"] = req.usage
+            if req.retry and intent.delivery_attempt < intent.max_delivery_attempts:
+                change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, now,
+                            details={**details, "retry": True})
+            else:
+                change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
+            return await persist(tx, change)
+
+        return await self._store.write(unit)
+
+    async def release(self, principal: Principal, intent_id: str, token: str) -> Intent:
+        """Give a leased intent back at once (graceful shutdown), instead of after lease expiry."""
+
+        async def unit(tx: Tx) -> Intent:
+            intent = await load(tx, principal, intent_id, for_update=True)
+            check_lease(intent, token)
+            change = Change(intent)
+            change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, self._clock(),
+                        details={"lease_token": token})
+            return await persist(tx, change)
+
+        return await self._store.write(unit)
+
+    async def wait(self, principal: Principal, intent_id: str, req: Wait) -> Intent:
+        """Park a leased intent in WAITING (the lease ends: a parked wait holds no worker)."""
+        try:
+            reason = WaitingReason(req.reason)
+        except ValueError:
+            raise ValidationFailed("unknown waiting reason",
+                                   details={"field": "reason", "allowed": [
+                                       r.value for r in WaitingReason]}) from None
+
+        async def unit(tx: Tx) -> Intent:
+            intent = await load(tx, principal, intent_id, for_update=True)
+            check_lease(intent, req.lease_token)
+            change = Change(intent)
+            change.step(EventType.WAITING, Status.WAITING, intent.to_agent, self._clock(),
+                        waiting_reason=reason, details={**req.details, "wake_at": req.wake_at})
+            saved = await persist(tx, change)
+            if req.wake_at is not None:
+                await tx.add_timer(intent_id, "wake", req.wake_at)
+                tx.changes.add(SCHEDULER_KEY)
+            return saved
+
+        return await self._store.write(unit)
+
+    async def progress(self, principal: Principal, intent_id: str, token: str | None,
+                       message: str | None, usage: dict[str, float] | None) -> Intent:
+        """Record progress (and usage) as an event; the status does not change."""
+
+        async def unit(tx: Tx) -> Intent:
+            intent = await load(tx, principal, intent_id, for_update=True)
+            if token is not None:
+                check_lease(intent, token)
+            details: dict[str, object] = {"message": message}
+            if usage:
+                details["usage"] = usage
+            change = Change(intent)
+            change.step(EventType.PROGRESS, intent.status, intent.to_agent, self._clock(),
+                        details=details)
+            return await persist(tx, change)
+
+        return await self._store.write(unit)
+
+    async def feed(self, principal: Principal, address: str, since: int, limit: int = 100
+                   ) -> list[FeedItem]:
+        return await self._store.read(
+            lambda tx: tx.read_feed(principal.namespace, address, since, limit))
+
+
+def _with_expiry(intent: Intent, expires: Micros) -> Intent:
+    assert intent.lease is not None
+    return replace(intent, lease=replace(intent.lease, expires_at=expires))
+
+
+def _inherit(spec: SubmitIntent, parent: Intent) -> SubmitIntent:
+    """A follow-up carries its parent's correlation and comes from the parent's agent."""
+    return replace(spec, parent_intent_id=parent.intent_id, from_agent=parent.to_agent,
+                   correlation_id=spec.correlation_id or parent.correlation_id)
+
+
+async def _completed_by(tx: Tx, intent: Intent, token: str) -> bool:
+    last = await tx.list_events(intent.intent_id, intent.last_seq - 1, 1)
+    return bool(last) and last[0].event_type is EventType.COMPLETED and (
+        last[0].details.get("lease_token") == token)

@@ -1,0 +1,85 @@
+"""Typed inputs of engine operations: one frozen dataclass per operation, so adding a field breaks no
+caller (Temporal's interceptor-input style)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from intentd.model import JSON, Micros
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an API key's identity."""
+
+    key_id: str
+    namespace: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitIntent:
+    intent_type: str
+    correlation_id: str
+    to_agent: str
+    payload: JSON
+    from_agent: str | None = None
+    reply_to: str | None = None
+    deadline_at: Micros | None = None
+    max_delivery_attempts: int = 5
+    parent_intent_id: str | None = None
+    controls: JSON = field(default_factory=dict)
+    policy: JSON = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Identifies the request body for Idempotency-Key comparison."""
+        canonical = orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    status: str  # COMPLETED | FAILED | CANCELED
+    result: JSON | None = None
+    error: Any = None
+    reason: str | None = None
+    actor: str | None = None
+    expected_policy_generation: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    agent: str
+    worker: str
+    max_intents: int = 1
+    lease_seconds: float = 30.0
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    lease_token: str
+    result: JSON | None = None
+    then: tuple[SubmitIntent, ...] = ()
+    usage: JSON | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    lease_token: str
+    error: JSON
+    retry: bool = False
+    usage: JSON | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    lease_token: str
+    reason: str  # a WaitingReason value
+    wake_at: Micros | None = None
+    details: JSON = field(default_factory=dict)

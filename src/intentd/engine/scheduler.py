@@ -1,0 +1,100 @@
+"""The durable scheduler (ARCHITECTURE.md §6). Every ``serve`` process runs one; each firing is one
+transaction that deletes the timer (or ends the lease) and moves the intent, and on PostgreSQL rows are
+taken with SKIP LOCKED, so N replicas fire each timer exactly once. Timers are rows: a restart loses
+none, and overdue ones fire on start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from intentd.model import EventType, Intent, Micros, Status
+from intentd.store import Store, Tx
+
+from ._lifecycle import SCHEDULER_KEY, Change, persist
+
+Clock = Callable[[], Micros]
+log = logging.getLogger("intentd.engine.scheduler")
+_BATCH = 200
+_MAX_SLEEP = 1.0  # seconds; also how soon another replica's new timer is noticed without a NOTIFY
+
+
+class Scheduler:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> int:
+        """Fire everything due now; returns how many intents changed."""
+        fired = 0
+        while True:
+            now = self._clock()
+            batch = await self._store.write(lambda tx: self._fire_timers(tx, now))
+            batch += await self._store.write(lambda tx: self._expire_leases(tx, now))
+            fired += batch
+            if batch < _BATCH:
+                return fired
+
+    async def _fire_timers(self, tx: Tx, now: Micros) -> int:
+        timers = await tx.due_timers(now, _BATCH)
+        for timer in timers:
+            await tx.delete_timer(timer.timer_id)
+            intent = await tx.get_intent(timer.intent_id, for_update=True)
+            if intent is None or intent.is_terminal:
+                continue
+            if timer.kind == "deadline":
+                change = Change(intent)
+                change.step(EventType.TIMED_OUT, Status.TIMED_OUT, "scheduler", now, details={
+                    "error": {"code": "intent_timeout", "message": "deadline_at passed"}})
+                await persist(tx, change)
+            elif timer.kind == "wake" and intent.status is Status.WAITING:
+                change = Change(intent)
+                change.step(EventType.RESUMED, Status.SUBMITTED, "scheduler", now,
+                            details={"input": {"woken_at": now}})
+                await persist(tx, change)
+        return len(timers)
+
+    async def _expire_leases(self, tx: Tx, now: Micros) -> int:
+        expired = await tx.expired_leases(now, _BATCH)
+        for intent in expired:
+            await persist(tx, _after_expiry(intent, now))
+        return len(expired)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="intentd-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        with self._store.hub.subscribe(SCHEDULER_KEY) as wake:
+            while True:
+                try:
+                    await self.tick()
+                    due = await self._store.read(lambda tx: tx.next_wakeup())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a database hiccup must not kill the loop
+                    log.exception("scheduler tick failed; retrying")
+                    due = None
+                delay = _MAX_SLEEP if due is None else (due - self._clock()) / 1_000_000
+                await wake.wait(min(max(delay, 0.0), _MAX_SLEEP))
+
+
+def _after_expiry(intent: Intent, now: Micros) -> Change:
+    """An expired lease queues the intent again, or fails it once delivery attempts are used up."""
+    change = Change(intent)
+    details = {"delivery_attempt": intent.delivery_attempt}
+    if intent.delivery_attempt >= intent.max_delivery_attempts:
+        change.step(EventType.DELIVERY_FAILED, Status.FAILED, "scheduler", now, details={
+            **details, "error": {"code": "delivery_failed",
+                                 "message": f"no completion after {intent.delivery_attempt} "
+                                            "delivery attempts"}})
+    else:
+        change.step(EventType.LEASE_EXPIRED, Status.SUBMITTED, "scheduler", now, details=details)
+    return change

@@ -1,0 +1,166 @@
+"""The one error tree. Every error the server returns is one of these, with a stable wire ``code``.
+
+    IntentdError                      500 internal_error
+    ├── ValidationFailed              422 validation_error   (details.field names the field)
+    ├── BadRequest                    400 bad_request
+    ├── PayloadTooLarge               413 payload_too_large
+    ├── Unauthorized                  401 unauthorized / missing_api_key / invalid_api_key
+    ├── Forbidden                     403 forbidden
+    ├── NotFound                      404 not_found
+    │   └── IntentNotFound            404 intent_not_found
+    ├── Conflict                      409 conflict
+    │   ├── IntentTerminal            409 intent_terminal
+    │   ├── IllegalTransition         409 illegal_transition
+    │   ├── IdempotencyConflict       409 idempotency_key_reused
+    │   ├── StaleLease                409 stale_lease
+    │   └── StalePolicyGeneration     409 stale_policy_generation
+    └── Unavailable                   503 unavailable (retryable)
+
+The message defaults to the class docstring; the client rebuilds the same class from ``code``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class IntentdError(Exception):
+    """Internal error."""
+
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self, message: str | None = None, *, details: dict[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message or (self.__doc__ or self.code).strip()
+        self.details = details or {}
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a narrower code within the same class
+        super().__init__(self.message)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "retryable": self.retryable,
+        }
+
+
+class ValidationFailed(IntentdError):
+    """The request is invalid."""
+
+    code = "validation_error"
+    http_status = 422
+    retryable = False
+
+
+class BadRequest(IntentdError):
+    """The request is malformed."""
+
+    code = "bad_request"
+    http_status = 400
+    retryable = False
+
+
+class PayloadTooLarge(IntentdError):
+    """The request body is larger than the server accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+    retryable = False
+
+
+class Unauthorized(IntentdError):
+    """A valid API key is required."""
+
+    code = "unauthorized"
+    http_status = 401
+    retryable = False
+
+
+class Forbidden(IntentdError):
+    """The API key may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+    retryable = False
+
+
+class NotFound(IntentdError):
+    """Not found."""
+
+    code = "not_found"
+    http_status = 404
+    retryable = False
+
+
+class IntentNotFound(NotFound):
+    """No intent with this ID."""
+
+    code = "intent_not_found"
+
+
+class Conflict(IntentdError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    http_status = 409
+    retryable = False
+
+
+class IntentTerminal(Conflict):
+    """The intent is terminal and can no longer change."""
+
+    code = "intent_terminal"
+
+
+class IllegalTransition(Conflict):
+    """The lifecycle does not allow this transition."""
+
+    code = "illegal_transition"
+
+
+class IdempotencyConflict(Conflict):
+    """This Idempotency-Key was already used with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class StaleLease(Conflict):
+    """The lease token is not the intent's current lease (expired, released or superseded)."""
+
+    code = "stale_lease"
+
+
+class StalePolicyGeneration(Conflict):
+    """expected_policy_generation does not match the intent's policy_generation."""
+
+    code = "stale_policy_generation"
+
+
+class Unavailable(IntentdError):
+    """The service is temporarily unavailable; retry."""
+
+    code = "unavailable"
+    http_status = 503
+    retryable = True
+
+
+def error_class_for(code: str) -> type[IntentdError]:
+    """The most specific class for a wire code (used by clients to rebuild errors)."""
+    return _BY_CODE.get(code, IntentdError)
+
+
+def _all_subclasses(cls: type[IntentdError]) -> list[type[IntentdError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+_BY_CODE: dict[str, type[IntentdError]] = {c.code: c for c in _all_subclasses(IntentdError)}
+_BY_CODE.update({"missing_api_key": Unauthorized, "invalid_api_key": Unauthorized})

@@ -1,0 +1,51 @@
+"""The ASGI application: ``create_app(settings)`` builds it; its lifespan opens the store, makes sure
+the bootstrap key exists and runs the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from intentd import __version__
+from intentd.engine import Engine
+from intentd.settings import Settings
+from intentd.store import open_store
+
+from . import errors
+from ._responses import FastJSONResponse
+from .middleware import RequestContext
+from .routes import agents, intents, leases, meta
+
+log = logging.getLogger("intentd.server")
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(settings.database_url, exclusive=True)
+        engine = Engine(store)
+        if settings.bootstrap_api_key:
+            await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
+        app.state.engine = engine
+        if run_scheduler:
+            engine.scheduler.start()
+        try:
+            yield
+        finally:
+            await engine.scheduler.stop()
+            await store.close()
+
+    app = FastAPI(title="intentd", version=__version__, lifespan=lifespan,
+                  default_response_class=FastJSONResponse,
+                  description="Durable intents for multi-agent systems (AXP-compatible).")
+    app.state.settings = settings
+    errors.install(app)
+    for module in (meta, intents, leases, agents):
+        app.include_router(module.router)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,28 @@
+"""API-key authentication: ``x-api-key: <key>`` or ``Authorization: Bearer <key>``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from intentd.engine import Engine, Principal
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+async def authenticate(request: Request) -> Principal:
+    headers = request.headers
+    key = headers.get("x-api-key")
+    if not key:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            key = token.strip()
+    return await engine_of(request).keys.authenticate(key)
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+EngineDep = Annotated[Engine, Depends(engine_of)]

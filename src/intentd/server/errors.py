@@ -1,0 +1,60 @@
+"""One error shape everywhere (PROTOCOL.md §8):
+``{"ok": false, "error": {"code", "message", "details", "retryable"}, "detail": message}``.
+The official SDK reads ``error.message``, the AXME CLI reads ``detail``. No stack trace reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from intentd.model import IntentdError, ValidationFailed
+
+from ._responses import FastJSONResponse
+
+log = logging.getLogger("intentd.server")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+def error_response(err: IntentdError, status: int | None = None) -> FastJSONResponse:
+    headers = {"Retry-After": "1"} if err.http_status in (429, 503) else None
+    return FastJSONResponse({"ok": False, "error": err.to_wire(), "detail": err.message},
+                            status_code=status or err.http_status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(IntentdError)
+    async def domain_error(_: Request, err: IntentdError) -> FastJSONResponse:
+        return error_response(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, err: RequestValidationError) -> FastJSONResponse:
+        problems = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
+                    for e in err.errors()]
+        first = problems[0] if problems else {"field": "body", "message": "invalid"}
+        return error_response(ValidationFailed(
+            f"{first['field']}: {first['message']}",
+            details={"field": first["field"], "errors": problems}))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> FastJSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        err = IntentdError(str(exc.detail), code=code)
+        return error_response(err, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> FastJSONResponse:
+        request_id = request.scope.get("state", {}).get("request_id")
+        log.error("unhandled error (request %s)", request_id, exc_info=exc)
+        return error_response(IntentdError(
+            f"internal error; the server log has the details (request id {request_id})"))

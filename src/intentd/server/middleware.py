@@ -1,0 +1,76 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request on the hot path).
+
+- every response carries ``x-request-id``; an incoming ``X-Trace-Id`` is echoed back;
+- request bodies above the configured limit are refused with 413 before the route runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from intentd.model import PayloadTooLarge
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        trace_id = None
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"x-trace-id":
+                trace_id = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else None
+        scope.setdefault("state", {})["request_id"] = request_id
+        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        if trace_id is not None:
+            extra.append((b"x-trace-id", trace_id))
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        if length is not None and length > self.max_body_bytes:
+            await _too_large(self.max_body_bytes, send_with_ids)
+            return
+        await self.app(scope, self._limited(receive), send_with_ids)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise _too_large_error(self.max_body_bytes)
+            return message
+
+        return receive_limited
+
+
+def _too_large_error(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds {limit} bytes",
+                           details={"limit_bytes": limit})
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    err = _too_large_error(limit)
+    body: dict[str, Any] = {"ok": False, "error": err.to_wire(), "detail": err.message}
+    payload = orjson.dumps(body)
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})

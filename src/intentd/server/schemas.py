@@ -1,0 +1,145 @@
+"""Request bodies. Validation here gives a 422 that names the field; semantics live in the engine."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from intentd.engine import SubmitIntent
+from intentd.model import from_rfc3339, normalize_address
+
+# PROTOCOL.md §2.2: dotted lower-case segments ending in a version, e.g. intent.demo.v1
+INTENT_TYPE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+\.v[0-9]+$")
+
+
+class CreateIntent(BaseModel):
+    """``POST /v1/intents``. Unknown fields are accepted (official examples send extras such as
+    ``delivery_mode``) and reported back as ``ignored_fields`` so a typo does not pass silently."""
+
+    model_config = ConfigDict(extra="allow")
+
+    intent_type: str = Field(min_length=3, max_length=255, examples=["intent.demo.v1"])
+    correlation_id: str = Field(min_length=1, max_length=128)
+    to_agent: str = Field(min_length=1, max_length=383, examples=["agent://acme/prod/writer"])
+    payload: dict[str, Any]
+    from_agent: str | None = Field(None, description="deprecated in AXP: the caller's key decides")
+    reply_to: str | None = Field(None, max_length=383)
+    deadline_at: datetime | None = Field(None, description="RFC 3339; TIMED_OUT after it")
+    max_delivery_attempts: int = Field(5, ge=1, le=100)
+    parent_intent_id: str | None = None
+    # Accepted for AXP compatibility; stored in controls until human tasks land.
+    human_task: dict[str, Any] | None = None
+    remind_after_seconds: int | None = Field(None, ge=1)
+    remind_interval_seconds: int | None = Field(None, ge=1)
+    max_reminders: int | None = Field(None, ge=0)
+    escalate_to: str | None = None
+
+    @field_validator("intent_type")
+    @classmethod
+    def _intent_type(cls, value: str) -> str:
+        if not INTENT_TYPE.match(value):
+            raise ValueError("must be dotted lower-case segments ending in a version, "
+                             "e.g. intent.demo.v1")
+        return value
+
+    @field_validator("deadline_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a time zone, e.g. 2026-01-01T12:00:00Z")
+        return value
+
+    def to_spec(self) -> SubmitIntent:
+        extras = {k: v for k, v in {
+            "human_task": self.human_task, "remind_after_seconds": self.remind_after_seconds,
+            "remind_interval_seconds": self.remind_interval_seconds,
+            "max_reminders": self.max_reminders, "escalate_to": self.escalate_to,
+        }.items() if v is not None}
+        return SubmitIntent(
+            intent_type=self.intent_type,
+            correlation_id=self.correlation_id,
+            to_agent=normalize_address(self.to_agent),
+            payload=self.payload,
+            from_agent=normalize_address(self.from_agent, "from_agent") if self.from_agent
+            else None,
+            reply_to=normalize_address(self.reply_to, "reply_to") if self.reply_to else None,
+            deadline_at=from_rfc3339(self.deadline_at.isoformat()) if self.deadline_at else None,
+            max_delivery_attempts=self.max_delivery_attempts,
+            parent_intent_id=self.parent_intent_id,
+            controls=extras,
+        )
+
+    def ignored_fields(self) -> list[str]:
+        return sorted(self.model_extra or {})
+
+
+class ResolveBody(BaseModel):
+    status: Literal["COMPLETED", "FAILED", "CANCELED"]
+    result: dict[str, Any] | None = None
+    error: Any = None
+    reason: str | None = Field(None, max_length=2000)
+    actor: str | None = Field(None, max_length=383)
+    expected_policy_generation: int | None = Field(None, ge=0)
+
+
+class CancelBody(BaseModel):
+    reason: str | None = Field(None, max_length=2000)
+    actor: str | None = Field(None, max_length=383)
+
+
+class ControlsBody(BaseModel):
+    controls_patch: dict[str, Any]
+    expected_policy_generation: int | None = Field(None, ge=0)
+    actor: str | None = None
+    reason: str | None = None
+
+
+class PolicyBody(BaseModel):
+    grants_patch: dict[str, Any] | None = None
+    envelope_patch: dict[str, Any] | None = None
+    expected_policy_generation: int | None = Field(None, ge=0)
+    actor: str | None = None
+    reason: str | None = None
+
+
+class ClaimBody(BaseModel):
+    worker_id: str = Field("worker", min_length=1, max_length=200)
+    max_intents: int = Field(1, ge=1, le=100)
+    lease_seconds: float = Field(30.0, gt=0, le=3600)
+    wait_seconds: float = Field(0.0, ge=0, le=60)
+
+
+class LeaseBody(BaseModel):
+    lease_token: str = Field(min_length=1)
+
+
+class HeartbeatBody(LeaseBody):
+    lease_seconds: float = Field(30.0, gt=0, le=3600)
+
+
+class CompleteBody(LeaseBody):
+    result: dict[str, Any] | None = None
+    then: list[CreateIntent] = Field(default_factory=list, max_length=100,
+                                     description="follow-up intents, submitted atomically")
+    usage: dict[str, float] | None = None
+
+
+class FailBody(LeaseBody):
+    error: dict[str, Any] | str
+    retry: bool = False
+    usage: dict[str, float] | None = None
+
+
+class WaitBody(LeaseBody):
+    reason: str = Field(examples=["WAITING_FOR_HUMAN"])
+    wake_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProgressBody(BaseModel):
+    lease_token: str | None = None
+    message: str | None = Field(None, max_length=4000)
+    usage: dict[str, float] | None = None

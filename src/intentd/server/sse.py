@@ -1,0 +1,62 @@
+"""Server-sent events exactly as the official SDK parses them (PROTOCOL.md §2.3): named ``event:``
+lines, ``id:`` lines, JSON ``data:``; when idle the connection is held up to ``wait_seconds``, then
+``event: stream.timeout`` (data ``{"ok": true, "next_seq": N}``) and close. Keep-alive comments keep
+proxies from cutting an idle stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple
+
+import orjson
+from starlette.responses import StreamingResponse
+
+from intentd.store import Subscription
+
+KEEPALIVE_SECONDS = 15.0
+
+
+def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+
+
+class Batch(NamedTuple):
+    frames: Sequence[tuple[str, int, Any]]  # (event name, id, data)
+    cursor: int  # where the next fetch starts (may pass items that were filtered out)
+    finished: bool  # nothing more can follow (a terminal event was sent)
+
+
+async def follow(
+    subscribe: Callable[[], AbstractContextManager[Subscription]],
+    fetch: Callable[[int], Awaitable[Batch]],
+    since: int,
+    wait_seconds: float,
+) -> AsyncIterator[bytes]:
+    """Send everything after ``since``, then whatever arrives until ``wait_seconds`` pass."""
+    cursor = since
+    deadline = time.monotonic() + wait_seconds
+    with subscribe() as subscription:
+        while True:
+            batch = await fetch(cursor)
+            for name, seq, data in batch.frames:
+                yield frame(name, data, seq)
+            cursor = batch.cursor
+            if batch.finished:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                yield frame("stream.timeout", {"ok": True, "next_seq": cursor})
+                return
+            if not await subscription.wait(min(remaining, KEEPALIVE_SECONDS)) and (
+                    deadline - time.monotonic() > 0):
+                yield b": keep-alive\n\n"
+
+
+def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(body, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

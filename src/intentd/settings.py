@@ -1,0 +1,27 @@
+"""The one settings object: flags and ``INTENTD_*`` environment variables. Nothing else reads the
+environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///intentd.db"
+DEFAULT_PORT = 8321
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTENTD_", extra="ignore")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="sqlite:///file.db or postgresql://…")
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = Field(1024 * 1024, description="larger requests get 413")
+    bootstrap_api_key: str | None = Field(
+        None, description="if set, an admin key with exactly this value exists after start")
+    max_stream_wait_seconds: float = 300.0
+    log_level: str = "info"
+    # Client side (CLI, SDK):
+    url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    api_key: str | None = None
+    key_file: str = ".intentd-key"

@@ -1,0 +1,67 @@
+"""In-process wake-ups. Long polls and SSE streams subscribe to keys ("intent:<id>", "agent:<ns>:<addr>");
+the writer publishes the keys a transaction touched right after it commits. PostgreSQL replicas relay
+each other's keys through LISTEN/NOTIFY into the same hub.
+
+Subscribe *before* reading the database, then wait: a change that lands between the read and the wait
+still sets the subscription's flag, so no wake-up is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+
+def intent_key(intent_id: str) -> str:
+    return f"intent:{intent_id}"
+
+
+def agent_key(namespace: str, address: str) -> str:
+    return f"agent:{namespace}:{address}"
+
+
+class Subscription:
+    __slots__ = ("_flag",)
+
+    def __init__(self) -> None:
+        self._flag = asyncio.Event()
+
+    def _wake(self) -> None:
+        self._flag.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True if woken before ``timeout`` seconds; clears the flag for the next wait."""
+        if timeout <= 0 and not self._flag.is_set():
+            return False
+        try:
+            await asyncio.wait_for(self._flag.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._flag.clear()
+        return True
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    @contextmanager
+    def subscribe(self, *keys: str) -> Iterator[Subscription]:
+        sub = Subscription()
+        for key in keys:
+            self._subscribers.setdefault(key, set()).add(sub)
+        try:
+            yield sub
+        finally:
+            for key in keys:
+                subs = self._subscribers.get(key)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._subscribers[key]
+
+    def publish(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            for sub in self._subscribers.get(key, ()):
+                sub._wake()

@@ -1,0 +1,200 @@
+"""One transaction, in domain terms. The same code serves both backends: each provides an ``Executor``
+(four primitives) and its named queries; dialect differences live in the SQL, not here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from intentd.model import Event, Intent, Micros, new_id
+
+from ._codec import dumps, event_from_row, event_to_params, intent_from_row, intent_to_params, loads
+from ._hub import agent_key, intent_key
+from ._sql import Query
+
+
+class Executor(Protocol):
+    async def fetch(self, query: Query, values: dict[str, Any]) -> list[Any]: ...
+    async def execute(self, query: Query, values: dict[str, Any]) -> int: ...
+    async def executemany(self, query: Query, rows: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    timer_id: str
+    intent_id: str
+    kind: str
+    due_at: Micros
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    seq: int
+    intent_id: str
+    event_type: str
+    at: Micros
+    status: str
+    correlation_id: str
+    intent_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_id: str
+    namespace: str
+    name: str
+    role: str
+    created_at: Micros
+    revoked_at: Micros | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPage:
+    intents: list[Intent]
+    next_cursor: tuple[Micros, str] | None
+
+
+class Tx:
+    """Reads and writes of one transaction. ``writes`` counts statements that changed data, so the
+    writer can tell whether a failed unit left anything behind; ``changes`` are the hub keys to wake."""
+
+    def __init__(self, executor: Executor, queries: dict[str, Query]) -> None:
+        self._ex = executor
+        self._q = queries
+        self.writes = 0
+        self.changes: set[str] = set()
+
+    async def _rows(self, name: str, /, **values: Any) -> list[Any]:
+        return await self._ex.fetch(self._q[name], values)
+
+    async def _one(self, name: str, /, **values: Any) -> Any | None:
+        rows = await self._ex.fetch(self._q[name], values)
+        return rows[0] if rows else None
+
+    async def _write(self, name: str, /, **values: Any) -> int:
+        self.writes += 1
+        return await self._ex.execute(self._q[name], values)
+
+    # -- intents and their events ------------------------------------------------------------
+    async def get_intent(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
+        row = await self._one("get_intent_for_update" if for_update else "get_intent",
+                              intent_id=intent_id)
+        return intent_from_row(row) if row else None
+
+    async def intent_by_idempotency_key(self, namespace: str, key: str) -> Intent | None:
+        row = await self._one("get_intent_by_idempotency_key", namespace=namespace,
+                              idempotency_key=key)
+        return intent_from_row(row) if row else None
+
+    async def insert_intent(self, intent: Intent, events: list[Event]) -> None:
+        await self._write("insert_intent", **intent_to_params(intent))
+        await self._append(events)
+        self.changes.add(intent_key(intent.intent_id))
+
+    async def save_intent(self, intent: Intent, events: list[Event]) -> None:
+        """Write the new projection and the events that produced it, in this transaction."""
+        await self._write("update_intent", **intent_to_params(intent))
+        await self._append(events)
+        self.changes.add(intent_key(intent.intent_id))
+
+    async def _append(self, events: list[Event]) -> None:
+        self.writes += 1
+        await self._ex.executemany(self._q["insert_event"], [event_to_params(e) for e in events])
+
+    async def list_events(self, intent_id: str, since: int, limit: int) -> list[Event]:
+        rows = await self._rows("list_events", intent_id=intent_id, since=since, limit=limit)
+        return [event_from_row(r) for r in rows]
+
+    async def list_intents(
+        self, namespace: str, *, status: str | None, to_agent: str | None,
+        correlation_id: str | None, before: tuple[Micros, str] | None, limit: int,
+    ) -> IntentPage:
+        rows = await self._rows(
+            "list_intents", namespace=namespace, status=status, to_agent=to_agent,
+            correlation_id=correlation_id, before_created_at=before[0] if before else None,
+            before_intent_id=before[1] if before else None, limit=limit + 1,
+        )
+        intents = [intent_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        cursor = (intents[-1].created_at, intents[-1].intent_id) if more and intents else None
+        return IntentPage(intents, cursor)
+
+    # -- delivery ------------------------------------------------------------------------------
+    async def claimable_intents(self, namespace: str, to_agent: str, limit: int) -> list[Intent]:
+        rows = await self._rows("claimable_intents", namespace=namespace, to_agent=to_agent,
+                                limit=limit)
+        return [intent_from_row(r) for r in rows]
+
+    async def expired_leases(self, now: Micros, limit: int) -> list[Intent]:
+        return [intent_from_row(r) for r in await self._rows("expired_leases", now=now, limit=limit)]
+
+    async def extend_lease(self, intent_id: str, token: str, expires_at: Micros) -> bool:
+        return await self._write("extend_lease", intent_id=intent_id, lease_token=token,
+                                 lease_expires_at=expires_at) == 1
+
+    async def append_feed(self, namespace: str, address: str, intent_id: str, event_type: str,
+                          at: Micros) -> int:
+        """Add an entry to an agent's stream; returns its per-agent cursor value."""
+        self.writes += 1
+        row = await self._one("next_feed_seq", namespace=namespace, address=address, now=at)
+        assert row is not None
+        seq = int(row["feed_seq"])
+        await self._write("insert_feed", namespace=namespace, address=address, seq=seq,
+                          intent_id=intent_id, event_type=event_type, at=at)
+        self.changes.add(agent_key(namespace, address))
+        return seq
+
+    async def read_feed(self, namespace: str, address: str, since: int, limit: int
+                        ) -> list[FeedItem]:
+        rows = await self._rows("read_feed", namespace=namespace, address=address, since=since,
+                                limit=limit)
+        return [FeedItem(r["seq"], r["intent_id"], r["event_type"], r["at"], r["status"],
+                         r["correlation_id"], r["intent_type"]) for r in rows]
+
+    async def record_heartbeat(self, namespace: str, address: str, now: Micros,
+                               heartbeat: dict[str, Any]) -> None:
+        await self._write("record_agent_heartbeat", namespace=namespace, address=address, now=now,
+                          heartbeat=dumps(heartbeat))
+
+    # -- timers --------------------------------------------------------------------------------
+    async def add_timer(self, intent_id: str, kind: str, due_at: Micros,
+                        payload: dict[str, Any] | None = None) -> None:
+        await self._write("insert_timer", timer_id=new_id(), intent_id=intent_id, kind=kind,
+                          due_at=due_at, payload=dumps(payload or {}))
+
+    async def due_timers(self, now: Micros, limit: int) -> list[Timer]:
+        rows = await self._rows("due_timers", now=now, limit=limit)
+        return [Timer(r["timer_id"], r["intent_id"], r["kind"], r["due_at"], loads(r["payload"]))
+                for r in rows]
+
+    async def delete_timer(self, timer_id: str) -> None:
+        await self._write("delete_timer", timer_id=timer_id)
+
+    async def next_wakeup(self) -> Micros | None:
+        """The earliest timer or lease expiry, so the scheduler can sleep exactly until then."""
+        timer = await self._one("next_timer_due")
+        lease = await self._one("next_lease_expiry")
+        dues = [r["due_at"] for r in (timer, lease) if r is not None and r["due_at"] is not None]
+        return min(dues) if dues else None
+
+    # -- API keys ------------------------------------------------------------------------------
+    async def insert_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
+        await self._write("insert_api_key", key_id=record.key_id, namespace=record.namespace,
+                          name=record.name, role=record.role, key_hash=key_hash,
+                          created_at=record.created_at)
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        row = await self._one("get_api_key_by_hash", key_hash=key_hash)
+        return _key_from_row(row) if row else None
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        return [_key_from_row(r) for r in await self._rows("list_api_keys")]
+
+    async def revoke_api_key(self, key_id: str, now: Micros) -> bool:
+        return await self._write("revoke_api_key", key_id=key_id, now=now) == 1
+
+
+def _key_from_row(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(row["key_id"], row["namespace"], row["name"], row["role"],
+                        row["created_at"], row["revoked_at"])

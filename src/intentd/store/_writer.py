@@ -1,0 +1,127 @@
+"""Group commit. Concurrent writes queue up; each writer task takes everything queued (up to
+``max_batch``), runs the units in ONE transaction and commits once, so under load one fsync serves many
+state changes. Each unit is still atomic: units check before they write, a unit that fails without
+writing is simply left out, and anything unexpected re-runs the batch one unit per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from intentd.model import IntentdError
+
+from ._tx import Tx
+
+T = TypeVar("T")
+Unit = Callable[[Tx], Awaitable[T]]
+log = logging.getLogger("intentd.store.writer")
+
+
+class _PartialWrite(Exception):
+    """A unit failed after writing: the whole batch must be rolled back and re-run unit by unit."""
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        transaction: Callable[[], AbstractAsyncContextManager[Tx]],
+        on_commit: Callable[[set[str]], None],
+        is_retryable: Callable[[BaseException], bool],
+        *, max_batch: int = 128,
+    ) -> None:
+        self._transaction = transaction
+        self._on_commit = on_commit
+        self._is_retryable = is_retryable
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Unit[Any], asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, workers: int) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"intentd-writer-{i}")
+                       for i in range(workers)]
+
+    async def stop(self) -> None:
+        for _ in self._tasks:
+            self._queue.put_nowait(None)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def run(self, unit: Unit[T]) -> T:
+        if not self._tasks:
+            raise RuntimeError("store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((unit, future))
+        return await future
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    self._queue.put_nowait(None)  # leave the stop signal for this loop's next turn
+                    break
+                batch.append(nxt)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]]) -> None:
+        if len(batch) > 1:
+            try:
+                self._settle(await self._attempt(batch))
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure: fall back to one unit per tx
+                log.debug("batch of %d rolled back (%r); retrying unit by unit", len(batch), exc)
+        for unit, future in batch:
+            await self._run_alone(unit, future)
+
+    async def _run_alone(self, unit: Unit[Any], future: asyncio.Future[Any]) -> None:
+        for attempt in range(3):
+            try:
+                self._settle(await self._attempt([(unit, future)], alone=True))
+                return
+            except Exception as exc:  # noqa: BLE001 - delivered to the caller below
+                if attempt < 2 and self._is_retryable(exc):
+                    continue  # e.g. a concurrent insert won a unique key: re-run sees its row
+                if not future.done():
+                    future.set_exception(exc)
+                return
+
+    async def _attempt(
+        self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]], *, alone: bool = False
+    ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        async with self._transaction() as tx:
+            for unit, future in batch:
+                before = tx.writes
+                try:
+                    outcomes.append((future, True, await unit(tx)))
+                except IntentdError as err:
+                    if alone or tx.writes != before:
+                        raise
+                    outcomes.append((future, False, err))
+                except Exception:
+                    if alone:
+                        raise
+                    raise _PartialWrite() from None
+            changes = tx.changes
+        self._on_commit(changes)
+        return outcomes
+
+    @staticmethod
+    def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+        for future, ok, value in outcomes:
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+

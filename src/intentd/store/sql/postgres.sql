@@ -1,0 +1,21 @@
+-- PostgreSQL overrides: row locks for the writer, SKIP LOCKED so replicas never take the same row.
+
+-- name: get_intent_for_update
+SELECT * FROM intents WHERE intent_id = :intent_id FOR UPDATE;
+
+-- name: claimable_intents
+SELECT * FROM intents
+WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'
+ORDER BY agent_seq
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: expired_leases
+SELECT * FROM intents WHERE lease_expires_at <= :now ORDER BY lease_expires_at LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: due_timers
+SELECT * FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED;
+
+-- name: notify
+SELECT pg_notify('intentd_changes', :payload);

@@ -1,0 +1,116 @@
+-- Named queries shared by both backends. `:name` parameters; postgres.sql overrides some names.
+
+-- name: insert_intent
+INSERT INTO intents (
+    intent_id, namespace, intent_type, correlation_id, from_agent, to_agent, reply_to,
+    parent_intent_id, root_intent_id, payload, status, waiting_reason, result, error, reason,
+    deadline_at, max_delivery_attempts, delivery_attempt, lease_token, lease_owner, lease_expires_at,
+    policy_generation, controls, policy, usage, idempotency_key, request_hash, last_seq, agent_seq,
+    created_at, updated_at
+) VALUES (
+    :intent_id, :namespace, :intent_type, :correlation_id, :from_agent, :to_agent, :reply_to,
+    :parent_intent_id, :root_intent_id, :payload, :status, :waiting_reason, :result, :error, :reason,
+    :deadline_at, :max_delivery_attempts, :delivery_attempt, :lease_token, :lease_owner,
+    :lease_expires_at, :policy_generation, :controls, :policy, :usage, :idempotency_key,
+    :request_hash, :last_seq, :agent_seq, :created_at, :updated_at
+);
+
+-- name: update_intent
+UPDATE intents SET
+    status = :status, waiting_reason = :waiting_reason, result = :result, error = :error,
+    reason = :reason, delivery_attempt = :delivery_attempt, lease_token = :lease_token,
+    lease_owner = :lease_owner, lease_expires_at = :lease_expires_at,
+    policy_generation = :policy_generation, controls = :controls, policy = :policy, usage = :usage,
+    last_seq = :last_seq, agent_seq = :agent_seq, updated_at = :updated_at
+WHERE intent_id = :intent_id;
+
+-- name: get_intent
+SELECT * FROM intents WHERE intent_id = :intent_id;
+
+-- name: get_intent_for_update
+SELECT * FROM intents WHERE intent_id = :intent_id;
+
+-- name: get_intent_by_idempotency_key
+SELECT * FROM intents WHERE namespace = :namespace AND idempotency_key = :idempotency_key;
+
+-- name: list_intents
+SELECT * FROM intents
+WHERE namespace = :namespace
+  AND (CAST(:status AS TEXT) IS NULL OR status = :status)
+  AND (CAST(:to_agent AS TEXT) IS NULL OR to_agent = :to_agent)
+  AND (CAST(:correlation_id AS TEXT) IS NULL OR correlation_id = :correlation_id)
+  AND (CAST(:before_created_at AS BIGINT) IS NULL
+       OR created_at < :before_created_at
+       OR (created_at = :before_created_at AND intent_id < :before_intent_id))
+ORDER BY created_at DESC, intent_id DESC
+LIMIT :limit;
+
+-- name: insert_event
+INSERT INTO intent_events (intent_id, seq, event_type, status, at, actor, waiting_reason, details)
+VALUES (:intent_id, :seq, :event_type, :status, :at, :actor, :waiting_reason, :details);
+
+-- name: list_events
+SELECT * FROM intent_events WHERE intent_id = :intent_id AND seq > :since ORDER BY seq LIMIT :limit;
+
+-- name: next_feed_seq
+INSERT INTO agents (namespace, address, feed_seq, created_at) VALUES (:namespace, :address, 1, :now)
+ON CONFLICT (namespace, address) DO UPDATE SET feed_seq = agents.feed_seq + 1
+RETURNING feed_seq;
+
+-- name: insert_feed
+INSERT INTO agent_feed (namespace, address, seq, intent_id, event_type, at)
+VALUES (:namespace, :address, :seq, :intent_id, :event_type, :at);
+
+-- name: read_feed
+SELECT f.seq, f.intent_id, f.event_type, f.at, i.status, i.correlation_id, i.intent_type
+FROM agent_feed f JOIN intents i ON i.intent_id = f.intent_id
+WHERE f.namespace = :namespace AND f.address = :address AND f.seq > :since
+ORDER BY f.seq
+LIMIT :limit;
+
+-- name: claimable_intents
+SELECT * FROM intents
+WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'
+ORDER BY agent_seq
+LIMIT :limit;
+
+-- name: expired_leases
+SELECT * FROM intents WHERE lease_expires_at <= :now ORDER BY lease_expires_at LIMIT :limit;
+
+-- name: extend_lease
+UPDATE intents SET lease_expires_at = :lease_expires_at
+WHERE intent_id = :intent_id AND lease_token = :lease_token;
+
+-- name: insert_timer
+INSERT INTO timers (timer_id, intent_id, kind, due_at, payload)
+VALUES (:timer_id, :intent_id, :kind, :due_at, :payload);
+
+-- name: due_timers
+SELECT * FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit;
+
+-- name: delete_timer
+DELETE FROM timers WHERE timer_id = :timer_id;
+
+-- name: next_timer_due
+SELECT MIN(due_at) AS due_at FROM timers;
+
+-- name: next_lease_expiry
+SELECT MIN(lease_expires_at) AS due_at FROM intents WHERE lease_expires_at IS NOT NULL;
+
+-- name: insert_api_key
+INSERT INTO api_keys (key_id, namespace, name, role, key_hash, created_at)
+VALUES (:key_id, :namespace, :name, :role, :key_hash, :created_at);
+
+-- name: get_api_key_by_hash
+SELECT * FROM api_keys WHERE key_hash = :key_hash;
+
+-- name: list_api_keys
+SELECT * FROM api_keys ORDER BY created_at;
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = :now WHERE key_id = :key_id AND revoked_at IS NULL;
+
+-- name: record_agent_heartbeat
+INSERT INTO agents (namespace, address, feed_seq, created_at, last_seen_at, heartbeat)
+VALUES (:namespace, :address, 0, :now, :now, :heartbeat)
+ON CONFLICT (namespace, address) DO UPDATE SET last_seen_at = :now, heartbeat = :heartbeat;

@@ -1,0 +1,1 @@
+-- SQLite overrides: none yet. SQLite has one writer, so the shared queries need no row locks.
