@@ -7,6 +7,7 @@ from collections.abc import Callable
 from intentd.model import Micros, now_us
 from intentd.store import Store
 
+from ._lifecycle import Lifecycle
 from .delivery import Completion, DeliveryService
 from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wait
 from .intents import IntentService
@@ -24,7 +25,8 @@ class Engine:
 
     def __init__(self, store: Store, clock: Callable[[], Micros] = now_us) -> None:
         self.store = store
-        self.intents = IntentService(store, clock)
-        self.delivery = DeliveryService(store, clock)
-        self.scheduler = Scheduler(store, clock)
+        lifecycle = Lifecycle()  # one per process: its dispatcher knows this process's waiters
+        self.intents = IntentService(store, clock, lifecycle)
+        self.delivery = DeliveryService(store, clock, lifecycle)
+        self.scheduler = Scheduler(store, clock, lifecycle)
         self.keys = KeyService(store, clock)

@@ -23,7 +23,8 @@ from intentd.model import (
 )
 from intentd.store import FeedItem, Store, Tx, agent_key
 
-from ._lifecycle import SCHEDULER_KEY, Change, check_lease, persist
+from ._lifecycle import SCHEDULER_KEY, WAKE_TIMER, Change, Lifecycle, check_lease
+from .dispatch import Waiter
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
 from .intents import load, submit_in
 
@@ -39,40 +40,43 @@ class Completion:
 
 
 class DeliveryService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._lifecycle = lifecycle or Lifecycle()
 
     async def claim(self, principal: Principal, req: Claim) -> list[Intent]:
         """Lease up to ``max_intents`` SUBMITTED intents for ``req.agent``; wait up to
-        ``wait_seconds`` for one to arrive if none is ready."""
+        ``wait_seconds`` for one to arrive if none is ready. While it waits, work submitted in this
+        process is handed to it directly (see dispatch.py); other replicas' work wakes it by NOTIFY."""
         if not 1 <= req.max_intents <= _MAX_CLAIM:
             raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}",
                                    details={"field": "max_intents"})
         ns = principal.namespace
         deadline = time.monotonic() + max(req.wait_seconds, 0.0)
-        with self._store.hub.subscribe(agent_key(ns, req.agent)) as wake:
-            while True:
-                ready = await self._store.read(
-                    lambda tx: tx.claimable_intents(ns, req.agent, 1))
-                if ready:
-                    claimed = await self._store.write(lambda tx: self._lease(tx, ns, req))
-                    if claimed:
-                        return claimed
+        waiter = Waiter(ns, req)
+        with self._store.hub.subscribe(agent_key(ns, req.agent)) as wake, \
+                self._lifecycle.dispatcher.waiting(waiter):
+            while not waiter.leased:
+                if await self._store.read(lambda tx: tx.claimable_intents(ns, req.agent, 1)):
+                    waiter.leased += await self._store.write(lambda tx: self._lease(tx, waiter))
+                    if waiter.leased:
+                        break
                 remaining = deadline - time.monotonic()
+                # The writer publishes the agent's key after every commit that queued work for it,
+                # including a handoff to this waiter (settled just before the publish).
                 if remaining <= 0 or not await wake.wait(remaining):
-                    return []
+                    break
+        await waiter.drain()  # an offer reserved just before closing lands in this answer
+        return waiter.leased
 
-    async def _lease(self, tx: Tx, namespace: str, req: Claim) -> list[Intent]:
-        now = self._clock()
-        expires = now + int(req.lease_seconds * 1_000_000)
+    async def _lease(self, tx: Tx, waiter: Waiter) -> list[Intent]:
+        now, req = self._clock(), waiter.claim
         leased = []
-        for intent in await tx.claimable_intents(namespace, req.agent, req.max_intents):
+        for intent in await tx.claimable_intents(waiter.namespace, req.agent, waiter.room):
             change = Change(intent)
-            change.step(EventType.DELIVERED, Status.DELIVERED, req.worker, now, details={
-                "delivery_attempt": intent.delivery_attempt + 1, "lease_token": new_id(),
-                "lease_expires_at": expires, "worker": req.worker})
-            leased.append(await persist(tx, change))
+            change.lease(req.worker, req.lease_seconds, now)
+            leased.append(await self._lifecycle.persist(tx, change))
         return leased
 
     async def heartbeat(self, principal: Principal, intent_id: str, token: str,
@@ -105,11 +109,11 @@ class DeliveryService:
                 details["usage"] = req.usage
             change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now,
                         details=details)
-            done = await persist(tx, change)
+            done = await self._lifecycle.persist(tx, change)
             children = []
             for spec in req.then:
                 child, _ = await submit_in(
-                    tx, principal, _inherit(spec, done), now,
+                    tx, self._lifecycle, principal, _inherit(spec, done), now,
                     root_intent_id=done.root_intent_id or done.intent_id)
                 children.append(child)
             return Completion(done, children)
@@ -131,7 +135,7 @@ class DeliveryService:
                             details={**details, "retry": True})
             else:
                 change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
-            return await persist(tx, change)
+            return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 
@@ -144,7 +148,7 @@ class DeliveryService:
             change = Change(intent)
             change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, self._clock(),
                         details={"lease_token": token})
-            return await persist(tx, change)
+            return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 
@@ -163,9 +167,9 @@ class DeliveryService:
             change = Change(intent)
             change.step(EventType.WAITING, Status.WAITING, intent.to_agent, self._clock(),
                         waiting_reason=reason, details={**req.details, "wake_at": req.wake_at})
-            saved = await persist(tx, change)
+            saved = await self._lifecycle.persist(tx, change)
             if req.wake_at is not None:
-                await tx.add_timer(intent_id, "wake", req.wake_at)
+                await tx.add_timer(intent_id, WAKE_TIMER, req.wake_at)
                 tx.changes.add(SCHEDULER_KEY)
             return saved
 
@@ -185,7 +189,7 @@ class DeliveryService:
             change = Change(intent)
             change.step(EventType.PROGRESS, intent.status, intent.to_agent, self._clock(),
                         details=details)
-            return await persist(tx, change)
+            return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 

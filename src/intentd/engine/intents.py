@@ -23,7 +23,7 @@ from intentd.model import (
 )
 from intentd.store import IntentPage, Store, Tx
 
-from ._lifecycle import Change, check_lease, persist
+from ._lifecycle import Change, Lifecycle, check_lease
 from .inputs import Principal, Resolve, SubmitIntent
 
 Clock = Callable[[], Micros]
@@ -41,9 +41,9 @@ async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool
     return intent
 
 
-async def submit_in(tx: Tx, principal: Principal, spec: SubmitIntent, now: Micros, *,
-                    idempotency_key: str | None = None, root_intent_id: str | None = None
-                    ) -> tuple[Intent, bool]:
+async def submit_in(tx: Tx, lifecycle: Lifecycle, principal: Principal, spec: SubmitIntent,
+                    now: Micros, *, idempotency_key: str | None = None,
+                    root_intent_id: str | None = None) -> tuple[Intent, bool]:
     """Create an intent inside an open transaction: ``intent.created`` then ``intent.submitted``."""
     fingerprint = spec.fingerprint()
     if idempotency_key is not None:
@@ -68,19 +68,20 @@ async def submit_in(tx: Tx, principal: Principal, spec: SubmitIntent, now: Micro
     })
     change = Change(replace(evolve(None, created), request_hash=fingerprint), created)
     change.step(EventType.SUBMITTED, Status.SUBMITTED, actor, now)
-    return await persist(tx, change, new=True), True
+    return await lifecycle.persist(tx, change, new=True), True
 
 
 class IntentService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._lifecycle = lifecycle or Lifecycle()
 
     async def submit(self, principal: Principal, spec: SubmitIntent,
                      idempotency_key: str | None = None) -> tuple[Intent, bool]:
         """Returns the intent and whether it was created now (False: an idempotent replay)."""
         return await self._store.write(
-            lambda tx: submit_in(tx, principal, spec, self._clock(),
+            lambda tx: submit_in(tx, self._lifecycle, principal, spec, self._clock(),
                                  idempotency_key=idempotency_key))
 
     async def get(self, principal: Principal, intent_id: str) -> Intent:
@@ -118,7 +119,7 @@ class IntentService:
             change = Change(intent)
             change.step(TERMINAL_EVENT[status], status, req.actor or principal.name,
                         self._clock(), details=details)
-            return await persist(tx, change), change.events[-1]
+            return await self._lifecycle.persist(tx, change), change.events[-1]
 
         return await self._store.write(unit)
 
@@ -155,7 +156,7 @@ class IntentService:
                 result = payload["result"] if isinstance(payload.get("result"), dict) else payload
                 change.step(EventType.COMPLETED, Status.COMPLETED, actor, now,
                             details={"result": result})
-            return await persist(tx, change)
+            return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 
@@ -177,7 +178,7 @@ class IntentService:
             change = Change(intent)
             change.step(event_type, intent.status, actor or principal.name, self._clock(),
                         details={**details, "policy_generation": intent.policy_generation + 1})
-            return await persist(tx, change)
+            return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from intentd.model import EventType, Intent, Micros, Status
 from intentd.store import Store, Tx
 
-from ._lifecycle import SCHEDULER_KEY, Change, persist
+from ._lifecycle import DEADLINE_TIMER, SCHEDULER_KEY, WAKE_TIMER, Change, Lifecycle
 
 Clock = Callable[[], Micros]
 log = logging.getLogger("intentd.engine.scheduler")
@@ -21,9 +21,10 @@ _MAX_SLEEP = 1.0  # seconds; also how soon another replica's new timer is notice
 
 
 class Scheduler:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._lifecycle = lifecycle or Lifecycle()
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> int:
@@ -44,22 +45,22 @@ class Scheduler:
             intent = await tx.get_intent(timer.intent_id, for_update=True)
             if intent is None or intent.is_terminal:
                 continue
-            if timer.kind == "deadline":
+            if timer.kind == DEADLINE_TIMER:
                 change = Change(intent)
                 change.step(EventType.TIMED_OUT, Status.TIMED_OUT, "scheduler", now, details={
                     "error": {"code": "intent_timeout", "message": "deadline_at passed"}})
-                await persist(tx, change)
-            elif timer.kind == "wake" and intent.status is Status.WAITING:
+                await self._lifecycle.persist(tx, change)
+            elif timer.kind == WAKE_TIMER and intent.status is Status.WAITING:
                 change = Change(intent)
                 change.step(EventType.RESUMED, Status.SUBMITTED, "scheduler", now,
                             details={"input": {"woken_at": now}})
-                await persist(tx, change)
+                await self._lifecycle.persist(tx, change)
         return len(timers)
 
     async def _expire_leases(self, tx: Tx, now: Micros) -> int:
         expired = await tx.expired_leases(now, _BATCH)
         for intent in expired:
-            await persist(tx, _after_expiry(intent, now))
+            await self._lifecycle.persist(tx, _after_expiry(intent, now))
         return len(expired)
 
     def start(self) -> None:

@@ -30,6 +30,12 @@ class IntentdError(Exception):
     code: ClassVar[str] = "internal_error"
     http_status: ClassVar[int] = 500
     retryable: ClassVar[bool] = True
+    # Response context, set by the client (intentd.client) on errors it rebuilds from a response;
+    # None on the server and for errors raised before any response arrived.
+    status_code: int | None = None
+    request_id: str | None = None
+    trace_id: str | None = None
+    retry_after: float | None = None
 
     def __init__(
         self, message: str | None = None, *, details: dict[str, Any] | None = None,

@@ -159,8 +159,10 @@ def merge_patch(base: JSON, patch: JSON) -> JSON:
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_patch(merged[key], value)
+        elif isinstance(value, dict):
+            # A non-object target counts as {} (RFC 7386 §2), so nested nulls still delete.
+            target = merged.get(key)
+            merged[key] = merge_patch(target if isinstance(target, dict) else {}, value)
         else:
             merged[key] = value
     return merged

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from intentd.model import IntentdError, ValidationFailed
+from intentd.model import BadRequest, IntentdError, ValidationFailed
 
 from ._responses import FastJSONResponse
 
@@ -48,13 +48,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> FastJSONResponse:
+        if isinstance(exc.__cause__, IntentdError):
+            # FastAPI wraps errors raised while it reads the body (our 413 on a chunked body that
+            # passes the limit) in a generic 400; answer with the original error.
+            return error_response(exc.__cause__)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        err = IntentdError(str(exc.detail), code=code)
+        # A 4xx is the client's to fix: not retryable (the base class would say it is).
+        err = (IntentdError if exc.status_code >= 500 else BadRequest)(str(exc.detail), code=code)
         return error_response(err, exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         request_id = request.scope.get("state", {}).get("request_id")
         log.error("unhandled error (request %s)", request_id, exc_info=exc)
-        return error_response(IntentdError(
+        response = error_response(IntentdError(
             f"internal error; the server log has the details (request id {request_id})"))
+        # Starlette answers from its outermost middleware, outside RequestContext, so the
+        # correlation headers every response carries are added here.
+        response.headers["x-request-id"] = str(request_id)
+        if "x-trace-id" in request.headers:
+            response.headers["x-trace-id"] = request.headers["x-trace-id"]
+        return response

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,6 +65,9 @@ class Tx:
         self._q = queries
         self.writes = 0
         self.changes: set[str] = set()
+        # Callbacks the writer runs once the outcome is known (e.g. hand a lease to a waiting claim).
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
 
     async def _rows(self, name: str, /, **values: Any) -> list[Any]:
         return await self._ex.fetch(self._q[name], values)
@@ -162,6 +166,9 @@ class Tx:
                         payload: dict[str, Any] | None = None) -> None:
         await self._write("insert_timer", timer_id=new_id(), intent_id=intent_id, kind=kind,
                           due_at=due_at, payload=dumps(payload or {}))
+
+    async def delete_intent_timers(self, intent_id: str, kind: str) -> None:
+        await self._write("delete_intent_timers", intent_id=intent_id, kind=kind)
 
     async def due_timers(self, now: Micros, limit: int) -> list[Timer]:
         rows = await self._rows("due_timers", now=now, limit=limit)

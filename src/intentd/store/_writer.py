@@ -97,21 +97,31 @@ class BatchWriter:
         self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]], *, alone: bool = False
     ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        async with self._transaction() as tx:
-            for unit, future in batch:
-                before = tx.writes
-                try:
-                    outcomes.append((future, True, await unit(tx)))
-                except IntentdError as err:
-                    if alone or tx.writes != before:
-                        raise
-                    outcomes.append((future, False, err))
-                except Exception:
-                    if alone:
-                        raise
-                    raise _PartialWrite() from None
-            changes = tx.changes
-        self._on_commit(changes)
+        opened: list[Tx] = []
+        try:
+            async with self._transaction() as tx:
+                opened.append(tx)
+                for unit, future in batch:
+                    before = tx.writes
+                    try:
+                        outcomes.append((future, True, await unit(tx)))
+                    except IntentdError as err:
+                        if alone or tx.writes != before:
+                            raise
+                        outcomes.append((future, False, err))
+                    except Exception:
+                        if alone:
+                            raise
+                        raise _PartialWrite() from None
+        except BaseException:
+            for tx in opened:
+                for undo in tx.after_rollback:
+                    undo()
+            raise
+        tx = opened[0]
+        for done in tx.after_commit:
+            done()
+        self._on_commit(tx.changes)
         return outcomes
 
     @staticmethod

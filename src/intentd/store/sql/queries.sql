@@ -91,6 +91,9 @@ SELECT * FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit;
 -- name: delete_timer
 DELETE FROM timers WHERE timer_id = :timer_id;
 
+-- name: delete_intent_timers
+DELETE FROM timers WHERE intent_id = :intent_id AND kind = :kind;
+
 -- name: next_timer_due
 SELECT MIN(due_at) AS due_at FROM timers;
 
