@@ -19,7 +19,6 @@ from intentd.model import (
     Status,
     ValidationFailed,
     WaitingReason,
-    new_id,
 )
 from intentd.store import FeedItem, Store, Tx, agent_key
 

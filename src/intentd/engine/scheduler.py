@@ -31,12 +31,14 @@ class Scheduler:
         """Fire everything due now; returns how many intents changed."""
         fired = 0
         while True:
-            now = self._clock()
-            batch = await self._store.write(lambda tx: self._fire_timers(tx, now))
-            batch += await self._store.write(lambda tx: self._expire_leases(tx, now))
+            batch = await self._store.write(self._fire_due)
             fired += batch
             if batch < _BATCH:
                 return fired
+
+    async def _fire_due(self, tx: Tx) -> int:
+        now = self._clock()
+        return await self._fire_timers(tx, now) + await self._expire_leases(tx, now)
 
     async def _fire_timers(self, tx: Tx, now: Micros) -> int:
         timers = await tx.due_timers(now, _BATCH)

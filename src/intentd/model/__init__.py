@@ -39,6 +39,6 @@ __all__ = [
     "IllegalTransition", "Intent", "IntentNotFound", "IntentTerminal", "IntentdError", "Lease",
     "Micros", "NotFound", "PayloadTooLarge", "StaleLease", "StalePolicyGeneration", "Status",
     "Unauthorized", "Unavailable", "ValidationFailed", "WaitingReason",
-    "check_transition", "error_class_for", "normalize_address", "evolve", "from_rfc3339", "merge_patch", "new_id",
-    "now_us", "rebuild", "to_rfc3339",
+    "check_transition", "error_class_for", "evolve", "from_rfc3339", "merge_patch", "new_id",
+    "normalize_address", "now_us", "rebuild", "to_rfc3339",
 ]

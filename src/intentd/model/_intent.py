@@ -7,7 +7,7 @@ projection, the engine uses it to compute every new row, and a test rebuilds eac
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ._status import TERMINAL, Status, WaitingReason
@@ -16,7 +16,7 @@ from ._time import Micros, to_rfc3339
 JSON = dict[str, Any]
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     CREATED = "intent.created"
     SUBMITTED = "intent.submitted"
     DELIVERED = "intent.delivered"

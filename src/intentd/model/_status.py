@@ -5,12 +5,12 @@ The table is data: the engine checks every change against it, the API reports it
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from ._errors import IllegalTransition, IntentTerminal
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     CREATED = "CREATED"
     SUBMITTED = "SUBMITTED"
     DELIVERED = "DELIVERED"
@@ -27,7 +27,7 @@ class Status(str, Enum):
         return self in TERMINAL
 
 
-class WaitingReason(str, Enum):
+class WaitingReason(StrEnum):
     HUMAN = "WAITING_FOR_HUMAN"
     AGENT = "WAITING_FOR_AGENT"
     TOOL = "WAITING_FOR_TOOL"

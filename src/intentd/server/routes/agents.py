@@ -10,7 +10,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Claim
-from intentd.model import JSON, TERMINAL, Intent, Status, ValidationFailed, normalize_address, to_rfc3339
+from intentd.model import (
+    JSON,
+    TERMINAL,
+    Intent,
+    Status,
+    ValidationFailed,
+    normalize_address,
+    to_rfc3339,
+)
 from intentd.store import agent_key
 
 from ..auth import Caller, EngineDep
