@@ -18,6 +18,7 @@ serve: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench examples scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python scripts/gen_sync.py --check
 
 test: lint

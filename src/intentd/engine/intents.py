@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # IntentService.list shadows the builtin inside the class
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -95,8 +96,8 @@ class IntentService:
             before=before, limit=limit))
 
     async def events(self, principal: Principal, intent_id: str, since: int = 0,
-                     limit: int = 1000) -> list[Event]:
-        async def read(tx: Tx) -> list[Event]:
+                     limit: int = 1000) -> builtins.list[Event]:
+        async def read(tx: Tx) -> builtins.list[Event]:
             await load(tx, principal, intent_id)
             return await tx.list_events(intent_id, since, limit)
 

@@ -35,7 +35,8 @@ class _Executor:
         self._conn = conn
 
     async def fetch(self, query: Query, values: dict[str, Any]) -> list[Any]:
-        return await self._conn.fetch(query.text, *query.args(values))
+        rows: list[Any] = await self._conn.fetch(query.text, *query.args(values))
+        return rows
 
     async def execute(self, query: Query, values: dict[str, Any]) -> int:
         status = await self._conn.execute(query.text, *query.args(values))
