@@ -186,9 +186,10 @@ def evolve(intent: Intent | None, event: Event) -> Intent:
         changes["delivery_attempt"] = d["delivery_attempt"]
         changes["lease"] = Lease(d["lease_token"], d["worker"], d["lease_expires_at"],
                                  d["delivery_attempt"])
-    elif kind in (EventType.LEASE_EXPIRED, EventType.RELEASED, EventType.SUBMITTED) or (
-        event.status in TERMINAL or event.status is Status.WAITING
-    ):
+    elif event.status in (Status.SUBMITTED, Status.WAITING) or event.status in TERMINAL:
+        # Only a DELIVERED intent holds a lease. Any way back to the queue ends it too (expiry,
+        # release, retry, and a resume of a delivered intent), or the old lease would later expire
+        # on a queued intent and count as a failed delivery.
         changes["lease"] = None
     if kind is EventType.COMPLETED:
         changes["result"] = d.get("result")
