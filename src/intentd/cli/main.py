@@ -36,7 +36,9 @@ intents_app = typer.Typer(help="Inspect and control intents on a running server.
                           no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+worker_app = typer.Typer(help="Run agent workers.", no_args_is_help=True)
 app.add_typer(intents_app, name="intents")
+app.add_typer(worker_app, name="worker")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help=f"database URL [env INTENTD_DATABASE_URL; default {DEFAULT_DATABASE_URL}]")]
@@ -263,6 +265,26 @@ def intents_cancel(intent_id: str, reason: Annotated[str | None, typer.Option()]
         emit_json(result)
     else:
         console.print(f"{intent_id} {status_text(result['intent']['status'])}")
+
+
+@worker_app.command("run")
+def worker_run(
+    target: Annotated[str, typer.Argument(help="module:attribute of a Worker, e.g. agents:worker")],
+) -> None:
+    """Run a worker until SIGTERM/SIGINT (graceful: running handlers finish or are released)."""
+    import importlib
+    import sys
+
+    from intentd.worker import Worker
+
+    module_name, _, attribute = target.partition(":")
+    sys.path.insert(0, os.getcwd())
+    worker = getattr(importlib.import_module(module_name), attribute or "worker", None)
+    if not isinstance(worker, Worker):
+        raise typer.BadParameter(f"{target} is not an intentd.worker.Worker")
+    logging.basicConfig(level=_settings().log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    worker.run()
 
 
 def main() -> None:

@@ -129,12 +129,22 @@ class DeliveryService:
             details = {"error": req.error, "lease_token": req.lease_token}
             if req.usage:
                 details["usage"] = req.usage
-            if req.retry and intent.delivery_attempt < intent.max_delivery_attempts:
+            if not (req.retry and intent.delivery_attempt < intent.max_delivery_attempts):
+                change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
+                return await self._lifecycle.persist(tx, change)
+            if req.retry_after_seconds <= 0:
                 change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, now,
                             details={**details, "retry": True})
-            else:
-                change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
-            return await self._lifecycle.persist(tx, change)
+                return await self._lifecycle.persist(tx, change)
+            # Backoff is a durable wait: a timer row, no worker or lease held meanwhile.
+            wake_at = now + int(req.retry_after_seconds * 1_000_000)
+            change.step(EventType.WAITING, Status.WAITING, intent.to_agent, now,
+                        waiting_reason=WaitingReason.TIME,
+                        details={**details, "retry": True, "wake_at": wake_at})
+            saved = await self._lifecycle.persist(tx, change)
+            await tx.add_timer(intent_id, WAKE_TIMER, wake_at)
+            tx.changes.add(SCHEDULER_KEY)
+            return saved
 
         return await self._store.write(unit)
 

@@ -74,6 +74,7 @@ class Fail:
     lease_token: str
     error: JSON
     retry: bool = False
+    retry_after_seconds: float = 0.0  # backoff: the retry waits (WAITING_FOR_TIME) this long
     usage: JSON | None = None
 
 

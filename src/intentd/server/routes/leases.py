@@ -47,7 +47,8 @@ async def fail(intent_id: IntentId, body: FailBody, caller: Caller, engine: Engi
     error = body.error if isinstance(body.error, dict) else {"code": "failed",
                                                              "message": body.error}
     return _ok(await engine.delivery.fail(caller, intent_id, Fail(
-        lease_token=body.lease_token, error=error, retry=body.retry, usage=body.usage)))
+        lease_token=body.lease_token, error=error, retry=body.retry,
+        retry_after_seconds=body.retry_after_seconds, usage=body.usage)))
 
 
 @router.post("/release", summary="Give a claimed intent back for immediate redelivery")

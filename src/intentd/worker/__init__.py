@@ -1,0 +1,21 @@
+"""The agent worker runtime, on top of the SDK (it talks HTTP only, so agents run on any host).
+
+    from intentd.client import Client
+    from intentd.worker import Worker
+
+    worker = Worker(Client(), concurrency=8)
+
+    @worker.agent("agent://acme/prod/writer")
+    def write(ctx, intent):
+        ctx.progress("drafting")
+        return {"draft": "..."}
+
+Run it with ``worker.run()`` or ``intentd worker run module:worker``.
+"""
+
+from ._context import AsyncContext, Context
+from ._errors import FatalError, RetryableError
+from ._runtime import Handler, Result, RetryPolicy, Worker
+
+__all__ = ["AsyncContext", "Context", "FatalError", "Handler", "Result", "RetryPolicy",
+           "RetryableError", "Worker"]

@@ -1,0 +1,284 @@
+"""The worker: claims intents for its agents, runs their handlers, and reports the outcome.
+
+    worker = Worker(client, concurrency=8)
+
+    @worker.agent("agent://acme/prod/writer")
+    def write(ctx, intent):
+        ctx.progress("drafting")
+        return {"draft": "..."}           # completes the intent
+
+    worker.run()                           # until SIGTERM / SIGINT
+
+While a handler runs, a heartbeat extends its lease; if the server answers that the intent is no longer
+ours (canceled, or the lease was lost), the handler is told (``ctx.cancelled``; an async handler is
+cancelled) and its result is dropped. On shutdown the worker stops claiming, lets running handlers finish
+within the grace period and releases the rest, so another worker takes them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+import signal
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec
+from intentd.model import JSON
+
+from ._context import AsyncContext, Context, _ContextState
+from ._errors import FatalError, RetryableError
+
+log = logging.getLogger("intentd.worker")
+Handler = Callable[..., Any]
+_MAX_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Result:
+    """A handler's richer answer: the result plus follow-up intents submitted with the completion
+    (one round trip hands the work to the next agent)."""
+
+    value: JSON = field(default_factory=dict)
+    then: Sequence[IntentSpec | JSON] = ()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff between attempts: ``base * 2**(attempt-1)``, capped, with ±20 % jitter. An intent's
+    ``envelope.retry_backoff_seconds`` / ``max_retry_count`` (its policy) take precedence."""
+
+    base_seconds: float = 1.0
+    max_seconds: float = 60.0
+
+    def delay(self, intent: Intent, attempt: int) -> float:
+        envelope = _envelope(intent)
+        if isinstance(envelope.get("retry_backoff_seconds"), int | float):
+            return float(envelope["retry_backoff_seconds"])
+        delay = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return delay * random.uniform(0.8, 1.2)
+
+    @staticmethod
+    def attempts(intent: Intent) -> int:
+        limit = intent.max_delivery_attempts
+        retries = _envelope(intent).get("max_retry_count")
+        return min(limit, retries + 1) if isinstance(retries, int) else limit
+
+
+def _envelope(intent: Intent) -> JSON:
+    policy = intent.raw.get("workflow_control_policy") or {}
+    envelope = policy.get("envelope") or {}
+    return envelope if isinstance(envelope, dict) else {}
+
+
+class Worker:
+    def __init__(self, client: AsyncClient | Client | None = None, *, concurrency: int = 8,
+                 worker_id: str | None = None, lease_seconds: float = 30.0,
+                 claim_wait_seconds: float = 10.0, shutdown_grace_seconds: float = 30.0,
+                 retry: RetryPolicy | None = None) -> None:
+        self._client_config = client
+        self.concurrency = concurrency
+        self.worker_id = worker_id or f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.claim_wait_seconds = claim_wait_seconds
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.retry = retry or RetryPolicy()
+        self._handlers: dict[str, Handler] = {}
+        self._stopping: asyncio.Event | None = None
+
+    def agent(self, address: str) -> Callable[[Handler], Handler]:
+        """Register ``handler(ctx, intent)`` for intents sent to ``address``."""
+
+        def register(handler: Handler) -> Handler:
+            self._handlers[_normalize(address)] = handler
+            return handler
+
+        return register
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.stop)
+            await self.serve()
+
+        asyncio.run(main())
+
+    def stop(self) -> None:
+        """Stop claiming; running handlers get the grace period, then their intents are released."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def serve(self) -> None:
+        if not self._handlers:
+            raise RuntimeError("no agents registered: decorate a handler with @worker.agent(...)")
+        self._stopping = asyncio.Event()
+        client = self._async_client()
+        run = _Run(self, client)
+        claimers = [asyncio.create_task(run.claim_loop(address, handler), name=f"claim {address}")
+                    for address, handler in self._handlers.items()]
+        try:
+            await self._stopping.wait()
+        finally:
+            for task in claimers:
+                task.cancel()
+            await asyncio.gather(*claimers, return_exceptions=True)
+            await run.drain(self.shutdown_grace_seconds)
+            if not isinstance(self._client_config, AsyncClient):
+                await client.aclose()
+
+    def _async_client(self) -> AsyncClient:
+        given = self._client_config
+        if isinstance(given, AsyncClient):
+            return given
+        if isinstance(given, Client):
+            return AsyncClient(given.base_url, given.api_key, timeout=given.timeout)
+        return AsyncClient()
+
+
+class _Run:
+    """One serve() call: its slots, its running handlers."""
+
+    def __init__(self, worker: Worker, client: AsyncClient) -> None:
+        self.worker = worker
+        self.client = client
+        self.free = worker.concurrency
+        self.slot_freed = asyncio.Event()
+        self.running: dict[asyncio.Task[None], Delivery] = {}
+
+    async def claim_loop(self, address: str, handler: Handler) -> None:
+        while True:
+            while self.free <= 0:
+                self.slot_freed.clear()
+                await self.slot_freed.wait()
+            reserved = min(self.free, _MAX_BATCH)
+            self.free -= reserved
+            try:
+                deliveries = await self.client.claim(
+                    address, worker_id=self.worker.worker_id, max_intents=reserved,
+                    lease_seconds=self.worker.lease_seconds,
+                    wait_seconds=self.worker.claim_wait_seconds)
+            except IntentdError as exc:
+                log.warning("claim for %s failed: %s; retrying", address, exc)
+                self.free += reserved
+                await asyncio.sleep(1.0)
+                continue
+            except BaseException:
+                self.free += reserved
+                raise
+            self.free += reserved - len(deliveries)
+            for delivery in deliveries:
+                task = asyncio.create_task(self.handle(handler, delivery))
+                self.running[task] = delivery
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.pop(task, None)
+        self.free += 1
+        self.slot_freed.set()
+
+    async def handle(self, handler: Handler, delivery: Delivery) -> None:
+        state = _ContextState(self.client, delivery)
+        work = asyncio.ensure_future(self._call(handler, state))
+        beat = asyncio.create_task(self._heartbeat(state, work))
+        try:
+            outcome = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if state.lost.is_set():
+                return  # canceled on the server: nothing to report
+            work.cancel()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the handler's failure is the intent's
+            outcome = exc
+        finally:
+            beat.cancel()
+        if state.lost.is_set() or state.parked:
+            return
+        await self._report(state, outcome)
+
+    async def _call(self, handler: Handler, state: _ContextState) -> Any:
+        intent = state.delivery.intent
+        if inspect.iscoroutinefunction(handler):
+            return await handler(AsyncContext(state), intent)
+        ctx = Context(state, asyncio.get_running_loop())
+        return await asyncio.to_thread(handler, ctx, intent)
+
+    async def _heartbeat(self, state: _ContextState, work: asyncio.Future[Any]) -> None:
+        d = state.delivery
+        while True:
+            await asyncio.sleep(self.worker.lease_seconds / 3)
+            try:
+                await self.client.heartbeat(d.intent.intent_id, d.lease_token,
+                                            lease_seconds=self.worker.lease_seconds)
+            except IntentdError as exc:
+                if exc.http_status == 409:  # canceled, or the lease is no longer ours
+                    log.info("intent %s is no longer ours (%s); stopping its handler",
+                             d.intent.intent_id, exc.code)
+                    state.lost.set()
+                    work.cancel()
+                    return
+                log.warning("heartbeat for %s failed: %s", d.intent.intent_id, exc)
+
+    async def _report(self, state: _ContextState, outcome: Any) -> None:
+        d = state.delivery
+        intent_id, token = d.intent.intent_id, d.lease_token
+        usage = state.usage or None
+        try:
+            if isinstance(outcome, BaseException):
+                await self._report_failure(state, outcome)
+            elif isinstance(outcome, Result):
+                await self.client.complete(intent_id, token, outcome.value, then=outcome.then,
+                                           usage=usage)
+            else:
+                await self.client.complete(intent_id, token, _as_result(outcome), usage=usage)
+        except IntentdError as exc:
+            # Fenced out (another attempt owns the intent) or it was canceled: drop our answer.
+            log.warning("could not report the outcome of %s: %s", intent_id, exc)
+
+    async def _report_failure(self, state: _ContextState, exc: BaseException) -> None:
+        d = state.delivery
+        error = {"code": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+        retryable = not isinstance(exc, FatalError) and d.attempt < RetryPolicy.attempts(d.intent)
+        delay = 0.0
+        if retryable:
+            given = exc.retry_after if isinstance(exc, RetryableError) else None
+            delay = given if given is not None else self.worker.retry.delay(d.intent, d.attempt)
+        log.info("handler for %s raised %s (attempt %d, retry=%s)", d.intent.intent_id,
+                 error["code"], d.attempt, retryable)
+        await self.client.fail(d.intent.intent_id, d.lease_token, error, retry=retryable,
+                               retry_after_seconds=delay, usage=state.usage or None)
+
+    async def drain(self, grace: float) -> None:
+        """Let running handlers finish within ``grace`` seconds; release what is still running."""
+        if self.running:
+            await asyncio.wait(list(self.running), timeout=grace)
+        for task, delivery in list(self.running.items()):
+            task.cancel()
+            try:
+                await self.client.release(delivery.intent.intent_id, delivery.lease_token)
+            except IntentdError as exc:
+                log.warning("could not release %s: %s", delivery.intent.intent_id, exc)
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+
+
+def _as_result(value: Any) -> JSON:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return {"value": value}
+
+
+def _normalize(address: str) -> str:
+    return address if address.startswith("agent://") else f"agent://{address.strip('/')}"
+
+
+__all__ = ["FatalError", "Handler", "Result", "RetryPolicy", "RetryableError", "Worker"]
