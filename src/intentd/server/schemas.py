@@ -120,9 +120,15 @@ class HeartbeatBody(LeaseBody):
     lease_seconds: float = Field(30.0, gt=0, le=3600)
 
 
+class FollowUp(CreateIntent):
+    """A ``then`` entry of a completion; without ``correlation_id`` it joins its parent's."""
+
+    correlation_id: str = Field("", max_length=128)
+
+
 class CompleteBody(LeaseBody):
     result: dict[str, Any] | None = None
-    then: list[CreateIntent] = Field(default_factory=list, max_length=100,
+    then: list[FollowUp] = Field(default_factory=list, max_length=100,
                                      description="follow-up intents, submitted atomically")
     usage: dict[str, float] | None = None
 
@@ -130,6 +136,8 @@ class CompleteBody(LeaseBody):
 class FailBody(LeaseBody):
     error: dict[str, Any] | str
     retry: bool = False
+    retry_after_seconds: float = Field(0.0, ge=0, le=7 * 24 * 3600,
+                                       description="with retry: wait this long before redelivery")
     usage: dict[str, float] | None = None
 
 
