@@ -23,6 +23,7 @@ import logging
 import random
 import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self._handlers: dict[str, Handler] = {}
         self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def agent(self, address: str) -> Callable[[Handler], Handler]:
         """Register ``handler(ctx, intent)`` for intents sent to ``address``."""
@@ -111,15 +113,33 @@ class Worker:
 
         asyncio.run(main())
 
+    def start(self) -> threading.Thread:
+        """Serve in a background thread (scripts, notebooks, tests); :meth:`stop` ends it."""
+        started = threading.Event()
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopping = asyncio.Event()
+            started.set()
+            await self.serve()
+
+        thread = threading.Thread(target=asyncio.run, args=(main(),), name="intentd-worker",
+                                  daemon=True)
+        thread.start()
+        started.wait(10)
+        return thread
+
     def stop(self) -> None:
-        """Stop claiming; running handlers get the grace period, then their intents are released."""
-        if self._stopping is not None:
-            self._stopping.set()
+        """Stop claiming; running handlers get the grace period, then their intents are released.
+        Safe to call from any thread or a signal handler."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def serve(self) -> None:
         if not self._handlers:
             raise RuntimeError("no agents registered: decorate a handler with @worker.agent(...)")
-        self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._stopping = self._stopping or asyncio.Event()
         client = self._async_client()
         run = _Run(self, client)
         claimers = [asyncio.create_task(run.claim_loop(address, handler), name=f"claim {address}")
@@ -133,6 +153,7 @@ class Worker:
             await run.drain(self.shutdown_grace_seconds)
             if not isinstance(self._client_config, AsyncClient):
                 await client.aclose()
+            self._stopping, self._loop = None, None  # a later serve() starts afresh
 
     def _async_client(self) -> AsyncClient:
         given = self._client_config

@@ -1,0 +1,56 @@
+"""A three-agent chain: researcher → writer → reviewer, each a handler of one worker.
+
+Each handler completes its intent and, in the same request, hands the work to the next agent
+(`Result(..., then=[...])`): one round trip and one commit per handoff. The last step replies to the
+requester's address, where the answer arrives on `listen()`.
+
+Start a server first (`make serve`), then: `.venv/bin/python examples/chain.py "durable agents"`.
+"""
+
+import sys
+import uuid
+
+from intentd.client import Client, IntentSpec
+from intentd.worker import Result, Worker
+
+REQUESTER = "agent://demo/local/requester"
+worker = Worker(concurrency=8)
+
+
+@worker.agent("agent://demo/local/researcher")
+def research(ctx, intent):
+    ctx.progress("collecting sources")
+    notes = [f"{intent.payload['topic']}: finding {n}" for n in (1, 2, 3)]
+    return Result({"notes": notes}, then=[IntentSpec(
+        "agent://demo/local/writer", "intent.draft.v1", {"notes": notes})])
+
+
+@worker.agent("agent://demo/local/writer")
+def write(ctx, intent):
+    draft = " ".join(intent.payload["notes"])
+    ctx.report_usage(tokens=len(draft.split()))
+    return Result({"draft": draft}, then=[IntentSpec(
+        "agent://demo/local/reviewer", "intent.review.v1", {"draft": draft}, reply_to=REQUESTER)])
+
+
+@worker.agent("agent://demo/local/reviewer")
+def review(ctx, intent):
+    return {"approved": True, "final": intent.payload["draft"].upper()}
+
+
+def run_chain(client: Client, topic: str) -> dict:
+    correlation_id = str(uuid.uuid4())
+    client.submit("agent://demo/local/researcher", "intent.research.v1", {"topic": topic},
+                  correlation_id=correlation_id)
+    # The requester's feed holds the replies sent to it; ours is the one with our correlation id.
+    for item in client.listen(REQUESTER, status=["COMPLETED", "FAILED"], timeout=30):
+        if item.correlation_id == correlation_id:
+            return client.get(item.intent_id).result or {}
+    raise AssertionError("unreachable: listen() raises WaitTimeout after 30 s")
+
+
+if __name__ == "__main__":
+    worker.start()
+    with Client() as client:
+        print(run_chain(client, sys.argv[1] if len(sys.argv) > 1 else "durable agents"))
+    worker.stop()
