@@ -1,0 +1,94 @@
+"""The one error tree: stable wire codes, HTTP statuses, and clients rebuilding the same class."""
+
+from __future__ import annotations
+
+import pytest
+
+from intentd.model import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    IllegalTransition,
+    IntentdError,
+    IntentNotFound,
+    IntentTerminal,
+    NotFound,
+    PayloadTooLarge,
+    StaleLease,
+    StalePolicyGeneration,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+    error_class_for,
+)
+
+# The wire contract: changing a code or status breaks clients, so it is spelled out here once more.
+WIRE = [
+    (IntentdError, "internal_error", 500, True),
+    (ValidationFailed, "validation_error", 422, False),
+    (BadRequest, "bad_request", 400, False),
+    (PayloadTooLarge, "payload_too_large", 413, False),
+    (Unauthorized, "unauthorized", 401, False),
+    (Forbidden, "forbidden", 403, False),
+    (NotFound, "not_found", 404, False),
+    (IntentNotFound, "intent_not_found", 404, False),
+    (Conflict, "conflict", 409, False),
+    (IntentTerminal, "intent_terminal", 409, False),
+    (IllegalTransition, "illegal_transition", 409, False),
+    (IdempotencyConflict, "idempotency_key_reused", 409, False),
+    (StaleLease, "stale_lease", 409, False),
+    (StalePolicyGeneration, "stale_policy_generation", 409, False),
+    (Unavailable, "unavailable", 503, True),
+]
+
+
+def _tree(cls: type[IntentdError]) -> set[type[IntentdError]]:
+    return {cls}.union(*(_tree(sub) for sub in cls.__subclasses__()))
+
+
+def test_every_error_class_is_in_the_wire_contract() -> None:
+    assert _tree(IntentdError) == {cls for cls, *_ in WIRE}
+    codes = [code for _, code, *_ in WIRE]
+    assert len(codes) == len(set(codes)), "two classes share a wire code"
+
+
+@pytest.mark.parametrize(("cls", "code", "status", "retryable"), WIRE)
+def test_wire_code_status_and_retryability(cls: type[IntentdError], code: str, status: int,
+                                           retryable: bool) -> None:
+    err = cls()
+    assert (err.code, err.http_status, err.retryable) == (code, status, retryable)
+    wire = err.to_wire()
+    assert wire == {"code": code, "message": err.message, "details": {}, "retryable": retryable}
+    assert err.message and err.message == str(err)  # the docstring, when no message is given
+
+
+@pytest.mark.parametrize(("cls", "code"), [(cls, code) for cls, code, *_ in WIRE])
+def test_error_class_for_rebuilds_the_class_from_its_code(cls: type[IntentdError],
+                                                          code: str) -> None:
+    assert error_class_for(code) is cls
+
+
+def test_narrower_codes_of_one_class_map_back_to_it() -> None:
+    err = Unauthorized("no key", code="missing_api_key")
+    assert err.code == "missing_api_key" and err.http_status == 401
+    assert Unauthorized().code == "unauthorized"  # the override is per instance
+    assert error_class_for("missing_api_key") is Unauthorized
+    assert error_class_for("invalid_api_key") is Unauthorized
+
+
+def test_an_unknown_code_becomes_the_base_class() -> None:
+    assert error_class_for("something_new_from_a_newer_server") is IntentdError
+
+
+def test_conflicts_are_catchable_as_conflict_and_not_found_as_not_found() -> None:
+    for cls in (IntentTerminal, IllegalTransition, IdempotencyConflict, StaleLease,
+                StalePolicyGeneration):
+        assert issubclass(cls, Conflict)
+    assert issubclass(IntentNotFound, NotFound)
+
+
+def test_message_and_details_travel_on_the_wire() -> None:
+    err = ValidationFailed("to_agent is required", details={"field": "to_agent"})
+    assert err.to_wire() == {"code": "validation_error", "message": "to_agent is required",
+                             "details": {"field": "to_agent"}, "retryable": False}

@@ -1,0 +1,98 @@
+agent_feed.namespace text NOT NULL
+agent_feed.address text NOT NULL
+agent_feed.seq bigint NOT NULL
+agent_feed.intent_id text NOT NULL
+agent_feed.event_type text NOT NULL
+agent_feed.at bigint NOT NULL
+agents.namespace text NOT NULL
+agents.address text NOT NULL
+agents.feed_seq bigint NOT NULL
+agents.created_at bigint NOT NULL
+agents.last_seen_at bigint
+agents.heartbeat text
+api_keys.key_id text NOT NULL
+api_keys.namespace text NOT NULL
+api_keys.name text NOT NULL
+api_keys.role text NOT NULL
+api_keys.key_hash text NOT NULL
+api_keys.created_at bigint NOT NULL
+api_keys.revoked_at bigint
+approvals.namespace text NOT NULL
+approvals.approval_id text NOT NULL
+approvals.decision text NOT NULL
+approvals.comment text
+approvals.decided_by text NOT NULL
+approvals.decided_at bigint NOT NULL
+approvals.intent_id text
+intent_events.intent_id text NOT NULL
+intent_events.seq integer NOT NULL
+intent_events.event_type text NOT NULL
+intent_events.status text NOT NULL
+intent_events.at bigint NOT NULL
+intent_events.actor text NOT NULL
+intent_events.waiting_reason text
+intent_events.details text NOT NULL
+intents.intent_id text NOT NULL
+intents.namespace text NOT NULL
+intents.intent_type text NOT NULL
+intents.correlation_id text NOT NULL
+intents.from_agent text NOT NULL
+intents.to_agent text NOT NULL
+intents.reply_to text
+intents.parent_intent_id text
+intents.root_intent_id text
+intents.payload text NOT NULL
+intents.status text NOT NULL
+intents.waiting_reason text
+intents.result text
+intents.error text
+intents.reason text
+intents.deadline_at bigint
+intents.max_delivery_attempts integer NOT NULL
+intents.delivery_attempt integer NOT NULL
+intents.lease_token text
+intents.lease_owner text
+intents.lease_expires_at bigint
+intents.policy_generation integer NOT NULL
+intents.controls text NOT NULL
+intents.policy text NOT NULL
+intents.usage text NOT NULL
+intents.idempotency_key text
+intents.request_hash text
+intents.last_seq integer NOT NULL
+intents.agent_seq bigint NOT NULL
+intents.created_at bigint NOT NULL
+intents.updated_at bigint NOT NULL
+schema_migrations.version integer NOT NULL
+schema_migrations.name text NOT NULL
+schema_migrations.applied_at bigint NOT NULL
+timers.timer_id text NOT NULL
+timers.intent_id text NOT NULL
+timers.kind text NOT NULL
+timers.due_at bigint NOT NULL
+timers.payload text NOT NULL
+agent_feed PRIMARY KEY (namespace, address, seq)
+agents PRIMARY KEY (namespace, address)
+api_keys PRIMARY KEY (key_id)
+api_keys UNIQUE (key_hash)
+approvals PRIMARY KEY (namespace, approval_id)
+intent_events PRIMARY KEY (intent_id, seq)
+intents PRIMARY KEY (intent_id)
+schema_migrations PRIMARY KEY (version)
+timers PRIMARY KEY (timer_id)
+CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
+CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
+CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
+CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (key_id);
+CREATE UNIQUE INDEX approvals_pkey ON public.approvals USING btree (namespace, approval_id);
+CREATE UNIQUE INDEX intent_events_pkey ON public.intent_events USING btree (intent_id, seq);
+CREATE INDEX intents_claimable ON public.intents USING btree (namespace, to_agent, agent_seq) WHERE (status = 'SUBMITTED'::text);
+CREATE INDEX intents_correlation ON public.intents USING btree (namespace, correlation_id);
+CREATE UNIQUE INDEX intents_idempotency ON public.intents USING btree (namespace, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX intents_lease_expiry ON public.intents USING btree (lease_expires_at) WHERE (lease_expires_at IS NOT NULL);
+CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_at, intent_id);
+CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
+CREATE INDEX intents_reply_to ON public.intents USING btree (namespace, reply_to, updated_at) WHERE (reply_to IS NOT NULL);
+CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
+CREATE INDEX timers_due ON public.timers USING btree (due_at);
+CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
