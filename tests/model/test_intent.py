@@ -149,6 +149,12 @@ def test_rfc3339_round_trips_microseconds_in_utc() -> None:
     assert to_rfc3339(None) is None
 
 
+def test_rfc3339_always_has_six_fraction_digits_so_text_order_is_time_order() -> None:
+    assert to_rfc3339(T0) == "2023-11-14T22:13:20.000000Z"
+    stamps = [to_rfc3339(T0 + delta) for delta in (0, 1, 999_999, 1_000_000)]
+    assert stamps == sorted(stamps)
+
+
 # -- agent addresses ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("given", "normal"), [

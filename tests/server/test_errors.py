@@ -69,9 +69,13 @@ async def test_unknown_route_is_404_with_the_error_shape(api: httpx.AsyncClient)
 
 
 async def test_wrong_method_is_405_with_the_error_shape(api: httpx.AsyncClient) -> None:
-    body = assert_error_shape(await api.delete("/v1/intents"), 405, "method_not_allowed")
+    response = await api.delete("/v1/intents")
+    body = assert_error_shape(response, 405, "method_not_allowed")
 
     assert body["error"]["retryable"] is False
+    # The framework's Allow header survives the error shape (Starlette names the methods of the
+    # first route matching the path).
+    assert "POST" in response.headers["allow"]
 
 
 async def test_malformed_json_is_422(api: httpx.AsyncClient) -> None:

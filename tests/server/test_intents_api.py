@@ -163,7 +163,8 @@ async def test_cursor_pages_cover_every_intent_exactly_once(api: httpx.AsyncClie
 
 async def test_a_cursor_the_server_never_issued_is_400(
         api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
-    for cursor in ("bogus", "bm8tY29sb24="):  # the second is valid base64 of "no-colon"
+    # Valid base64 of "no-colon" and of "5:" (a time with no intent id after it).
+    for cursor in ("bogus", "bm8tY29sb24=", "NTo="):
         with subtests.test(cursor=cursor):
             response = await api.get("/v1/intents", params={"cursor": cursor})
             assert response.status_code == 400

@@ -18,7 +18,9 @@ def now_us() -> Micros:
 def to_rfc3339(us: Micros | None) -> str | None:
     if us is None:
         return None
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC).isoformat().replace("+00:00", "Z")
+    # Always six fraction digits, so the wire format is uniform and sorts as text.
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC).isoformat(timespec="microseconds"
+                                                                     ).replace("+00:00", "Z")
 
 
 def from_rfc3339(text: str) -> Micros:

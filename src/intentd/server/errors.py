@@ -21,10 +21,13 @@ log = logging.getLogger("intentd.server")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
-def error_response(err: IntentdError, status: int | None = None) -> FastJSONResponse:
-    headers = {"Retry-After": "1"} if err.http_status in (429, 503) else None
+def error_response(err: IntentdError, status: int | None = None,
+                   headers: dict[str, str] | None = None) -> FastJSONResponse:
+    headers = dict(headers or {})
+    if err.http_status in (429, 503):
+        headers.setdefault("Retry-After", "1")
     return FastJSONResponse({"ok": False, "error": err.to_wire(), "detail": err.message},
-                            status_code=status or err.http_status, headers=headers)
+                            status_code=status or err.http_status, headers=headers or None)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -55,7 +58,7 @@ def install(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         # A 4xx is the client's to fix: not retryable (the base class would say it is).
         err = (IntentdError if exc.status_code >= 500 else BadRequest)(str(exc.detail), code=code)
-        return error_response(err, exc.status_code)
+        return error_response(err, exc.status_code, exc.headers)  # keeps 405's Allow
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> FastJSONResponse:

@@ -150,6 +150,8 @@ def _decode_cursor(cursor: str | None) -> tuple[int, str] | None:
         return None
     try:
         at, _, intent_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if not intent_id:
+            raise ValueError("no intent id")
         return int(at), intent_id
     except ValueError:
         raise BadRequest("cursor is not one this server issued",
