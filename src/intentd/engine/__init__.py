@@ -9,14 +9,17 @@ from intentd.store import Store
 
 from ._lifecycle import Lifecycle
 from .delivery import Completion, DeliveryService
+from .inbox import InboxService
 from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wait
 from .intents import IntentService
 from .keys import KeyService, hash_key
+from .mesh import MeshService
 from .scheduler import Scheduler
 
 __all__ = [
-    "Claim", "Complete", "Completion", "DeliveryService", "Engine", "Fail", "IntentService",
-    "KeyService", "Principal", "Resolve", "Scheduler", "SubmitIntent", "Wait", "hash_key",
+    "Claim", "Complete", "Completion", "DeliveryService", "Engine", "Fail", "InboxService",
+    "IntentService", "KeyService", "MeshService", "Principal", "Resolve", "Scheduler",
+    "SubmitIntent", "Wait", "hash_key",
 ]
 
 
@@ -30,3 +33,5 @@ class Engine:
         self.delivery = DeliveryService(store, clock, lifecycle)
         self.scheduler = Scheduler(store, clock, lifecycle)
         self.keys = KeyService(store, clock)
+        self.inbox = InboxService(store, clock, lifecycle)
+        self.mesh = MeshService(store, clock)

@@ -17,7 +17,7 @@ from intentd.store import open_store
 from . import errors
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
-from .routes import agents, intents, leases, meta
+from .routes import agents, approvals, inbox, intents, leases, mesh, meta
 
 log = logging.getLogger("intentd.server")
 
@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
                   description="Durable intents for multi-agent systems (AXP-compatible).")
     app.state.settings = settings
     errors.install(app)
-    for module in (meta, intents, leases, agents):
+    for module in (meta, intents, leases, agents,
+                   inbox, approvals, mesh):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

@@ -201,6 +201,34 @@ class Tx:
     async def revoke_api_key(self, key_id: str, now: Micros) -> bool:
         return await self._write("revoke_api_key", key_id=key_id, now=now) == 1
 
+    # -- inbox threads, approvals and the mesh registry (AXP compatibility) ----------------------
+    async def list_inbox_threads(self, namespace: str, *, owner: str | None,
+                                 thread_status: str | None, limit: int) -> list[Intent]:
+        """Intents with a ``reply_to`` (``owner`` = that address), most recently updated first."""
+        rows = await self._rows("list_inbox_threads", namespace=namespace, owner=owner,
+                                thread_status=thread_status, limit=limit)
+        return [intent_from_row(r) for r in rows]
+
+    async def get_approval(self, namespace: str, approval_id: str) -> dict[str, Any] | None:
+        row = await self._one("get_approval", namespace=namespace, approval_id=approval_id)
+        return dict(row) if row else None
+
+    async def insert_approval(self, namespace: str, approval_id: str, decision: str,
+                              comment: str | None, decided_by: str, decided_at: Micros,
+                              intent_id: str | None) -> None:
+        await self._write("insert_approval", namespace=namespace, approval_id=approval_id,
+                          decision=decision, comment=comment, decided_by=decided_by,
+                          decided_at=decided_at, intent_id=intent_id)
+
+    async def list_agents(self, namespace: str) -> list[dict[str, Any]]:
+        """Agents known in ``namespace`` (fed or heartbeating); ``heartbeat`` decoded."""
+        rows = await self._rows("list_agents", namespace=namespace)
+        return [{**dict(r), "heartbeat": loads(r["heartbeat"])} for r in rows]
+
+    async def get_agent(self, namespace: str, address: str) -> dict[str, Any] | None:
+        row = await self._one("get_agent", namespace=namespace, address=address)
+        return {**dict(row), "heartbeat": loads(row["heartbeat"])} if row else None
+
 
 def _key_from_row(row: Any) -> ApiKeyRecord:
     return ApiKeyRecord(row["key_id"], row["namespace"], row["name"], row["role"],

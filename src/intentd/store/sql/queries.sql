@@ -117,3 +117,29 @@ UPDATE api_keys SET revoked_at = :now WHERE key_id = :key_id AND revoked_at IS N
 INSERT INTO agents (namespace, address, feed_seq, created_at, last_seen_at, heartbeat)
 VALUES (:namespace, :address, 0, :now, :now, :heartbeat)
 ON CONFLICT (namespace, address) DO UPDATE SET last_seen_at = :now, heartbeat = :heartbeat;
+
+-- name: list_inbox_threads
+-- Completion threads: intents with a reply_to. The CASE is the thread status of engine/inbox.py
+-- (THREAD_STATUS); tests/compat checks the two agree.
+SELECT * FROM intents
+WHERE namespace = :namespace AND reply_to IS NOT NULL
+  AND (CAST(:owner AS TEXT) IS NULL OR reply_to = :owner)
+  AND (CAST(:thread_status AS TEXT) IS NULL OR :thread_status = CASE
+        WHEN status IN ('CREATED', 'SUBMITTED') THEN 'pending'
+        WHEN status IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT') THEN 'done'
+        ELSE 'active' END)
+ORDER BY updated_at DESC, intent_id DESC
+LIMIT :limit;
+
+-- name: get_approval
+SELECT * FROM approvals WHERE namespace = :namespace AND approval_id = :approval_id;
+
+-- name: insert_approval
+INSERT INTO approvals (namespace, approval_id, decision, comment, decided_by, decided_at, intent_id)
+VALUES (:namespace, :approval_id, :decision, :comment, :decided_by, :decided_at, :intent_id);
+
+-- name: list_agents
+SELECT * FROM agents WHERE namespace = :namespace ORDER BY address;
+
+-- name: get_agent
+SELECT * FROM agents WHERE namespace = :namespace AND address = :address;

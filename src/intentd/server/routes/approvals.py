@@ -1,0 +1,45 @@
+"""AXP approvals (PROTOCOL.md §2.4, §9.2): ``POST /v1/approvals/{approval_id}/decision``.
+
+The approval id of a WAITING intent is that intent's id: ``approve`` resumes it, ``reject`` fails it,
+in the transaction that records the decision. Any other id is recorded and answered 200 (the AXP
+conformance suite decides an id it never created). One decision per id: the same decision again
+answers the recorded one, a different one 409 ``approval_decided``. See docs/axp-compat.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from intentd.engine.inbox import Approval, Decide
+from intentd.model import JSON, to_rfc3339
+
+from ..auth import Caller, EngineDep
+
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+
+
+class DecisionBody(BaseModel):
+    decision: str = Field(min_length=1, max_length=32, examples=["approve", "reject"])
+    comment: str | None = Field(None, max_length=5000)
+    # The AXP docs' example sends ``reason`` (PROTOCOL.md §9.13): taken as the comment.
+    reason: str | None = Field(None, max_length=5000)
+
+
+@router.post("/{approval_id}/decision", summary="Approve or reject (resumes or fails a WAITING "
+             "intent whose id this is)")
+async def decide(approval_id: Annotated[str, Path(min_length=1, max_length=255)],
+                 body: DecisionBody, caller: Caller, engine: EngineDep) -> JSON:
+    approval = await engine.inbox.decide(caller, Decide(
+        approval_id=approval_id, decision=body.decision,
+        comment=body.comment if body.comment is not None else body.reason))
+    return {"ok": True, "approval": approval_wire(approval), "replayed": approval.replayed,
+            "intent": approval.intent.to_wire() if approval.intent else None}
+
+
+def approval_wire(approval: Approval) -> JSON:
+    return {"approval_id": approval.approval_id, "decision": approval.decision,
+            "comment": approval.comment, "decided_at": to_rfc3339(approval.decided_at),
+            "decided_by": approval.decided_by, "intent_id": approval.intent_id}

@@ -1,0 +1,1 @@
+"""Compatibility with other clients of the AXP protocol: the official ``axme`` SDK, unmodified."""
