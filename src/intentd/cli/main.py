@@ -21,6 +21,7 @@ from ._output import (
     INTENT_COLUMNS,
     console,
     emit_json,
+    errors,
     event_row,
     intent_rows,
     status_text,
@@ -64,7 +65,11 @@ def serve(
     settings = _settings(host=host, port=port, database_url=database)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_first_key(settings))
+    try:
+        asyncio.run(_first_key(settings))
+    except RuntimeError as exc:  # e.g. another server holds this SQLite file
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     console.print(f"intentd on http://{settings.host}:{settings.port} "
                   f"(database {_redact(settings.database_url)})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
@@ -75,7 +80,8 @@ def serve(
 async def _first_key(settings: Settings) -> None:
     """A fresh database gets an admin key so the server is usable at once; it is written to the
     key file (mode 0600), where the CLI finds it."""
-    store = await open_store(settings.database_url)
+    # exclusive: refuse here, in one line, if another server already holds a SQLite file
+    store = await open_store(settings.database_url, exclusive=True)
     try:
         engine = Engine(store)
         if settings.bootstrap_api_key:

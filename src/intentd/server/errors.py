@@ -6,6 +6,7 @@ The official SDK reads ``error.message``, the AXME CLI reads ``detail``. No stac
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +23,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
 def error_response(err: IntentdError, status: int | None = None,
-                   headers: dict[str, str] | None = None) -> FastJSONResponse:
+                   headers: Mapping[str, str] | None = None) -> FastJSONResponse:
     headers = dict(headers or {})
     if err.http_status in (429, 503):
         headers.setdefault("Retry-After", "1")

@@ -58,10 +58,10 @@ class RetryPolicy:
     max_seconds: float = 60.0
 
     def delay(self, intent: Intent, attempt: int) -> float:
-        envelope = _envelope(intent)
-        if isinstance(envelope.get("retry_backoff_seconds"), int | float):
-            return float(envelope["retry_backoff_seconds"])
-        delay = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
+        given = _envelope(intent).get("retry_backoff_seconds")
+        if isinstance(given, int | float):
+            return float(given)
+        delay: float = min(self.max_seconds, self.base_seconds * 2.0 ** (attempt - 1))
         return delay * random.uniform(0.8, 1.2)
 
     @staticmethod
