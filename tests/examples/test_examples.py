@@ -36,3 +36,9 @@ def test_quickstart(server_env: tuple[str, str]) -> None:
 def test_three_agent_chain(server_env: tuple[str, str]) -> None:
     out = run_example("chain.py", *server_env, "graphs")
     assert "'approved': True" in out and "GRAPHS: FINDING 3" in out
+
+
+def test_the_same_handoff_driven_by_the_official_axme_sdk(server_env: tuple[str, str]) -> None:
+    out = run_example("axme_handoff.py", *server_env)
+    assert out.strip() == ("{'approved': True, 'final': "
+                           "'DURABLE AGENTS: FINDING 1 DURABLE AGENTS: FINDING 2'}")
