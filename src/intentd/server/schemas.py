@@ -129,7 +129,7 @@ class FollowUp(CreateIntent):
 class CompleteBody(LeaseBody):
     result: dict[str, Any] | None = None
     then: list[FollowUp] = Field(default_factory=list, max_length=100,
-                                     description="follow-up intents, submitted atomically")
+                                 description="follow-up intents, submitted atomically")
     usage: dict[str, float] | None = None
 
 

@@ -1,0 +1,55 @@
+"""The Python SDK: ``Client`` (sync) and ``AsyncClient`` (async), with the same methods.
+
+    from intentd.client import Client
+
+    with Client() as client:  # INTENTD_URL / INTENTD_API_KEY, or pass them
+        intent = client.submit("agent://acme/prod/writer", "intent.draft.v1", {"topic": "x"})
+        final = client.wait_for(intent.intent_id, timeout=60)
+
+Errors are the server's own classes (rebuilt from the wire code) plus the client-side ones; the tree
+is drawn in ``intentd.model._errors`` and ``intentd.client._errors``.
+"""
+
+from intentd.model import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    IllegalTransition,
+    IntentdError,
+    IntentNotFound,
+    IntentTerminal,
+    NotFound,
+    PayloadTooLarge,
+    StaleLease,
+    StalePolicyGeneration,
+    Status,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+    WaitingReason,
+)
+
+from ._async import AsyncClient
+from ._errors import ClientTimeout, TransportError, WaitTimeout
+from ._sync import Client
+from ._types import (
+    Capabilities,
+    Completion,
+    Delivery,
+    Event,
+    FeedItem,
+    Health,
+    Intent,
+    IntentPage,
+    IntentSpec,
+)
+
+__all__ = [
+    "AsyncClient", "BadRequest", "Capabilities", "Client", "ClientTimeout", "Completion",
+    "Conflict", "Delivery", "Event", "FeedItem", "Forbidden", "Health", "IdempotencyConflict",
+    "IllegalTransition", "Intent", "IntentNotFound", "IntentPage", "IntentSpec", "IntentTerminal",
+    "IntentdError", "NotFound", "PayloadTooLarge", "StaleLease", "StalePolicyGeneration", "Status",
+    "TransportError", "Unauthorized", "Unavailable", "ValidationFailed", "WaitTimeout",
+    "WaitingReason",
+]

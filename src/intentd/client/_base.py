@@ -1,0 +1,321 @@
+"""Everything the two clients share and nothing that does I/O (httpx's ``BaseClient`` pattern):
+configuration, one :class:`Call` per operation (method, path, params, body, how to parse the answer,
+whether it is safe to retry), response parsing, error mapping and the retry schedule. Followed streams
+keep their cursors in ``_sse.py``. ``_async.py`` sends; ``_sync.py`` is generated from it.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from intentd import __version__
+from intentd.model import JSON, IntentdError, Status, WaitingReason
+from intentd.settings import Settings
+
+from ._errors import TransportError, error_from_response
+from ._types import (
+    Capabilities,
+    Completion,
+    Delivery,
+    Event,
+    Health,
+    Intent,
+    IntentPage,
+    IntentSpec,
+)
+
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One HTTP request of the API, built before any I/O, with the parser of its answer."""
+
+    method: str
+    path: str
+    parse: Callable[[JSON], T]
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Safe to send twice: reads, and writes the server deduplicates (an Idempotency-Key, a lease
+    # token). Anything else could apply twice when only the response was lost.
+    retry_safe: bool = False
+    read_timeout: float | None = None  # for long polls and streams; None = the client's timeout
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 2
+    backoff: float = 0.2  # seconds before the first retry; doubles each time, with jitter
+    max_backoff: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt + 1``. The server's ``Retry-After`` wins;
+        otherwise exponential backoff with "equal jitter" so many clients do not retry in step."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        ceiling = min(self.max_backoff, self.backoff * 2.0**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class BaseClient:
+    """Configuration and the request/response logic shared by ``Client`` and ``AsyncClient``."""
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 timeout: float = 15.0, max_retries: int = 2, backoff: float = 0.2,
+                 headers: Mapping[str, str] | None = None) -> None:
+        settings = Settings() if base_url is None or api_key is None else None
+        self.base_url = (base_url or (settings.url if settings else "")).rstrip("/")
+        self.api_key = api_key if api_key is not None else configured_key(settings)
+        self.timeout = timeout
+        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
+        self._default_headers = {"User-Agent": f"intentd-client/{__version__}", **(headers or {})}
+        if self.api_key:
+            self._default_headers["x-api-key"] = self.api_key
+
+    def _headers(self, call: Call[Any], trace_id: str) -> dict[str, str]:
+        # One trace id per call, the same on every retry, so the server log ties them together.
+        return {**self._default_headers, **call.headers, "X-Trace-Id": trace_id}
+
+    def _timeout(self, call: Call[Any]) -> httpx.Timeout:
+        if call.read_timeout is None:
+            return httpx.Timeout(self.timeout)
+        return httpx.Timeout(self.timeout, read=call.read_timeout + self.timeout)
+
+    def _retry_delay(self, call: Call[Any], attempt: int,
+                     outcome: httpx.Response | TransportError) -> float | None:
+        """Seconds to wait before sending ``call`` again, or None to stop here."""
+        if not call.retry_safe or attempt >= self.retry.max_retries:
+            return None
+        if isinstance(outcome, TransportError):
+            return self.retry.delay(attempt)
+        if outcome.status_code not in RETRY_STATUSES:
+            return None
+        return self.retry.delay(attempt, error_from_response(outcome, "").retry_after)
+
+    def _parse(self, call: Call[T], response: httpx.Response, trace_id: str) -> T:
+        if response.status_code >= 400:
+            raise error_from_response(response, trace_id)
+        return call.parse(response.json())
+
+    def _stream_refusal(self, response: httpx.Response, trace_id: str) -> Exception:
+        """Why a stream request gave no stream: the server's error, or StreamUnavailable when the
+        server (or a proxy in front of it) does not stream, so the caller may poll instead."""
+        error = error_from_response(response, trace_id)
+        if response.status_code < 400:
+            return StreamUnavailable(error)  # e.g. a proxy that answers JSON or HTML
+        if response.status_code in (404, 405, 501) and error.code != "intent_not_found":
+            return StreamUnavailable(error)
+        return error
+
+
+def configured_key(settings: Settings | None) -> str | None:
+    """``INTENTD_API_KEY``, else the key file ``intentd serve`` wrote on first start (the CLI's
+    rule too), so a client next to a fresh server needs no setup."""
+    if settings is None:
+        return None
+    if settings.api_key:
+        return settings.api_key
+    path = Path(settings.key_file)
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
+
+
+class StreamUnavailable(Exception):
+    """The stream endpoint is missing or does not stream; ``error`` says what the server answered."""
+
+    def __init__(self, error: IntentdError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def new_trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.startswith("text/event-stream")
+
+
+def ignore(_: JSON) -> None:
+    """The parser of stream calls, whose body is read as events instead."""
+
+
+# --- the calls ----------------------------------------------------------------------------------
+
+
+def intent_path(intent_id: str, suffix: str = "") -> str:
+    return f"/v1/intents/{quote(intent_id, safe='')}{suffix}"
+
+
+def agent_path(address: str, suffix: str) -> str:
+    # The address goes into the path with its slashes (PROTOCOL.md §2.3).
+    return f"/v1/agents/{quote(address.removeprefix('agent://'), safe='/')}{suffix}"
+
+
+def _intent(body: JSON) -> Intent:
+    return Intent.from_wire(body["intent"])
+
+
+def _events(body: JSON) -> list[Event]:
+    return [Event.from_wire(e) for e in body.get("events") or []]
+
+
+def _deliveries(body: JSON) -> list[Delivery]:
+    return [Delivery.from_wire(d) for d in body.get("deliveries") or []]
+
+
+def _present(**values: Any) -> JSON:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def health() -> Call[Health]:
+    return Call("GET", "/health", Health.from_wire, retry_safe=True)
+
+
+def capabilities() -> Call[Capabilities]:
+    return Call("GET", "/v1/capabilities", Capabilities.from_wire, retry_safe=True)
+
+
+def submit_intent(to_agent: str, intent_type: str, payload: JSON, *, correlation_id: str | None,
+                  idempotency_key: str | None, reply_to: str | None, deadline_at: datetime | None,
+                  max_delivery_attempts: int | None, parent_intent_id: str | None
+                  ) -> Call[Intent]:
+    body = {"to_agent": to_agent, "intent_type": intent_type, "payload": payload,
+            "correlation_id": correlation_id or str(uuid.uuid4())} | _present(
+        reply_to=reply_to, deadline_at=_time(deadline_at),
+        max_delivery_attempts=max_delivery_attempts, parent_intent_id=parent_intent_id)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    # With a key the server answers a repeat with the first intent, so a retry cannot duplicate.
+    return Call("POST", "/v1/intents", _intent, json=body, headers=headers,
+                retry_safe=idempotency_key is not None)
+
+
+def get_intent(intent_id: str) -> Call[Intent]:
+    return Call("GET", intent_path(intent_id), _intent, retry_safe=True)
+
+
+def list_intents(*, status: Status | str | None, to_agent: str | None, correlation_id: str | None,
+                 limit: int, cursor: str | None) -> Call[IntentPage]:
+    params = _present(status=getattr(status, "value", status), to_agent=to_agent,
+                      correlation_id=correlation_id, limit=limit, cursor=cursor)
+    return Call("GET", "/v1/intents", IntentPage.from_wire, params=params, retry_safe=True)
+
+
+def list_events(intent_id: str, since: int, limit: int) -> Call[list[Event]]:
+    return Call("GET", intent_path(intent_id, "/events"), _events,
+                params={"since": since, "limit": limit}, retry_safe=True)
+
+
+def resolve_intent(intent_id: str, status: Status | str, *, result: JSON | None, error: Any,
+                   reason: str | None, actor: str | None,
+                   expected_policy_generation: int | None) -> Call[Intent]:
+    body = {"status": str(getattr(status, "value", status)).upper()} | _present(
+        result=result, error=error, reason=reason, actor=actor,
+        expected_policy_generation=expected_policy_generation)
+    return Call("POST", intent_path(intent_id, "/resolve"), _intent, json=body)
+
+
+def cancel_intent(intent_id: str, *, reason: str | None, actor: str | None) -> Call[Intent]:
+    return Call("POST", intent_path(intent_id, "/cancel"), _intent,
+                json=_present(reason=reason, actor=actor))
+
+
+def resume_intent(intent_id: str, body: JSON | None) -> Call[Intent]:
+    return Call("POST", intent_path(intent_id, "/resume"), _intent, json=body or {})
+
+
+def update_controls(intent_id: str, patch: JSON, *, expected_policy_generation: int | None,
+                    actor: str | None, reason: str | None) -> Call[Intent]:
+    body = {"controls_patch": patch} | _present(
+        expected_policy_generation=expected_policy_generation, actor=actor, reason=reason)
+    return Call("POST", intent_path(intent_id, "/controls"), _intent, json=body)
+
+
+def update_policy(intent_id: str, *, grants: JSON | None, envelope: JSON | None,
+                  expected_policy_generation: int | None, actor: str | None,
+                  reason: str | None) -> Call[Intent]:
+    body = _present(grants_patch=grants, envelope_patch=envelope,
+                    expected_policy_generation=expected_policy_generation, actor=actor,
+                    reason=reason)
+    return Call("POST", intent_path(intent_id, "/policy"), _intent, json=body)
+
+
+def claim(agent: str, *, worker_id: str, max_intents: int, lease_seconds: float,
+          wait_seconds: float) -> Call[list[Delivery]]:
+    # Not retried: a lost answer to a claim leaves leases nobody holds; they expire and the
+    # intents are delivered again, which a retry could not do any better.
+    body = {"worker_id": worker_id, "max_intents": max_intents, "lease_seconds": lease_seconds,
+            "wait_seconds": wait_seconds}
+    return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body,
+                read_timeout=wait_seconds)
+
+
+def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[Delivery]:
+    # Extending a lease twice is harmless, so a heartbeat may be retried.
+    return Call("POST", intent_path(intent_id, "/lease/heartbeat"), Delivery.from_wire,
+                json={"lease_token": lease_token, "lease_seconds": lease_seconds},
+                retry_safe=True)
+
+
+def complete(intent_id: str, lease_token: str, result: JSON | None, *,
+             then: Sequence[IntentSpec | JSON], usage: Mapping[str, float] | None
+             ) -> Call[Completion]:
+    body = {"lease_token": lease_token, "result": result or {},
+            "then": [s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then]}
+    if usage:
+        body["usage"] = dict(usage)
+    # The server answers a repeated completion with the same token as a replay (replayed=True).
+    return Call("POST", intent_path(intent_id, "/complete"), Completion.from_wire, json=body,
+                retry_safe=True)
+
+
+def fail(intent_id: str, lease_token: str, error: str | JSON, *, retry: bool,
+         retry_after_seconds: float, usage: Mapping[str, float] | None) -> Call[Intent]:
+    body = {"lease_token": lease_token, "error": error, "retry": retry} | _present(
+        usage=dict(usage) if usage else None,
+        retry_after_seconds=retry_after_seconds if retry_after_seconds > 0 else None)
+    return Call("POST", intent_path(intent_id, "/fail"), _intent, json=body)
+
+
+def release(intent_id: str, lease_token: str) -> Call[Intent]:
+    return Call("POST", intent_path(intent_id, "/release"), _intent,
+                json={"lease_token": lease_token})
+
+
+def wait(intent_id: str, lease_token: str, reason: WaitingReason | str, *,
+         wake_at: datetime | None, details: JSON | None) -> Call[Intent]:
+    body = {"lease_token": lease_token, "reason": waiting_reason(reason),
+            "details": details or {}} | _present(wake_at=_time(wake_at))
+    return Call("POST", intent_path(intent_id, "/wait"), _intent, json=body)
+
+
+def progress(intent_id: str, message: str | None, *, lease_token: str | None,
+             usage: Mapping[str, float] | None) -> Call[Intent]:
+    body = _present(message=message, lease_token=lease_token, usage=dict(usage) if usage else None)
+    return Call("POST", intent_path(intent_id, "/progress"), _intent, json=body)
+
+
+def waiting_reason(reason: WaitingReason | str) -> str:
+    """``WaitingReason.HUMAN``, ``"WAITING_FOR_HUMAN"`` and ``"human"`` all mean the same."""
+    if isinstance(reason, WaitingReason):
+        return reason.value
+    upper = reason.upper()
+    return upper if upper.startswith("WAITING_FOR_") else f"WAITING_FOR_{upper}"
