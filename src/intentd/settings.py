@@ -3,6 +3,8 @@ environment."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,3 +27,11 @@ class Settings(BaseSettings):
     url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     api_key: str | None = None
     key_file: str = ".intentd-key"
+
+    def resolved_api_key(self) -> str | None:
+        """``INTENTD_API_KEY``, else the key file ``intentd serve`` wrote on its first start, so a
+        client next to a fresh server needs no set-up."""
+        if self.api_key:
+            return self.api_key
+        path = Path(self.key_file)
+        return (path.read_text().strip() or None) if path.is_file() else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,16 +14,9 @@ from intentd.settings import Settings
 from ._output import errors
 
 
-def api_key(settings: Settings) -> str | None:
-    if settings.api_key:
-        return settings.api_key
-    path = Path(settings.key_file)
-    return path.read_text().strip() if path.exists() else None
-
-
 class Remote:
     def __init__(self, settings: Settings) -> None:
-        headers = {"x-api-key": api_key(settings) or ""}
+        headers = {"x-api-key": settings.resolved_api_key() or ""}
         self._http = httpx.Client(base_url=settings.url, headers=headers, timeout=30.0)
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -121,16 +120,7 @@ class BaseClient:
 
 
 def configured_key(settings: Settings | None) -> str | None:
-    """``INTENTD_API_KEY``, else the key file ``intentd serve`` wrote on first start (the CLI's
-    rule too), so a client next to a fresh server needs no setup."""
-    if settings is None:
-        return None
-    if settings.api_key:
-        return settings.api_key
-    path = Path(settings.key_file)
-    if not path.is_file():
-        return None
-    return path.read_text().strip() or None
+    return settings.resolved_api_key() if settings is not None else None
 
 
 class StreamUnavailable(Exception):

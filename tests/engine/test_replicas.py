@@ -1,0 +1,144 @@
+"""Two ``serve`` replicas on one PostgreSQL (ARCHITECTURE.md §5-6, §11): two Engines, each over its
+own PostgresStore (own pool, writers and LISTEN connection) on the same database. Claims never lease
+one intent twice, and concurrent schedulers fire each deadline and each lease expiry exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from intentd.engine import Claim, Engine, Principal, SubmitIntent
+from intentd.model import EventType, Status
+from intentd.store import Store, open_store
+from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.postgres
+
+AGENT = "agent://acme/test/worker"
+US = 1_000_000
+INTENTS = 60
+
+
+@pytest.fixture
+async def replicas(pg_url: str, clock: FakeClock) -> AsyncIterator[tuple[Engine, Engine]]:
+    stores: list[Store] = [await open_store(pg_url), await open_store(pg_url)]
+    try:
+        yield Engine(stores[0], clock), Engine(stores[1], clock)
+    finally:
+        for store in stores:
+            await store.close()
+
+
+@pytest.fixture
+async def admin(replicas: tuple[Engine, Engine]) -> Principal:
+    _, secret = await replicas[0].keys.create("tester")
+    return await replicas[1].keys.authenticate(secret)  # a key made on one replica works on both
+
+
+async def submit_many(engine: Engine, principal: Principal, deadline_at: int | None = None
+                      ) -> list[str]:
+    made = await asyncio.gather(*(engine.intents.submit(principal, SubmitIntent(
+        "demo.task", f"corr-{n}", AGENT, {"n": n}, deadline_at=deadline_at))
+        for n in range(INTENTS)))
+    return [intent.intent_id for intent, _ in made]
+
+
+async def drain(engine: Engine, principal: Principal, worker: str, lease_seconds: float = 60
+                ) -> list[str]:
+    """Claim until the queue is empty, as a busy worker would."""
+    leased: list[str] = []
+    while batch := await engine.delivery.claim(
+            principal, Claim(agent=AGENT, worker=worker, max_intents=3,
+                             lease_seconds=lease_seconds)):
+        leased.extend(intent.intent_id for intent in batch)
+    return leased
+
+
+async def count_events(engine: Engine, principal: Principal, ids: list[str]) -> Counter[EventType]:
+    counts: Counter[EventType] = Counter()
+    for intent_id in ids:
+        counts.update(e.event_type for e in await engine.intents.events(principal, intent_id))
+    return counts
+
+
+async def test_concurrent_claims_on_two_replicas_never_lease_an_intent_twice(
+        replicas: tuple[Engine, Engine], admin: Principal) -> None:
+    ids = await submit_many(replicas[0], admin)
+
+    workers = [drain(replicas[n % 2], admin, f"worker-{n}") for n in range(8)]
+    leased = [i for batch in await asyncio.gather(*workers) for i in batch]
+
+    assert sorted(leased) == sorted(ids)  # everything delivered, nothing twice
+    counts = await count_events(replicas[1], admin, ids)
+    assert counts[EventType.DELIVERED] == INTENTS
+
+
+async def test_two_schedulers_fire_each_deadline_once(
+        replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock) -> None:
+    ids = await submit_many(replicas[0], admin, deadline_at=clock.now + 30 * US)
+    clock.advance(31)
+
+    fired = await asyncio.gather(*(replicas[n % 2].scheduler.tick() for n in range(6)))
+
+    assert sum(fired) == INTENTS
+    counts = await count_events(replicas[1], admin, ids)
+    assert counts[EventType.TIMED_OUT] == INTENTS
+    for intent_id in ids:
+        assert (await replicas[1].intents.get(admin, intent_id)).status is Status.TIMED_OUT
+
+
+async def test_two_schedulers_expire_each_lease_once(
+        replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock) -> None:
+    ids = await submit_many(replicas[0], admin)
+    assert len(await drain(replicas[1], admin, "doomed", lease_seconds=10)) == INTENTS
+    clock.advance(11)
+
+    await asyncio.gather(*(replicas[n % 2].scheduler.tick() for n in range(6)))
+
+    counts = await count_events(replicas[0], admin, ids)
+    assert counts[EventType.LEASE_EXPIRED] == INTENTS
+    again = await drain(replicas[0], admin, "survivor")
+    assert sorted(again) == sorted(ids)  # each back in the queue once, on attempt 2
+    for intent_id in ids:
+        assert (await replicas[1].intents.get(admin, intent_id)).delivery_attempt == 2
+
+
+async def test_a_claim_waiting_on_one_replica_wakes_for_work_submitted_on_the_other(
+        replicas: tuple[Engine, Engine], admin: Principal) -> None:
+    waiting = asyncio.create_task(replicas[0].delivery.claim(
+        admin, Claim(agent=AGENT, worker="poller", wait_seconds=5)))
+    await asyncio.sleep(0.1)  # let the claim find the queue empty and park
+
+    submitted, _ = await replicas[1].intents.submit(
+        admin, SubmitIntent("demo.task", "corr", AGENT, {}))
+    claimed = await asyncio.wait_for(waiting, timeout=3)  # LISTEN/NOTIFY, not the 5 s timeout
+
+    assert [i.intent_id for i in claimed] == [submitted.intent_id]
+
+
+async def test_waiting_claims_on_both_replicas_share_work_submitted_on_both(
+        replicas: tuple[Engine, Engine], admin: Principal) -> None:
+    all_submitted = asyncio.Event()
+
+    async def poll(engine: Engine, worker: str) -> list[str]:
+        leased: list[str] = []
+        while True:
+            batch = await engine.delivery.claim(admin, Claim(
+                agent=AGENT, worker=worker, max_intents=2, wait_seconds=0.5))
+            leased.extend(intent.intent_id for intent in batch)
+            if not batch and all_submitted.is_set():
+                return leased
+
+    pollers = [asyncio.create_task(poll(replicas[n % 2], f"w{n}")) for n in range(6)]
+    await asyncio.sleep(0.1)  # let the pollers park
+    made = await asyncio.gather(*(replicas[n % 2].intents.submit(
+        admin, SubmitIntent("demo.task", "corr", AGENT, {"n": n})) for n in range(INTENTS)))
+    all_submitted.set()
+    leased = [i for batch in await asyncio.wait_for(asyncio.gather(*pollers), 20) for i in batch]
+
+    ids = [intent.intent_id for intent, _ in made]
+    assert sorted(leased) == sorted(ids)  # handed off or claimed, each exactly once
+    assert (await count_events(replicas[0], admin, ids))[EventType.DELIVERED] == INTENTS
