@@ -98,24 +98,28 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Completion:
             intent = await load(tx, principal, intent_id, for_update=True)
-            if intent.is_terminal and await _completed_by(tx, intent, req.lease_token):
-                return Completion(intent, [], replayed=True)  # a retried completion
+            if intent.is_terminal:
+                replay = await _replayed_completion(tx, intent, req.lease_token)
+                if replay is not None:
+                    return replay  # a retried completion: the same answer again
             check_lease(intent, req.lease_token)
             now = self._clock()
-            change = Change(intent)
-            details = {"result": req.result or {}, "lease_token": req.lease_token}
-            if req.usage:
-                details["usage"] = req.usage
-            change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now,
-                        details=details)
-            done = await self._lifecycle.persist(tx, change)
             children = []
             for spec in req.then:
                 child, _ = await submit_in(
-                    tx, self._lifecycle, principal, _inherit(spec, done), now,
-                    root_intent_id=done.root_intent_id or done.intent_id)
+                    tx, self._lifecycle, principal, _inherit(spec, intent), now,
+                    root_intent_id=intent.root_intent_id or intent.intent_id)
                 children.append(child)
-            return Completion(done, children)
+            # The completion event names the follow-ups: the audit trail shows the handoff, and a
+            # retried completion can answer with the same follow-ups.
+            details = {"result": req.result or {}, "lease_token": req.lease_token,
+                       "then": [child.intent_id for child in children]}
+            if req.usage:
+                details["usage"] = req.usage
+            change = Change(intent)
+            change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now,
+                        details=details)
+            return Completion(await self._lifecycle.persist(tx, change), children)
 
         return await self._store.write(unit)
 
@@ -219,7 +223,11 @@ def _inherit(spec: SubmitIntent, parent: Intent) -> SubmitIntent:
                    correlation_id=spec.correlation_id or parent.correlation_id)
 
 
-async def _completed_by(tx: Tx, intent: Intent, token: str) -> bool:
+async def _replayed_completion(tx: Tx, intent: Intent, token: str) -> Completion | None:
+    """The earlier answer, if ``intent`` was completed under the lease ``token``."""
     last = await tx.list_events(intent.intent_id, intent.last_seq - 1, 1)
-    return bool(last) and last[0].event_type is EventType.COMPLETED and (
-        last[0].details.get("lease_token") == token)
+    if not last or last[0].event_type is not EventType.COMPLETED or (
+            last[0].details.get("lease_token") != token):
+        return None
+    children = [await tx.get_intent(child_id) for child_id in last[0].details.get("then", [])]
+    return Completion(intent, [c for c in children if c is not None], replayed=True)

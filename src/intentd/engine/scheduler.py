@@ -28,7 +28,8 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> int:
-        """Fire everything due now; returns how many intents changed."""
+        """Fire everything due now; returns how many due timers and expired leases it took (a
+        timer of an intent that already ended is taken and dropped)."""
         fired = 0
         while True:
             batch = await self._store.write(self._fire_due)
