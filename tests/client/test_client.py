@@ -278,7 +278,7 @@ async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: S
         REVIEWER, intent.intent_id, "chain-1")  # joins the parent's correlation
     replay = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"},
                        then=[review])
-    assert (replay.replayed, replay.then) == (True, [])
+    assert replay.replayed and [c.intent_id for c in replay.then] == [child.intent_id]
     events = await sdk("events", intent.intent_id)
     assert "intent.progress" in [e.event_type for e in events]
 
