@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from intentd.engine import Engine, Principal
 
 
-def engine_of(request: Request) -> Engine:
+async def engine_of(request: Request) -> Engine:
+    # async on purpose: FastAPI runs a sync dependency in a thread pool, a hop on every request.
     engine: Engine = request.app.state.engine
     return engine
 
@@ -21,7 +22,7 @@ async def authenticate(request: Request) -> Principal:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             key = token.strip()
-    return await engine_of(request).keys.authenticate(key)
+    return await (await engine_of(request)).keys.authenticate(key)
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

@@ -23,11 +23,12 @@ router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 _IDS = uuid.UUID("6f1c1f4e-3f55-4b1e-9d6a-1c0de0a1b0c5")
 
 
-def owner_scope(
+async def owner_scope(
     owner_agent: Annotated[str | None, Query(description="the owner address (scope)")] = None,
     x_owner_agent: Annotated[str | None, Header(alias="x-owner-agent")] = None,
 ) -> str | None:
-    """AXP owner scope: query or header; both present and different is a 400 (PROTOCOL.md §7)."""
+    """AXP owner scope: query or header; both present and different is a 400 (PROTOCOL.md §7).
+    (async: FastAPI would run a sync dependency in a thread pool.)"""
     given = {normalize_address(v, "owner_agent") for v in (owner_agent, x_owner_agent) if v}
     if len(given) > 1:
         raise BadRequest("owner_agent and x-owner-agent name different owners",
