@@ -1,0 +1,128 @@
+"""The processes and databases a benchmark run sets up and tears down: a fresh database, ``intentd
+serve`` on a free port, and agent processes (bench/agents.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import asyncpg
+import httpx
+from rich.console import Console
+
+REPO = Path(__file__).resolve().parents[1]
+console = Console(stderr=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def stop(process: asyncio.subprocess.Process, grace_seconds: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL after ``grace_seconds``; returns whether it stopped by itself."""
+    if process.returncode is not None:
+        return True
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+        return True
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return False
+
+
+@contextlib.asynccontextmanager
+async def intentd_server(database_url: str, workdir: Path, api_key: str) -> AsyncIterator[str]:
+    """``intentd serve`` on a free port of 127.0.0.1; yields its base URL once /health answers.
+    Its log goes to a file in ``workdir`` and is shown if it holds an error."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")}
+    env.update(INTENTD_BOOTSTRAP_API_KEY=api_key, INTENTD_LOG_LEVEL="warning",
+               INTENTD_KEY_FILE=str(workdir / "intentd-key"))
+    log_path = workdir / "intentd.log"
+    executable = Path(sys.executable).with_name("intentd")  # the venv's console script
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            str(executable), "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--database", database_url, env=env, stdout=log, stderr=log, cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(url, process, log_path)
+        yield url
+    finally:
+        # A claim long-poll whose client is gone still holds uvicorn's graceful shutdown until its
+        # wait_seconds pass; the run is over and the data durable, so do not wait for that.
+        if not await stop(process, grace_seconds=3):
+            console.print("intentd was still running 3 s after SIGTERM (pending long-poll "
+                          "claims); killed it")
+        log_text = log_path.read_text(errors="replace")
+        if "Traceback" in log_text or "ERROR" in log_text:
+            console.print(f"[yellow]intentd logged errors:[/yellow]\n{log_text[-4000:]}")
+
+
+async def wait_healthy(url: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+        while time.monotonic() < deadline and process.returncode is None:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"intentd did not become healthy; log:\n{log_path.read_text()[-3000:]}")
+
+
+@contextlib.asynccontextmanager
+async def agent_processes(url: str, api_key: str, loops: int,
+                          plans: Sequence[tuple[str, str | None, str | None]]
+                          ) -> AsyncIterator[None]:
+    """One bench/agents.py process per ``(agent, next agent, reply_to of the next step)``."""
+    processes = []
+    try:
+        for agent, next_agent, reply_to in plans:
+            argv = ["-m", "bench.agents", "--url", url, "--api-key", api_key, "--agent", agent,
+                    "--loops", str(loops)]
+            argv += ["--next", next_agent] if next_agent else []
+            argv += ["--next-reply-to", reply_to] if reply_to else []
+            processes.append(await asyncio.create_subprocess_exec(sys.executable, *argv,
+                                                                  cwd=REPO))
+        yield
+    finally:
+        for process in processes:
+            await stop(process)
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, admin_dsn: str, workdir: Path, prefix: str,
+                         *, create: bool = True) -> AsyncIterator[str]:
+    """A SQLite file in ``workdir``, or a PostgreSQL database made for the run and dropped after
+    (``create=False`` only reserves the name, for DBOS, which creates its system database)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / (prefix + '.sqlite')}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if create:
+        await pg_admin(admin_dsn, f"CREATE DATABASE {name}")
+    try:
+        yield f"{admin_dsn.rpartition('/')[0]}/{name}"
+    finally:
+        await pg_admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def pg_admin(admin_dsn: str, sql: str) -> str:
+    """Run one statement on the admin database (``SHOW …`` returns its value)."""
+    conn = await asyncpg.connect(admin_dsn, timeout=5)
+    try:
+        return str(await conn.fetchval(sql) if sql.startswith("SHOW") else await conn.execute(sql))
+    finally:
+        await conn.close()

@@ -1,0 +1,133 @@
+"""A benchmark agent process: one agent address, K concurrent claim loops, over intentd's HTTP API.
+
+Each loop long-polls ``POST /v1/agents/{address}/claims`` (it returns the moment work arrives), then
+completes every delivery with ``{"x": x + 1}``. If the agent has a next step, the completion carries
+it in ``then``, so the handoff to the next agent is one request and one commit. The last step of a
+chain was created with ``reply_to`` the driver, so its completion lands in the driver's feed.
+
+    python -m bench.agents --url URL --api-key KEY --agent agent://bench/a \
+        --next agent://bench/b [--next-reply-to agent://bench/driver] --loops 4
+
+Runs until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+INTENT_TYPE = "intent.bench.step.v1"
+MAX_INTENTS = 16
+LEASE_SECONDS = 30
+CLAIM_WAIT_SECONDS = 10
+ERROR_PAUSE_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Step:
+    """What this agent does with a delivery: add one, and hand the result on (or not)."""
+
+    agent: str
+    next_agent: str | None
+    next_reply_to: str | None
+
+    def completion(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        intent = delivery["intent"]
+        x = int(intent["payload"]["x"]) + 1
+        body: dict[str, Any] = {"lease_token": delivery["lease"]["token"], "result": {"x": x}}
+        if self.next_agent:
+            follow_up = {"intent_type": INTENT_TYPE, "to_agent": self.next_agent,
+                         "correlation_id": intent["correlation_id"], "payload": {"x": x}}
+            if self.next_reply_to:
+                follow_up["reply_to"] = self.next_reply_to
+            body["then"] = [follow_up]
+        return body
+
+
+async def claim_loop(client: httpx.AsyncClient, step: Step, worker_id: str) -> None:
+    path = f"/v1/agents/{step.agent.removeprefix('agent://')}/claims"
+    claim = {"worker_id": worker_id, "max_intents": MAX_INTENTS, "lease_seconds": LEASE_SECONDS,
+             "wait_seconds": CLAIM_WAIT_SECONDS}
+    while True:
+        try:
+            response = await client.post(path, json=claim)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            # Keep serving, as a real worker would; the driver counts the chains that fail.
+            print(f"{step.agent}: claim: {exc!r}", file=sys.stderr, flush=True)
+            await asyncio.sleep(ERROR_PAUSE_SECONDS)
+            continue
+        deliveries = response.json()["deliveries"]
+        await asyncio.gather(*(complete(client, step, d) for d in deliveries))
+
+
+async def complete(client: httpx.AsyncClient, step: Step, delivery: dict[str, Any]) -> None:
+    intent_id = delivery["intent"]["intent_id"]
+    path, body = f"/v1/intents/{intent_id}/complete", step.completion(delivery)
+    try:
+        response = await client.post(path, json=body)
+    except httpx.TransportError as exc:
+        # A keep-alive connection the server closed just as we reused it. Completing again with
+        # the same lease token is safe: intentd answers a repeated completion as a replay.
+        print(f"{step.agent}: complete {intent_id}: {exc!r}; retrying", file=sys.stderr,
+              flush=True)
+        response = await client.post(path, json=body)
+    if response.status_code != 200:
+        # The driver notices the chain never finishing; say why here.
+        print(f"{step.agent}: complete {intent_id} -> {response.status_code} {response.text}",
+              file=sys.stderr, flush=True)
+
+
+async def run(url: str, api_key: str, step: Step, loops: int) -> None:
+    limits = httpx.Limits(max_connections=loops * (MAX_INTENTS + 1),
+                          max_keepalive_connections=loops * (MAX_INTENTS + 1))
+    timeout = httpx.Timeout(CLAIM_WAIT_SECONDS + 30)
+    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": api_key}, limits=limits,
+                                 timeout=timeout) as client:
+        tasks = [asyncio.create_task(claim_loop(client, step, f"{step.agent}#{i}"))
+                 for i in range(loops)]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        for task in done - {stopped}:
+            task.result()  # a loop that died of something unexpected: exit non-zero with it
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="a benchmark agent (one address, K claim loops)")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--agent", required=True, help="e.g. agent://bench/a")
+    parser.add_argument("--next", dest="next_agent", help="the next step's agent, if any")
+    parser.add_argument("--next-reply-to", help="reply_to for the next step (the driver)")
+    parser.add_argument("--loops", type=int, default=4, help="concurrent claim loops")
+    args = parser.parse_args(argv)
+    step = Step(args.agent, args.next_agent, args.next_reply_to)
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run(args.url, args.api_key, step, args.loops))
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with intentd's uvicorn[standard]): the server runs on it,
+    and clients spend less time in the loop with it too."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+if __name__ == "__main__":
+    main()
