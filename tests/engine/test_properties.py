@@ -150,9 +150,9 @@ scenarios = st.tuples(specs, st.lists(operation, min_size=4, max_size=30))
 # -- invariants ----------------------------------------------------------------------------
 
 def _operational_fields_cleared(intent: Intent) -> Intent:
-    """request_hash, agent_seq and a heartbeat's lease expiry live outside the event log."""
+    """request_hash, queued_at and a heartbeat's lease expiry live outside the event log."""
     lease = replace(intent.lease, expires_at=0) if intent.lease else None
-    return replace(intent, request_hash=None, agent_seq=0, lease=lease)
+    return replace(intent, request_hash=None, queued_at=None, lease=lease)
 
 
 async def check_invariants(w: World) -> None:

@@ -60,9 +60,9 @@ intents.usage text NOT NULL
 intents.idempotency_key text
 intents.request_hash text
 intents.last_seq integer NOT NULL
-intents.agent_seq bigint NOT NULL
 intents.created_at bigint NOT NULL
 intents.updated_at bigint NOT NULL
+intents.queued_at bigint
 schema_migrations.version integer NOT NULL
 schema_migrations.name text NOT NULL
 schema_migrations.applied_at bigint NOT NULL
@@ -86,7 +86,7 @@ CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_ha
 CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (key_id);
 CREATE UNIQUE INDEX approvals_pkey ON public.approvals USING btree (namespace, approval_id);
 CREATE UNIQUE INDEX intent_events_pkey ON public.intent_events USING btree (intent_id, seq);
-CREATE INDEX intents_claimable ON public.intents USING btree (namespace, to_agent, agent_seq) WHERE (status = 'SUBMITTED'::text);
+CREATE INDEX intents_claimable ON public.intents USING btree (namespace, to_agent, queued_at) WHERE (status = 'SUBMITTED'::text);
 CREATE INDEX intents_correlation ON public.intents USING btree (namespace, correlation_id);
 CREATE UNIQUE INDEX intents_idempotency ON public.intents USING btree (namespace, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE INDEX intents_lease_expiry ON public.intents USING btree (lease_expires_at) WHERE (lease_expires_at IS NOT NULL);

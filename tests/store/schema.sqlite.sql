@@ -86,10 +86,9 @@ CREATE TABLE intents (
     idempotency_key        TEXT,
     request_hash           TEXT,
     last_seq               INTEGER NOT NULL,
-    agent_seq              BIGINT NOT NULL,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL
-);
+, queued_at BIGINT);
 
 -- table schema_migrations
 CREATE TABLE schema_migrations (
@@ -108,7 +107,7 @@ CREATE TABLE timers (
 );
 
 -- index intents_claimable
-CREATE INDEX intents_claimable ON intents (namespace, to_agent, agent_seq)
+CREATE INDEX intents_claimable ON intents (namespace, to_agent, queued_at)
     WHERE status = 'SUBMITTED';
 
 -- index intents_correlation

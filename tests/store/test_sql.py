@@ -40,7 +40,7 @@ def test_the_scan_finds_the_queries_it_is_meant_to_find() -> None:
     used = _query_names_used_by("_tx.py")
     # Both arms of a conditional name and the executemany lookup are seen.
     assert {"get_intent", "get_intent_for_update", "insert_event", "claimable_intents",
-            "list_intents", "next_feed_seq"} <= used
+            "list_intents", "reserve_feed_seqs"} <= used
     assert "notify" in _query_names_used_by("postgres.py")
 
 

@@ -61,7 +61,7 @@ def _lifecycle_only(intent: Intent) -> Intent:
     """Drop what is operational rather than event-sourced: request hash, claim order, and lease
     expiry (heartbeats move it without an event)."""
     lease = replace(intent.lease, expires_at=0) if intent.lease else None
-    return replace(intent, request_hash=None, agent_seq=0, lease=lease)
+    return replace(intent, request_hash=None, queued_at=None, lease=lease)
 
 
 def _token(intent: Intent) -> str:
@@ -163,8 +163,8 @@ async def test_idempotency_key_is_unique_per_namespace(store: Store, engine: Eng
     assert found is not None and found.intent_id == first.intent_id
 
 
-async def test_claim_queue_is_submitted_intents_of_one_agent_in_agent_seq_order(
-    store: Store, engine: Engine, principal: Principal,
+async def test_claim_queue_is_submitted_intents_of_one_agent_in_queue_order(
+    store: Store, engine: Engine, principal: Principal, clock: FakeClock,
 ) -> None:
     first = await _submit(engine, principal, "a")
     second = await _submit(engine, principal, "a")
@@ -172,11 +172,12 @@ async def test_claim_queue_is_submitted_intents_of_one_agent_in_agent_seq_order(
     third = await _submit(engine, principal, "a")
     leased = await _claim(engine, principal, "a")
     assert leased.intent_id == first.intent_id
+    clock.advance(1)
     await engine.delivery.release(principal, first.intent_id, _token(leased))
     queue = await store.read(lambda tx: tx.claimable_intents(principal.namespace, f"{ORG}/a", 10))
     # The released intent went to the back of the queue: it was queued again last.
     assert [i.intent_id for i in queue] == [second.intent_id, third.intent_id, first.intent_id]
-    assert [i.agent_seq for i in queue] == sorted({i.agent_seq for i in queue})
+    assert [i.queued_at for i in queue] == sorted(i.queued_at or 0 for i in queue)
     assert all(i.status is Status.SUBMITTED for i in queue)
     limited = await store.read(lambda tx: tx.claimable_intents(principal.namespace, f"{ORG}/a", 1))
     assert [i.intent_id for i in limited] == [second.intent_id]

@@ -69,14 +69,14 @@ class Lifecycle:
         intent, last = change.intent, change.events[-1]
         if intent.status is Status.SUBMITTED:
             # Queued for delivery (again): the agent's stream gets an entry, the queue an order.
-            seq = await tx.append_feed(intent.namespace, intent.to_agent, intent.intent_id,
-                                       EventType.SUBMITTED.value, last.at)
-            change.intent = replace(intent, agent_seq=seq)
+            tx.queue_feed(intent.namespace, intent.to_agent, intent.intent_id,
+                          EventType.SUBMITTED.value, last.at)
+            change.intent = replace(intent, queued_at=last.at)
             self._hand_off(tx, change, last.at)
             intent = change.intent
         if intent.is_terminal and intent.reply_to and not change.before.is_terminal:
-            await tx.append_feed(intent.namespace, intent.reply_to, intent.intent_id,
-                                 last.event_type.value, last.at)
+            tx.queue_feed(intent.namespace, intent.reply_to, intent.intent_id,
+                          last.event_type.value, last.at)
         if change.before.status is Status.WAITING and intent.status is not Status.WAITING:
             # A wait's wake-up timer lives exactly as long as that wait.
             await tx.delete_intent_timers(intent.intent_id, WAKE_TIMER)

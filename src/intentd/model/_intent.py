@@ -110,7 +110,7 @@ class Intent:
     idempotency_key: str | None = None
     # Operational columns, not part of the lifecycle projection (see docs/design.md):
     request_hash: str | None = None
-    agent_seq: int = 0
+    queued_at: Micros | None = None  # when it last entered its agent's queue (claim order)
 
     @property
     def is_terminal(self) -> bool:

@@ -48,7 +48,7 @@ def intent_to_params(intent: Intent) -> dict[str, Any]:
         "idempotency_key": intent.idempotency_key,
         "request_hash": intent.request_hash,
         "last_seq": intent.last_seq,
-        "agent_seq": intent.agent_seq,
+        "queued_at": intent.queued_at,
         "created_at": intent.created_at,
         "updated_at": intent.updated_at,
     }
@@ -89,7 +89,7 @@ def intent_from_row(row: Any) -> Intent:
         usage=loads(row["usage"]),
         idempotency_key=row["idempotency_key"],
         request_hash=row["request_hash"],
-        agent_seq=row["agent_seq"],
+        queued_at=row["queued_at"],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, Protocol
 
 from intentd.model import Event, Intent, Micros, new_id
@@ -41,6 +42,15 @@ class FeedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedEntry:
+    namespace: str
+    address: str
+    intent_id: str
+    event_type: str
+    at: Micros
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     key_id: str
     namespace: str
@@ -65,6 +75,7 @@ class Tx:
         self._q = queries
         self.writes = 0
         self.changes: set[str] = set()
+        self._feed: list[FeedEntry] = []
         # Callbacks the writer runs once the outcome is known (e.g. hand a lease to a waiting claim).
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
@@ -137,17 +148,32 @@ class Tx:
         return await self._write("extend_lease", intent_id=intent_id, lease_token=token,
                                  lease_expires_at=expires_at) == 1
 
-    async def append_feed(self, namespace: str, address: str, intent_id: str, event_type: str,
-                          at: Micros) -> int:
-        """Add an entry to an agent's stream; returns its per-agent cursor value."""
+    def queue_feed(self, namespace: str, address: str, intent_id: str, event_type: str,
+                   at: Micros) -> None:
+        """Add an entry to an agent's stream. Entries are written by :meth:`flush`, at the end of
+        the transaction."""
         self.writes += 1
-        row = await self._one("next_feed_seq", namespace=namespace, address=address, now=at)
-        assert row is not None
-        seq = int(row["feed_seq"])
-        await self._write("insert_feed", namespace=namespace, address=address, seq=seq,
-                          intent_id=intent_id, event_type=event_type, at=at)
+        self._feed.append(FeedEntry(namespace, address, intent_id, event_type, at))
         self.changes.add(agent_key(namespace, address))
-        return seq
+
+    async def flush(self) -> None:
+        """Write the queued feed entries: one counter update per agent, taken in one global order
+        of agents and last in the transaction, so concurrent writers cannot deadlock on them."""
+        if not self._feed:
+            return
+        rows: list[dict[str, Any]] = []
+        by_agent = sorted(self._feed, key=lambda e: (e.namespace, e.address))
+        for (namespace, address), group in groupby(by_agent, key=lambda e: (e.namespace, e.address)):
+            entries = list(group)
+            row = await self._one("reserve_feed_seqs", namespace=namespace, address=address,
+                                  count=len(entries), now=entries[0].at)
+            assert row is not None
+            first = int(row["feed_seq"]) - len(entries) + 1
+            rows += [{"namespace": namespace, "address": address, "seq": first + i,
+                      "intent_id": e.intent_id, "event_type": e.event_type, "at": e.at}
+                     for i, e in enumerate(entries)]
+        await self._ex.executemany(self._q["insert_feed"], rows)
+        self._feed = []
 
     async def read_feed(self, namespace: str, address: str, since: int, limit: int
                         ) -> list[FeedItem]:

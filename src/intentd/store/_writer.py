@@ -113,6 +113,7 @@ class BatchWriter:
                         if alone:
                             raise
                         raise _PartialWrite() from None
+                await tx.flush()  # last: see Tx.flush
         except BaseException:
             for tx in opened:
                 for undo in tx.after_rollback:

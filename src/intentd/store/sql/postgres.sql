@@ -6,7 +6,7 @@ SELECT * FROM intents WHERE intent_id = :intent_id FOR UPDATE;
 -- name: claimable_intents
 SELECT * FROM intents
 WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'
-ORDER BY agent_seq
+ORDER BY queued_at, intent_id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED;
 

@@ -5,14 +5,14 @@ INSERT INTO intents (
     intent_id, namespace, intent_type, correlation_id, from_agent, to_agent, reply_to,
     parent_intent_id, root_intent_id, payload, status, waiting_reason, result, error, reason,
     deadline_at, max_delivery_attempts, delivery_attempt, lease_token, lease_owner, lease_expires_at,
-    policy_generation, controls, policy, usage, idempotency_key, request_hash, last_seq, agent_seq,
+    policy_generation, controls, policy, usage, idempotency_key, request_hash, last_seq, queued_at,
     created_at, updated_at
 ) VALUES (
     :intent_id, :namespace, :intent_type, :correlation_id, :from_agent, :to_agent, :reply_to,
     :parent_intent_id, :root_intent_id, :payload, :status, :waiting_reason, :result, :error, :reason,
     :deadline_at, :max_delivery_attempts, :delivery_attempt, :lease_token, :lease_owner,
     :lease_expires_at, :policy_generation, :controls, :policy, :usage, :idempotency_key,
-    :request_hash, :last_seq, :agent_seq, :created_at, :updated_at
+    :request_hash, :last_seq, :queued_at, :created_at, :updated_at
 );
 
 -- name: update_intent
@@ -21,7 +21,7 @@ UPDATE intents SET
     reason = :reason, delivery_attempt = :delivery_attempt, lease_token = :lease_token,
     lease_owner = :lease_owner, lease_expires_at = :lease_expires_at,
     policy_generation = :policy_generation, controls = :controls, policy = :policy, usage = :usage,
-    last_seq = :last_seq, agent_seq = :agent_seq, updated_at = :updated_at
+    last_seq = :last_seq, queued_at = :queued_at, updated_at = :updated_at
 WHERE intent_id = :intent_id;
 
 -- name: get_intent
@@ -52,9 +52,11 @@ VALUES (:intent_id, :seq, :event_type, :status, :at, :actor, :waiting_reason, :d
 -- name: list_events
 SELECT * FROM intent_events WHERE intent_id = :intent_id AND seq > :since ORDER BY seq LIMIT :limit;
 
--- name: next_feed_seq
-INSERT INTO agents (namespace, address, feed_seq, created_at) VALUES (:namespace, :address, 1, :now)
-ON CONFLICT (namespace, address) DO UPDATE SET feed_seq = agents.feed_seq + 1
+-- name: reserve_feed_seqs
+-- Reserves :count cursor values for an agent's feed; returns the last one.
+INSERT INTO agents (namespace, address, feed_seq, created_at)
+VALUES (:namespace, :address, :count, :now)
+ON CONFLICT (namespace, address) DO UPDATE SET feed_seq = agents.feed_seq + :count
 RETURNING feed_seq;
 
 -- name: insert_feed
@@ -71,7 +73,7 @@ LIMIT :limit;
 -- name: claimable_intents
 SELECT * FROM intents
 WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'
-ORDER BY agent_seq
+ORDER BY queued_at, intent_id
 LIMIT :limit;
 
 -- name: expired_leases
