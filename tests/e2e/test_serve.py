@@ -132,3 +132,29 @@ def test_deadline_that_passes_while_stopped_fires_soon_after_restart(
             "intent.created", "intent.submitted", "intent.timed_out"]
         assert http.get(f"/v1/intents/{intent['intent_id']}").json()["intent"]["status"] == (
             "TIMED_OUT")
+
+
+def test_sigterm_answers_waiting_claims_and_streams_and_stops_at_once(
+        database_url: str, servers: Servers) -> None:
+    """A graceful stop does not wait out long polls: they answer now (an empty claim, a
+    stream.timeout), so a deploy restarts in well under their wait_seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = servers.start(database_url)
+    with server.client() as http, ThreadPoolExecutor(2) as pool:
+        intent_id = http.post("/v1/intents", json=intent_body(AGENT)).json()["intent_id"]
+        claim = pool.submit(lambda: http.post(
+            "/v1/agents/acme/e2e/idle/claims", json={"wait_seconds": 60}).json())
+
+        def follow() -> list[str]:
+            with http.stream("GET", f"/v1/intents/{intent_id}/events/stream",
+                             params={"wait_seconds": 60}) as response:
+                return [name for name, _ in sse_events(response)]
+
+        stream = pool.submit(follow)
+        time.sleep(1.0)  # let both requests reach the server and start waiting
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 5
+        assert claim.result(5) == {"ok": True, "deliveries": []}
+        assert stream.result(5)[-1] == "stream.timeout"

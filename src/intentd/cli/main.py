@@ -58,9 +58,7 @@ def serve(
     database: DatabaseOpt = None,
 ) -> None:
     """Run the server: HTTP API, scheduler and delivery (migrations are applied on start)."""
-    import uvicorn
-
-    from intentd.server import create_app
+    from intentd.server import run_server
 
     settings = _settings(host=host, port=port, database_url=database)
     logging.basicConfig(level=settings.log_level.upper(),
@@ -72,9 +70,7 @@ def serve(
         raise typer.Exit(1) from None
     console.print(f"intentd on http://{settings.host}:{settings.port} "
                   f"(database {_redact(settings.database_url)})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, loop="uvloop", http="httptools",
-                access_log=False)
+    run_server(settings)
 
 
 async def _first_key(settings: Settings) -> None:

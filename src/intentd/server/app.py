@@ -3,6 +3,7 @@ the bootstrap key exists and runs the scheduler."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         if settings.bootstrap_api_key:
             await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
         app.state.engine = engine
+        loop = asyncio.get_running_loop()
+        # Called from the server's signal handler: wake long polls and streams so a graceful
+        # shutdown does not wait out their wait_seconds.
+        app.state.begin_drain = lambda: loop.call_soon_threadsafe(store.hub.close)
         if run_scheduler:
             engine.scheduler.start()
         try:

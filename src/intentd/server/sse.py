@@ -49,7 +49,7 @@ async def follow(
             if batch.finished:
                 return
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or subscription.closed:
                 yield frame("stream.timeout", {"ok": True, "next_seq": cursor})
                 return
             if not await subscription.wait(min(remaining, KEEPALIVE_SECONDS)) and (

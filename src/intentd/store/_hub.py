@@ -22,33 +22,49 @@ def agent_key(namespace: str, address: str) -> str:
 
 
 class Subscription:
-    __slots__ = ("_flag",)
+    __slots__ = ("_flag", "_hub")
 
-    def __init__(self) -> None:
+    def __init__(self, hub: Hub) -> None:
         self._flag = asyncio.Event()
+        self._hub = hub
 
     def _wake(self) -> None:
         self._flag.set()
 
+    @property
+    def closed(self) -> bool:
+        """The server is shutting down: stop waiting and answer now."""
+        return self._hub.closed
+
     async def wait(self, timeout: float) -> bool:
-        """True if woken before ``timeout`` seconds; clears the flag for the next wait."""
-        if timeout <= 0 and not self._flag.is_set():
+        """True if woken before ``timeout`` seconds; clears the flag for the next wait. Returns
+        False at once when the hub is closed."""
+        if self._hub.closed or (timeout <= 0 and not self._flag.is_set()):
             return False
         try:
             await asyncio.wait_for(self._flag.wait(), timeout)
         except TimeoutError:
             return False
         self._flag.clear()
-        return True
+        return not self._hub.closed
 
 
 class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """Wake every waiter for good (graceful shutdown: long polls and streams answer now
+        instead of holding the server up for their full wait)."""
+        self.closed = True
+        for subs in list(self._subscribers.values()):
+            for sub in subs:
+                sub._wake()
 
     @contextmanager
     def subscribe(self, *keys: str) -> Iterator[Subscription]:
-        sub = Subscription()
+        sub = Subscription(self)
         for key in keys:
             self._subscribers.setdefault(key, set()).add(sub)
         try:
