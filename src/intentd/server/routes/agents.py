@@ -21,6 +21,7 @@ from intentd.model import (
 )
 from intentd.store import agent_key
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..schemas import ClaimBody
 from ..sse import Batch, event_stream, follow
@@ -67,12 +68,12 @@ def _statuses(param: str | None) -> frozenset[str]:
 
 
 @router.post("/{address:path}/claims", summary="Claim (lease) intents for an agent; long-polls")
-async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep) -> JSON:
+async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     agent = normalize_address(address, "address")
     leased = await engine.delivery.claim(caller, Claim(
         agent=agent, worker=body.worker_id, max_intents=body.max_intents,
         lease_seconds=body.lease_seconds, wait_seconds=body.wait_seconds))
-    return {"ok": True, "deliveries": [_delivery(i) for i in leased]}
+    return answer({"ok": True, "deliveries": [_delivery(i) for i in leased]})
 
 
 def _delivery(intent: Intent) -> JSON:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from intentd.engine.inbox import Approval, Decide
 from intentd.model import JSON, to_rfc3339
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
@@ -31,12 +32,12 @@ class DecisionBody(BaseModel):
 @router.post("/{approval_id}/decision", summary="Approve or reject (resumes or fails a WAITING "
              "intent whose id this is)")
 async def decide(approval_id: Annotated[str, Path(min_length=1, max_length=255)],
-                 body: DecisionBody, caller: Caller, engine: EngineDep) -> JSON:
+                 body: DecisionBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     approval = await engine.inbox.decide(caller, Decide(
         approval_id=approval_id, decision=body.decision,
         comment=body.comment if body.comment is not None else body.reason))
-    return {"ok": True, "approval": approval_wire(approval), "replayed": approval.replayed,
-            "intent": approval.intent.to_wire() if approval.intent else None}
+    return answer({"ok": True, "approval": approval_wire(approval), "replayed": approval.replayed,
+            "intent": approval.intent.to_wire() if approval.intent else None})
 
 
 def approval_wire(approval: Approval) -> JSON:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from intentd.engine.inbox import Thread
 from intentd.model import JSON, TERMINAL, BadRequest, Event, normalize_address, to_rfc3339
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
@@ -44,17 +45,17 @@ async def list_threads(
     caller: Caller, engine: EngineDep, owner: Owner,
     status: Annotated[str | None, Query(description="pending | active | done")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> JSON:
+) -> FastJSONResponse:
     threads = await engine.inbox.threads(caller, owner=owner, status=status, limit=limit)
-    return {"ok": True, "threads": [thread_wire(t) for t in threads]}
+    return answer({"ok": True, "threads": [thread_wire(t) for t in threads]})
 
 
 @router.get("/{thread_id}", summary="One completion thread with its timeline")
-async def get_thread(thread_id: str, caller: Caller, engine: EngineDep, owner: Owner) -> JSON:
+async def get_thread(thread_id: str, caller: Caller, engine: EngineDep, owner: Owner) -> FastJSONResponse:
     thread = await engine.inbox.thread(caller, thread_id, owner=owner)
     wire = thread_wire(thread)
     # The AXP examples read the messages at the top level of this response.
-    return {"ok": True, "thread": wire, "messages": wire["messages"]}
+    return answer({"ok": True, "thread": wire, "messages": wire["messages"]})
 
 
 def thread_wire(thread: Thread) -> JSON:

@@ -13,6 +13,7 @@ from intentd.engine import Resolve
 from intentd.model import JSON, BadRequest, Event, Intent, ValidationFailed
 from intentd.store import intent_key
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..schemas import CancelBody, ControlsBody, CreateIntent, PolicyBody, ResolveBody
 from ..sse import Batch, event_stream, follow
@@ -25,7 +26,7 @@ IntentId = Annotated[str, "intent id"]
 async def create_intent(
     body: CreateIntent, caller: Caller, engine: EngineDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSON:
+) -> FastJSONResponse:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise ValidationFailed("Idempotency-Key must be 1..255 characters",
                                details={"field": "Idempotency-Key"})
@@ -35,7 +36,7 @@ async def create_intent(
                       "intent": intent.to_wire()}
     if body.ignored_fields():
         response["ignored_fields"] = body.ignored_fields()
-    return response
+    return answer(response)
 
 
 @router.get("", summary="List intents, newest first")
@@ -43,27 +44,27 @@ async def list_intents(
     caller: Caller, engine: EngineDep,
     status: str | None = None, to_agent: str | None = None, correlation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
-) -> JSON:
+) -> FastJSONResponse:
     page = await engine.intents.list(
         caller, status=status.upper() if status else None, to_agent=to_agent,
         correlation_id=correlation_id, before=_decode_cursor(cursor), limit=limit)
     next_cursor = _encode_cursor(page.next_cursor) if page.next_cursor else None
-    return {"ok": True, "intents": [i.to_wire() for i in page.intents],
-            "next_cursor": next_cursor, "has_more": next_cursor is not None}
+    return answer({"ok": True, "intents": [i.to_wire() for i in page.intents],
+            "next_cursor": next_cursor, "has_more": next_cursor is not None})
 
 
 @router.get("/{intent_id}", summary="Get one intent")
-async def get_intent(intent_id: IntentId, caller: Caller, engine: EngineDep) -> JSON:
-    return {"ok": True, "intent": (await engine.intents.get(caller, intent_id)).to_wire()}
+async def get_intent(intent_id: IntentId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return answer({"ok": True, "intent": (await engine.intents.get(caller, intent_id)).to_wire()})
 
 
 @router.get("/{intent_id}/events", summary="Events after `since` (exclusive), in seq order")
 async def list_events(
     intent_id: IntentId, caller: Caller, engine: EngineDep,
     since: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-) -> JSON:
+) -> FastJSONResponse:
     events = await engine.intents.events(caller, intent_id, since, limit)
-    return {"ok": True, "events": [e.to_wire() for e in events]}
+    return answer({"ok": True, "events": [e.to_wire() for e in events]})
 
 
 @router.get("/{intent_id}/events/stream", summary="Follow an intent's events (SSE)",
@@ -97,39 +98,39 @@ def _resolved(intent: Intent, event: Event) -> JSON:
 
 @router.post("/{intent_id}/resolve", summary="Move an intent to a terminal status")
 async def resolve_intent(intent_id: IntentId, body: ResolveBody, caller: Caller,
-                         engine: EngineDep) -> JSON:
+                         engine: EngineDep) -> FastJSONResponse:
     intent, event = await engine.intents.resolve(caller, intent_id, Resolve(**body.model_dump()))
-    return _resolved(intent, event)
+    return answer(_resolved(intent, event))
 
 
 @router.post("/{intent_id}/cancel", summary="Cancel an intent (resolve with CANCELED)")
 async def cancel_intent(intent_id: IntentId, caller: Caller, engine: EngineDep,
-                        body: Annotated[CancelBody | None, Body()] = None) -> JSON:
+                        body: Annotated[CancelBody | None, Body()] = None) -> FastJSONResponse:
     body = body or CancelBody()
     intent, event = await engine.intents.cancel(caller, intent_id, body.reason, body.actor)
-    return _resolved(intent, event)
+    return answer(_resolved(intent, event))
 
 
 @router.post("/{intent_id}/resume", summary="Resume, or complete with a result (free-form body)")
 async def resume_intent(intent_id: IntentId, caller: Caller, engine: EngineDep,
-                        body: Annotated[dict[str, Any] | None, Body()] = None) -> JSON:
+                        body: Annotated[dict[str, Any] | None, Body()] = None) -> FastJSONResponse:
     intent = await engine.intents.resume(caller, intent_id, body or {})
-    return {"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()}
+    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire()})
 
 
 @router.post("/{intent_id}/controls", summary="Patch controls (compare-and-set)")
 async def update_controls(intent_id: IntentId, body: ControlsBody, caller: Caller,
-                          engine: EngineDep) -> JSON:
+                          engine: EngineDep) -> FastJSONResponse:
     intent = await engine.intents.update_controls(
         caller, intent_id, body.controls_patch, body.expected_policy_generation, body.actor)
-    return {"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()}
+    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire()})
 
 
 @router.post("/{intent_id}/policy", summary="Patch grants and envelope (compare-and-set)")
 async def update_policy(intent_id: IntentId, body: PolicyBody, caller: Caller,
-                        engine: EngineDep) -> JSON:
+                        engine: EngineDep) -> FastJSONResponse:
     patch = {k: v for k, v in (("grants", body.grants_patch), ("envelope", body.envelope_patch))
              if v is not None}
     if not patch:
@@ -137,8 +138,8 @@ async def update_policy(intent_id: IntentId, body: PolicyBody, caller: Caller,
                                details={"field": "grants_patch"})
     intent = await engine.intents.update_policy(
         caller, intent_id, patch, body.expected_policy_generation, body.actor)
-    return {"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()}
+    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire()})
 
 
 def _encode_cursor(position: tuple[int, str]) -> str:

@@ -17,6 +17,7 @@ from intentd.engine import Principal
 from intentd.engine.mesh import HEALTH_STATES, MeshAgent
 from intentd.model import JSON, ValidationFailed, normalize_address, to_rfc3339
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from .inbox import Owner
 
@@ -26,14 +27,14 @@ _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9._\-/]+")
 
 @router.post("/heartbeat", summary="Record a heartbeat (and metrics) of the calling agent")
 async def heartbeat(caller: Caller, engine: EngineDep, owner: Owner,
-                    body: Annotated[dict[str, object] | None, Body()] = None) -> JSON:
+                    body: Annotated[dict[str, object] | None, Body()] = None) -> FastJSONResponse:
     metrics = (body or {}).get("metrics")
     if metrics is not None and not isinstance(metrics, dict):
         raise ValidationFailed("metrics must be an object", details={"field": "metrics"})
     agent = await engine.mesh.heartbeat(caller, owner or key_address(caller), metrics)
     health = agent.health(engine.mesh.now())
-    return {"ok": True, "status": health, "health_status": health, **_identity(agent),
-            "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at)}
+    return answer({"ok": True, "status": health, "health_status": health, **_identity(agent),
+            "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at)})
 
 
 @router.get("/agents", summary="Agents known here, with health from their heartbeats")
@@ -41,7 +42,7 @@ async def list_agents(
     caller: Caller, engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     health: Annotated[str | None, Query(description=" | ".join(HEALTH_STATES))] = None,
-) -> JSON:
+) -> FastJSONResponse:
     if health is not None and health not in HEALTH_STATES:
         raise ValidationFailed(f"health must be one of {', '.join(HEALTH_STATES)}",
                                details={"field": "health"})
@@ -50,13 +51,13 @@ async def list_agents(
     summary = {"total": len(agents), "killed": 0,
                **{state: sum(1 for _, h in agents if h == state) for state in HEALTH_STATES}}
     listed = [_agent_wire(a, h) for a, h in agents if health in (None, h)][:limit]
-    return {"ok": True, "agents": listed, "summary": summary}
+    return answer({"ok": True, "agents": listed, "summary": summary})
 
 
 @router.get("/agents/{address_id:path}", summary="One agent with its last metrics")
-async def get_agent(address_id: str, caller: Caller, engine: EngineDep) -> JSON:
+async def get_agent(address_id: str, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     agent = await engine.mesh.agent(caller, normalize_address(address_id, "address_id"))
-    return {"ok": True, "agent": _agent_wire(agent, agent.health(engine.mesh.now()))}
+    return answer({"ok": True, "agent": _agent_wire(agent, agent.health(engine.mesh.now()))})
 
 
 def key_address(caller: Principal) -> str:

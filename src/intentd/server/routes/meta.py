@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from intentd import __version__
-from intentd.model import JSON
 
+from .._responses import FastJSONResponse, answer
 from ..auth import Caller
 
 router = APIRouter(tags=["meta"])
@@ -19,11 +19,11 @@ CAPABILITIES = [
 
 
 @router.get("/health", summary="Liveness (no key needed)")
-async def health(request: Request) -> JSON:
-    return {"ok": True, "service": "intentd", "version": __version__,
-            "database": request.app.state.engine.store.dialect}
+async def health(request: Request) -> FastJSONResponse:
+    return answer({"ok": True, "service": "intentd", "version": __version__,
+            "database": request.app.state.engine.store.dialect})
 
 
 @router.get("/v1/capabilities", tags=["meta"])
-async def capabilities(_: Caller) -> JSON:
-    return {"ok": True, "capabilities": CAPABILITIES, "supported_intent_types": ["intent.*.v1"]}
+async def capabilities(_: Caller) -> FastJSONResponse:
+    return answer({"ok": True, "capabilities": CAPABILITIES, "supported_intent_types": ["intent.*.v1"]})
