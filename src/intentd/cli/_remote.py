@@ -1,12 +1,11 @@
-"""The CLI's connection to a running server (until the SDK of issue 3 takes this over)."""
+"""Plain HTTP calls for the CLI: its ``--json`` output is the API's own answer, so most commands
+call the routes directly; following a stream goes through the SDK (``intents watch``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import orjson
 import typer
 
 from intentd.settings import Settings
@@ -32,19 +31,3 @@ class Remote:
                          f"{error.get('message')}[/red]")
             raise typer.Exit(1)
         return body
-
-    def stream(self, path: str, params: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (event name, data) from an SSE endpoint until the server closes the segment."""
-        with self._http.stream("GET", path, params=params, timeout=None) as response:
-            if response.status_code >= 400:
-                response.read()
-                self.call("GET", path.removesuffix("/stream"))  # reports the error and exits
-            name, data = "", ""
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data = line[5:].strip()
-                elif not line and name:
-                    yield name, orjson.loads(data) if data else {}
-                    name, data = "", ""

@@ -236,25 +236,26 @@ def intents_watch(
     timeout: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Follow an intent's events live (SSE) until it ends."""
-    import time
+    """Follow an intent's events live (SSE, reconnecting without gaps) until it ends."""
+    from intentd.client import Client, IntentdError, TransportError, WaitTimeout
 
-    remote, cursor = Remote(_settings()), since
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while deadline is None or time.monotonic() < deadline:
-        wait = 30.0 if deadline is None else max(1.0, min(30.0, deadline - time.monotonic()))
-        for name, data in remote.stream(f"/v1/intents/{intent_id}/events/stream",
-                                        {"since": cursor, "wait_seconds": wait}):
-            if name == "stream.timeout":
-                break
-            cursor = data["seq"]
-            if as_json:
-                print(orjson.dumps(data).decode(), flush=True)  # one JSON object per line
-            else:
-                console.print(" ".join(str(c) for c in event_row(data)))
-            if data["status"] in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"):
-                return
-    raise typer.Exit(3)
+    settings = _settings()
+    try:
+        with Client(settings.url, settings.resolved_api_key()) as client:
+            for event in client.observe(intent_id, since=since, timeout=timeout,
+                                        wait_seconds=30.0):
+                if as_json:
+                    print(orjson.dumps(event.raw).decode(), flush=True)  # one object per line
+                else:
+                    console.print(" ".join(str(c) for c in event_row(event.raw)))
+    except WaitTimeout:
+        raise typer.Exit(3) from None
+    except TransportError as exc:
+        errors.print(f"[red]cannot reach the server at {settings.url}: {exc.message}[/red]")
+        raise typer.Exit(2) from None
+    except IntentdError as exc:
+        errors.print(f"[red]{exc.http_status} {exc.code}: {exc.message}[/red]")
+        raise typer.Exit(1) from None
 
 
 @intents_app.command("cancel")
