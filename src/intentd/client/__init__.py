@@ -34,6 +34,8 @@ from ._async import AsyncClient
 from ._errors import ClientTimeout, TransportError, WaitTimeout
 from ._sync import Client
 from ._types import (
+    AgentHealth,
+    Approval,
     Capabilities,
     Completion,
     Delivery,
@@ -43,13 +45,15 @@ from ._types import (
     Intent,
     IntentPage,
     IntentSpec,
+    MeshAgent,
+    Thread,
 )
 
 __all__ = [
-    "AsyncClient", "BadRequest", "Capabilities", "Client", "ClientTimeout", "Completion",
-    "Conflict", "Delivery", "Event", "FeedItem", "Forbidden", "Health", "IdempotencyConflict",
-    "IllegalTransition", "Intent", "IntentNotFound", "IntentPage", "IntentSpec", "IntentTerminal",
-    "IntentdError", "NotFound", "PayloadTooLarge", "StaleLease", "StalePolicyGeneration", "Status",
-    "TransportError", "Unauthorized", "Unavailable", "ValidationFailed", "WaitTimeout",
-    "WaitingReason",
+    "AgentHealth", "Approval", "AsyncClient", "BadRequest", "Capabilities", "Client",
+    "ClientTimeout", "Completion", "Conflict", "Delivery", "Event", "FeedItem", "Forbidden",
+    "Health", "IdempotencyConflict", "IllegalTransition", "Intent", "IntentNotFound", "IntentPage",
+    "IntentSpec", "IntentTerminal", "IntentdError", "MeshAgent", "NotFound", "PayloadTooLarge",
+    "StaleLease", "StalePolicyGeneration", "Status", "Thread", "TransportError", "Unauthorized",
+    "Unavailable", "ValidationFailed", "WaitTimeout", "WaitingReason",
 ]

@@ -21,6 +21,8 @@ from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_tra
 from ._errors import TransportError, transport_error
 from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, Message, S
 from ._types import (
+    AgentHealth,
+    Approval,
     Capabilities,
     Completion,
     Delivery,
@@ -30,6 +32,8 @@ from ._types import (
     Intent,
     IntentPage,
     IntentSpec,
+    MeshAgent,
+    Thread,
 )
 
 T = TypeVar("T")
@@ -43,10 +47,10 @@ class AsyncClient(BaseClient):
             final = await client.wait_for(intent.intent_id, timeout=60)
 
     ``base_url`` and ``api_key`` default to ``INTENTD_URL`` and ``INTENTD_API_KEY``. Reads, submits
-    with an ``idempotency_key``, heartbeats and completions are retried on connection errors, 429
-    and 5xx (``max_retries`` times, exponential backoff with jitter, ``Retry-After`` honoured);
-    other writes are sent once. ``transport`` replaces the network, e.g. ``httpx.ASGITransport(app)``
-    to talk to an app in the same process.
+    with an ``idempotency_key``, lease and mesh heartbeats, completions and approval decisions are
+    retried on connection errors, 429 and 5xx (``max_retries`` times, exponential backoff with
+    jitter, ``Retry-After`` honoured); other writes are sent once. ``transport`` replaces the
+    network, e.g. ``httpx.ASGITransport(app)`` to talk to an app in the same process.
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
@@ -261,6 +265,57 @@ class AsyncClient(BaseClient):
         """Record progress (and usage) as an ``intent.progress`` event."""
         return await self._send(_base.progress(intent_id, message, lease_token=lease_token,
                                                usage=usage))
+
+    # --- inbox, approvals, mesh ----------------------------------------------------------------
+
+    async def inbox(self, owner_agent: str | None = None, status: str | None = None, *,
+                    limit: int = 50) -> list[Thread]:
+        """Completion threads of intents sent with a ``reply_to``, most recently updated first:
+        those owned by ``owner_agent`` (the ``reply_to`` address), or every owner's in the key's
+        namespace when None. ``status`` is ``pending``, ``active`` or ``done``.
+
+            for thread in await client.inbox("agent://acme/prod/boss", status="done"):
+                print(thread.thread_id, thread.intent_status, thread.messages[-1]["content"])
+        """
+        return await self._send(_base.list_inbox(owner_agent=owner_agent, status=status,
+                                                 limit=limit))
+
+    async def inbox_thread(self, thread_id: str, owner_agent: str | None = None) -> Thread:
+        """One thread with its timeline; a thread of another owner is ``NotFound``
+        (``thread_not_found``), as is an intent sent without ``reply_to``."""
+        return await self._send(_base.get_inbox_thread(thread_id, owner_agent=owner_agent))
+
+    async def decide_approval(self, approval_id: str, decision: str,
+                              comment: str | None = None) -> Approval:
+        """Decide ``approve`` or ``reject``. When ``approval_id`` is the id of a WAITING intent
+        the decision moves it: approve hands it back to its agent (SUBMITTED, the decision as its
+        input), reject fails it. Each id is decided once: a different second decision is
+        ``Conflict`` (409 ``approval_decided``); an intent that is not WAITING is 409
+        ``intent_not_waiting``.
+
+        Retried on connection errors, 429 and 5xx: the server answers the same decision and
+        comment again with the recorded one (``replayed=True``), so a retry cannot decide twice.
+
+            approval = await client.decide_approval(intent.intent_id, "approve", "ship it")
+        """
+        return await self._send(_base.decide_approval(approval_id, decision, comment))
+
+    async def mesh_heartbeat(self, metrics: Mapping[str, Any] | None = None,
+                             owner_agent: str | None = None) -> AgentHealth:
+        """Tell the mesh this agent is alive, with optional ``metrics``. The beat is recorded for
+        ``owner_agent``, or for ``agent://<key name>`` when None. (Not ``heartbeat``, which
+        extends a lease.) Retried: a repeated beat only moves "last seen" again."""
+        return await self._send(_base.mesh_heartbeat(metrics, owner_agent=owner_agent))
+
+    async def mesh_agents(self, health: str | None = None, limit: int = 100) -> list[MeshAgent]:
+        """Known agents with their health (``healthy``, ``degraded``, ``unreachable``, or
+        ``unknown`` for an address that never beat); ``health`` keeps only those in that state."""
+        return await self._send(_base.list_mesh_agents(health=health, limit=limit))
+
+    async def mesh_agent(self, address: str) -> MeshAgent:
+        """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``);
+        ``NotFound`` (``agent_not_found``) if the mesh has never seen it."""
+        return await self._send(_base.get_mesh_agent(address))
 
     # --- following ------------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from intentd.settings import Settings
 
 from ._errors import TransportError, error_from_response
 from ._types import (
+    AgentHealth,
+    Approval,
     Capabilities,
     Completion,
     Delivery,
@@ -30,6 +32,8 @@ from ._types import (
     Intent,
     IntentPage,
     IntentSpec,
+    MeshAgent,
+    Thread,
 )
 
 T = TypeVar("T")
@@ -309,3 +313,60 @@ def waiting_reason(reason: WaitingReason | str) -> str:
         return reason.value
     upper = reason.upper()
     return upper if upper.startswith("WAITING_FOR_") else f"WAITING_FOR_{upper}"
+
+
+# --- inbox, approvals, mesh (docs/axp-compat.md) ---------------------------------------------------
+
+
+def _threads(body: JSON) -> list[Thread]:
+    return [Thread.from_wire(t) for t in body.get("threads") or []]
+
+
+def _thread(body: JSON) -> Thread:
+    return Thread.from_wire(body["thread"])
+
+
+def _mesh_agents(body: JSON) -> list[MeshAgent]:
+    return [MeshAgent.from_wire(a) for a in body.get("agents") or []]
+
+
+def _mesh_agent(body: JSON) -> MeshAgent:
+    return MeshAgent.from_wire(body["agent"])
+
+
+def list_inbox(*, owner_agent: str | None, status: str | None, limit: int) -> Call[list[Thread]]:
+    params = _present(owner_agent=owner_agent, status=status, limit=limit)
+    return Call("GET", "/v1/inbox", _threads, params=params, retry_safe=True)
+
+
+def get_inbox_thread(thread_id: str, *, owner_agent: str | None) -> Call[Thread]:
+    return Call("GET", f"/v1/inbox/{quote(thread_id, safe='')}", _thread,
+                params=_present(owner_agent=owner_agent), retry_safe=True)
+
+
+def decide_approval(approval_id: str, decision: str, comment: str | None) -> Call[Approval]:
+    # The server records one decision per id and answers the same decision (and comment) again
+    # with the recorded one (replayed=True), so a retry after a lost answer cannot decide twice.
+    return Call("POST", f"/v1/approvals/{quote(approval_id, safe='')}/decision",
+                Approval.from_wire, json={"decision": decision} | _present(comment=comment),
+                retry_safe=True)
+
+
+def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None
+                   ) -> Call[AgentHealth]:
+    # A second beat only moves "last seen" again: safe to retry.
+    return Call("POST", "/v1/mesh/heartbeat", AgentHealth.from_wire,
+                params=_present(owner_agent=owner_agent),
+                json=_present(metrics=dict(metrics) if metrics is not None else None),
+                retry_safe=True)
+
+
+def list_mesh_agents(*, health: str | None, limit: int) -> Call[list[MeshAgent]]:
+    return Call("GET", "/v1/mesh/agents", _mesh_agents,
+                params=_present(health=health, limit=limit), retry_safe=True)
+
+
+def get_mesh_agent(address: str) -> Call[MeshAgent]:
+    # The address id (the address without agent://) goes into the path with its slashes.
+    address_id = quote(address.removeprefix("agent://"), safe="/")
+    return Call("GET", f"/v1/mesh/agents/{address_id}", _mesh_agent, retry_safe=True)

@@ -56,6 +56,10 @@ def error_from_response(response: httpx.Response, trace_id: str) -> IntentdError
     error = _error_object(response)
     code = str(error.get("code") or _code_for_status(response.status_code))
     cls = error_class_for(code)
+    if cls is IntentdError:
+        # A narrower code within a class (``NotFound(code="thread_not_found")``, ``Conflict(code=
+        # "approval_decided")``) has no class of its own: the HTTP status names the class.
+        cls = error_class_for(_code_for_status(response.status_code))
     message = error.get("message") or f"HTTP {response.status_code} {response.reason_phrase}"
     details = error.get("details") if isinstance(error.get("details"), dict) else None
     err = cls(str(message), details=details, code=code if code != cls.code else None)

@@ -223,3 +223,106 @@ class IntentSpec:
                     "deadline_at": self.deadline_at.isoformat() if self.deadline_at else None,
                     "max_delivery_attempts": self.max_delivery_attempts}
         return body | {k: v for k, v in optional.items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """An inbox thread: the completion thread of an intent sent with a ``reply_to``, owned by that
+    address. ``thread_id`` is the intent's id; ``status`` is ``pending`` (no agent has it yet),
+    ``active`` or ``done`` (terminal). ``messages`` are the request and, once there is one, the
+    outcome (``role == "agent"``); ``timeline`` has one item per intent event."""
+
+    thread_id: str
+    status: str
+    owner_agent: str
+    from_agent: str
+    to_agent: str
+    intent_type: str
+    intent_status: Status
+    correlation_id: str
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[JSON] = field(default_factory=list)
+    messages: list[JSON] = field(default_factory=list)
+    raw: JSON = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: JSON) -> Thread:
+        return cls(thread_id=data["thread_id"], status=data["status"],
+                   owner_agent=data["owner_agent"], from_agent=data["from_agent"],
+                   to_agent=data["to_agent"],
+                   intent_type=data.get("intent_type") or data.get("subject") or "",
+                   intent_status=Status(data["intent_status"]),
+                   correlation_id=data["correlation_id"],
+                   created_at=_required_time(data["created_at"]),
+                   updated_at=_required_time(data.get("updated_at") or data["created_at"]),
+                   timeline=list(data.get("timeline") or []),
+                   messages=list(data.get("messages") or []), raw=data)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A recorded approval decision. When ``approval_id`` named a WAITING intent, ``intent`` is that
+    intent after the decision moved it (SUBMITTED on approve, FAILED on reject); ``replayed`` means
+    the same decision had already been recorded and nothing changed now."""
+
+    approval_id: str
+    decision: str
+    comment: str | None
+    decided_by: str
+    decided_at: datetime
+    intent_id: str | None = None
+    intent: Intent | None = None
+    replayed: bool = False
+    raw: JSON = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: JSON) -> Approval:
+        approval, intent = data["approval"], data.get("intent")
+        return cls(approval_id=approval["approval_id"], decision=approval["decision"],
+                   comment=approval.get("comment"), decided_by=approval["decided_by"],
+                   decided_at=_required_time(approval["decided_at"]),
+                   intent_id=approval.get("intent_id"),
+                   intent=Intent.from_wire(intent) if intent else None,
+                   replayed=bool(data.get("replayed")), raw=data)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHealth:
+    """The answer to a mesh heartbeat: which address the beat was recorded for (the owner named, or
+    ``agent://<key name>``) and its health now. ``address_id`` is the address without ``agent://``."""
+
+    address: str
+    address_id: str
+    health: str  # healthy | degraded | unreachable | unknown
+    last_heartbeat_at: datetime | None
+    raw: JSON = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: JSON) -> AgentHealth:
+        return cls(address=data["address"], address_id=data["address_id"],
+                   health=data.get("health_status") or data["status"],
+                   last_heartbeat_at=_time(data.get("last_heartbeat_at")), raw=data)
+
+
+@dataclass(frozen=True, slots=True)
+class MeshAgent:
+    """An agent of the mesh: its health follows from the age of its last heartbeat (``unknown`` for
+    an address that was only sent work), ``metrics`` are those of that beat."""
+
+    address: str
+    address_id: str
+    display_name: str
+    health: str  # healthy | degraded | unreachable | unknown
+    created_at: datetime
+    last_heartbeat_at: datetime | None = None
+    metrics: JSON = field(default_factory=dict)
+    raw: JSON = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: JSON) -> MeshAgent:
+        return cls(address=data["address"], address_id=data["address_id"],
+                   display_name=data.get("display_name") or data["address_id"],
+                   health=data["health_status"], created_at=_required_time(data["created_at"]),
+                   last_heartbeat_at=_time(data.get("last_heartbeat_at")),
+                   metrics=data.get("metrics") or {}, raw=data)
