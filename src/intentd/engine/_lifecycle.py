@@ -43,7 +43,7 @@ class Change:
         current = self.intent
         if status is current.status:  # an event that records something without moving status
             if current.is_terminal:
-                raise _terminal(current)
+                raise IntentTerminal.of(current.status.value)
             waiting_reason = waiting_reason or current.waiting_reason
         else:
             check_transition(current.status, status)
@@ -101,14 +101,9 @@ class Lifecycle:
 def check_lease(intent: Intent, token: str) -> None:
     """Fencing: only the holder of the intent's current lease may act on a delivery."""
     if intent.is_terminal:
-        raise _terminal(intent)
+        raise IntentTerminal.of(intent.status.value)
     if intent.lease is None or intent.lease.token != token:
         raise StaleLease(
             "lease token is not the intent's current lease (expired, released or superseded)",
             details={"intent_id": intent.intent_id, "delivery_attempt": intent.delivery_attempt})
 
-
-def _terminal(intent: Intent) -> IntentTerminal:
-    return IntentTerminal(
-        f"intent is {intent.status.value} (terminal) and can no longer change",
-        details={"status": intent.status.value})

@@ -166,8 +166,7 @@ class InboxService:
     async def _apply(self, tx: Tx, intent: Intent, approval: Approval) -> Intent:
         """Approve = resume (back to the agent, the decision as its input); reject = fail."""
         if intent.is_terminal:
-            raise IntentTerminal(f"intent is {intent.status.value} (terminal) and can no longer "
-                                 "change", details={"status": intent.status.value})
+            raise IntentTerminal.of(intent.status.value)
         if intent.status is not Status.WAITING:
             raise Conflict(
                 f"intent {intent.intent_id} is {intent.status.value}, not WAITING: there is no "

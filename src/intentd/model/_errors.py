@@ -123,6 +123,11 @@ class IntentTerminal(Conflict):
 
     code = "intent_terminal"
 
+    @classmethod
+    def of(cls, status: str) -> IntentTerminal:
+        return cls(f"intent is {status} (terminal) and can no longer change",
+                   details={"status": status})
+
 
 class IllegalTransition(Conflict):
     """The lifecycle does not allow this transition."""

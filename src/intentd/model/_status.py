@@ -61,10 +61,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 def check_transition(current: Status, target: Status) -> None:
     """Raise unless ``current -> target`` is in the lifecycle table."""
     if current.is_terminal:
-        raise IntentTerminal(
-            f"intent is {current.value} (terminal) and can no longer change",
-            details={"status": current.value},
-        )
+        raise IntentTerminal.of(current.value)
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(
             f"cannot move an intent from {current.value} to {target.value}",
