@@ -21,7 +21,9 @@ import httpx
 import pytest
 from axme import AxmeClient, AxmeClientConfig, AxmeHttpError, AxmeValidationError
 
+from intentd.client import Client, Status
 from intentd.engine import Engine, Principal, SubmitIntent
+from intentd.worker import Worker
 from tests.conftest import BACKENDS, FakeClock, _dsn, _pg_admin
 from tests.e2e._server import Server, Servers
 
@@ -216,27 +218,27 @@ def test_resolve_is_final_and_wait_for_returns_the_terminal_event(
 
 
 def test_an_axme_agent_completes_work_submitted_through_intentd(
-        connect: Callable[..., AxmeClient], http: httpx.Client, agents: Agents,
+        connect: Callable[..., AxmeClient], server: Server, agents: Agents,
         pool: ThreadPoolExecutor) -> None:
     agent: Future[str] = pool.submit(axme_agent, connect(), agents.writer)
 
-    submitted = http.post("/v1/intents", json=intent(agents.writer, reply_to=agents.boss,
-                                                     correlation_id="c-1"))
-    intent_id = submitted.raise_for_status().json()["intent_id"]
-
-    assert agent.result(timeout=60) == intent_id
-    done = http.get(f"/v1/intents/{intent_id}").raise_for_status().json()["intent"]
-    assert done["status"] == "COMPLETED"
-    assert done["result"] == {"draft": "A draft about durable agents."}
+    with Client(server.url, server.api_key) as sdk:  # intentd's own SDK submits the work
+        submitted = sdk.submit(agents.writer, "intent.article.draft.v1",
+                               {"topic": "durable agents"}, reply_to=agents.boss,
+                               correlation_id="c-1")
+        assert agent.result(timeout=60) == submitted.intent_id
+        done = sdk.wait_for(submitted.intent_id, timeout=30)
+    assert done.status is Status.COMPLETED
+    assert done.result == {"draft": "A draft about durable agents."}
     # The requester's reply_to address finds the outcome in its inbox.
     (thread,) = connect().list_inbox(owner_agent=agents.boss)["threads"]
-    assert (thread["thread_id"], thread["status"]) == (intent_id, "done")
+    assert (thread["thread_id"], thread["status"]) == (submitted.intent_id, "done")
     assert thread["timeline"][-1]["event_type"] == "intent_completion_delivered"
-    assert thread["timeline"][-1]["details"]["result"] == done["result"]
+    assert thread["timeline"][-1]["details"]["result"] == done.result
 
 
-def test_an_intentd_lease_worker_completes_work_created_with_axme(
-        axme: AxmeClient, connect: Callable[..., AxmeClient], http: httpx.Client,
+def test_an_intentd_worker_completes_work_created_with_axme(
+        axme: AxmeClient, connect: Callable[..., AxmeClient], server: Server,
         agents: Agents, pool: ThreadPoolExecutor) -> None:
     intent_id = create(axme, intent(agents.writer, reply_to=agents.boss))
     following = threading.Event()
@@ -251,15 +253,19 @@ def test_an_intentd_lease_worker_completes_work_created_with_axme(
     waiter = pool.submit(connect().wait_for, intent_id, wait_seconds=2, timeout_seconds=30)
     assert following.wait(30), "observe yielded nothing"
 
-    delivery = claim(http, agents.writer)
-    assert delivery["intent"]["intent_id"] == intent_id
-    http.post(f"/v1/intents/{intent_id}/complete", json={
-        "lease_token": delivery["lease"]["token"], "result": {"draft": "by a lease worker"},
-    }).raise_for_status()
-
-    final = waiter.result(timeout=60)
+    # intentd's worker runtime (claims with a lease, heartbeats, completes) does the work.
+    with Client(server.url, server.api_key) as sdk:
+        worker = Worker(sdk, claim_wait_seconds=1.0)
+        worker.agent(agents.writer)(
+            lambda ctx, work: {"draft": f"by a worker, {work.payload['topic']}"})
+        thread = worker.start()
+        try:
+            final = waiter.result(timeout=60)
+        finally:
+            worker.stop()
+            thread.join(10)
     assert final["event_type"] == "intent.completed"
-    assert final["details"]["result"] == {"draft": "by a lease worker"}
+    assert final["details"]["result"] == {"draft": "by a worker, durable agents"}
     observer.result(timeout=60)
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))  # no gap, no duplicate
     assert [e["event_type"] for e in seen][-2:] == ["intent.delivered", "intent.completed"]
