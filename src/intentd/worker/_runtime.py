@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec
-from intentd.model import JSON
+from intentd.model import JSON, normalize_address
 
 from ._context import AsyncContext, Context, _ContextState
 from ._errors import FatalError, RetryableError
@@ -97,7 +97,7 @@ class Worker:
         """Register ``handler(ctx, intent)`` for intents sent to ``address``."""
 
         def register(handler: Handler) -> Handler:
-            self._handlers[_normalize(address)] = handler
+            self._handlers[normalize_address(address, "address")] = handler
             return handler
 
         return register
@@ -296,10 +296,6 @@ def _as_result(value: Any) -> JSON:
     if isinstance(value, dict):
         return value
     return {"value": value}
-
-
-def _normalize(address: str) -> str:
-    return address if address.startswith("agent://") else f"agent://{address.strip('/')}"
 
 
 __all__ = ["FatalError", "Handler", "Result", "RetryPolicy", "RetryableError", "Worker"]
