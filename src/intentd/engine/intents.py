@@ -46,7 +46,8 @@ async def submit_in(tx: Tx, lifecycle: Lifecycle, principal: Principal, spec: Su
                     now: Micros, *, idempotency_key: str | None = None,
                     root_intent_id: str | None = None) -> tuple[Intent, bool]:
     """Create an intent inside an open transaction: ``intent.created`` then ``intent.submitted``."""
-    fingerprint = spec.fingerprint()
+    # Only a keyed submit is ever compared, so only it pays for the fingerprint.
+    fingerprint = spec.fingerprint() if idempotency_key is not None else None
     if idempotency_key is not None:
         existing = await tx.intent_by_idempotency_key(principal.namespace, idempotency_key)
         if existing is not None:

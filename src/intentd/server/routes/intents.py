@@ -31,9 +31,10 @@ async def create_intent(
         raise ValidationFailed("Idempotency-Key must be 1..255 characters",
                                details={"field": "Idempotency-Key"})
     intent, created = await engine.intents.submit(caller, body.to_spec(), idempotency_key)
+    wire = intent.to_wire()
     response: JSON = {"ok": True, "intent_id": intent.intent_id, "status": intent.status.value,
-                      "created_at": intent.to_wire()["created_at"], "idempotent_replay": not created,
-                      "intent": intent.to_wire()}
+                      "created_at": wire["created_at"], "idempotent_replay": not created,
+                      "intent": wire}
     if body.ignored_fields():
         response["ignored_fields"] = body.ignored_fields()
     return answer(response)
