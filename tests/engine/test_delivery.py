@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import pytest
 
-from intentd.engine import Claim, Complete, Engine, Fail, Principal, SubmitIntent, Wait
+from intentd.engine import Claim, Complete, Engine, Fail, Principal, Wait
 from intentd.model import EventType, Intent, IntentTerminal, StaleLease, Status, WaitingReason
 from tests.conftest import FakeClock
-
-AGENT = "agent://acme/test/worker"
-US = 1_000_000
-
-
-def task(**overrides: Any) -> SubmitIntent:
-    fields: dict[str, Any] = {"intent_type": "demo.task", "correlation_id": "corr-1",
-                              "to_agent": AGENT, "payload": {"n": 1}}
-    return SubmitIntent(**{**fields, **overrides})
+from tests.engine.conftest import AGENT, US, task
 
 
 async def claim_one(engine: Engine, principal: Principal, worker: str = "w1",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from intentd.engine import Claim, Complete, Engine, Fail, Principal, Resolve, SubmitIntent, Wait
+from intentd.engine import Claim, Complete, Engine, Fail, Principal, Resolve, Wait
 from intentd.model import (
     EventType,
     IdempotencyConflict,
@@ -22,14 +22,7 @@ from intentd.model import (
     WaitingReason,
 )
 from tests.conftest import FakeClock
-
-AGENT = "agent://acme/test/worker"
-
-
-def task(**overrides: Any) -> SubmitIntent:
-    fields: dict[str, Any] = {"intent_type": "demo.task", "correlation_id": "corr-1",
-                              "to_agent": AGENT, "payload": {"n": 1}}
-    return SubmitIntent(**{**fields, **overrides})
+from tests.engine.conftest import AGENT, task
 
 
 async def leased(engine: Engine, principal: Principal, **overrides: Any) -> tuple[Intent, str]:

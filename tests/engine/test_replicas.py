@@ -14,11 +14,10 @@ from intentd.engine import Claim, Engine, Principal, SubmitIntent
 from intentd.model import EventType, Status
 from intentd.store import Store, open_store
 from tests.conftest import FakeClock
+from tests.engine.conftest import AGENT, US
 
 pytestmark = pytest.mark.postgres
 
-AGENT = "agent://acme/test/worker"
-US = 1_000_000
 INTENTS = 60
 
 

@@ -4,21 +4,11 @@ wakes only the wait it was set for."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from intentd.engine import Claim, Engine, Principal, SubmitIntent, Wait
+from intentd.engine import Claim, Engine, Principal, Wait
 from intentd.model import EventType, Intent, Status, WaitingReason
 from intentd.store import open_store
 from tests.conftest import FakeClock
-
-AGENT = "agent://acme/test/worker"
-US = 1_000_000
-
-
-def task(**overrides: Any) -> SubmitIntent:
-    fields: dict[str, Any] = {"intent_type": "demo.task", "correlation_id": "corr-1",
-                              "to_agent": AGENT, "payload": {"n": 1}}
-    return SubmitIntent(**{**fields, **overrides})
+from tests.engine.conftest import AGENT, US, task
 
 
 async def claim_one(engine: Engine, principal: Principal, lease_seconds: float = 10

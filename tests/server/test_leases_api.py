@@ -12,19 +12,10 @@ import pytest
 
 from intentd.engine import Engine
 from intentd.store import agent_key
+from tests.server.conftest import WRITER, create
 
 JSON = dict[str, Any]
-WRITER = "agent://acme/prod/writer"
 CLAIMS = "/v1/agents/acme/prod/writer/claims"
-
-
-async def create(api: httpx.AsyncClient, to_agent: str = WRITER, **extra: Any) -> str:
-    response = await api.post("/v1/intents", json={
-        "intent_type": "intent.demo.v1", "correlation_id": "corr-lease", "to_agent": to_agent,
-        "payload": {"n": 1}, **extra})
-    assert response.status_code == 200, response.text
-    intent_id: str = response.json()["intent_id"]
-    return intent_id
 
 
 async def claim(api: httpx.AsyncClient, **body: Any) -> list[JSON]:

@@ -17,9 +17,9 @@ import pytest
 
 from intentd.engine import Engine
 from intentd.store import agent_key, intent_key
+from tests.server.conftest import WRITER, create
 
 JSON = dict[str, Any]
-WRITER = "agent://acme/prod/writer"
 CALLER = "agent://acme/prod/caller"
 NAMESPACE = "default"  # the bootstrap key's namespace
 
@@ -40,15 +40,6 @@ def parse_sse(text: str) -> list[Block]:
             blocks.append(Block(int(block_id) if block_id is not None else None,
                                 fields["event"], orjson.loads(fields["data"])))
     return blocks
-
-
-async def create(api: httpx.AsyncClient, to_agent: str = WRITER, **extra: Any) -> str:
-    response = await api.post("/v1/intents", json={
-        "intent_type": "intent.demo.v1", "correlation_id": "corr-sse", "to_agent": to_agent,
-        "payload": {"n": 1}, **extra})
-    assert response.status_code == 200, response.text
-    intent_id: str = response.json()["intent_id"]
-    return intent_id
 
 
 async def resolve(api: httpx.AsyncClient, intent_id: str) -> None:
