@@ -17,6 +17,7 @@ serve: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python scripts/gen_sync.py --check

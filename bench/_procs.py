@@ -48,14 +48,28 @@ async def intentd_server(database_url: str, workdir: Path, api_key: str) -> Asyn
     Its log goes to a file in ``workdir`` and is shown if it holds an error."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")}
-    env.update(INTENTD_BOOTSTRAP_API_KEY=api_key, INTENTD_LOG_LEVEL="warning",
-               INTENTD_KEY_FILE=str(workdir / "intentd-key"))
+    env.update(
+        INTENTD_BOOTSTRAP_API_KEY=api_key,
+        INTENTD_LOG_LEVEL="warning",
+        INTENTD_KEY_FILE=str(workdir / "intentd-key"),
+    )
     log_path = workdir / "intentd.log"
     executable = Path(sys.executable).with_name("intentd")  # the venv's console script
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            str(executable), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--database", database_url, env=env, stdout=log, stderr=log, cwd=workdir)
+            str(executable),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--database",
+            database_url,
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=workdir,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_healthy(url, process, log_path)
@@ -64,8 +78,7 @@ async def intentd_server(database_url: str, workdir: Path, api_key: str) -> Asyn
         # A claim long-poll whose client is gone still holds uvicorn's graceful shutdown until its
         # wait_seconds pass; the run is over and the data durable, so do not wait for that.
         if not await stop(process, grace_seconds=3):
-            console.print("intentd was still running 3 s after SIGTERM (pending long-poll "
-                          "claims); killed it")
+            console.print("intentd was still running 3 s after SIGTERM (pending long-poll claims); killed it")
         log_text = log_path.read_text(errors="replace")
         if "Traceback" in log_text or "ERROR" in log_text:
             console.print(f"[yellow]intentd logged errors:[/yellow]\n{log_text[-4000:]}")
@@ -83,19 +96,28 @@ async def wait_healthy(url: str, process: asyncio.subprocess.Process, log_path: 
 
 
 @contextlib.asynccontextmanager
-async def agent_processes(url: str, api_key: str, loops: int,
-                          plans: Sequence[tuple[str, str | None, str | None]]
-                          ) -> AsyncIterator[None]:
+async def agent_processes(
+    url: str, api_key: str, loops: int, plans: Sequence[tuple[str, str | None, str | None]]
+) -> AsyncIterator[None]:
     """One bench/agents.py process per ``(agent, next agent, reply_to of the next step)``."""
     processes = []
     try:
         for agent, next_agent, reply_to in plans:
-            argv = ["-m", "bench.agents", "--url", url, "--api-key", api_key, "--agent", agent,
-                    "--loops", str(loops)]
+            argv = [
+                "-m",
+                "bench.agents",
+                "--url",
+                url,
+                "--api-key",
+                api_key,
+                "--agent",
+                agent,
+                "--loops",
+                str(loops),
+            ]
             argv += ["--next", next_agent] if next_agent else []
             argv += ["--next-reply-to", reply_to] if reply_to else []
-            processes.append(await asyncio.create_subprocess_exec(sys.executable, *argv,
-                                                                  cwd=REPO))
+            processes.append(await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=REPO))
         yield
     finally:
         for process in processes:
@@ -103,8 +125,9 @@ async def agent_processes(url: str, api_key: str, loops: int,
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(backend: str, admin_dsn: str, workdir: Path, prefix: str,
-                         *, create: bool = True) -> AsyncIterator[str]:
+async def fresh_database(
+    backend: str, admin_dsn: str, workdir: Path, prefix: str, *, create: bool = True
+) -> AsyncIterator[str]:
     """A SQLite file in ``workdir``, or a PostgreSQL database made for the run and dropped after
     (``create=False`` only reserves the name, for DBOS, which creates its system database)."""
     if backend == "sqlite":

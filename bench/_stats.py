@@ -52,11 +52,24 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         if not self.latencies:
-            return {"workload": self.workload, "system": self.system, "backend": self.backend,
-                    "n": 0, "failed": self.failed}
-        return {"workload": self.workload, "system": self.system, "backend": self.backend,
-                "n": len(self.latencies), "failed": self.failed, "p50_ms": self.p50_ms,
-                "p99_ms": self.p99_ms, "max_ms": self.max_ms, "per_second": self.throughput}
+            return {
+                "workload": self.workload,
+                "system": self.system,
+                "backend": self.backend,
+                "n": 0,
+                "failed": self.failed,
+            }
+        return {
+            "workload": self.workload,
+            "system": self.system,
+            "backend": self.backend,
+            "n": len(self.latencies),
+            "failed": self.failed,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+            "per_second": self.throughput,
+        }
 
 
 def ratio(ours: Result, results: Sequence[Result]) -> str:
@@ -65,15 +78,16 @@ def ratio(ours: Result, results: Sequence[Result]) -> str:
     if ours.system != "intentd" or ours.workload not in CHAIN_WORKLOADS:
         return ""
     for peer in results:
-        if (peer.system, peer.workload, peer.backend) == ("DBOS", ours.workload, ours.backend
-                                                          ) and peer.latencies:
-            return (f"thr {ours.throughput / peer.throughput:.2f}x, "
-                    f"p50 {ours.p50_ms / peer.p50_ms:.2f}x")
+        if (peer.system, peer.workload, peer.backend) == (
+            "DBOS",
+            ours.workload,
+            ours.backend,
+        ) and peer.latencies:
+            return f"thr {ours.throughput / peer.throughput:.2f}x, p50 {ours.p50_ms / peer.p50_ms:.2f}x"
     return ""
 
 
-COLUMNS = ["workload", "system", "backend", "n", "p50 ms", "p99 ms", "max ms", "per s",
-           "intentd/DBOS"]
+COLUMNS = ["workload", "system", "backend", "n", "p50 ms", "p99 ms", "max ms", "per s", "intentd/DBOS"]
 
 
 def rows(results: Sequence[Result]) -> list[list[str]]:
@@ -84,15 +98,25 @@ def _row(r: Result, results: Sequence[Result]) -> list[str]:
     count = f"{len(r.latencies)}" + (f" ({r.failed} failed)" if r.failed else "")
     if not r.latencies:
         return [r.workload, r.system, r.backend, count, "-", "-", "-", "-", ""]
-    return [r.workload, r.system, r.backend, count, f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
-            f"{r.max_ms:.1f}", f"{r.throughput:.0f}", ratio(r, results)]
+    return [
+        r.workload,
+        r.system,
+        r.backend,
+        count,
+        f"{r.p50_ms:.1f}",
+        f"{r.p99_ms:.1f}",
+        f"{r.max_ms:.1f}",
+        f"{r.throughput:.0f}",
+        ratio(r, results),
+    ]
 
 
 def print_table(results: Sequence[Result], console: Console) -> None:
     table = Table(title="intentd benchmark (latency: submit -> done seen by the driver)")
     for name in COLUMNS:
-        table.add_column(name, justify="left" if name in ("workload", "system", "backend",
-                                                          "intentd/DBOS") else "right")
+        table.add_column(
+            name, justify="left" if name in ("workload", "system", "backend", "intentd/DBOS") else "right"
+        )
     for row in rows(results):
         table.add_row(*row)
     console.print(table)
@@ -118,10 +142,18 @@ def machine() -> dict[str, str]:
     if meminfo.exists():
         kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory = f"{kib / 1024 / 1024:.1f} GiB"
-    versions = ", ".join(f"{name} {_version(name)}" for name in
-                         ("intentd", "dbos", "uvicorn", "httpx", "asyncpg", "SQLAlchemy"))
-    return {"nproc": str(len(os.sched_getaffinity(0))), "cpu": cpu, "memory": memory,
-            "python": platform.python_version(), "os": platform.platform(), "versions": versions}
+    versions = ", ".join(
+        f"{name} {_version(name)}"
+        for name in ("intentd", "dbos", "uvicorn", "httpx", "asyncpg", "SQLAlchemy")
+    )
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu,
+        "memory": memory,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "versions": versions,
+    }
 
 
 def _version(distribution: str) -> str:

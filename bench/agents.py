@@ -43,8 +43,12 @@ class Step:
         x = int(intent["payload"]["x"]) + 1
         body: dict[str, Any] = {"lease_token": delivery["lease"]["token"], "result": {"x": x}}
         if self.next_agent:
-            follow_up = {"intent_type": INTENT_TYPE, "to_agent": self.next_agent,
-                         "correlation_id": intent["correlation_id"], "payload": {"x": x}}
+            follow_up = {
+                "intent_type": INTENT_TYPE,
+                "to_agent": self.next_agent,
+                "correlation_id": intent["correlation_id"],
+                "payload": {"x": x},
+            }
             if self.next_reply_to:
                 follow_up["reply_to"] = self.next_reply_to
             body["then"] = [follow_up]
@@ -53,8 +57,12 @@ class Step:
 
 async def claim_loop(client: httpx.AsyncClient, step: Step, worker_id: str) -> None:
     path = f"/v1/agents/{step.agent.removeprefix('agent://')}/claims"
-    claim = {"worker_id": worker_id, "max_intents": MAX_INTENTS, "lease_seconds": LEASE_SECONDS,
-             "wait_seconds": CLAIM_WAIT_SECONDS}
+    claim = {
+        "worker_id": worker_id,
+        "max_intents": MAX_INTENTS,
+        "lease_seconds": LEASE_SECONDS,
+        "wait_seconds": CLAIM_WAIT_SECONDS,
+    }
     while True:
         try:
             response = await client.post(path, json=claim)
@@ -76,23 +84,26 @@ async def complete(client: httpx.AsyncClient, step: Step, delivery: dict[str, An
     except httpx.TransportError as exc:
         # A keep-alive connection the server closed just as we reused it. Completing again with
         # the same lease token is safe: intentd answers a repeated completion as a replay.
-        print(f"{step.agent}: complete {intent_id}: {exc!r}; retrying", file=sys.stderr,
-              flush=True)
+        print(f"{step.agent}: complete {intent_id}: {exc!r}; retrying", file=sys.stderr, flush=True)
         response = await client.post(path, json=body)
     if response.status_code != 200:
         # The driver notices the chain never finishing; say why here.
-        print(f"{step.agent}: complete {intent_id} -> {response.status_code} {response.text}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{step.agent}: complete {intent_id} -> {response.status_code} {response.text}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 async def run(url: str, api_key: str, step: Step, loops: int) -> None:
-    limits = httpx.Limits(max_connections=loops * (MAX_INTENTS + 1),
-                          max_keepalive_connections=loops * (MAX_INTENTS + 1))
+    limits = httpx.Limits(
+        max_connections=loops * (MAX_INTENTS + 1), max_keepalive_connections=loops * (MAX_INTENTS + 1)
+    )
     timeout = httpx.Timeout(CLAIM_WAIT_SECONDS + 30)
-    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": api_key}, limits=limits,
-                                 timeout=timeout) as client:
-        tasks = [asyncio.create_task(claim_loop(client, step, f"{step.agent}#{i}"))
-                 for i in range(loops)]
+    async with httpx.AsyncClient(
+        base_url=url, headers={"x-api-key": api_key}, limits=limits, timeout=timeout
+    ) as client:
+        tasks = [asyncio.create_task(claim_loop(client, step, f"{step.agent}#{i}")) for i in range(loops)]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

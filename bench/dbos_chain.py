@@ -67,10 +67,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     logging.getLogger("dbos").setLevel(logging.WARNING)
-    config: DBOSConfig = {"name": "intentd-bench", "system_database_url": args.system_db,
-                          "log_level": "WARNING",
-                          # enough executor threads that 50 submitted workflows all run at once
-                          "max_executor_threads": max(64, args.in_flight * 2)}
+    config: DBOSConfig = {
+        "name": "intentd-bench",
+        "system_database_url": args.system_db,
+        "log_level": "WARNING",
+        # enough executor threads that 50 submitted workflows all run at once
+        "max_executor_threads": max(64, args.in_flight * 2),
+    }
     DBOS(config=config)
     DBOS.launch()
     try:
@@ -80,8 +83,13 @@ def main(argv: list[str] | None = None) -> None:
         con, con_wall = concurrent(args.concurrent_chains, args.in_flight)
     finally:
         DBOS.destroy()
-    json.dump({"sequential": {"latencies": seq, "wall": seq_wall},
-               "concurrent": {"latencies": con, "wall": con_wall}}, sys.stdout)
+    json.dump(
+        {
+            "sequential": {"latencies": seq, "wall": seq_wall},
+            "concurrent": {"latencies": con, "wall": con_wall},
+        },
+        sys.stdout,
+    )
     sys.stdout.write("\n")
 
 

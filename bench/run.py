@@ -66,6 +66,7 @@ class ChainFailed(Exception):
 
 # -- the driver ----------------------------------------------------------------------------------
 
+
 class Driver:
     """Submits work over HTTP and learns chain completions from one long-lived SSE stream of the
     driver's feed (it reconnects from the last seq when the server ends the stream)."""
@@ -129,27 +130,41 @@ class Driver:
         agent = f"bench/rt{slot}"
         started = time.perf_counter()
         created = await self.create(f"agent://{agent}", uuid.uuid4().hex)
-        claimed = await self.post(f"/v1/agents/{agent}/claims", {
-            "worker_id": "driver", "max_intents": 1, "lease_seconds": 30, "wait_seconds": 1})
+        claimed = await self.post(
+            f"/v1/agents/{agent}/claims",
+            {"worker_id": "driver", "max_intents": 1, "lease_seconds": 30, "wait_seconds": 1},
+        )
         deliveries = claimed["deliveries"]
         if [d["intent"]["intent_id"] for d in deliveries] != [created["intent_id"]]:
-            raise ChainFailed(f"the claim returned {len(deliveries)} deliveries, not the one "
-                              "intent just created")
+            raise ChainFailed(
+                f"the claim returned {len(deliveries)} deliveries, not the one intent just created"
+            )
         delivery = deliveries[0]
-        await self.post(f"/v1/intents/{created['intent_id']}/complete",
-                        {"lease_token": delivery["lease"]["token"], "result": {"x": 1}},
-                        retry_safe=True)  # a repeated completion is answered as a replay
+        await self.post(
+            f"/v1/intents/{created['intent_id']}/complete",
+            {"lease_token": delivery["lease"]["token"], "result": {"x": 1}},
+            retry_safe=True,
+        )  # a repeated completion is answered as a replay
         return time.perf_counter() - started
 
     async def create(self, agent: str, correlation_id: str) -> dict[str, Any]:
-        body = {"intent_type": INTENT_TYPE, "to_agent": agent, "correlation_id": correlation_id,
-                "payload": {"x": 0}}
+        body = {
+            "intent_type": INTENT_TYPE,
+            "to_agent": agent,
+            "correlation_id": correlation_id,
+            "payload": {"x": 0},
+        }
         # The Idempotency-Key makes a retried create return the same intent.
-        return await self.post("/v1/intents", body, {"Idempotency-Key": correlation_id},
-                               retry_safe=True)
+        return await self.post("/v1/intents", body, {"Idempotency-Key": correlation_id}, retry_safe=True)
 
-    async def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None,
-                   *, retry_safe: bool = False) -> dict[str, Any]:
+    async def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        *,
+        retry_safe: bool = False,
+    ) -> dict[str, Any]:
         try:
             response = await self.client.post(path, json=body, headers=headers)
         except httpx.TransportError as exc:
@@ -178,8 +193,9 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[
             data += line[5:].strip()
 
 
-async def measure(work: Callable[[int], Awaitable[float]], count: int, in_flight: int
-                  ) -> tuple[list[float], float, int]:
+async def measure(
+    work: Callable[[int], Awaitable[float]], count: int, in_flight: int
+) -> tuple[list[float], float, int]:
     """Run ``count`` units with ``in_flight`` at a time (worker ``slot`` numbers 0..in_flight-1);
     returns latencies, wall time and the number that failed."""
     numbers = iter(range(count))
@@ -206,9 +222,15 @@ async def measure(work: Callable[[int], Awaitable[float]], count: int, in_flight
 async def bench_intentd(url: str, api_key: str, backend: str, sizes: Sizes) -> list[Result]:
     connections = sizes.in_flight * 2 + 4
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with (httpx.AsyncClient(base_url=url, headers={"x-api-key": api_key}, limits=limits,
-                                  timeout=httpx.Timeout(GIVE_UP_SECONDS + 30)) as client,
-                agent_processes(url, api_key, sizes.agent_loops, CHAIN_PLANS)):
+    async with (
+        httpx.AsyncClient(
+            base_url=url,
+            headers={"x-api-key": api_key},
+            limits=limits,
+            timeout=httpx.Timeout(GIVE_UP_SECONDS + 30),
+        ) as client,
+        agent_processes(url, api_key, sizes.agent_loops, CHAIN_PLANS),
+    ):
         driver = Driver(client)
         feed = asyncio.create_task(driver.follow_feed())
         try:
@@ -230,31 +252,45 @@ async def bench_intentd(url: str, api_key: str, backend: str, sizes: Sizes) -> l
 
 
 async def bench_dbos(system_db: str, backend: str, sizes: Sizes) -> list[Result]:
-    console.print(f"DBOS {backend}: chain3 seq ({sizes.chains}), x{sizes.in_flight} "
-                  f"({sizes.concurrent})")
+    console.print(f"DBOS {backend}: chain3 seq ({sizes.chains}), x{sizes.in_flight} ({sizes.concurrent})")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.dbos_chain", "--system-db", system_db,
-        "--chains", str(sizes.chains), "--concurrent-chains", str(sizes.concurrent),
-        "--in-flight", str(sizes.in_flight), "--warmup", str(sizes.warmup),
-        cwd=REPO, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bench.dbos_chain",
+        "--system-db",
+        system_db,
+        "--chains",
+        str(sizes.chains),
+        "--concurrent-chains",
+        str(sizes.concurrent),
+        "--in-flight",
+        str(sizes.in_flight),
+        "--warmup",
+        str(sizes.warmup),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"bench.dbos_chain failed ({process.returncode})")
     runs = json.loads(out.decode().strip().splitlines()[-1])
-    return [Result(f"chain3 {mode}", "DBOS", backend, runs[key]["latencies"], runs[key]["wall"])
-            for key, mode in (("sequential", "seq"), ("concurrent", f"x{sizes.in_flight}"))]
+    return [
+        Result(f"chain3 {mode}", "DBOS", backend, runs[key]["latencies"], runs[key]["wall"])
+        for key, mode in (("sequential", "seq"), ("concurrent", f"x{sizes.in_flight}"))
+    ]
 
 
 async def run_backend(backend: str, args: argparse.Namespace, sizes: Sizes) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="intentd-bench-") as tmp:
         workdir, api_key = Path(tmp), f"itd_bench_{secrets.token_hex(16)}"
-        async with (fresh_database(backend, args.pg_admin_dsn, workdir, "intentd") as url,
-                    intentd_server(url, workdir, api_key) as base_url):
+        async with (
+            fresh_database(backend, args.pg_admin_dsn, workdir, "intentd") as url,
+            intentd_server(url, workdir, api_key) as base_url,
+        ):
             results += await bench_intentd(base_url, api_key, backend, sizes)
         if not args.skip_dbos:
-            async with fresh_database(backend, args.pg_admin_dsn, workdir, "dbos_bench",
-                                      create=False) as url:
+            async with fresh_database(backend, args.pg_admin_dsn, workdir, "dbos_bench", create=False) as url:
                 results += await bench_dbos(url, backend, sizes)
     return results
 
@@ -269,14 +305,21 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     parser.add_argument("--agent-loops", type=int, default=4, help="claim loops per agent")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--skip-dbos", action="store_true")
-    parser.add_argument("--pg-admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="where fresh PostgreSQL databases are created")
+    parser.add_argument(
+        "--pg-admin-dsn",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="where fresh PostgreSQL databases are created",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     chains, concurrent, warmup = (10, 50, 3) if args.quick else (200, 500, 20)
-    sizes = Sizes(warmup=args.warmup if args.warmup is not None else warmup,
-                  chains=args.chains or chains, concurrent=args.concurrent or concurrent,
-                  in_flight=args.in_flight, agent_loops=args.agent_loops)
+    sizes = Sizes(
+        warmup=args.warmup if args.warmup is not None else warmup,
+        chains=args.chains or chains,
+        concurrent=args.concurrent or concurrent,
+        in_flight=args.in_flight,
+        agent_loops=args.agent_loops,
+    )
     return args, sizes
 
 
@@ -303,9 +346,17 @@ def main(argv: list[str] | None = None) -> None:
     out.print(f"sizes: {sizes}")
     print_table(results, out)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "sizes": sizes.__dict__,
-                                         "results": [r.summary() for r in results],
-                                         "markdown": markdown_table(results)}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "sizes": sizes.__dict__,
+                    "results": [r.summary() for r in results],
+                    "markdown": markdown_table(results),
+                },
+                indent=2,
+            )
+        )
     if any(r.failed for r in results):
         raise SystemExit(1)
 

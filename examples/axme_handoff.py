@@ -17,8 +17,9 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
 
 
 def connect() -> AxmeClient:
-    return AxmeClient(AxmeClientConfig(base_url=os.environ["INTENTD_URL"],
-                                       api_key=os.environ["INTENTD_API_KEY"]))
+    return AxmeClient(
+        AxmeClientConfig(base_url=os.environ["INTENTD_URL"], api_key=os.environ["INTENTD_API_KEY"])
+    )
 
 
 def agent(address: str, work, next_agent: str | None) -> None:
@@ -33,23 +34,21 @@ def agent(address: str, work, next_agent: str | None) -> None:
         if next_agent:
             created = client.create_intent(
                 {"intent_type": "intent.article.step.v1", "to_agent": next_agent, "payload": output},
-                correlation_id=intent["correlation_id"])
+                correlation_id=intent["correlation_id"],
+            )
             result["next_intent_id"] = created["intent_id"]
-        client.resume_intent(intent["intent_id"], {"action": "complete", **result},
-                             owner_agent=address)
+        client.resume_intent(intent["intent_id"], {"action": "complete", **result}, owner_agent=address)
         return
 
 
 AGENTS = [  # (address, work on the payload, next agent)
-    ("agent://demo/axme/researcher",
-     lambda p: {"notes": [f"{p['topic']}: finding {n}" for n in (1, 2)]},
-     "agent://demo/axme/writer"),
-    ("agent://demo/axme/writer",
-     lambda p: {"draft": " ".join(p["notes"])},
-     "agent://demo/axme/reviewer"),
-    ("agent://demo/axme/reviewer",
-     lambda p: {"approved": True, "final": p["draft"].upper()},
-     None),
+    (
+        "agent://demo/axme/researcher",
+        lambda p: {"notes": [f"{p['topic']}: finding {n}" for n in (1, 2)]},
+        "agent://demo/axme/writer",
+    ),
+    ("agent://demo/axme/writer", lambda p: {"draft": " ".join(p["notes"])}, "agent://demo/axme/reviewer"),
+    ("agent://demo/axme/reviewer", lambda p: {"approved": True, "final": p["draft"].upper()}, None),
 ]
 
 if __name__ == "__main__":
@@ -57,9 +56,14 @@ if __name__ == "__main__":
     for thread in threads:
         thread.start()
     client = connect()
-    step = client.create_intent({"intent_type": "intent.article.research.v1",
-                                 "to_agent": AGENTS[0][0], "payload": {"topic": "durable agents"}},
-                                correlation_id=str(uuid.uuid4()))["intent_id"]
+    step = client.create_intent(
+        {
+            "intent_type": "intent.article.research.v1",
+            "to_agent": AGENTS[0][0],
+            "payload": {"topic": "durable agents"},
+        },
+        correlation_id=str(uuid.uuid4()),
+    )["intent_id"]
     while True:  # follow the chain: each completed step names the next one
         client.wait_for(step, wait_seconds=5, timeout_seconds=60)
         result = client.get_intent(step)["intent"]["result"]

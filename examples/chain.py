@@ -21,16 +21,23 @@ worker = Worker(concurrency=8)
 def research(ctx, intent):
     ctx.progress("collecting sources")
     notes = [f"{intent.payload['topic']}: finding {n}" for n in (1, 2, 3)]
-    return Result({"notes": notes}, then=[IntentSpec(
-        "agent://demo/local/writer", "intent.draft.v1", {"notes": notes})])
+    return Result(
+        {"notes": notes}, then=[IntentSpec("agent://demo/local/writer", "intent.draft.v1", {"notes": notes})]
+    )
 
 
 @worker.agent("agent://demo/local/writer")
 def write(ctx, intent):
     draft = " ".join(intent.payload["notes"])
     ctx.report_usage(tokens=len(draft.split()))
-    return Result({"draft": draft}, then=[IntentSpec(
-        "agent://demo/local/reviewer", "intent.review.v1", {"draft": draft}, reply_to=REQUESTER)])
+    return Result(
+        {"draft": draft},
+        then=[
+            IntentSpec(
+                "agent://demo/local/reviewer", "intent.review.v1", {"draft": draft}, reply_to=REQUESTER
+            )
+        ],
+    )
 
 
 @worker.agent("agent://demo/local/reviewer")
@@ -40,8 +47,9 @@ def review(ctx, intent):
 
 def run_chain(client: Client, topic: str) -> dict:
     correlation_id = str(uuid.uuid4())
-    client.submit("agent://demo/local/researcher", "intent.research.v1", {"topic": topic},
-                  correlation_id=correlation_id)
+    client.submit(
+        "agent://demo/local/researcher", "intent.research.v1", {"topic": topic}, correlation_id=correlation_id
+    )
     # The requester's feed holds the replies sent to it; ours is the one with our correlation id.
     for item in client.listen(REQUESTER, status=["COMPLETED", "FAILED"], timeout=30):
         if item.correlation_id == correlation_id:

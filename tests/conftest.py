@@ -146,7 +146,8 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intentd.test",
-                                     headers={"x-api-key": TEST_KEY}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intentd.test", headers={"x-api-key": TEST_KEY}
+        ) as client:
             client.app = app  # type: ignore[attr-defined]  # tests reach the engine through it
             yield client

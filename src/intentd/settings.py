@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     port: int = DEFAULT_PORT
     max_body_bytes: int = Field(1024 * 1024, description="larger requests get 413")
     bootstrap_api_key: str | None = Field(
-        None, description="if set, an admin key with exactly this value exists after start")
+        None, description="if set, an admin key with exactly this value exists after start"
+    )
     max_stream_wait_seconds: float = 300.0
     log_level: str = "info"
     # Client side (CLI, SDK):

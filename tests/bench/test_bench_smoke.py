@@ -20,9 +20,22 @@ NUMBER = re.compile(r"^\d+(\.\d+)?$")
 def test_quick_run_prints_a_table_of_numbers(tmp_path: Path) -> None:
     results_file = tmp_path / "results.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--backends", "sqlite", "--skip-dbos",
-         "--json", str(results_file)],
-        cwd=REPO, capture_output=True, text=True, timeout=90)
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--backends",
+            "sqlite",
+            "--skip-dbos",
+            "--json",
+            str(results_file),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
 
     for workload in WORKLOADS:

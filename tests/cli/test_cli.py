@@ -27,10 +27,17 @@ pytestmark = pytest.mark.slow
 AGENT = "agent://acme/cli/writer"
 
 
-def intentd(cwd: Path, *args: str, timeout: float = 60, **settings: str | None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(intentd_command(*args), cwd=cwd, env=child_environment(**settings),
-                          capture_output=True, text=True, timeout=timeout)
+def intentd(
+    cwd: Path, *args: str, timeout: float = 60, **settings: str | None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        intentd_command(*args),
+        cwd=cwd,
+        env=child_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:
@@ -44,9 +51,9 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 
 # --- Commands on the database -------------------------------------------------------------------
 
+
 @pytest.fixture
-def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest
-                       ) -> Iterator[str]:
+def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A database with no schema at all (the shared fixtures hand out migrated ones)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
@@ -78,20 +85,17 @@ def test_db_upgrade_migrates_once(empty_database_url: str, tmp_path: Path) -> No
     again = succeeded(intentd(tmp_path, "db", "upgrade", "--database", empty_database_url))
     assert "schema is up to date" in again
     # The schema works: key commands run on it.
-    assert as_json(intentd(tmp_path, "keys", "list", "--json",
-                           "--database", empty_database_url)) == []
+    assert as_json(intentd(tmp_path, "keys", "list", "--json", "--database", empty_database_url)) == []
 
 
 def test_keys_create_and_list(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'keys.db'}"
-    created = as_json(intentd(tmp_path, "keys", "create", "--name", "ci-bot", "--json",
-                              "--database", url))
+    created = as_json(intentd(tmp_path, "keys", "create", "--name", "ci-bot", "--json", "--database", url))
     assert created["name"] == "ci-bot" and created["role"] == "admin"
     assert created["api_key"].startswith("itd_")
     listed = intentd(tmp_path, "keys", "list", "--json", "--database", url)
     keys = as_json(listed)
-    assert [(k["key_id"], k["name"], k["revoked"]) for k in keys] == [
-        (created["key_id"], "ci-bot", False)]
+    assert [(k["key_id"], k["name"], k["revoked"]) for k in keys] == [(created["key_id"], "ci-bot", False)]
     assert created["api_key"] not in listed.stdout  # secrets are shown once, never listed
     # INTENTD_DATABASE_URL works as --database does (and the default file is not touched).
     table = succeeded(intentd(tmp_path, "keys", "list", database_url=url))
@@ -101,6 +105,7 @@ def test_keys_create_and_list(tmp_path: Path) -> None:
 
 # --- Commands against a running server ----------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("cli-server")
@@ -108,8 +113,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield started.start(f"sqlite:///{workdir / 'intentd.db'}")
 
 
-def remote(server: Server, cwd: Path, *args: str, api_key: str | None = TEST_KEY,
-           **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def remote(
+    server: Server, cwd: Path, *args: str, api_key: str | None = TEST_KEY, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     return intentd(cwd, *args, url=server.url, api_key=api_key, **kwargs)
 
 
@@ -122,8 +128,20 @@ def submitted_over_http(server: Server) -> str:
 
 
 def test_submit_list_show_events(server: Server, tmp_path: Path) -> None:
-    created = as_json(remote(server, tmp_path, "submit", "--to", AGENT, "--type", "intent.cli.v1",
-                             "--payload", '{"n": 7}', "--json"))
+    created = as_json(
+        remote(
+            server,
+            tmp_path,
+            "submit",
+            "--to",
+            AGENT,
+            "--type",
+            "intent.cli.v1",
+            "--payload",
+            '{"n": 7}',
+            "--json",
+        )
+    )
     intent_id = created["intent_id"]
     assert created["status"] == "SUBMITTED"
     assert created["intent"]["payload"] == {"n": 7}
@@ -132,20 +150,27 @@ def test_submit_list_show_events(server: Server, tmp_path: Path) -> None:
     assert intent_id in [i["intent_id"] for i in listed["intents"]]
 
     shown = as_json(remote(server, tmp_path, "intents", "show", intent_id, "--json"))
-    assert (shown["intent_id"], shown["status"], shown["to_agent"]) == (
-        intent_id, "SUBMITTED", AGENT)
+    assert (shown["intent_id"], shown["status"], shown["to_agent"]) == (intent_id, "SUBMITTED", AGENT)
     table = succeeded(remote(server, tmp_path, "intents", "show", intent_id))
     assert intent_id in table and "SUBMITTED" in table
 
     events = as_json(remote(server, tmp_path, "intents", "events", intent_id, "--json"))
-    assert [(e["seq"], e["event_type"]) for e in events] == [
-        (1, "intent.created"), (2, "intent.submitted")]
+    assert [(e["seq"], e["event_type"]) for e in events] == [(1, "intent.created"), (2, "intent.submitted")]
 
 
-def test_submit_with_an_idempotency_key_returns_the_same_intent(
-        server: Server, tmp_path: Path) -> None:
-    args = ("submit", "--to", AGENT, "--type", "intent.cli.v1", "--correlation-id", "c-1",
-            "--idempotency-key", f"cli-{uuid.uuid4()}", "--json")
+def test_submit_with_an_idempotency_key_returns_the_same_intent(server: Server, tmp_path: Path) -> None:
+    args = (
+        "submit",
+        "--to",
+        AGENT,
+        "--type",
+        "intent.cli.v1",
+        "--correlation-id",
+        "c-1",
+        "--idempotency-key",
+        f"cli-{uuid.uuid4()}",
+        "--json",
+    )
     first = as_json(remote(server, tmp_path, *args))
     again = as_json(remote(server, tmp_path, *args))
     assert again["intent_id"] == first["intent_id"]
@@ -154,8 +179,7 @@ def test_submit_with_an_idempotency_key_returns_the_same_intent(
 
 def test_cancel_then_cancel_again_is_refused(server: Server, tmp_path: Path) -> None:
     intent_id = submitted_over_http(server)
-    canceled = succeeded(remote(server, tmp_path, "intents", "cancel", intent_id,
-                                "--reason", "not needed"))
+    canceled = succeeded(remote(server, tmp_path, "intents", "cancel", intent_id, "--reason", "not needed"))
     assert intent_id in canceled and "CANCELED" in canceled
     with server.client() as http:
         assert http.get(f"/v1/intents/{intent_id}").json()["intent"]["reason"] == "not needed"
@@ -168,24 +192,32 @@ def test_cancel_then_cancel_again_is_refused(server: Server, tmp_path: Path) -> 
 def test_watch_follows_until_the_intent_ends(server: Server, tmp_path: Path) -> None:
     intent_id = submitted_over_http(server)
     watch = subprocess.Popen(
-        intentd_command("intents", "watch", intent_id, "--json"), cwd=tmp_path,
+        intentd_command("intents", "watch", intent_id, "--json"),
+        cwd=tmp_path,
         env=child_environment(url=server.url, api_key=TEST_KEY),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert watch.stdout is not None
         # The backlog first: once it is printed, watch is following live.
         assert orjson.loads(watch.stdout.readline())["event_type"] == "intent.created"
         assert orjson.loads(watch.stdout.readline())["event_type"] == "intent.submitted"
         with server.client() as http:
-            http.post(f"/v1/intents/{intent_id}/resolve", json={
-                "status": "COMPLETED", "result": {"done": True}}).raise_for_status()
+            http.post(
+                f"/v1/intents/{intent_id}/resolve", json={"status": "COMPLETED", "result": {"done": True}}
+            ).raise_for_status()
         out, err = watch.communicate(timeout=30)
     finally:
         watch.kill()
     assert watch.returncode == 0, err
     (last,) = [orjson.loads(line) for line in out.splitlines()]
     assert (last["seq"], last["event_type"], last["details"]["result"]) == (
-        3, "intent.completed", {"done": True})
+        3,
+        "intent.completed",
+        {"done": True},
+    )
 
 
 def test_watch_gives_up_after_its_timeout(server: Server, tmp_path: Path) -> None:
@@ -217,8 +249,9 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_payload_is_refused_before_sending(server: Server, tmp_path: Path) -> None:
-    result = remote(server, tmp_path, "submit", "--to", AGENT, "--type", "intent.cli.v1",
-                    "--payload", "{not json")
+    result = remote(
+        server, tmp_path, "submit", "--to", AGENT, "--type", "intent.cli.v1", "--payload", "{not json"
+    )
     assert result.returncode == 2
     assert "--payload is not JSON" in result.stderr
 
@@ -229,8 +262,9 @@ def test_commands_use_the_key_file_that_serve_wrote(tmp_path: Path) -> None:
     with Servers(tmp_path) as started:
         server = started.start(None, api_key=None)
         assert (tmp_path / ".intentd-key").exists()
-        created = as_json(intentd(tmp_path, "submit", "--to", AGENT, "--type", "intent.cli.v1",
-                                  "--json", url=server.url))
+        created = as_json(
+            intentd(tmp_path, "submit", "--to", AGENT, "--type", "intent.cli.v1", "--json", url=server.url)
+        )
         with server.client(api_key=(tmp_path / ".intentd-key").read_text().strip()) as http:
             assert http.get(f"/v1/intents/{created['intent_id']}").status_code == 200
         # Elsewhere there is no key file: the server says so.
@@ -241,7 +275,10 @@ def test_commands_use_the_key_file_that_serve_wrote(tmp_path: Path) -> None:
 
 
 def test_key_made_by_the_cli_works_at_the_running_server(server: Server, tmp_path: Path) -> None:
-    made = as_json(intentd(tmp_path, "keys", "create", "--name", "ops", "--json",
-                           "--database", server.database_url or ""))
+    made = as_json(
+        intentd(
+            tmp_path, "keys", "create", "--name", "ops", "--json", "--database", server.database_url or ""
+        )
+    )
     listed = remote(server, tmp_path, "intents", "list", "--json", api_key=made["api_key"])
     assert "intents" in as_json(listed)

@@ -87,8 +87,9 @@ class LoopBridge(httpx.BaseTransport):
         body = request.read()
 
         async def send() -> httpx.Response:
-            response = await self.inner.handle_async_request(httpx.Request(
-                request.method, request.url, headers=request.headers, content=body))
+            response = await self.inner.handle_async_request(
+                httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            )
             content = await response.aread()
             return httpx.Response(response.status_code, headers=response.headers, content=content)
 
@@ -107,8 +108,9 @@ class SDK:
             return await bound(*args, **kwargs)
         return await asyncio.to_thread(bound, *args, **kwargs)
 
-    async def iterate(self, method: str, *args: Any, limit: int | None = None,
-                      **kwargs: Any) -> AsyncIterator[Any]:
+    async def iterate(
+        self, method: str, *args: Any, limit: int | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         """Items of an iterator method, up to ``limit``; the sync one runs in a thread."""
         if isinstance(self.client, AsyncClient):
             stream = getattr(self.client, method)(*args, **kwargs)
@@ -123,6 +125,7 @@ class SDK:
         def pump() -> None:
             def put(kind: str, value: Any) -> None:
                 loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
             try:
                 with closing(getattr(self.client, method)(*args, **kwargs)) as items:
                     for n, item in enumerate(items, start=1):
@@ -151,8 +154,7 @@ async def _enumerate(items: AsyncIterator[Any]) -> AsyncIterator[tuple[int, Any]
         yield n, item
 
 
-def make_client(flavour: str, transport: httpx.AsyncBaseTransport, *args: Any,
-                **options: Any) -> AnyClient:
+def make_client(flavour: str, transport: httpx.AsyncBaseTransport, *args: Any, **options: Any) -> AnyClient:
     if flavour == "async":
         return AsyncClient(*args, transport=transport, **options)
     return Client(*args, transport=LoopBridge(transport, asyncio.get_running_loop()), **options)
@@ -175,17 +177,23 @@ def seqs(events: list[Event]) -> list[int]:
 
 # --- intents --------------------------------------------------------------------------------------
 
+
 async def test_submit_get_list_and_events(sdk: SDK) -> None:
     assert (await sdk("health")).ok is True
     assert "intents.create" in (await sdk("capabilities")).capabilities
     deadline = datetime.now(UTC) + timedelta(hours=1)
-    intent = await sdk("submit", WRITER, "intent.draft.v1", {"topic": "leases"},
-                       reply_to="agent://acme/prod/boss", deadline_at=deadline,
-                       max_delivery_attempts=3)
+    intent = await sdk(
+        "submit",
+        WRITER,
+        "intent.draft.v1",
+        {"topic": "leases"},
+        reply_to="agent://acme/prod/boss",
+        deadline_at=deadline,
+        max_delivery_attempts=3,
+    )
 
     assert isinstance(intent, Intent)
-    assert (intent.status, intent.to_agent, intent.payload) == (
-        Status.SUBMITTED, WRITER, {"topic": "leases"})
+    assert (intent.status, intent.to_agent, intent.payload) == (Status.SUBMITTED, WRITER, {"topic": "leases"})
     assert uuid.UUID(intent.correlation_id)  # a fresh one, since none was given
     assert intent.deadline_at is not None
     assert abs((intent.deadline_at - deadline).total_seconds()) < 0.001
@@ -193,14 +201,12 @@ async def test_submit_get_list_and_events(sdk: SDK) -> None:
     assert intent.raw["intent_id"] == intent.intent_id
     assert await sdk("get", intent.intent_id) == intent
     events = await sdk("events", intent.intent_id)
-    assert [(e.seq, e.event_type) for e in events] == [(1, "intent.created"),
-                                                         (2, "intent.submitted")]
+    assert [(e.seq, e.event_type) for e in events] == [(1, "intent.created"), (2, "intent.submitted")]
     assert seqs(await sdk("events", intent.intent_id, since=1)) == [2]
 
 
 async def test_list_filters_and_iter_intents_follows_cursors(sdk: SDK) -> None:
-    ours = [await sdk("submit", WRITER, "intent.draft.v1", correlation_id="batch")
-            for _ in range(5)]
+    ours = [await sdk("submit", WRITER, "intent.draft.v1", correlation_id="batch") for _ in range(5)]
     await sdk("submit", REVIEWER, "intent.draft.v1", correlation_id="batch")
     await sdk("resolve", ours[0].intent_id, "CANCELED", reason="not needed")
 
@@ -214,14 +220,17 @@ async def test_list_filters_and_iter_intents_follows_cursors(sdk: SDK) -> None:
 
 
 async def test_idempotency_key_makes_submit_repeatable(sdk: SDK) -> None:
-    first = await sdk("submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c",
-                      idempotency_key="draft-1")
-    again = await sdk("submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c",
-                      idempotency_key="draft-1")
+    first = await sdk(
+        "submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
+    )
+    again = await sdk(
+        "submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
+    )
     assert again.intent_id == first.intent_id
     with pytest.raises(IdempotencyConflict) as caught:
-        await sdk("submit", WRITER, "intent.draft.v1", {"n": 2}, correlation_id="c",
-                  idempotency_key="draft-1")
+        await sdk(
+            "submit", WRITER, "intent.draft.v1", {"n": 2}, correlation_id="c", idempotency_key="draft-1"
+        )
     assert (caught.value.code, caught.value.status_code) == ("idempotency_key_reused", 409)
 
 
@@ -233,22 +242,23 @@ async def test_resolve_cancel_resume_controls_and_policy(sdk: SDK) -> None:
     canceled = await sdk("cancel", two.intent_id, reason="changed my mind")
     assert (canceled.status, canceled.reason) == (Status.CANCELED, "changed my mind")
 
-    tuned = await sdk("update_controls", three.intent_id, {"timeout_seconds": 60},
-                      expected_policy_generation=0)
+    tuned = await sdk(
+        "update_controls", three.intent_id, {"timeout_seconds": 60}, expected_policy_generation=0
+    )
     assert (tuned.policy_generation, tuned.controls) == (1, {"timeout_seconds": 60})
     with pytest.raises(StalePolicyGeneration):
-        await sdk("update_controls", three.intent_id, {"timeout_seconds": 5},
-                  expected_policy_generation=0)
-    granted = await sdk("update_policy", three.intent_id,
-                        grants={"delegate:agent://ops": {"allow": ["resume"]}})
+        await sdk("update_controls", three.intent_id, {"timeout_seconds": 5}, expected_policy_generation=0)
+    granted = await sdk(
+        "update_policy", three.intent_id, grants={"delegate:agent://ops": {"allow": ["resume"]}}
+    )
     assert granted.policy_generation == 2
-    assert granted.raw["workflow_control_policy"]["grants"] == {
-        "delegate:agent://ops": {"allow": ["resume"]}}
+    assert granted.raw["workflow_control_policy"]["grants"] == {"delegate:agent://ops": {"allow": ["resume"]}}
     resumed = await sdk("resume", three.intent_id, {"approved": True})
     assert (resumed.status, resumed.result) == (Status.COMPLETED, {"approved": True})
 
 
 # --- delivery -------------------------------------------------------------------------------------
+
 
 async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: SDK) -> None:
     intent = await sdk("submit", WRITER, "intent.draft.v1", correlation_id="chain-1")
@@ -257,8 +267,9 @@ async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: S
 
     extended = await sdk("heartbeat", intent.intent_id, delivery.lease_token, lease_seconds=600)
     assert extended.lease_expires_at > delivery.lease_expires_at
-    await sdk("progress", intent.intent_id, "drafting", lease_token=delivery.lease_token,
-              usage={"tokens": 10})
+    await sdk(
+        "progress", intent.intent_id, "drafting", lease_token=delivery.lease_token, usage={"tokens": 10}
+    )
     parked = await sdk("wait", intent.intent_id, delivery.lease_token, "human")
     assert (parked.status, parked.waiting_reason) == (Status.WAITING, "WAITING_FOR_HUMAN")
     assert (await sdk("resume", intent.intent_id, {"approved": True})).status is Status.SUBMITTED
@@ -268,16 +279,16 @@ async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: S
     with pytest.raises(StaleLease):  # the first worker's lease is over: it must stop
         await sdk("heartbeat", intent.intent_id, delivery.lease_token)
     review = IntentSpec(REVIEWER, "intent.review.v1", {"draft": "v1"})
-    completion = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"},
-                           then=[review])
-    assert (completion.intent.status, completion.intent.result) == (
-        Status.COMPLETED, {"draft": "v1"})
+    completion = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
+    assert (completion.intent.status, completion.intent.result) == (Status.COMPLETED, {"draft": "v1"})
     assert completion.intent.usage == {"tokens": 10}
     [child] = completion.then
     assert (child.to_agent, child.parent_intent_id, child.correlation_id) == (
-        REVIEWER, intent.intent_id, "chain-1")  # joins the parent's correlation
-    replay = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"},
-                       then=[review])
+        REVIEWER,
+        intent.intent_id,
+        "chain-1",
+    )  # joins the parent's correlation
+    replay = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
     assert replay.replayed and [c.intent_id for c in replay.then] == [child.intent_id]
     events = await sdk("events", intent.intent_id)
     assert "intent.progress" in [e.event_type for e in events]
@@ -299,6 +310,7 @@ async def test_release_fail_and_an_empty_claim(sdk: SDK) -> None:
 
 
 # --- errors ---------------------------------------------------------------------------------------
+
 
 async def test_errors_are_the_servers_classes_with_response_context(sdk: SDK) -> None:
     with pytest.raises(IntentNotFound) as caught:
@@ -330,7 +342,8 @@ async def test_a_wrong_api_key_is_unauthorized(api: httpx.AsyncClient, flavour: 
 
 
 async def test_url_and_key_come_from_the_environment(
-        api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("INTENTD_URL", "http://from-env.test/")
     monkeypatch.setenv("INTENTD_API_KEY", TEST_KEY)
     async with AsyncClient(transport=httpx.ASGITransport(app=api.app)) as client:  # type: ignore[attr-defined]
@@ -341,7 +354,8 @@ async def test_url_and_key_come_from_the_environment(
 
 
 def test_without_a_configured_key_the_servers_key_file_is_used(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert Client().api_key is None
     (tmp_path / ".intentd-key").write_text("itd_from_file\n")  # as `intentd serve` writes it
@@ -352,13 +366,30 @@ def test_without_a_configured_key_the_servers_key_file_is_used(
 
 # --- following ------------------------------------------------------------------------------------
 
+
 def test_sse_blocks_end_at_a_blank_line_and_comments_are_ignored() -> None:
-    lines = [": keep-alive", "", "id: 7", "event: intent.progress", "data: {\"a\":", "data: 1}",
-             "retry: 5", "", "data: plain", "", "event: stream.timeout", "data:", ""]
+    lines = [
+        ": keep-alive",
+        "",
+        "id: 7",
+        "event: intent.progress",
+        'data: {"a":',
+        "data: 1}",
+        "retry: 5",
+        "",
+        "data: plain",
+        "",
+        "event: stream.timeout",
+        "data:",
+        "",
+    ]
     decoder = Decoder()
     messages = [m for m in map(decoder.feed, lines) if m is not None]
-    assert messages == [Message("intent.progress", '{"a":\n1}', "7"), Message("message", "plain"),
-                        Message("stream.timeout", "")]
+    assert messages == [
+        Message("intent.progress", '{"a":\n1}', "7"),
+        Message("message", "plain"),
+        Message("stream.timeout", ""),
+    ]
 
 
 async def test_observe_reconnects_across_segments_without_duplicates_or_gaps(sdk: SDK) -> None:
@@ -445,24 +476,31 @@ async def test_listen_yields_the_agent_feed_and_reconnects_from_its_cursor(sdk: 
     assert [i.intent_id for i in items] == [first.intent_id, third.intent_id, fourth.intent_id]
     assert items[0].seq < items[1].seq < items[2].seq
     assert items[0].status is Status.SUBMITTED and items[0].to_agent == WRITER
-    after_first = await sdk.collect("listen", WRITER, since=items[0].seq, limit=1,
-                                    wait_seconds=0.05)
+    after_first = await sdk.collect("listen", WRITER, since=items[0].seq, limit=1, wait_seconds=0.05)
     assert [i.intent_id for i in after_first] == [third.intent_id]
-    canceled = await sdk.collect("listen", WRITER, status=[Status.CANCELED], limit=1,
-                                 wait_seconds=0.05)
+    canceled = await sdk.collect("listen", WRITER, status=[Status.CANCELED], limit=1, wait_seconds=0.05)
     assert [i.intent_id for i in canceled] == [dropped.intent_id]
 
 
 # --- retries (the network is the one thing mocked: MockTransport plays a failing server) ----------
 
-INTENT_WIRE = {"intent_id": "i-1", "intent_type": "intent.draft.v1", "status": "SUBMITTED",
-               "correlation_id": "c", "from_agent": "agent://acme/prod/boss", "to_agent": WRITER,
-               "payload": {}, "created_at": "2030-01-01T00:00:00Z", "last_seq": 2}
+INTENT_WIRE = {
+    "intent_id": "i-1",
+    "intent_type": "intent.draft.v1",
+    "status": "SUBMITTED",
+    "correlation_id": "c",
+    "from_agent": "agent://acme/prod/boss",
+    "to_agent": WRITER,
+    "payload": {},
+    "created_at": "2030-01-01T00:00:00Z",
+    "last_seq": 2,
+}
 UNAVAILABLE = {"ok": False, "error": Unavailable().to_wire()}
 
 
-def flaky_server(answers: list[int | Exception], body: dict[str, Any]
-                 ) -> tuple[list[httpx.Request], httpx.MockTransport]:
+def flaky_server(
+    answers: list[int | Exception], body: dict[str, Any]
+) -> tuple[list[httpx.Request], httpx.MockTransport]:
     """Answers request n with ``answers[n]`` (the last one repeats): a status, or an error raised."""
     requests: list[httpx.Request] = []
 
@@ -508,16 +546,19 @@ async def test_a_write_without_idempotency_is_sent_once(flavour: str) -> None:
         await call(client, "submit", WRITER, "intent.draft.v1")
     assert (caught.value.status_code, caught.value.retry_after) == (503, 0.0)
     with pytest.raises(TransportError):  # a lost answer could mean it was applied: not resent
-        await call(mock_client(flavour, flaky_server([httpx.ReadError("reset")], {})[1]),
-                   "resolve", "i-1", "COMPLETED")
+        await call(
+            mock_client(flavour, flaky_server([httpx.ReadError("reset")], {})[1]),
+            "resolve",
+            "i-1",
+            "COMPLETED",
+        )
     assert len(requests) == 1
 
 
 @FLAVOURS
 async def test_submit_with_a_key_and_complete_are_retried(flavour: str) -> None:
     requests, transport = flaky_server([503, 200], {"ok": True, "intent": INTENT_WIRE})
-    await call(mock_client(flavour, transport), "submit", WRITER, "intent.draft.v1",
-               idempotency_key="once")
+    await call(mock_client(flavour, transport), "submit", WRITER, "intent.draft.v1", idempotency_key="once")
     assert [r.headers["Idempotency-Key"] for r in requests] == ["once", "once"]
     completion = {"ok": True, "intent": INTENT_WIRE, "then": [], "replayed": True}
     requests, transport = flaky_server([httpx.ConnectError("refused"), 200], completion)
@@ -550,6 +591,7 @@ def test_retry_delay_honours_retry_after_and_backs_off_with_jitter() -> None:
 
 # --- a real server, a real socket -----------------------------------------------------------------
 
+
 class Tap(httpx.BaseTransport):
     """The real network transport, noting request paths so a test can wait for a new segment."""
 
@@ -570,7 +612,8 @@ class Tap(httpx.BaseTransport):
     def wait_count(self, suffix: str, n: int) -> None:
         with self._changed:
             assert self._changed.wait_for(
-                lambda: sum(p.endswith(suffix) for p in self.paths) >= n, timeout=30)
+                lambda: sum(p.endswith(suffix) for p in self.paths) >= n, timeout=30
+            )
 
 
 @pytest.fixture(scope="module")
@@ -598,11 +641,11 @@ def _capture(work: Callable[[], Any]) -> Any:
 @pytest.mark.slow
 def test_sync_observe_follows_a_real_stream_across_segments(server: Server) -> None:
     tap = Tap()
-    with Client(server.url, SERVER_KEY, transport=tap) as observer, \
-            Client(server.url, SERVER_KEY) as writer:
+    with Client(server.url, SERVER_KEY, transport=tap) as observer, Client(server.url, SERVER_KEY) as writer:
         intent = writer.submit(f"agent://acme/prod/{uuid.uuid4().hex[:8]}", "intent.draft.v1")
-        thread, outcome = in_thread(lambda: list(observer.observe(
-            intent.intent_id, wait_seconds=0.2, timeout=60)))
+        thread, outcome = in_thread(
+            lambda: list(observer.observe(intent.intent_id, wait_seconds=0.2, timeout=60))
+        )
         for segment in (2, 3):
             tap.wait_count("/events/stream", segment)
             writer.progress(intent.intent_id, f"step {segment}")
@@ -619,11 +662,9 @@ def test_sync_observe_follows_a_real_stream_across_segments(server: Server) -> N
 def test_sync_wait_for_over_a_real_socket(server: Server) -> None:
     agent = f"agent://acme/prod/{uuid.uuid4().hex[:8]}"
     tap = Tap()
-    with Client(server.url, SERVER_KEY, transport=tap) as waiter, \
-            Client(server.url, SERVER_KEY) as worker:
+    with Client(server.url, SERVER_KEY, transport=tap) as waiter, Client(server.url, SERVER_KEY) as worker:
         intent = worker.submit(agent, "intent.draft.v1")
-        thread, outcome = in_thread(lambda: waiter.wait_for(intent.intent_id, timeout=60,
-                                                            wait_seconds=30))
+        thread, outcome = in_thread(lambda: waiter.wait_for(intent.intent_id, timeout=60, wait_seconds=30))
         tap.wait_count("/events/stream", 1)
         [delivery] = worker.claim(agent, wait_seconds=5)
         worker.complete(intent.intent_id, delivery.lease_token, {"draft": "done"})

@@ -35,18 +35,21 @@ AUDITOR = "agent://acme/prod/auditor"
 
 # --- inbox ----------------------------------------------------------------------------------------
 
+
 async def test_inbox_lists_the_threads_of_one_owner_and_filters_by_status(sdk: SDK) -> None:
-    mine = await sdk("submit", WRITER, "intent.draft.v1", {"topic": "x"}, reply_to=BOSS,
-                     correlation_id="c-1")
+    mine = await sdk("submit", WRITER, "intent.draft.v1", {"topic": "x"}, reply_to=BOSS, correlation_id="c-1")
     theirs = await sdk("submit", WRITER, "intent.draft.v1", reply_to=AUDITOR)
     await sdk("submit", WRITER, "intent.draft.v1")  # no reply_to: no thread
 
     [thread] = await sdk("inbox", BOSS)
     assert isinstance(thread, Thread)
     assert (thread.thread_id, thread.owner_agent, thread.status, thread.intent_status) == (
-        mine.intent_id, BOSS, "pending", Status.SUBMITTED)
-    assert (thread.to_agent, thread.intent_type, thread.correlation_id) == (
-        WRITER, "intent.draft.v1", "c-1")
+        mine.intent_id,
+        BOSS,
+        "pending",
+        Status.SUBMITTED,
+    )
+    assert (thread.to_agent, thread.intent_type, thread.correlation_id) == (WRITER, "intent.draft.v1", "c-1")
     assert [m["role"] for m in thread.messages] == ["requester"]
     everyone = {t.thread_id for t in await sdk("inbox")}  # no owner: the whole namespace
     assert everyone == {mine.intent_id, theirs.intent_id}  # never an intent without reply_to
@@ -54,8 +57,7 @@ async def test_inbox_lists_the_threads_of_one_owner_and_filters_by_status(sdk: S
     assert await sdk("inbox", BOSS, status="done") == []
     await sdk("resolve", mine.intent_id, "COMPLETED", result={"draft": "v1"})
     [done] = await sdk("inbox", BOSS, status="done")
-    assert (done.thread_id, done.status, done.intent_status) == (
-        mine.intent_id, "done", Status.COMPLETED)
+    assert (done.thread_id, done.status, done.intent_status) == (mine.intent_id, "done", Status.COMPLETED)
     assert done.messages[-1]["role"] == "agent"
     assert done.messages[-1]["content"] == {"result": {"draft": "v1"}}
     assert await sdk("inbox", BOSS, status="pending") == []
@@ -71,8 +73,7 @@ async def test_inbox_thread_is_found_only_by_its_owner(sdk: SDK) -> None:
 
     thread = await sdk("inbox_thread", mine.intent_id, BOSS)
     assert (thread.thread_id, thread.owner_agent) == (mine.intent_id, BOSS)
-    assert [item["event_type"] for item in thread.timeline] == ["intent.created",
-                                                                "intent.submitted"]
+    assert [item["event_type"] for item in thread.timeline] == ["intent.created", "intent.submitted"]
     assert thread == await sdk("inbox_thread", mine.intent_id)  # no owner: any in the namespace
     for other in (theirs.intent_id, no_reply.intent_id, "no-such-thread"):
         with pytest.raises(NotFound) as caught:  # another owner's looks like an unknown one
@@ -81,6 +82,7 @@ async def test_inbox_thread_is_found_only_by_its_owner(sdk: SDK) -> None:
 
 
 # --- approvals ------------------------------------------------------------------------------------
+
 
 async def park(sdk: SDK) -> str:
     """An intent a worker parked in WAITING for a human: what an approval decides."""
@@ -91,14 +93,17 @@ async def park(sdk: SDK) -> str:
     return str(intent.intent_id)
 
 
-async def test_approve_hands_a_waiting_intent_back_and_an_approval_is_decided_once(
-        sdk: SDK) -> None:
+async def test_approve_hands_a_waiting_intent_back_and_an_approval_is_decided_once(sdk: SDK) -> None:
     waiting = await park(sdk)
     approval = await sdk("decide_approval", waiting, "approve", comment="ship it")
 
     assert isinstance(approval, Approval)
     assert (approval.approval_id, approval.decision, approval.comment, approval.intent_id) == (
-        waiting, "approve", "ship it", waiting)
+        waiting,
+        "approve",
+        "ship it",
+        waiting,
+    )
     assert approval.intent is not None and approval.intent.status is Status.SUBMITTED
     assert approval.decided_by and not approval.replayed
     [again] = await sdk("claim", WRITER)  # back with its agent, the decision as its input
@@ -133,6 +138,7 @@ async def test_reject_fails_the_intent_and_only_a_waiting_intent_can_be_decided(
 
 # --- mesh -----------------------------------------------------------------------------------------
 
+
 async def test_a_heartbeat_shows_up_in_mesh_agents_as_healthy(sdk: SDK) -> None:
     beat = await sdk("mesh_heartbeat", {"intents_total": 3}, owner_agent=WRITER)
     assert isinstance(beat, AgentHealth)
@@ -145,8 +151,7 @@ async def test_a_heartbeat_shows_up_in_mesh_agents_as_healthy(sdk: SDK) -> None:
     agents = {a.address: a for a in await sdk("mesh_agents")}
     writer = agents[WRITER]
     assert isinstance(writer, MeshAgent)
-    assert (writer.health, writer.metrics, writer.display_name) == (
-        "healthy", {"intents_total": 3}, "writer")
+    assert (writer.health, writer.metrics, writer.display_name) == ("healthy", {"intents_total": 3}, "writer")
     assert writer.last_heartbeat_at == beat.last_heartbeat_at
     assert agents[REVIEWER].health == "unknown" and agents[REVIEWER].last_heartbeat_at is None
     healthy = {a.address for a in await sdk("mesh_agents", health="healthy")}
@@ -164,11 +169,27 @@ async def test_a_heartbeat_shows_up_in_mesh_agents_as_healthy(sdk: SDK) -> None:
 
 # --- retries --------------------------------------------------------------------------------------
 
-APPROVAL_WIRE = {"ok": True, "replayed": True, "intent": INTENT_WIRE, "approval": {
-    "approval_id": "i-1", "decision": "approve", "comment": None,
-    "decided_at": "2030-01-01T00:00:00Z", "decided_by": "bootstrap", "intent_id": "i-1"}}
-BEAT_WIRE = {"ok": True, "status": "healthy", "health_status": "healthy", "address": WRITER,
-             "address_id": "acme/prod/writer", "last_heartbeat_at": "2030-01-01T00:00:00Z"}
+APPROVAL_WIRE = {
+    "ok": True,
+    "replayed": True,
+    "intent": INTENT_WIRE,
+    "approval": {
+        "approval_id": "i-1",
+        "decision": "approve",
+        "comment": None,
+        "decided_at": "2030-01-01T00:00:00Z",
+        "decided_by": "bootstrap",
+        "intent_id": "i-1",
+    },
+}
+BEAT_WIRE = {
+    "ok": True,
+    "status": "healthy",
+    "health_status": "healthy",
+    "address": WRITER,
+    "address_id": "acme/prod/writer",
+    "last_heartbeat_at": "2030-01-01T00:00:00Z",
+}
 
 
 @FLAVOURS

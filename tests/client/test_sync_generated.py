@@ -26,13 +26,13 @@ def load_script() -> ModuleType:
 
 
 def test_sync_client_is_up_to_date_with_the_async_client() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
-def test_check_fails_when_the_sync_client_is_stale(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_fails_when_the_sync_client_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     gen_sync = load_script()
     stale = tmp_path / "_sync.py"
     stale.write_text(gen_sync.TARGET.read_text().replace("def close", "def shut"))
@@ -70,9 +70,11 @@ def test_the_rewrite_turns_async_code_into_sync_code() -> None:
 
 
 def public_api(cls: type) -> dict[str, list[str]]:
-    return {name: list(inspect.signature(member).parameters)
-            for name, member in inspect.getmembers(cls, inspect.isfunction)
-            if not name.startswith("_")}
+    return {
+        name: list(inspect.signature(member).parameters)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
 
 
 def test_both_clients_have_the_same_methods_and_parameters() -> None:

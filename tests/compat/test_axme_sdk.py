@@ -33,8 +33,7 @@ Json = dict[str, Any]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One live server per backend for the module (a start costs seconds on a busy machine);
     tests stay apart by using their own agent addresses. Stopped before its database is dropped."""
     workdir = tmp_path_factory.mktemp(f"compat-{request.param}")
@@ -101,8 +100,12 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 
 
 def intent(to_agent: str, **extra: Any) -> Json:
-    return {"intent_type": "intent.article.draft.v1", "to_agent": to_agent,
-            "payload": {"topic": "durable agents"}, **extra}
+    return {
+        "intent_type": "intent.article.draft.v1",
+        "to_agent": to_agent,
+        "payload": {"topic": "durable agents"},
+        **extra,
+    }
 
 
 def create(axme: AxmeClient, body: Json) -> str:
@@ -118,16 +121,19 @@ def axme_agent(client: AxmeClient, address: str) -> str:
         if current["status"] in TERMINAL:
             continue
         draft = f"A draft about {current['payload']['topic']}."
-        client.resume_intent(current["intent_id"], {"action": "complete", "draft": draft},
-                             owner_agent=address)
+        client.resume_intent(
+            current["intent_id"], {"action": "complete", "draft": draft}, owner_agent=address
+        )
         return str(current["intent_id"])
     raise AssertionError("listen ended without a delivery")
 
 
 def claim(http: httpx.Client, address: str, wait_seconds: float = 10) -> Json:
     """One delivery for ``address`` through intentd's lease API (long-polls)."""
-    response = http.post(f"/v1/agents/{address.removeprefix('agent://')}/claims",
-                         json={"worker_id": "lease-worker", "wait_seconds": wait_seconds})
+    response = http.post(
+        f"/v1/agents/{address.removeprefix('agent://')}/claims",
+        json={"worker_id": "lease-worker", "wait_seconds": wait_seconds},
+    )
     (delivery,) = response.raise_for_status().json()["deliveries"]
     return dict(delivery)
 
@@ -136,9 +142,13 @@ def park_for_human(http: httpx.Client, address: str, intent_id: str) -> None:
     """An intentd worker takes the intent and parks it in WAITING for a human decision."""
     delivery = claim(http, address)
     assert delivery["intent"]["intent_id"] == intent_id
-    http.post(f"/v1/intents/{intent_id}/wait", json={
-        "lease_token": delivery["lease"]["token"], "reason": "WAITING_FOR_HUMAN",
-    }).raise_for_status()
+    http.post(
+        f"/v1/intents/{intent_id}/wait",
+        json={
+            "lease_token": delivery["lease"]["token"],
+            "reason": "WAITING_FOR_HUMAN",
+        },
+    ).raise_for_status()
 
 
 def test_health_and_capabilities(axme: AxmeClient) -> None:
@@ -146,37 +156,31 @@ def test_health_and_capabilities(axme: AxmeClient) -> None:
     capabilities = axme.get_capabilities()
     assert capabilities["ok"] is True
     assert len(capabilities["capabilities"]) >= 3
-    assert all(t.startswith("intent.") and t.endswith(".v1")
-               for t in capabilities["supported_intent_types"])
+    assert all(t.startswith("intent.") and t.endswith(".v1") for t in capabilities["supported_intent_types"])
 
 
-def test_create_get_and_list_events_with_an_exclusive_cursor(
-        axme: AxmeClient, agents: Agents) -> None:
+def test_create_get_and_list_events_with_an_exclusive_cursor(axme: AxmeClient, agents: Agents) -> None:
     intent_id = create(axme, intent(agents.writer))
 
     got = axme.get_intent(intent_id)["intent"]
-    assert (got["intent_id"], got["status"], got["lifecycle_status"]) == (
-        intent_id, "SUBMITTED", "SUBMITTED")
+    assert (got["intent_id"], got["status"], got["lifecycle_status"]) == (intent_id, "SUBMITTED", "SUBMITTED")
     assert (got["to_agent"], got["payload"]) == (agents.writer, {"topic": "durable agents"})
     events = axme.list_intent_events(intent_id)["events"]
-    assert [(e["seq"], e["event_type"]) for e in events] == [
-        (1, "intent.created"), (2, "intent.submitted")]
+    assert [(e["seq"], e["event_type"]) for e in events] == [(1, "intent.created"), (2, "intent.submitted")]
     assert [e["seq"] for e in axme.list_intent_events(intent_id, since=1)["events"]] == [2]
     assert axme.list_intent_events(intent_id, since=2)["events"] == []
 
 
-def test_create_with_an_idempotency_key_is_deduplicated(
-        axme: AxmeClient, agents: Agents) -> None:
+def test_create_with_an_idempotency_key_is_deduplicated(axme: AxmeClient, agents: Agents) -> None:
     key, correlation = f"order-{uuid.uuid4().hex}", str(uuid.uuid4())
-    first = axme.create_intent(intent(agents.writer), correlation_id=correlation,
-                               idempotency_key=key)
-    again = axme.create_intent(intent(agents.writer), correlation_id=correlation,
-                               idempotency_key=key)
+    first = axme.create_intent(intent(agents.writer), correlation_id=correlation, idempotency_key=key)
+    again = axme.create_intent(intent(agents.writer), correlation_id=correlation, idempotency_key=key)
     assert again["intent_id"] == first["intent_id"]
 
     with pytest.raises(AxmeValidationError) as conflict:
-        axme.create_intent(intent(agents.writer, payload={"topic": "other"}),
-                           correlation_id=correlation, idempotency_key=key)
+        axme.create_intent(
+            intent(agents.writer, payload={"topic": "other"}), correlation_id=correlation, idempotency_key=key
+        )
     assert conflict.value.status_code == 409
     assert conflict.value.body["error"]["code"] == "idempotency_key_reused"
 
@@ -185,16 +189,19 @@ def test_controls_and_policy_are_compare_and_set(axme: AxmeClient, agents: Agent
     intent_id = create(axme, intent(agents.writer))
 
     controls = axme.update_intent_controls(
-        intent_id, {"controls_patch": {"timeout_seconds": 60}, "expected_policy_generation": 0})
+        intent_id, {"controls_patch": {"timeout_seconds": 60}, "expected_policy_generation": 0}
+    )
     assert (controls["applied"], controls["policy_generation"]) == (True, 1)
     grants = {f"delegate:{agents.boss}": {"allow": ["resume"]}}
-    policy = axme.update_intent_policy(intent_id, {
-        "grants_patch": grants, "envelope_patch": {"max_retry_count": 3},
-        "expected_policy_generation": 1})
+    policy = axme.update_intent_policy(
+        intent_id,
+        {"grants_patch": grants, "envelope_patch": {"max_retry_count": 3}, "expected_policy_generation": 1},
+    )
     assert policy["policy_generation"] == 2
     with pytest.raises(AxmeValidationError) as stale:
-        axme.update_intent_controls(intent_id, {"controls_patch": {"timeout_seconds": 5},
-                                                "expected_policy_generation": 1})
+        axme.update_intent_controls(
+            intent_id, {"controls_patch": {"timeout_seconds": 5}, "expected_policy_generation": 1}
+        )
     assert stale.value.status_code == 409
 
     wcp = axme.get_intent(intent_id)["intent"]["workflow_control_policy"]
@@ -202,8 +209,7 @@ def test_controls_and_policy_are_compare_and_set(axme: AxmeClient, agents: Agent
     assert (wcp["envelope"], wcp["policy_generation"]) == ({"max_retry_count": 3}, 2)
 
 
-def test_resolve_is_final_and_wait_for_returns_the_terminal_event(
-        axme: AxmeClient, agents: Agents) -> None:
+def test_resolve_is_final_and_wait_for_returns_the_terminal_event(axme: AxmeClient, agents: Agents) -> None:
     intent_id = create(axme, intent(agents.writer))
 
     resolved = axme.resolve_intent(intent_id, {"status": "COMPLETED", "result": {"n": 1}})
@@ -218,14 +224,18 @@ def test_resolve_is_final_and_wait_for_returns_the_terminal_event(
 
 
 def test_an_axme_agent_completes_work_submitted_through_intentd(
-        connect: Callable[..., AxmeClient], server: Server, agents: Agents,
-        pool: ThreadPoolExecutor) -> None:
+    connect: Callable[..., AxmeClient], server: Server, agents: Agents, pool: ThreadPoolExecutor
+) -> None:
     agent: Future[str] = pool.submit(axme_agent, connect(), agents.writer)
 
     with Client(server.url, server.api_key) as sdk:  # intentd's own SDK submits the work
-        submitted = sdk.submit(agents.writer, "intent.article.draft.v1",
-                               {"topic": "durable agents"}, reply_to=agents.boss,
-                               correlation_id="c-1")
+        submitted = sdk.submit(
+            agents.writer,
+            "intent.article.draft.v1",
+            {"topic": "durable agents"},
+            reply_to=agents.boss,
+            correlation_id="c-1",
+        )
         assert agent.result(timeout=60) == submitted.intent_id
         done = sdk.wait_for(submitted.intent_id, timeout=30)
     assert done.status is Status.COMPLETED
@@ -238,8 +248,12 @@ def test_an_axme_agent_completes_work_submitted_through_intentd(
 
 
 def test_an_intentd_worker_completes_work_created_with_axme(
-        axme: AxmeClient, connect: Callable[..., AxmeClient], server: Server,
-        agents: Agents, pool: ThreadPoolExecutor) -> None:
+    axme: AxmeClient,
+    connect: Callable[..., AxmeClient],
+    server: Server,
+    agents: Agents,
+    pool: ThreadPoolExecutor,
+) -> None:
     intent_id = create(axme, intent(agents.writer, reply_to=agents.boss))
     following = threading.Event()
     seen: list[Json] = []
@@ -256,8 +270,7 @@ def test_an_intentd_worker_completes_work_created_with_axme(
     # intentd's worker runtime (claims with a lease, heartbeats, completes) does the work.
     with Client(server.url, server.api_key) as sdk:
         worker = Worker(sdk, claim_wait_seconds=1.0)
-        worker.agent(agents.writer)(
-            lambda ctx, work: {"draft": f"by a worker, {work.payload['topic']}"})
+        worker.agent(agents.writer)(lambda ctx, work: {"draft": f"by a worker, {work.payload['topic']}"})
         thread = worker.start()
         try:
             final = waiter.result(timeout=60)
@@ -274,8 +287,13 @@ def test_an_intentd_worker_completes_work_created_with_axme(
 
 
 def test_observe_reconnects_across_idle_stream_segments(
-        server: Server, axme: AxmeClient, connect: Callable[..., AxmeClient],
-        http: httpx.Client, agents: Agents, pool: ThreadPoolExecutor) -> None:
+    server: Server,
+    axme: AxmeClient,
+    connect: Callable[..., AxmeClient],
+    http: httpx.Client,
+    agents: Agents,
+    pool: ThreadPoolExecutor,
+) -> None:
     """An idle segment ends with ``stream.timeout`` after ``wait_seconds``; the SDK reconnects from
     the last seq it saw, so an event written between segments arrives exactly once."""
     intent_id = create(axme, intent(agents.writer))
@@ -287,30 +305,36 @@ def test_observe_reconnects_across_idle_stream_segments(
 
     # The SDK's own headers on an httpx client of ours, only to count its stream connections.
     headers = {"x-api-key": str(server.api_key), "Content-Type": "application/json"}
-    with httpx.Client(base_url=server.url, headers=headers,
-                      event_hooks={"request": [count_streams]}) as tapped:
+    with httpx.Client(
+        base_url=server.url, headers=headers, event_hooks={"request": [count_streams]}
+    ) as tapped:
         observer = connect(http_client=tapped)
-        seen = pool.submit(lambda: list(observer.observe(
-            intent_id, wait_seconds=1, poll_interval_seconds=0.05, timeout_seconds=30)))
+        seen = pool.submit(
+            lambda: list(
+                observer.observe(intent_id, wait_seconds=1, poll_interval_seconds=0.05, timeout_seconds=30)
+            )
+        )
         assert opened.acquire(timeout=30) and opened.acquire(timeout=30)  # 1st segment idled out
-        http.post(f"/v1/intents/{intent_id}/progress", json={"message": "outline done"}
-                  ).raise_for_status()
+        http.post(f"/v1/intents/{intent_id}/progress", json={"message": "outline done"}).raise_for_status()
         assert opened.acquire(timeout=30)  # and another one
         axme.resolve_intent(intent_id, {"status": "COMPLETED", "result": {}})
         events = seen.result(timeout=60)
 
     assert [(e["seq"], e["event_type"]) for e in events] == [
-        (1, "intent.created"), (2, "intent.submitted"), (3, "intent.progress"),
-        (4, "intent.completed")]
+        (1, "intent.created"),
+        (2, "intent.submitted"),
+        (3, "intent.progress"),
+        (4, "intent.completed"),
+    ]
 
 
 def test_resume_intent_hands_a_waiting_intent_back_to_its_agent(
-        axme: AxmeClient, http: httpx.Client, agents: Agents) -> None:
+    axme: AxmeClient, http: httpx.Client, agents: Agents
+) -> None:
     intent_id = create(axme, intent(agents.writer))
     park_for_human(http, agents.writer, intent_id)
 
-    resumed = axme.resume_intent(intent_id, {"answer": "use the blue one"},
-                                 owner_agent=agents.boss)
+    resumed = axme.resume_intent(intent_id, {"answer": "use the blue one"}, owner_agent=agents.boss)
     assert resumed["applied"] is True and resumed["intent"]["status"] == "SUBMITTED"
     again = claim(http, agents.writer)
     assert (again["intent"]["intent_id"], again["lease"]["delivery_attempt"]) == (intent_id, 2)
@@ -320,7 +344,8 @@ def test_resume_intent_hands_a_waiting_intent_back_to_its_agent(
 
 
 def test_approving_a_waiting_intent_resumes_it_and_rejecting_fails_it(
-        axme: AxmeClient, http: httpx.Client, agents: Agents) -> None:
+    axme: AxmeClient, http: httpx.Client, agents: Agents
+) -> None:
     approved, rejected = create(axme, intent(agents.writer)), create(axme, intent(agents.writer))
     park_for_human(http, agents.writer, approved)
     park_for_human(http, agents.writer, rejected)
@@ -329,7 +354,10 @@ def test_approving_a_waiting_intent_resumes_it_and_rejecting_fails_it(
     assert decided["ok"] is True
     approval = decided["approval"]
     assert (approval["approval_id"], approval["decision"], approval["comment"]) == (
-        approved, "approve", "ship it")
+        approved,
+        "approve",
+        "ship it",
+    )
     assert approval["decided_at"]
     assert decided["intent"]["status"] == "SUBMITTED"
     resumed = axme.list_intent_events(approved)["events"][-1]
@@ -340,8 +368,7 @@ def test_approving_a_waiting_intent_resumes_it_and_rejecting_fails_it(
     axme.decide_approval(rejected, decision="reject", comment="not this quarter")
     final = axme.wait_for(rejected, wait_seconds=2, timeout_seconds=20)
     assert final["event_type"] == "intent.failed"
-    assert final["details"]["error"] == {"code": "approval_rejected",
-                                         "message": "not this quarter"}
+    assert final["details"]["error"] == {"code": "approval_rejected", "message": "not this quarter"}
 
 
 def test_an_approval_is_decided_once(axme: AxmeClient, agents: Agents) -> None:
@@ -367,10 +394,10 @@ def test_an_approval_is_decided_once(axme: AxmeClient, agents: Agents) -> None:
 
 
 def test_inbox_threads_are_scoped_to_their_owner_and_filtered_by_status(
-        axme: AxmeClient, http: httpx.Client, agents: Agents) -> None:
+    axme: AxmeClient, http: httpx.Client, agents: Agents
+) -> None:
     # The claim below takes the agent's oldest intent: that thread becomes active.
-    active, pending, done = (create(axme, intent(agents.writer, reply_to=agents.boss))
-                             for _ in range(3))
+    active, pending, done = (create(axme, intent(agents.writer, reply_to=agents.boss)) for _ in range(3))
     elsewhere = create(axme, intent(agents.writer, reply_to=f"{agents.boss}-2"))
     create(axme, intent(agents.writer))  # no reply_to: no thread
     assert claim(http, agents.writer)["intent"]["intent_id"] == active
@@ -378,7 +405,10 @@ def test_inbox_threads_are_scoped_to_their_owner_and_filtered_by_status(
 
     threads = axme.list_inbox(owner_agent=agents.boss)["threads"]
     assert [(t["thread_id"], t["status"]) for t in threads] == [  # latest update first
-        (done, "done"), (active, "active"), (pending, "pending")]
+        (done, "done"),
+        (active, "active"),
+        (pending, "pending"),
+    ]
     assert {t["owner_agent"] for t in threads} == {agents.boss}
     everyone = {t["thread_id"] for t in axme.list_inbox()["threads"]}  # no owner: the namespace
     assert {active, pending, done, elsewhere} <= everyone
@@ -391,12 +421,17 @@ def test_inbox_threads_are_scoped_to_their_owner_and_filtered_by_status(
         uuid.UUID(item["event_id"])
         assert {"event_type", "actor", "at", "details"} <= item.keys()
     assert [i["event_type"] for i in thread["timeline"]] == [
-        "intent.created", "intent.submitted", "intent.completed", "intent_completion_delivered"]
+        "intent.created",
+        "intent.submitted",
+        "intent.completed",
+        "intent_completion_delivered",
+    ]
     with pytest.raises(AxmeHttpError) as not_theirs:
         axme.get_inbox_thread(elsewhere, owner_agent=agents.boss)
     assert not_theirs.value.status_code == 404
-    mismatch = http.get("/v1/inbox", params={"owner_agent": agents.boss},
-                        headers={"x-owner-agent": f"{agents.boss}-2"})
+    mismatch = http.get(
+        "/v1/inbox", params={"owner_agent": agents.boss}, headers={"x-owner-agent": f"{agents.boss}-2"}
+    )
     assert mismatch.status_code == 400
 
 
@@ -414,7 +449,8 @@ def test_mesh_heartbeat_is_stored(axme: AxmeClient) -> None:
 
 
 async def test_mesh_health_follows_the_age_of_the_last_heartbeat(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     beating, fed = "agent://acme/prod/beating", "agent://acme/prod/only-sent-work"
     await engine.intents.submit(principal, SubmitIntent("intent.demo.v1", "c", fed, {}))
     await engine.mesh.heartbeat(principal, beating, {"intents_total": 1})

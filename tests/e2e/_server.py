@@ -50,8 +50,9 @@ class Server:
     """One ``intentd serve`` subprocess. ``database_url=None`` leaves the default (a SQLite file in
     ``cwd``); ``api_key=None`` starts without a bootstrap key."""
 
-    def __init__(self, cwd: Path, database_url: str | None, *, api_key: str | None = TEST_KEY,
-                 name: str = "server") -> None:
+    def __init__(
+        self, cwd: Path, database_url: str | None, *, api_key: str | None = TEST_KEY, name: str = "server"
+    ) -> None:
         self.cwd = cwd
         self.database_url = database_url
         self.api_key = api_key
@@ -65,16 +66,25 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        return child_environment(database_url=self.database_url, bootstrap_api_key=self.api_key,
-                                 host="127.0.0.1", port=str(self.port))
+        return child_environment(
+            database_url=self.database_url,
+            bootstrap_api_key=self.api_key,
+            host="127.0.0.1",
+            port=str(self.port),
+        )
 
     def start(self) -> Server:
         assert self.process is None or self.process.poll() is not None, "already running"
         with self.log_path.open("ab") as log:
             log.write(f"--- start {datetime.now(UTC).isoformat()}\n".encode())
             self.process = subprocess.Popen(
-                intentd_command("serve"), cwd=self.cwd, env=self.environment(),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                intentd_command("serve"),
+                cwd=self.cwd,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_healthy()
         return self
 
@@ -83,8 +93,9 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode} while "
-                                   f"starting:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode} while starting:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
                     return
@@ -144,8 +155,9 @@ class Servers:
     def __enter__(self) -> Servers:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for server in self.started:
             try:
                 server.kill()
@@ -168,8 +180,13 @@ def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]
 
 
 def intent_body(to_agent: str, **extra: Any) -> dict[str, Any]:
-    return {"intent_type": "intent.e2e.v1", "to_agent": to_agent, "payload": {},
-            "correlation_id": "e2e", **extra}
+    return {
+        "intent_type": "intent.e2e.v1",
+        "to_agent": to_agent,
+        "payload": {},
+        "correlation_id": "e2e",
+        **extra,
+    }
 
 
 def rfc3339_in(seconds: float) -> str:
@@ -203,8 +220,9 @@ def wait_terminal(client: httpx.Client, intent_id: str, timeout: float) -> list[
     returns the events seen. Raises if the intent is still open after ``timeout`` seconds."""
     seen: list[dict[str, Any]] = []
     params = {"since": 0, "wait_seconds": timeout}
-    with client.stream("GET", f"/v1/intents/{intent_id}/events/stream", params=params,
-                       timeout=timeout + 10) as response:
+    with client.stream(
+        "GET", f"/v1/intents/{intent_id}/events/stream", params=params, timeout=timeout + 10
+    ) as response:
         response.raise_for_status()
         for name, data in sse_events(response):
             if name == "stream.timeout":

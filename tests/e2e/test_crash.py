@@ -45,8 +45,12 @@ class Load:
 
     def enough(self) -> bool:
         with self.lock:
-            return (len(self.acked) >= 40 and len(self.completed) >= 10 and self.recovered >= 1
-                    and len(self.in_hand) >= 2)
+            return (
+                len(self.acked) >= 40
+                and len(self.completed) >= 10
+                and self.recovered >= 1
+                and len(self.in_hand) >= 2
+            )
 
 
 def submitter(server: Server, load: Load, name: str) -> None:
@@ -54,8 +58,7 @@ def submitter(server: Server, load: Load, name: str) -> None:
         for n in range(10_000):
             key = f"{name}-{n}"
             try:
-                response = http.post("/v1/intents", json=load.body(key),
-                                     headers={"Idempotency-Key": key})
+                response = http.post("/v1/intents", json=load.body(key), headers={"Idempotency-Key": key})
             except httpx.TransportError:
                 with load.lock:
                     load.unacked.append(key)
@@ -75,8 +78,10 @@ def worker(server: Server, load: Load) -> None:
     with server.client(timeout=10) as http:
         while not load.stop.is_set():
             try:
-                claim = http.post(f"/v1/agents/{AGENT}/claims", json={
-                    "max_intents": 4, "lease_seconds": LEASE_SECONDS, "wait_seconds": 1})
+                claim = http.post(
+                    f"/v1/agents/{AGENT}/claims",
+                    json={"max_intents": 4, "lease_seconds": LEASE_SECONDS, "wait_seconds": 1},
+                )
                 for delivery in claim.raise_for_status().json()["deliveries"]:
                     intent_id, lease = delivery["intent"]["intent_id"], delivery["lease"]
                     claimed += 1
@@ -84,8 +89,10 @@ def worker(server: Server, load: Load) -> None:
                         load.in_hand[intent_id] = (lease["token"], lease["delivery_attempt"])
                     if lease["delivery_attempt"] == 1 and claimed % 3 == 0:
                         continue  # kept in hand: its lease runs out (before or after the crash)
-                    done = http.post(f"/v1/intents/{intent_id}/complete", json={
-                        "lease_token": lease["token"], "result": {"ok": True}})
+                    done = http.post(
+                        f"/v1/intents/{intent_id}/complete",
+                        json={"lease_token": lease["token"], "result": {"ok": True}},
+                    )
                     done.raise_for_status()
                     with load.lock:
                         load.in_hand.pop(intent_id, None)
@@ -99,8 +106,10 @@ def worker(server: Server, load: Load) -> None:
 
 
 def run_until_crash(server: Server, load: Load) -> None:
-    threads = [threading.Thread(target=submitter, args=(server, load, f"s{i}"), daemon=True)
-               for i in range(SUBMITTERS)]
+    threads = [
+        threading.Thread(target=submitter, args=(server, load, f"s{i}"), daemon=True)
+        for i in range(SUBMITTERS)
+    ]
     threads.append(threading.Thread(target=worker, args=(server, load), daemon=True))
     for thread in threads:
         thread.start()
@@ -121,8 +130,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         yield started
 
 
-def test_sigkill_mid_flight_loses_and_duplicates_nothing(
-        database_url: str, servers: Servers) -> None:
+def test_sigkill_mid_flight_loses_and_duplicates_nothing(database_url: str, servers: Servers) -> None:
     server = servers.start(database_url)
     load = Load()
     run_until_crash(server, load)
@@ -172,8 +180,9 @@ def check_completions_survived(http: httpx.Client, load: Load) -> dict[str, int]
         assert intent["delivery_attempt"] >= attempt
         if intent["status"] == "COMPLETED":
             # The completion committed but its answer was lost: sending it again is harmless.
-            replay = http.post(f"/v1/intents/{intent_id}/complete",
-                               json={"lease_token": token, "result": {"ok": True}})
+            replay = http.post(
+                f"/v1/intents/{intent_id}/complete", json={"lease_token": token, "result": {"ok": True}}
+            )
             assert replay.status_code == 200 and replay.json()["replayed"] is True, replay.text
         else:
             leased[intent_id] = intent["delivery_attempt"]
@@ -184,20 +193,23 @@ def check_completions_survived(http: httpx.Client, load: Load) -> dict[str, int]
 def redeliver_and_finish(http: httpx.Client, load: Load, leased_at_crash: dict[str, int]) -> None:
     """Claim until every intent is done. Leases from before the crash expire on the restarted
     server's scheduler and come back as the next delivery attempt."""
-    open_ids = {i["intent_id"] for i in all_intents(http, to_agent=AGENT)
-                if i["status"] != "COMPLETED"}
+    open_ids = {i["intent_id"] for i in all_intents(http, to_agent=AGENT) if i["status"] != "COMPLETED"}
     redelivered: dict[str, int] = {}
     deadline = time.monotonic() + 30
     while open_ids and time.monotonic() < deadline:
-        claim = http.post(f"/v1/agents/{AGENT}/claims", json={
-            "max_intents": 50, "lease_seconds": 60, "wait_seconds": LEASE_SECONDS + 2})
+        claim = http.post(
+            f"/v1/agents/{AGENT}/claims",
+            json={"max_intents": 50, "lease_seconds": 60, "wait_seconds": LEASE_SECONDS + 2},
+        )
         for delivery in claim.raise_for_status().json()["deliveries"]:
             intent_id, lease = delivery["intent"]["intent_id"], delivery["lease"]
             redelivered.setdefault(intent_id, lease["delivery_attempt"])
             if intent_id in leased_at_crash:
                 check_old_lease_is_fenced(http, intent_id, load.in_hand[intent_id][0])
-            done = http.post(f"/v1/intents/{intent_id}/complete",
-                             json={"lease_token": lease["token"], "result": {"ok": True}})
+            done = http.post(
+                f"/v1/intents/{intent_id}/complete",
+                json={"lease_token": lease["token"], "result": {"ok": True}},
+            )
             assert done.status_code == 200, done.text
             open_ids.discard(intent_id)
     assert not open_ids, f"{len(open_ids)} intents never came back"
@@ -209,8 +221,9 @@ def redeliver_and_finish(http: httpx.Client, load: Load, leased_at_crash: dict[s
 def check_old_lease_is_fenced(http: httpx.Client, intent_id: str, old_token: str) -> None:
     """The worker that held the lease before the crash (a zombie now) cannot complete the intent
     out from under its new holder."""
-    stale = http.post(f"/v1/intents/{intent_id}/complete",
-                      json={"lease_token": old_token, "result": {"zombie": True}})
+    stale = http.post(
+        f"/v1/intents/{intent_id}/complete", json={"lease_token": old_token, "result": {"zombie": True}}
+    )
     assert stale.status_code == 409, stale.text
     assert stale.json()["error"]["code"] == "stale_lease"
 
@@ -224,5 +237,4 @@ def check_event_logs(http: httpx.Client, load: Load) -> None:
         assert kinds.count("intent.completed") == 1 and kinds[-1] == "intent.completed"
         # Every delivery after the first was preceded by an expired or released lease.
         deliveries = kinds.count("intent.delivered")
-        assert deliveries == 1 + kinds.count("intent.lease_expired") + kinds.count(
-            "intent.released")
+        assert deliveries == 1 + kinds.count("intent.lease_expired") + kinds.count("intent.released")

@@ -27,14 +27,16 @@ def replicas(pg_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
 
 
 def test_long_poll_claim_on_one_replica_wakes_for_work_created_on_the_other(
-        replicas: tuple[Server, Server]) -> None:
+    replicas: tuple[Server, Server],
+) -> None:
     a, b = replicas
     answer: dict[str, Any] = {}
 
     def claim_on_b() -> None:
         with b.client() as http:
-            response = http.post(f"/v1/agents/{AGENT}/claims", json={
-                "lease_seconds": 30, "wait_seconds": CLAIM_WAIT})
+            response = http.post(
+                f"/v1/agents/{AGENT}/claims", json={"lease_seconds": 30, "wait_seconds": CLAIM_WAIT}
+            )
             answer["at"] = time.monotonic()
             answer["body"] = response.raise_for_status().json()
 
@@ -52,8 +54,7 @@ def test_long_poll_claim_on_one_replica_wakes_for_work_created_on_the_other(
     assert answer["at"] - created_at < 2.0
 
 
-def test_a_stream_on_one_replica_sees_a_completion_made_on_the_other(
-        replicas: tuple[Server, Server]) -> None:
+def test_a_stream_on_one_replica_sees_a_completion_made_on_the_other(replicas: tuple[Server, Server]) -> None:
     a, b = replicas
     with a.client() as on_a, b.client() as on_b:
         intent_id = on_a.post("/v1/intents", json=intent_body(AGENT)).json()["intent_id"]
@@ -70,8 +71,7 @@ def test_a_stream_on_one_replica_sees_a_completion_made_on_the_other(
             assert time.monotonic() - started < 2.0
 
 
-def test_deadlines_fire_exactly_once_across_both_schedulers(
-        replicas: tuple[Server, Server]) -> None:
+def test_deadlines_fire_exactly_once_across_both_schedulers(replicas: tuple[Server, Server]) -> None:
     a, b = replicas
     count = 30
     due = rfc3339_in(1.0)  # one instant for all: both schedulers find them due together

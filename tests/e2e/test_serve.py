@@ -34,8 +34,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         yield started
 
 
-def test_submit_claim_complete_is_seen_live_on_the_event_stream(
-        database_url: str, servers: Servers) -> None:
+def test_submit_claim_complete_is_seen_live_on_the_event_stream(database_url: str, servers: Servers) -> None:
     server = servers.start(database_url)
     assert httpx.get(f"{server.url}/health").json()["ok"] is True  # no key needed
     assert httpx.get(f"{server.url}/v1/intents").status_code == 401  # the API needs one
@@ -55,8 +54,10 @@ def test_submit_claim_complete_is_seen_live_on_the_event_stream(
             (delivery,) = claim.raise_for_status().json()["deliveries"]
             assert delivery["intent"]["intent_id"] == intent_id
             assert delivery["lease"]["delivery_attempt"] == 1
-            done = http.post(f"/v1/intents/{intent_id}/complete", json={
-                "lease_token": delivery["lease"]["token"], "result": {"answer": 42}})
+            done = http.post(
+                f"/v1/intents/{intent_id}/complete",
+                json={"lease_token": delivery["lease"]["token"], "result": {"answer": 42}},
+            )
             assert done.status_code == 200, done.text
 
             live = list(events)  # the server closes the stream after the terminal event
@@ -66,8 +67,7 @@ def test_submit_claim_complete_is_seen_live_on_the_event_stream(
     assert [data["seq"] for _, data in live] == [3, 4]
 
 
-def test_fresh_directory_gets_an_admin_key_file_on_first_start(
-        tmp_path: Path, servers: Servers) -> None:
+def test_fresh_directory_gets_an_admin_key_file_on_first_start(tmp_path: Path, servers: Servers) -> None:
     server = servers.start(None, api_key=None)  # default database: a SQLite file in the cwd
     key_file = tmp_path / ".intentd-key"
     assert key_file.exists(), server.log_tail()
@@ -88,13 +88,18 @@ def test_fresh_directory_gets_an_admin_key_file_on_first_start(
         assert http.get("/v1/intents").status_code == 200
 
 
-def test_second_serve_on_the_same_sqlite_file_is_refused(
-        tmp_path: Path, servers: Servers) -> None:
+def test_second_serve_on_the_same_sqlite_file_is_refused(tmp_path: Path, servers: Servers) -> None:
     database_url = f"sqlite:///{tmp_path / 'shared.db'}"
     first = servers.start(database_url)
     intruder = Server(tmp_path, database_url, name="intruder")
-    result = subprocess.run(intentd_command("serve"), cwd=tmp_path, env=intruder.environment(),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        intentd_command("serve"),
+        cwd=tmp_path,
+        env=intruder.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "another intentd server is already using" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr  # one clear line, not a stack
@@ -104,7 +109,8 @@ def test_second_serve_on_the_same_sqlite_file_is_refused(
 
 
 def test_deadline_that_passes_while_stopped_fires_soon_after_restart(
-        database_url: str, servers: Servers) -> None:
+    database_url: str, servers: Servers
+) -> None:
     server = servers.start(database_url)
     with server.client() as http:
         created = http.post("/v1/intents", json=intent_body(AGENT, deadline_at=rfc3339_in(2.0)))
@@ -129,13 +135,16 @@ def test_deadline_that_passes_while_stopped_fires_soon_after_restart(
         assert fired_at >= stopped_at  # fired by the restarted server, not before the stop
         assert fired_at - restarted_at < 3.0  # overdue timers fire on start
         assert [e["event_type"] for e in events_of(http, intent["intent_id"])] == [
-            "intent.created", "intent.submitted", "intent.timed_out"]
-        assert http.get(f"/v1/intents/{intent['intent_id']}").json()["intent"]["status"] == (
-            "TIMED_OUT")
+            "intent.created",
+            "intent.submitted",
+            "intent.timed_out",
+        ]
+        assert http.get(f"/v1/intents/{intent['intent_id']}").json()["intent"]["status"] == ("TIMED_OUT")
 
 
 def test_sigterm_answers_waiting_claims_and_streams_and_stops_at_once(
-        database_url: str, servers: Servers) -> None:
+    database_url: str, servers: Servers
+) -> None:
     """A graceful stop does not wait out long polls: they answer now (an empty claim, a
     stream.timeout), so a deploy restarts in well under their wait_seconds."""
     from concurrent.futures import ThreadPoolExecutor
@@ -143,12 +152,14 @@ def test_sigterm_answers_waiting_claims_and_streams_and_stops_at_once(
     server = servers.start(database_url)
     with server.client() as http, ThreadPoolExecutor(2) as pool:
         intent_id = http.post("/v1/intents", json=intent_body(AGENT)).json()["intent_id"]
-        claim = pool.submit(lambda: http.post(
-            "/v1/agents/acme/e2e/idle/claims", json={"wait_seconds": 60}).json())
+        claim = pool.submit(
+            lambda: http.post("/v1/agents/acme/e2e/idle/claims", json={"wait_seconds": 60}).json()
+        )
 
         def follow() -> list[str]:
-            with http.stream("GET", f"/v1/intents/{intent_id}/events/stream",
-                             params={"wait_seconds": 60}) as response:
+            with http.stream(
+                "GET", f"/v1/intents/{intent_id}/events/stream", params={"wait_seconds": 60}
+            ) as response:
                 return [name for name, _ in sse_events(response)]
 
         stream = pool.submit(follow)

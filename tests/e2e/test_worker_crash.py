@@ -17,7 +17,7 @@ from tests.e2e._server import Server, Servers, child_environment, events_of, int
 
 pytestmark = pytest.mark.slow
 
-AGENTS = textwrap.dedent('''
+AGENTS = textwrap.dedent("""
     import os
     import time
     from pathlib import Path
@@ -33,16 +33,21 @@ AGENTS = textwrap.dedent('''
         if os.environ.get("HANG") == "1":
             time.sleep(600)  # killed long before this returns
         return {"worker_pid": os.getpid(), "attempt": ctx.attempt}
-''')
+""")
 
 
 def start_worker(server: Server, workdir: Path, *, hang: bool) -> subprocess.Popen[bytes]:
     env = child_environment(url=server.url, api_key=server.api_key)
     env.update({"MARKS": str(workdir / "marks"), "HANG": "1" if hang else "0"})
     with (workdir / f"worker-{'hang' if hang else 'ok'}.log").open("ab") as log:
-        return subprocess.Popen(intentd_command("worker", "run", "crash_agents:worker"),
-                                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            intentd_command("worker", "run", "crash_agents:worker"),
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until(condition: object, timeout: float, what: str) -> None:
@@ -57,11 +62,16 @@ def wait_until(condition: object, timeout: float, what: str) -> None:
 def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path) -> str:
     first = start_worker(server, workdir, hang=True)
     try:
-        created = http.post("/v1/intents", json={
-            "intent_type": "intent.slow.v1", "correlation_id": "crash-1",
-            "to_agent": "agent://crash/test/slow", "payload": {}}).json()
-        wait_until(lambda: any((workdir / "marks").iterdir()), 30,
-                   "the first worker to start the handler")
+        created = http.post(
+            "/v1/intents",
+            json={
+                "intent_type": "intent.slow.v1",
+                "correlation_id": "crash-1",
+                "to_agent": "agent://crash/test/slow",
+                "payload": {},
+            },
+        ).json()
+        wait_until(lambda: any((workdir / "marks").iterdir()), 30, "the first worker to start the handler")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
@@ -69,8 +79,7 @@ def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path)
     return str(created["intent_id"])
 
 
-def test_a_killed_worker_s_intent_is_completed_once_by_another(
-        database_url: str, tmp_path: Path) -> None:
+def test_a_killed_worker_s_intent_is_completed_once_by_another(database_url: str, tmp_path: Path) -> None:
     (tmp_path / "crash_agents.py").write_text(AGENTS)
     marks = tmp_path / "marks"
     marks.mkdir()  # each handler start leaves a file: <pid>-<attempt>, holding its idempotency key
@@ -80,8 +89,11 @@ def test_a_killed_worker_s_intent_is_completed_once_by_another(
             intent_id = kill_a_worker_mid_handler(server, http, tmp_path)
             second = start_worker(server, tmp_path, hang=False)
             try:
-                wait_until(lambda: http.get(f"/v1/intents/{intent_id}").json()["intent"]["status"]
-                           == "COMPLETED", 30, "the second worker to complete the intent")
+                wait_until(
+                    lambda: http.get(f"/v1/intents/{intent_id}").json()["intent"]["status"] == "COMPLETED",
+                    30,
+                    "the second worker to complete the intent",
+                )
                 second.send_signal(signal.SIGTERM)
                 assert second.wait(15) == 0  # graceful shutdown exits cleanly
             finally:

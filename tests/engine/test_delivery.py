@@ -14,10 +14,12 @@ from tests.conftest import FakeClock
 from tests.engine.conftest import AGENT, US, task
 
 
-async def claim_one(engine: Engine, principal: Principal, worker: str = "w1",
-                    lease_seconds: float = 10) -> tuple[Intent, str]:
+async def claim_one(
+    engine: Engine, principal: Principal, worker: str = "w1", lease_seconds: float = 10
+) -> tuple[Intent, str]:
     [intent] = await engine.delivery.claim(
-        principal, Claim(agent=AGENT, worker=worker, lease_seconds=lease_seconds))
+        principal, Claim(agent=AGENT, worker=worker, lease_seconds=lease_seconds)
+    )
     assert intent.lease is not None
     return intent, intent.lease.token
 
@@ -33,14 +35,19 @@ async def expire_lease(engine: Engine, clock: FakeClock, lease_seconds: float = 
 
 # -- leases --------------------------------------------------------------------------------------
 
+
 async def test_claim_leases_with_token_expiry_and_attempt(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     submitted, _ = await engine.intents.submit(principal, task())
 
     intent, token = await claim_one(engine, principal, worker="w1", lease_seconds=10)
 
     assert (intent.intent_id, intent.status, intent.delivery_attempt) == (
-        submitted.intent_id, Status.DELIVERED, 1)
+        submitted.intent_id,
+        Status.DELIVERED,
+        1,
+    )
     assert intent.lease is not None
     assert (intent.lease.owner, intent.lease.attempt) == ("w1", 1)
     assert intent.lease.expires_at == clock.now + 10 * US
@@ -50,8 +57,7 @@ async def test_claim_leases_with_token_expiry_and_attempt(
     assert await engine.delivery.claim(principal, Claim(agent=AGENT, worker="w2")) == []
 
 
-async def test_heartbeat_extends_the_lease(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+async def test_heartbeat_extends_the_lease(engine: Engine, principal: Principal, clock: FakeClock) -> None:
     await engine.intents.submit(principal, task())
     intent, token = await claim_one(engine, principal, lease_seconds=10)
     clock.advance(8)
@@ -66,18 +72,19 @@ async def test_heartbeat_extends_the_lease(
     assert stored.last_seq == intent.last_seq  # a heartbeat writes no event
 
 
-async def test_every_lease_operation_needs_the_current_token(
-        engine: Engine, principal: Principal) -> None:
+async def test_every_lease_operation_needs_the_current_token(engine: Engine, principal: Principal) -> None:
     await engine.intents.submit(principal, task())
     intent, _ = await claim_one(engine, principal)
     delivery, iid, bad = engine.delivery, intent.intent_id, "not-the-token"
 
-    for attempt in (delivery.complete(principal, iid, Complete(bad, {"x": 1})),
-                    delivery.fail(principal, iid, Fail(bad, {"code": "x"})),
-                    delivery.release(principal, iid, bad),
-                    delivery.wait(principal, iid, Wait(bad, WaitingReason.HUMAN.value)),
-                    delivery.heartbeat(principal, iid, bad, 30),
-                    delivery.progress(principal, iid, bad, "hi", None)):
+    for attempt in (
+        delivery.complete(principal, iid, Complete(bad, {"x": 1})),
+        delivery.fail(principal, iid, Fail(bad, {"code": "x"})),
+        delivery.release(principal, iid, bad),
+        delivery.wait(principal, iid, Wait(bad, WaitingReason.HUMAN.value)),
+        delivery.heartbeat(principal, iid, bad, 30),
+        delivery.progress(principal, iid, bad, "hi", None),
+    ):
         with pytest.raises(StaleLease) as caught:
             await attempt
         assert (caught.value.http_status, caught.value.code) == (409, "stale_lease")
@@ -85,16 +92,18 @@ async def test_every_lease_operation_needs_the_current_token(
 
 
 async def test_a_zombie_worker_never_completes_the_newer_attempt(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     first, zombie_token = await claim_one(engine, principal, worker="zombie")
     await expire_lease(engine, clock)
     second, token = await claim_one(engine, principal, worker="fresh")
     assert second.intent_id == first.intent_id and second.delivery_attempt == 2
 
-    for late in (engine.delivery.complete(principal, first.intent_id,
-                                          Complete(zombie_token, {"by": "zombie"})),
-                 engine.delivery.heartbeat(principal, first.intent_id, zombie_token, 30)):
+    for late in (
+        engine.delivery.complete(principal, first.intent_id, Complete(zombie_token, {"by": "zombie"})),
+        engine.delivery.heartbeat(principal, first.intent_id, zombie_token, 30),
+    ):
         with pytest.raises(StaleLease):
             await late
     done = await engine.delivery.complete(principal, first.intent_id, Complete(token, {"by": "w"}))
@@ -105,7 +114,8 @@ async def test_a_zombie_worker_never_completes_the_newer_attempt(
 
 
 async def test_an_expired_lease_makes_the_intent_claimable_again(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     intent, _ = await claim_one(engine, principal)
     clock.advance(9)
@@ -122,7 +132,8 @@ async def test_an_expired_lease_makes_the_intent_claimable_again(
 
 
 async def test_delivery_fails_once_attempts_are_used_up(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     submitted, _ = await engine.intents.submit(principal, task(max_delivery_attempts=2))
     for _ in range(2):
         await claim_one(engine, principal)
@@ -139,8 +150,8 @@ async def test_delivery_fails_once_attempts_are_used_up(
 
 # -- fail, release, wait -----------------------------------------------------------------------
 
-async def test_fail_with_retry_requeues_while_attempts_remain(
-        engine: Engine, principal: Principal) -> None:
+
+async def test_fail_with_retry_requeues_while_attempts_remain(engine: Engine, principal: Principal) -> None:
     await engine.intents.submit(principal, task(max_delivery_attempts=2))
     intent, token = await claim_one(engine, principal)
     error = {"code": "flaky", "message": "try again"}
@@ -153,7 +164,10 @@ async def test_fail_with_retry_requeues_while_attempts_remain(
 
     assert (final.status, final.error) == (Status.FAILED, error)
     assert (await event_types(engine, principal, intent.intent_id))[-3:] == [
-        EventType.RELEASED, EventType.DELIVERED, EventType.FAILED]
+        EventType.RELEASED,
+        EventType.DELIVERED,
+        EventType.FAILED,
+    ]
 
 
 async def test_fail_without_retry_is_final(engine: Engine, principal: Principal) -> None:
@@ -179,15 +193,18 @@ async def test_release_requeues_at_once(engine: Engine, principal: Principal) ->
 
 
 async def test_a_timed_wait_comes_back_through_the_scheduler(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     intent, token = await claim_one(engine, principal, lease_seconds=10)
 
-    parked = await engine.delivery.wait(principal, intent.intent_id, Wait(
-        token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US, details={"why": "backoff"}))
+    parked = await engine.delivery.wait(
+        principal,
+        intent.intent_id,
+        Wait(token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US, details={"why": "backoff"}),
+    )
 
-    assert (parked.status, parked.waiting_reason, parked.lease) == (
-        Status.WAITING, WaitingReason.TIME, None)
+    assert (parked.status, parked.waiting_reason, parked.lease) == (Status.WAITING, WaitingReason.TIME, None)
     clock.advance(30)  # the old lease would have expired by now: a parked wait holds no lease
     await engine.scheduler.tick()
     assert (await engine.intents.get(principal, intent.intent_id)).status is Status.WAITING
@@ -202,14 +219,14 @@ async def test_a_timed_wait_comes_back_through_the_scheduler(
 
 
 async def test_cancel_wins_over_the_worker_holding_the_lease(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     intent, token = await claim_one(engine, principal)
 
     canceled, _ = await engine.intents.cancel(principal, intent.intent_id, "user gave up")
 
-    assert (canceled.status, canceled.lease, canceled.reason) == (
-        Status.CANCELED, None, "user gave up")
+    assert (canceled.status, canceled.lease, canceled.reason) == (Status.CANCELED, None, "user gave up")
     with pytest.raises(IntentTerminal) as caught:
         await engine.delivery.heartbeat(principal, intent.intent_id, token, 30)
     assert (caught.value.http_status, caught.value.code) == (409, "intent_terminal")
@@ -219,62 +236,76 @@ async def test_cancel_wins_over_the_worker_holding_the_lease(
 
 # -- completion and handoff ------------------------------------------------------------------
 
+
 async def test_complete_submits_follow_ups_in_the_same_transaction(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     await engine.intents.submit(principal, task(correlation_id="trip-7"))
     parent, token = await claim_one(engine, principal)
     review = task(intent_type="demo.review", correlation_id="", to_agent="agent://acme/test/rev")
     notify = task(intent_type="demo.notify", correlation_id="own-corr")
 
     done = await engine.delivery.complete(
-        principal, parent.intent_id, Complete(token, {"draft": "v1"}, then=(review, notify)))
+        principal, parent.intent_id, Complete(token, {"draft": "v1"}, then=(review, notify))
+    )
 
     assert (done.intent.status, done.intent.result, done.replayed) == (
-        Status.COMPLETED, {"draft": "v1"}, False)
+        Status.COMPLETED,
+        {"draft": "v1"},
+        False,
+    )
     first, second = done.then
     for child in done.then:
         assert (child.status, child.parent_intent_id, child.root_intent_id, child.from_agent) == (
-            Status.SUBMITTED, parent.intent_id, parent.intent_id, AGENT)
+            Status.SUBMITTED,
+            parent.intent_id,
+            parent.intent_id,
+            AGENT,
+        )
         assert await engine.intents.get(principal, child.intent_id) == child
     assert (first.correlation_id, second.correlation_id) == ("trip-7", "own-corr")
-    [handed] = await engine.delivery.claim(
-        principal, Claim(agent="agent://acme/test/rev", worker="r"))
+    [handed] = await engine.delivery.claim(principal, Claim(agent="agent://acme/test/rev", worker="r"))
     assert handed.intent_id == first.intent_id
 
 
 async def test_grandchildren_keep_the_root(engine: Engine, principal: Principal) -> None:
     await engine.intents.submit(principal, task())
     root, token = await claim_one(engine, principal)
-    child = (await engine.delivery.complete(
-        principal, root.intent_id, Complete(token, then=(task(correlation_id=""),)))).then[0]
+    child = (
+        await engine.delivery.complete(
+            principal, root.intent_id, Complete(token, then=(task(correlation_id=""),))
+        )
+    ).then[0]
     leased, token = await claim_one(engine, principal)
     assert leased.intent_id == child.intent_id
 
     done = await engine.delivery.complete(
-        principal, child.intent_id, Complete(token, then=(task(correlation_id=""),)))
+        principal, child.intent_id, Complete(token, then=(task(correlation_id=""),))
+    )
 
     grandchild = done.then[0]
-    assert (grandchild.parent_intent_id, grandchild.root_intent_id) == (
-        child.intent_id, root.intent_id)
+    assert (grandchild.parent_intent_id, grandchild.root_intent_id) == (child.intent_id, root.intent_id)
 
 
 async def test_a_completion_whose_follow_up_cannot_be_stored_changes_nothing(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     await engine.intents.submit(principal, task())
     parent, token = await claim_one(engine, principal)
     unstorable = task(payload={"values": {1, 2}})  # a set has no JSON form
 
     with pytest.raises(TypeError):
         await engine.delivery.complete(
-            principal, parent.intent_id, Complete(token, {"ok": True}, then=(task(), unstorable)))
+            principal, parent.intent_id, Complete(token, {"ok": True}, then=(task(), unstorable))
+        )
 
     assert await engine.intents.get(principal, parent.intent_id) == parent
-    assert [i.intent_id for i in (await engine.intents.list(principal)).intents] == [
-        parent.intent_id]
+    assert [i.intent_id for i in (await engine.intents.list(principal)).intents] == [parent.intent_id]
 
 
 async def test_a_retried_completion_is_replayed_without_duplicate_follow_ups(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     await engine.intents.submit(principal, task())
     parent, token = await claim_one(engine, principal)
     request = Complete(token, {"ok": True}, then=(task(intent_type="demo.next"),))
@@ -286,19 +317,18 @@ async def test_a_retried_completion_is_replayed_without_duplicate_follow_ups(
     assert [c.intent_id for c in retried.then] == [c.intent_id for c in first.then]
     assert retried.intent == first.intent
     listed = (await engine.intents.list(principal)).intents
-    assert sorted(i.intent_id for i in listed) == sorted(
-        [parent.intent_id, first.then[0].intent_id])
-    assert (await event_types(engine, principal, parent.intent_id)).count(
-        EventType.COMPLETED) == 1
+    assert sorted(i.intent_id for i in listed) == sorted([parent.intent_id, first.then[0].intent_id])
+    assert (await event_types(engine, principal, parent.intent_id)).count(EventType.COMPLETED) == 1
 
 
 # -- long-poll claims --------------------------------------------------------------------------
 
-async def test_a_waiting_claim_wakes_when_work_arrives(
-        engine: Engine, principal: Principal) -> None:
+
+async def test_a_waiting_claim_wakes_when_work_arrives(engine: Engine, principal: Principal) -> None:
     started = time.monotonic()
-    waiting = asyncio.create_task(engine.delivery.claim(
-        principal, Claim(agent=AGENT, worker="poller", wait_seconds=5)))
+    waiting = asyncio.create_task(
+        engine.delivery.claim(principal, Claim(agent=AGENT, worker="poller", wait_seconds=5))
+    )
     await asyncio.sleep(0.05)  # let the claim find the queue empty and park
     assert not waiting.done()
 
@@ -310,9 +340,11 @@ async def test_a_waiting_claim_wakes_when_work_arrives(
 
 
 async def test_a_waiting_claim_ignores_other_agents_and_times_out(
-        engine: Engine, principal: Principal) -> None:
-    waiting = asyncio.create_task(engine.delivery.claim(
-        principal, Claim(agent=AGENT, worker="poller", wait_seconds=0.3)))
+    engine: Engine, principal: Principal
+) -> None:
+    waiting = asyncio.create_task(
+        engine.delivery.claim(principal, Claim(agent=AGENT, worker="poller", wait_seconds=0.3))
+    )
     await asyncio.sleep(0.05)
 
     await engine.intents.submit(principal, task(to_agent="agent://acme/test/someone-else"))
@@ -320,31 +352,35 @@ async def test_a_waiting_claim_ignores_other_agents_and_times_out(
     assert await asyncio.wait_for(waiting, timeout=5) == []
 
 
-async def poll_until_idle(engine: Engine, principal: Principal, worker: str,
-                          all_submitted: asyncio.Event) -> list[str]:
+async def poll_until_idle(
+    engine: Engine, principal: Principal, worker: str, all_submitted: asyncio.Event
+) -> list[str]:
     """A worker's long-poll loop: claim until the burst is over and the queue stays empty."""
     leased: list[str] = []
     while True:
-        batch = await engine.delivery.claim(principal, Claim(
-            agent=AGENT, worker=worker, max_intents=2, wait_seconds=0.5))
+        batch = await engine.delivery.claim(
+            principal, Claim(agent=AGENT, worker=worker, max_intents=2, wait_seconds=0.5)
+        )
         leased.extend(intent.intent_id for intent in batch)
         if not batch and all_submitted.is_set():
             return leased
 
 
 async def test_waiting_claims_share_a_burst_without_losing_or_doubling_work(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     all_submitted = asyncio.Event()
-    pollers = [asyncio.create_task(poll_until_idle(engine, principal, f"w{n}", all_submitted))
-               for n in range(4)]
+    pollers = [
+        asyncio.create_task(poll_until_idle(engine, principal, f"w{n}", all_submitted)) for n in range(4)
+    ]
     await asyncio.sleep(0.05)  # let the pollers park
 
-    made = await asyncio.gather(*(engine.intents.submit(principal, task(payload={"n": n}))
-                                  for n in range(20)))
+    made = await asyncio.gather(
+        *(engine.intents.submit(principal, task(payload={"n": n})) for n in range(20))
+    )
     all_submitted.set()
     leased = [i for batch in await asyncio.wait_for(asyncio.gather(*pollers), 10) for i in batch]
 
     assert sorted(leased) == sorted(intent.intent_id for intent, _ in made)
     for intent, _ in made:
-        assert (await event_types(engine, principal, intent.intent_id)).count(
-            EventType.DELIVERED) == 1
+        assert (await event_types(engine, principal, intent.intent_id)).count(EventType.DELIVERED) == 1

@@ -40,28 +40,30 @@ async def in_status(engine: Engine, principal: Principal, status: Status) -> Int
         return intent
     intent, token = await leased(engine, principal)
     if status is Status.WAITING:
-        return await engine.delivery.wait(principal, intent.intent_id,
-                                          Wait(token, WaitingReason.HUMAN.value))
+        return await engine.delivery.wait(principal, intent.intent_id, Wait(token, WaitingReason.HUMAN.value))
     return intent
 
 
 # -- submit and idempotency --------------------------------------------------------------------
 
+
 async def test_submit_records_created_then_submitted(engine: Engine, principal: Principal) -> None:
     intent, created = await engine.intents.submit(principal, task(payload={"topic": "tides"}))
 
     assert created
-    assert (intent.status, intent.last_seq, intent.payload) == (
-        Status.SUBMITTED, 2, {"topic": "tides"})
+    assert (intent.status, intent.last_seq, intent.payload) == (Status.SUBMITTED, 2, {"topic": "tides"})
     assert intent.root_intent_id == intent.intent_id
     events = await engine.intents.events(principal, intent.intent_id)
     assert [(e.seq, e.event_type, e.status) for e in events] == [
-        (1, EventType.CREATED, Status.CREATED), (2, EventType.SUBMITTED, Status.SUBMITTED)]
+        (1, EventType.CREATED, Status.CREATED),
+        (2, EventType.SUBMITTED, Status.SUBMITTED),
+    ]
     assert events[0].details["to_agent"] == AGENT
 
 
 async def test_same_idempotency_key_and_body_returns_the_same_intent(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     first, created_first = await engine.intents.submit(principal, task(), idempotency_key="k-1")
     again, created_again = await engine.intents.submit(principal, task(), idempotency_key="k-1")
 
@@ -73,7 +75,8 @@ async def test_same_idempotency_key_and_body_returns_the_same_intent(
 
 
 async def test_same_idempotency_key_with_another_body_is_a_conflict(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     first, _ = await engine.intents.submit(principal, task(), idempotency_key="k-1")
 
     with pytest.raises(IdempotencyConflict) as caught:
@@ -88,9 +91,11 @@ async def test_namespaces_do_not_see_each_other(engine: Engine, principal: Princ
     stranger = await engine.keys.authenticate(secret)
     mine, _ = await engine.intents.submit(principal, task(), idempotency_key="shared-key")
 
-    for reach in (engine.intents.get(stranger, mine.intent_id),
-                  engine.intents.events(stranger, mine.intent_id),
-                  engine.intents.cancel(stranger, mine.intent_id, "not yours")):
+    for reach in (
+        engine.intents.get(stranger, mine.intent_id),
+        engine.intents.events(stranger, mine.intent_id),
+        engine.intents.cancel(stranger, mine.intent_id, "not yours"),
+    ):
         with pytest.raises(IntentNotFound) as caught:
             await reach
         assert caught.value.http_status == 404
@@ -102,15 +107,24 @@ async def test_namespaces_do_not_see_each_other(engine: Engine, principal: Princ
 
 # -- resolve and the terminal rule -----------------------------------------------------------
 
-@pytest.mark.parametrize(("target", "field", "expected"), [
-    (Status.COMPLETED, "result", {"answer": 42}),
-    (Status.FAILED, "error", {"code": "boom", "message": "it broke"}),
-    (Status.CANCELED, "reason", "no longer needed"),
-])
+
+@pytest.mark.parametrize(
+    ("target", "field", "expected"),
+    [
+        (Status.COMPLETED, "result", {"answer": 42}),
+        (Status.FAILED, "error", {"code": "boom", "message": "it broke"}),
+        (Status.CANCELED, "reason", "no longer needed"),
+    ],
+)
 async def test_resolve_from_each_live_status(
-        engine: Engine, principal: Principal, target: Status, field: str, expected: Any) -> None:
-    request = Resolve(status=target.value, result={"answer": 42},
-                      error={"code": "boom", "message": "it broke"}, reason="no longer needed")
+    engine: Engine, principal: Principal, target: Status, field: str, expected: Any
+) -> None:
+    request = Resolve(
+        status=target.value,
+        result={"answer": 42},
+        error={"code": "boom", "message": "it broke"},
+        reason="no longer needed",
+    )
     for start in (Status.SUBMITTED, Status.DELIVERED, Status.WAITING):
         intent = await in_status(engine, principal, start)
         assert intent.status is start
@@ -125,8 +139,9 @@ async def test_resolve_from_each_live_status(
             await engine.intents.resolve(principal, intent.intent_id, Resolve(status="COMPLETED"))
 
 
-def _every_mutation(engine: Engine, principal: Principal, intent_id: str, token: str
-                    ) -> dict[str, Callable[[], Awaitable[object]]]:
+def _every_mutation(
+    engine: Engine, principal: Principal, intent_id: str, token: str
+) -> dict[str, Callable[[], Awaitable[object]]]:
     intents, delivery = engine.intents, engine.delivery
     return {
         "resolve": lambda: intents.resolve(principal, intent_id, Resolve(status="FAILED")),
@@ -147,10 +162,12 @@ def _every_mutation(engine: Engine, principal: Principal, intent_id: str, token:
 
 @pytest.mark.parametrize("terminal", [Status.COMPLETED, Status.FAILED, Status.CANCELED])
 async def test_every_mutation_of_a_terminal_intent_is_refused(
-        engine: Engine, principal: Principal, terminal: Status) -> None:
+    engine: Engine, principal: Principal, terminal: Status
+) -> None:
     intent, token = await leased(engine, principal)
-    done, _ = await engine.intents.resolve(principal, intent.intent_id,
-                                           Resolve(status=terminal.value, reason="stop"))
+    done, _ = await engine.intents.resolve(
+        principal, intent.intent_id, Resolve(status=terminal.value, reason="stop")
+    )
 
     for name, mutate in _every_mutation(engine, principal, intent.intent_id, token).items():
         with pytest.raises(IntentdError) as caught:
@@ -163,23 +180,28 @@ async def test_every_mutation_of_a_terminal_intent_is_refused(
 
 # -- resume ------------------------------------------------------------------------------------
 
+
 async def test_resume_of_a_waiting_intent_redelivers_it_with_the_input(
-        engine: Engine, principal: Principal) -> None:
+    engine: Engine, principal: Principal
+) -> None:
     waiting = await in_status(engine, principal, Status.WAITING)
 
-    resumed = await engine.intents.resume(principal, waiting.intent_id,
-                                          {"approved": True, "actor": "alice"})
+    resumed = await engine.intents.resume(principal, waiting.intent_id, {"approved": True, "actor": "alice"})
 
     assert (resumed.status, resumed.waiting_reason) == (Status.SUBMITTED, None)
     last = (await engine.intents.events(principal, waiting.intent_id))[-1]
     assert (last.event_type, last.actor, last.details) == (
-        EventType.RESUMED, "alice", {"input": {"approved": True}})
+        EventType.RESUMED,
+        "alice",
+        {"input": {"approved": True}},
+    )
     [again] = await engine.delivery.claim(principal, Claim(agent=AGENT, worker="w2"))
     assert (again.intent_id, again.delivery_attempt) == (waiting.intent_id, 2)
 
 
 async def test_resume_of_a_delivered_intent_requeues_it_without_the_old_lease(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     intent, token = await leased(engine, principal, max_delivery_attempts=1)
 
     requeued = await engine.intents.resume(principal, intent.intent_id, {"action": "resume"})
@@ -193,12 +215,16 @@ async def test_resume_of_a_delivered_intent_requeues_it_without_the_old_lease(
     assert await engine.intents.get(principal, intent.intent_id) == requeued
 
 
-@pytest.mark.parametrize(("body", "result"), [
-    ({"result": {"summary": "done"}}, {"summary": "done"}),
-    ({"summary": "done", "actor": "bob"}, {"summary": "done"}),  # the body itself is the result
-])
+@pytest.mark.parametrize(
+    ("body", "result"),
+    [
+        ({"result": {"summary": "done"}}, {"summary": "done"}),
+        ({"summary": "done", "actor": "bob"}, {"summary": "done"}),  # the body itself is the result
+    ],
+)
 async def test_resume_of_a_live_intent_completes_it(
-        engine: Engine, principal: Principal, body: dict[str, Any], result: Any) -> None:
+    engine: Engine, principal: Principal, body: dict[str, Any], result: Any
+) -> None:
     intent, _ = await engine.intents.submit(principal, task())
 
     resumed = await engine.intents.resume(principal, intent.intent_id, body)
@@ -209,14 +235,14 @@ async def test_resume_of_a_live_intent_completes_it(
 async def test_resume_with_action_fail_fails_it(engine: Engine, principal: Principal) -> None:
     waiting = await in_status(engine, principal, Status.WAITING)
 
-    failed = await engine.intents.resume(principal, waiting.intent_id,
-                                         {"action": "fail", "error": {"code": "denied"}})
+    failed = await engine.intents.resume(
+        principal, waiting.intent_id, {"action": "fail", "error": {"code": "denied"}}
+    )
 
     assert (failed.status, failed.error) == (Status.FAILED, {"code": "denied"})
 
 
-async def test_resume_with_an_unknown_action_is_invalid(
-        engine: Engine, principal: Principal) -> None:
+async def test_resume_with_an_unknown_action_is_invalid(engine: Engine, principal: Principal) -> None:
     intent, _ = await engine.intents.submit(principal, task())
 
     with pytest.raises(ValidationFailed) as caught:
@@ -228,16 +254,23 @@ async def test_resume_with_an_unknown_action_is_invalid(
 
 # -- controls and policy: compare-and-set on policy_generation -------------------------------
 
+
 @pytest.mark.parametrize("kind", ["controls", "policy"])
 async def test_patch_with_the_current_generation_applies(
-        engine: Engine, principal: Principal, kind: str) -> None:
+    engine: Engine, principal: Principal, kind: str
+) -> None:
     intent, _ = await engine.intents.submit(
-        principal, task(**{kind: {"limits": {"tokens": 10, "calls": 3}, "mode": "auto"}}))
+        principal, task(**{kind: {"limits": {"tokens": 10, "calls": 3}, "mode": "auto"}})
+    )
     update = getattr(engine.intents, f"update_{kind}")
 
-    patched = await update(principal, intent.intent_id,
-                           {"limits": {"calls": None, "cost": 5}, "mode": None, "new": "x"},
-                           0, "ops")
+    patched = await update(
+        principal,
+        intent.intent_id,
+        {"limits": {"calls": None, "cost": 5}, "mode": None, "new": "x"},
+        0,
+        "ops",
+    )
 
     # RFC 7386: null deletes, objects merge recursively, other values replace.
     assert getattr(patched, kind) == {"limits": {"tokens": 10, "cost": 5}, "new": "x"}
@@ -249,7 +282,8 @@ async def test_patch_with_the_current_generation_applies(
 
 @pytest.mark.parametrize("kind", ["controls", "policy"])
 async def test_patch_with_a_stale_generation_is_refused(
-        engine: Engine, principal: Principal, kind: str) -> None:
+    engine: Engine, principal: Principal, kind: str
+) -> None:
     intent, _ = await engine.intents.submit(principal, task())
     update = getattr(engine.intents, f"update_{kind}")
     await update(principal, intent.intent_id, {"first": 1}, 0, None)
@@ -263,14 +297,15 @@ async def test_patch_with_a_stale_generation_is_refused(
     assert (getattr(current, kind), current.policy_generation) == ({"first": 1}, 1)
 
 
-async def test_resolve_honours_the_expected_generation(
-        engine: Engine, principal: Principal) -> None:
+async def test_resolve_honours_the_expected_generation(engine: Engine, principal: Principal) -> None:
     intent, _ = await engine.intents.submit(principal, task())
     await engine.intents.update_controls(principal, intent.intent_id, {"paused": True}, None, None)
 
     with pytest.raises(StalePolicyGeneration):
-        await engine.intents.resolve(principal, intent.intent_id,
-                                     Resolve(status="CANCELED", expected_policy_generation=0))
+        await engine.intents.resolve(
+            principal, intent.intent_id, Resolve(status="CANCELED", expected_policy_generation=0)
+        )
     done, _ = await engine.intents.resolve(
-        principal, intent.intent_id, Resolve(status="CANCELED", expected_policy_generation=1))
+        principal, intent.intent_id, Resolve(status="CANCELED", expected_policy_generation=1)
+    )
     assert done.status is Status.CANCELED

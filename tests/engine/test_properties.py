@@ -47,9 +47,11 @@ class World:
 
 # -- operations: (name, intent index, arguments) ---------------------------------------------
 
+
 async def _claim(w: World, i: int, lease_seconds: float) -> None:
     for intent in await w.engine.delivery.claim(
-            w.principal, Claim(agent=w.agent(i), worker=f"w{i}", lease_seconds=lease_seconds)):
+        w.principal, Claim(agent=w.agent(i), worker=f"w{i}", lease_seconds=lease_seconds)
+    ):
         assert intent.lease is not None
         w.tokens.setdefault(intent.intent_id, []).append(intent.lease.token)
 
@@ -57,7 +59,8 @@ async def _claim(w: World, i: int, lease_seconds: float) -> None:
 async def _complete(w: World, i: int, pick: str, follow_up: bool) -> None:
     then = (SubmitIntent("prop.next", "", w.agent(i), {"from": i}),) if follow_up else ()
     await w.engine.delivery.complete(
-        w.principal, w.ids[i], Complete(w.token(w.ids[i], pick), {"done": i}, then=then))
+        w.principal, w.ids[i], Complete(w.token(w.ids[i], pick), {"done": i}, then=then)
+    )
 
 
 async def _deliver(w: World, i: int, lease_seconds: float, action: tuple[Any, ...]) -> None:
@@ -74,46 +77,59 @@ async def _tick(w: World, _: int, seconds: float) -> None:
 
 OPERATIONS: dict[str, Callable[..., Awaitable[Any]]] = {
     "resolve": lambda w, i, status: w.engine.intents.resolve(
-        w.principal, w.ids[i], Resolve(status=status, result={"r": i}, reason="prop")),
+        w.principal, w.ids[i], Resolve(status=status, result={"r": i}, reason="prop")
+    ),
     "cancel": lambda w, i: w.engine.intents.cancel(w.principal, w.ids[i], "prop"),
     "resume": lambda w, i, body: w.engine.intents.resume(w.principal, w.ids[i], dict(body)),
     "controls": lambda w, i, patch, gen: w.engine.intents.update_controls(
-        w.principal, w.ids[i], dict(patch), gen, None),
+        w.principal, w.ids[i], dict(patch), gen, None
+    ),
     "policy": lambda w, i, patch, gen: w.engine.intents.update_policy(
-        w.principal, w.ids[i], dict(patch), gen, None),
+        w.principal, w.ids[i], dict(patch), gen, None
+    ),
     "claim": _claim,
     "complete": _complete,
     "fail": lambda w, i, pick, retry: w.engine.delivery.fail(
-        w.principal, w.ids[i], Fail(w.token(w.ids[i], pick), {"code": "prop"}, retry)),
-    "release": lambda w, i, pick: w.engine.delivery.release(
-        w.principal, w.ids[i], w.token(w.ids[i], pick)),
+        w.principal, w.ids[i], Fail(w.token(w.ids[i], pick), {"code": "prop"}, retry)
+    ),
+    "release": lambda w, i, pick: w.engine.delivery.release(w.principal, w.ids[i], w.token(w.ids[i], pick)),
     "wait": lambda w, i, pick, reason, wake_in: w.engine.delivery.wait(
-        w.principal, w.ids[i], Wait(w.token(w.ids[i], pick), reason,
-                                    None if wake_in is None else w.clock.now + wake_in * US)),
+        w.principal,
+        w.ids[i],
+        Wait(w.token(w.ids[i], pick), reason, None if wake_in is None else w.clock.now + wake_in * US),
+    ),
     "heartbeat": lambda w, i, pick: w.engine.delivery.heartbeat(
-        w.principal, w.ids[i], w.token(w.ids[i], pick), 20),
+        w.principal, w.ids[i], w.token(w.ids[i], pick), 20
+    ),
     "progress": lambda w, i, cost: w.engine.delivery.progress(
-        w.principal, w.ids[i], None, "working", {"cost": cost}),
+        w.principal, w.ids[i], None, "working", {"cost": cost}
+    ),
     "tick": _tick,
     "deliver": _deliver,
 }
 
 target = st.integers(0, INTENTS - 1)
 pick = st.sampled_from(["latest", "latest", "latest", "older", "bogus"])  # mostly the live lease
-patch = st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(st.none(), st.integers(0, 3)),
-                        max_size=2).map(lambda d: tuple(d.items()))
+patch = st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(st.none(), st.integers(0, 3)), max_size=2).map(
+    lambda d: tuple(d.items())
+)
 generation = st.one_of(st.none(), st.integers(0, 3))
-resume_body = st.sampled_from([
-    (), (("result", {"r": 1}),), (("action", "fail"),), (("action", "resume"), ("x", 1)),
-    (("action", "complete"),)])
+resume_body = st.sampled_from(
+    [
+        (),
+        (("result", {"r": 1}),),
+        (("action", "fail"),),
+        (("action", "resume"), ("x", 1)),
+        (("action", "complete"),),
+    ]
+)
 reason = st.sampled_from([r.value for r in WaitingReason])
 wake_in = st.sampled_from([None, 10, 60])
 
 
 def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     """Pick a strategy with the given odds (sampled_from draws uniformly; repeats give weight)."""
-    return st.sampled_from([s for weight, s in choices for _ in range(weight)]).flatmap(
-        lambda chosen: chosen)
+    return st.sampled_from([s for weight, s in choices for _ in range(weight)]).flatmap(lambda chosen: chosen)
 
 
 lease_action = weighted(
@@ -139,15 +155,16 @@ operation = weighted(
     (2, st.tuples(st.just("resume"), target, resume_body)),
     (1, st.tuples(st.just("resume"), target, st.just((("action", "resume"),)))),
     (1, st.tuples(st.just("cancel"), target)),
-    (1, st.tuples(st.just("resolve"), target,
-                  st.sampled_from(["COMPLETED", "FAILED", "CANCELED"]))),
+    (1, st.tuples(st.just("resolve"), target, st.sampled_from(["COMPLETED", "FAILED", "CANCELED"]))),
 )
-specs = st.lists(st.tuples(st.sampled_from([None, 20, 90]), st.integers(1, 3)),
-                 min_size=INTENTS, max_size=INTENTS)
+specs = st.lists(
+    st.tuples(st.sampled_from([None, 20, 90]), st.integers(1, 3)), min_size=INTENTS, max_size=INTENTS
+)
 scenarios = st.tuples(specs, st.lists(operation, min_size=4, max_size=30))
 
 
 # -- invariants ----------------------------------------------------------------------------
+
 
 def _operational_fields_cleared(intent: Intent) -> Intent:
     """request_hash, queued_at and a heartbeat's lease expiry live outside the event log."""
@@ -169,8 +186,7 @@ async def check_invariants(w: World) -> None:
             w.frozen[intent.intent_id] = (intent.status, intent.last_seq)
 
 
-async def run_scenario(url: str, scenario: tuple[list[tuple[int | None, int]], list[Any]]
-                       ) -> None:
+async def run_scenario(url: str, scenario: tuple[list[tuple[int | None, int]], list[Any]]) -> None:
     intent_specs, steps = scenario
     store = await open_store(url)
     try:
@@ -178,9 +194,17 @@ async def run_scenario(url: str, scenario: tuple[list[tuple[int | None, int]], l
         w = World(Engine(store, clock), await _principal(Engine(store, clock)), clock)
         for index, (deadline_in, attempts) in enumerate(intent_specs):
             deadline = None if deadline_in is None else clock.now + deadline_in * US
-            intent, _ = await w.engine.intents.submit(w.principal, SubmitIntent(
-                "prop.task", f"corr-{index}", w.agent(index), {"i": index},
-                deadline_at=deadline, max_delivery_attempts=attempts))
+            intent, _ = await w.engine.intents.submit(
+                w.principal,
+                SubmitIntent(
+                    "prop.task",
+                    f"corr-{index}",
+                    w.agent(index),
+                    {"i": index},
+                    deadline_at=deadline,
+                    max_delivery_attempts=attempts,
+                ),
+            )
             w.ids.append(intent.intent_id)
         for name, index, *args in steps:
             try:
@@ -201,8 +225,11 @@ async def _principal(engine: Engine) -> Principal:
 
 # Found by this test: resuming a DELIVERED intent queued it but kept its lease, which then expired
 # on the queued intent and failed it as an exhausted delivery.
-REQUEUED_WHILE_LEASED = ([(None, 1)] * INTENTS, [
-    ("claim", 0, 5.0), ("resume", 0, (("action", "resume"),)), ("tick", 0, 6.0)])
+REQUEUED_WHILE_LEASED = (
+    [(None, 1)] * INTENTS,
+    [("claim", 0, 5.0), ("resume", 0, (("action", "resume"),)), ("tick", 0, 6.0)],
+)
+
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios)
@@ -213,10 +240,12 @@ def test_sqlite_history_is_consistent_under_any_operation_sequence(scenario: Any
 
 
 @pytest.mark.postgres
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(scenario=scenarios)
-def test_postgres_history_is_consistent_under_any_operation_sequence(
-        pg_url: str, scenario: Any) -> None:
+def test_postgres_history_is_consistent_under_any_operation_sequence(pg_url: str, scenario: Any) -> None:
     # One database serves all examples: each example works in a namespace of its own.
     asyncio.run(run_scenario(pg_url, scenario))

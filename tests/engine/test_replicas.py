@@ -37,21 +37,24 @@ async def admin(replicas: tuple[Engine, Engine]) -> Principal:
     return await replicas[1].keys.authenticate(secret)  # a key made on one replica works on both
 
 
-async def submit_many(engine: Engine, principal: Principal, deadline_at: int | None = None
-                      ) -> list[str]:
-    made = await asyncio.gather(*(engine.intents.submit(principal, SubmitIntent(
-        "demo.task", f"corr-{n}", AGENT, {"n": n}, deadline_at=deadline_at))
-        for n in range(INTENTS)))
+async def submit_many(engine: Engine, principal: Principal, deadline_at: int | None = None) -> list[str]:
+    made = await asyncio.gather(
+        *(
+            engine.intents.submit(
+                principal, SubmitIntent("demo.task", f"corr-{n}", AGENT, {"n": n}, deadline_at=deadline_at)
+            )
+            for n in range(INTENTS)
+        )
+    )
     return [intent.intent_id for intent, _ in made]
 
 
-async def drain(engine: Engine, principal: Principal, worker: str, lease_seconds: float = 60
-                ) -> list[str]:
+async def drain(engine: Engine, principal: Principal, worker: str, lease_seconds: float = 60) -> list[str]:
     """Claim until the queue is empty, as a busy worker would."""
     leased: list[str] = []
     while batch := await engine.delivery.claim(
-            principal, Claim(agent=AGENT, worker=worker, max_intents=3,
-                             lease_seconds=lease_seconds)):
+        principal, Claim(agent=AGENT, worker=worker, max_intents=3, lease_seconds=lease_seconds)
+    ):
         leased.extend(intent.intent_id for intent in batch)
     return leased
 
@@ -64,7 +67,8 @@ async def count_events(engine: Engine, principal: Principal, ids: list[str]) -> 
 
 
 async def test_concurrent_claims_on_two_replicas_never_lease_an_intent_twice(
-        replicas: tuple[Engine, Engine], admin: Principal) -> None:
+    replicas: tuple[Engine, Engine], admin: Principal
+) -> None:
     ids = await submit_many(replicas[0], admin)
 
     workers = [drain(replicas[n % 2], admin, f"worker-{n}") for n in range(8)]
@@ -76,7 +80,8 @@ async def test_concurrent_claims_on_two_replicas_never_lease_an_intent_twice(
 
 
 async def test_two_schedulers_fire_each_deadline_once(
-        replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock) -> None:
+    replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock
+) -> None:
     ids = await submit_many(replicas[0], admin, deadline_at=clock.now + 30 * US)
     clock.advance(31)
 
@@ -90,7 +95,8 @@ async def test_two_schedulers_fire_each_deadline_once(
 
 
 async def test_two_schedulers_expire_each_lease_once(
-        replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock) -> None:
+    replicas: tuple[Engine, Engine], admin: Principal, clock: FakeClock
+) -> None:
     ids = await submit_many(replicas[0], admin)
     assert len(await drain(replicas[1], admin, "doomed", lease_seconds=10)) == INTENTS
     clock.advance(11)
@@ -106,35 +112,42 @@ async def test_two_schedulers_expire_each_lease_once(
 
 
 async def test_a_claim_waiting_on_one_replica_wakes_for_work_submitted_on_the_other(
-        replicas: tuple[Engine, Engine], admin: Principal) -> None:
-    waiting = asyncio.create_task(replicas[0].delivery.claim(
-        admin, Claim(agent=AGENT, worker="poller", wait_seconds=5)))
+    replicas: tuple[Engine, Engine], admin: Principal
+) -> None:
+    waiting = asyncio.create_task(
+        replicas[0].delivery.claim(admin, Claim(agent=AGENT, worker="poller", wait_seconds=5))
+    )
     await asyncio.sleep(0.1)  # let the claim find the queue empty and park
 
-    submitted, _ = await replicas[1].intents.submit(
-        admin, SubmitIntent("demo.task", "corr", AGENT, {}))
+    submitted, _ = await replicas[1].intents.submit(admin, SubmitIntent("demo.task", "corr", AGENT, {}))
     claimed = await asyncio.wait_for(waiting, timeout=3)  # LISTEN/NOTIFY, not the 5 s timeout
 
     assert [i.intent_id for i in claimed] == [submitted.intent_id]
 
 
 async def test_waiting_claims_on_both_replicas_share_work_submitted_on_both(
-        replicas: tuple[Engine, Engine], admin: Principal) -> None:
+    replicas: tuple[Engine, Engine], admin: Principal
+) -> None:
     all_submitted = asyncio.Event()
 
     async def poll(engine: Engine, worker: str) -> list[str]:
         leased: list[str] = []
         while True:
-            batch = await engine.delivery.claim(admin, Claim(
-                agent=AGENT, worker=worker, max_intents=2, wait_seconds=0.5))
+            batch = await engine.delivery.claim(
+                admin, Claim(agent=AGENT, worker=worker, max_intents=2, wait_seconds=0.5)
+            )
             leased.extend(intent.intent_id for intent in batch)
             if not batch and all_submitted.is_set():
                 return leased
 
     pollers = [asyncio.create_task(poll(replicas[n % 2], f"w{n}")) for n in range(6)]
     await asyncio.sleep(0.1)  # let the pollers park
-    made = await asyncio.gather(*(replicas[n % 2].intents.submit(
-        admin, SubmitIntent("demo.task", "corr", AGENT, {"n": n})) for n in range(INTENTS)))
+    made = await asyncio.gather(
+        *(
+            replicas[n % 2].intents.submit(admin, SubmitIntent("demo.task", "corr", AGENT, {"n": n}))
+            for n in range(INTENTS)
+        )
+    )
     all_submitted.set()
     leased = [i for batch in await asyncio.wait_for(asyncio.gather(*pollers), 20) for i in batch]
 

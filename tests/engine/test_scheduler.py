@@ -11,10 +11,10 @@ from tests.conftest import FakeClock
 from tests.engine.conftest import AGENT, US, task
 
 
-async def claim_one(engine: Engine, principal: Principal, lease_seconds: float = 10
-                    ) -> tuple[Intent, str]:
+async def claim_one(engine: Engine, principal: Principal, lease_seconds: float = 10) -> tuple[Intent, str]:
     [intent] = await engine.delivery.claim(
-        principal, Claim(agent=AGENT, worker="w1", lease_seconds=lease_seconds))
+        principal, Claim(agent=AGENT, worker="w1", lease_seconds=lease_seconds)
+    )
     assert intent.lease is not None
     return intent, intent.lease.token
 
@@ -25,8 +25,10 @@ async def events_of(engine: Engine, principal: Principal, intent_id: str) -> lis
 
 # -- deadlines -------------------------------------------------------------------------------
 
+
 async def test_a_deadline_times_the_intent_out_exactly_once(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     intent, _ = await engine.intents.submit(principal, task(deadline_at=clock.now + 60 * US))
     clock.advance(59)
     assert await engine.scheduler.tick() == 0
@@ -40,12 +42,16 @@ async def test_a_deadline_times_the_intent_out_exactly_once(
     assert timed_out.status is Status.TIMED_OUT
     assert timed_out.error is not None and timed_out.error["code"] == "intent_timeout"
     assert await events_of(engine, principal, intent.intent_id) == [
-        EventType.CREATED, EventType.SUBMITTED, EventType.TIMED_OUT]
+        EventType.CREATED,
+        EventType.SUBMITTED,
+        EventType.TIMED_OUT,
+    ]
     assert await engine.store.read(lambda tx: tx.next_wakeup()) is None
 
 
 async def test_a_deadline_that_passed_while_the_server_was_down_fires_on_start(
-        database_url: str, clock: FakeClock) -> None:
+    database_url: str, clock: FakeClock
+) -> None:
     store = await open_store(database_url)
     engine = Engine(store, clock)
     _, secret = await engine.keys.create("tester")
@@ -67,7 +73,8 @@ async def test_a_deadline_that_passed_while_the_server_was_down_fires_on_start(
 
 
 async def test_the_timer_of_a_finished_intent_is_dropped_quietly(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     intent, _ = await engine.intents.submit(principal, task(deadline_at=clock.now + 60 * US))
     await engine.intents.cancel(principal, intent.intent_id, "done early")
     canceled = await engine.intents.get(principal, intent.intent_id)
@@ -81,7 +88,8 @@ async def test_the_timer_of_a_finished_intent_is_dropped_quietly(
 
 
 async def test_a_deadline_fires_while_the_intent_is_leased(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     intent, _ = await engine.intents.submit(principal, task(deadline_at=clock.now + 5 * US))
     _, token = await claim_one(engine, principal, lease_seconds=30)
 
@@ -96,7 +104,8 @@ async def test_a_deadline_fires_while_the_intent_is_leased(
 
 
 async def test_a_deadline_still_fires_for_a_parked_intent(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     intent, _ = await engine.intents.submit(principal, task(deadline_at=clock.now + 120 * US))
     leased, token = await claim_one(engine, principal, lease_seconds=10)
     await engine.delivery.wait(principal, leased.intent_id, Wait(token, WaitingReason.HUMAN.value))
@@ -112,12 +121,15 @@ async def test_a_deadline_still_fires_for_a_parked_intent(
 
 # -- wake timers -----------------------------------------------------------------------------
 
+
 async def test_a_wake_timer_wakes_only_the_wait_it_was_set_for(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     intent, token = await claim_one(engine, principal)
-    await engine.delivery.wait(principal, intent.intent_id, Wait(
-        token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US))
+    await engine.delivery.wait(
+        principal, intent.intent_id, Wait(token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US)
+    )
     await engine.intents.resume(principal, intent.intent_id, {"woken": "early, by hand"})
     _, token = await claim_one(engine, principal)
     await engine.delivery.wait(principal, intent.intent_id, Wait(token, WaitingReason.HUMAN.value))
@@ -130,11 +142,13 @@ async def test_a_wake_timer_wakes_only_the_wait_it_was_set_for(
 
 
 async def test_a_wake_timer_survives_progress_during_its_wait(
-        engine: Engine, principal: Principal, clock: FakeClock) -> None:
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
     await engine.intents.submit(principal, task())
     intent, token = await claim_one(engine, principal)
-    await engine.delivery.wait(principal, intent.intent_id, Wait(
-        token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US))
+    await engine.delivery.wait(
+        principal, intent.intent_id, Wait(token, WaitingReason.TIME.value, wake_at=clock.now + 60 * US)
+    )
     await engine.delivery.progress(principal, intent.intent_id, None, "still sleeping", None)
     await engine.intents.update_controls(principal, intent.intent_id, {"k": 1}, None, None)
 

@@ -15,8 +15,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run_example(name: str, url: str, key: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True,
-                          text=True, timeout=60, env=child_environment(url=url, api_key=key))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_environment(url=url, api_key=key),
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -40,5 +45,6 @@ def test_three_agent_chain(server_env: tuple[str, str]) -> None:
 
 def test_the_same_handoff_driven_by_the_official_axme_sdk(server_env: tuple[str, str]) -> None:
     out = run_example("axme_handoff.py", *server_env)
-    assert out.strip() == ("{'approved': True, 'final': "
-                           "'DURABLE AGENTS: FINDING 1 DURABLE AGENTS: FINDING 2'}")
+    assert out.strip() == (
+        "{'approved': True, 'final': 'DURABLE AGENTS: FINDING 1 DURABLE AGENTS: FINDING 2'}"
+    )

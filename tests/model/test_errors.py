@@ -56,8 +56,9 @@ def test_every_error_class_is_in_the_wire_contract() -> None:
 
 
 @pytest.mark.parametrize(("cls", "code", "status", "retryable"), WIRE)
-def test_wire_code_status_and_retryability(cls: type[IntentdError], code: str, status: int,
-                                           retryable: bool) -> None:
+def test_wire_code_status_and_retryability(
+    cls: type[IntentdError], code: str, status: int, retryable: bool
+) -> None:
     err = cls()
     assert (err.code, err.http_status, err.retryable) == (code, status, retryable)
     wire = err.to_wire()
@@ -66,8 +67,7 @@ def test_wire_code_status_and_retryability(cls: type[IntentdError], code: str, s
 
 
 @pytest.mark.parametrize(("cls", "code"), [(cls, code) for cls, code, *_ in WIRE])
-def test_error_class_for_rebuilds_the_class_from_its_code(cls: type[IntentdError],
-                                                          code: str) -> None:
+def test_error_class_for_rebuilds_the_class_from_its_code(cls: type[IntentdError], code: str) -> None:
     assert error_class_for(code) is cls
 
 
@@ -84,13 +84,16 @@ def test_an_unknown_code_becomes_the_base_class() -> None:
 
 
 def test_conflicts_are_catchable_as_conflict_and_not_found_as_not_found() -> None:
-    for cls in (IntentTerminal, IllegalTransition, IdempotencyConflict, StaleLease,
-                StalePolicyGeneration):
+    for cls in (IntentTerminal, IllegalTransition, IdempotencyConflict, StaleLease, StalePolicyGeneration):
         assert issubclass(cls, Conflict)
     assert issubclass(IntentNotFound, NotFound)
 
 
 def test_message_and_details_travel_on_the_wire() -> None:
     err = ValidationFailed("to_agent is required", details={"field": "to_agent"})
-    assert err.to_wire() == {"code": "validation_error", "message": "to_agent is required",
-                             "details": {"field": "to_agent"}, "retryable": False}
+    assert err.to_wire() == {
+        "code": "validation_error",
+        "message": "to_agent is required",
+        "details": {"field": "to_agent"},
+        "retryable": False,
+    }

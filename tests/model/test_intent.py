@@ -27,21 +27,55 @@ T0 = 1_700_000_000_000_000
 
 
 def _events() -> list[Event]:
-    spec = {"namespace": "default", "intent_type": "t", "correlation_id": "c",
-            "from_agent": "agent://a/b/from", "to_agent": "agent://a/b/to", "payload": {"x": 1},
-            "max_delivery_attempts": 3, "controls": {"mode": {"fast": True, "depth": 2}}}
+    spec = {
+        "namespace": "default",
+        "intent_type": "t",
+        "correlation_id": "c",
+        "from_agent": "agent://a/b/from",
+        "to_agent": "agent://a/b/to",
+        "payload": {"x": 1},
+        "max_delivery_attempts": 3,
+        "controls": {"mode": {"fast": True, "depth": 2}},
+    }
     return [
         Event("i-1", 1, EventType.CREATED, Status.CREATED, T0, "a", details=spec),
         Event("i-1", 2, EventType.SUBMITTED, Status.SUBMITTED, T0 + 1, "a"),
-        Event("i-1", 3, EventType.DELIVERED, Status.DELIVERED, T0 + 2, "w", details={
-            "delivery_attempt": 1, "lease_token": "tok", "worker": "w",
-            "lease_expires_at": T0 + 99}),
-        Event("i-1", 4, EventType.PROGRESS, Status.DELIVERED, T0 + 3, "w",
-              details={"usage": {"tokens": 5, "usd": 0.5, "note": "ignored"}}),
-        Event("i-1", 5, EventType.CONTROLS_UPDATED, Status.DELIVERED, T0 + 4, "op", details={
-            "controls_patch": {"mode": {"depth": None, "slow": 1}}, "policy_generation": 1}),
-        Event("i-1", 6, EventType.COMPLETED, Status.COMPLETED, T0 + 5, "w",
-              details={"result": {"ok": True}, "usage": {"tokens": 2}}),
+        Event(
+            "i-1",
+            3,
+            EventType.DELIVERED,
+            Status.DELIVERED,
+            T0 + 2,
+            "w",
+            details={"delivery_attempt": 1, "lease_token": "tok", "worker": "w", "lease_expires_at": T0 + 99},
+        ),
+        Event(
+            "i-1",
+            4,
+            EventType.PROGRESS,
+            Status.DELIVERED,
+            T0 + 3,
+            "w",
+            details={"usage": {"tokens": 5, "usd": 0.5, "note": "ignored"}},
+        ),
+        Event(
+            "i-1",
+            5,
+            EventType.CONTROLS_UPDATED,
+            Status.DELIVERED,
+            T0 + 4,
+            "op",
+            details={"controls_patch": {"mode": {"depth": None, "slow": 1}}, "policy_generation": 1},
+        ),
+        Event(
+            "i-1",
+            6,
+            EventType.COMPLETED,
+            Status.COMPLETED,
+            T0 + 5,
+            "w",
+            details={"result": {"ok": True}, "usage": {"tokens": 2}},
+        ),
     ]
 
 
@@ -90,23 +124,28 @@ def test_an_event_before_created_is_rejected() -> None:
 
 # -- RFC 7386 JSON merge patch: the dict/dict rows of its Appendix A, plus nesting --------------
 
-@pytest.mark.parametrize(("base", "patch", "merged"), [
-    ({"a": "b"}, {"a": "c"}, {"a": "c"}),
-    ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
-    ({"a": "b"}, {"a": None}, {}),
-    ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
-    ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
-    ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
-    ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
-    ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
-    ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
-    ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
-    ({"a": "scalar"}, {"a": {"b": None, "c": 1}}, {"a": {"c": 1}}),
-    ({"missing": 1}, {"gone": None}, {"missing": 1}),
-    ({"a": {"b": 1}}, {}, {"a": {"b": 1}}),
-])
-def test_merge_patch_follows_rfc_7386(base: dict[str, Any], patch: dict[str, Any],
-                                      merged: dict[str, Any]) -> None:
+
+@pytest.mark.parametrize(
+    ("base", "patch", "merged"),
+    [
+        ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+        ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+        ({"a": "b"}, {"a": None}, {}),
+        ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+        ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+        ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+        ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+        ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+        ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+        ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+        ({"a": "scalar"}, {"a": {"b": None, "c": 1}}, {"a": {"c": 1}}),
+        ({"missing": 1}, {"gone": None}, {"missing": 1}),
+        ({"a": {"b": 1}}, {}, {"a": {"b": 1}}),
+    ],
+)
+def test_merge_patch_follows_rfc_7386(
+    base: dict[str, Any], patch: dict[str, Any], merged: dict[str, Any]
+) -> None:
     assert merge_patch(base, patch) == merged
 
 
@@ -119,6 +158,7 @@ def test_merge_patch_leaves_its_inputs_alone() -> None:
 
 
 # -- IDs and times ----------------------------------------------------------------------------
+
 
 def test_new_id_is_a_uuid_version_7_carrying_the_current_unix_milliseconds() -> None:
     before = time.time_ns() // 1_000_000
@@ -157,21 +197,35 @@ def test_rfc3339_always_has_six_fraction_digits_so_text_order_is_time_order() ->
 
 # -- agent addresses ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("given", "normal"), [
-    ("agent://acme/prod/writer", "agent://acme/prod/writer"),
-    ("acme/prod/writer", "agent://acme/prod/writer"),
-    ("writer", "agent://writer"),
-    ("/acme/prod/writer/", "agent://acme/prod/writer"),
-    ("agent://acme/prod/writer@v2", "agent://acme/prod/writer@v2"),
-])
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("agent://acme/prod/writer", "agent://acme/prod/writer"),
+        ("acme/prod/writer", "agent://acme/prod/writer"),
+        ("writer", "agent://writer"),
+        ("/acme/prod/writer/", "agent://acme/prod/writer"),
+        ("agent://acme/prod/writer@v2", "agent://acme/prod/writer@v2"),
+    ],
+)
 def test_normalize_address_accepts_every_form_of_one_agent(given: str, normal: str) -> None:
     assert normalize_address(given) == normal
 
 
-@pytest.mark.parametrize("junk", [
-    "", "agent://", "/", "acme//writer", "acme/prod/wri ter", "-acme/writer", "acme/pr?d",
-    "agent://acme/" + "x" * 400, "http://acme/writer",
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "agent://",
+        "/",
+        "acme//writer",
+        "acme/prod/wri ter",
+        "-acme/writer",
+        "acme/pr?d",
+        "agent://acme/" + "x" * 400,
+        "http://acme/writer",
+    ],
+)
 def test_normalize_address_rejects_junk_naming_the_field(junk: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         normalize_address(junk, field="reply_to")

@@ -56,13 +56,16 @@ def test_leaving_a_terminal_status_is_intent_terminal(current: Status, target: S
     assert caught.value.details == {"status": current.value}
 
 
-@pytest.mark.parametrize(("current", "target"), [
-    (Status.CREATED, Status.DELIVERED),
-    (Status.CREATED, Status.IN_PROGRESS),
-    (Status.SUBMITTED, Status.ACKNOWLEDGED),
-    (Status.IN_PROGRESS, Status.DELIVERED),
-    (Status.WAITING, Status.CREATED),
-])
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (Status.CREATED, Status.DELIVERED),
+        (Status.CREATED, Status.IN_PROGRESS),
+        (Status.SUBMITTED, Status.ACKNOWLEDGED),
+        (Status.IN_PROGRESS, Status.DELIVERED),
+        (Status.WAITING, Status.CREATED),
+    ],
+)
 def test_skipping_the_lifecycle_is_an_illegal_transition(current: Status, target: Status) -> None:
     with pytest.raises(IllegalTransition) as caught:
         check_transition(current, target)
@@ -76,19 +79,41 @@ def test_nothing_returns_to_created() -> None:
 
 
 def test_the_happy_path_is_allowed() -> None:
-    path = [Status.CREATED, Status.SUBMITTED, Status.DELIVERED, Status.ACKNOWLEDGED,
-            Status.IN_PROGRESS, Status.WAITING, Status.IN_PROGRESS, Status.COMPLETED]
+    path = [
+        Status.CREATED,
+        Status.SUBMITTED,
+        Status.DELIVERED,
+        Status.ACKNOWLEDGED,
+        Status.IN_PROGRESS,
+        Status.WAITING,
+        Status.IN_PROGRESS,
+        Status.COMPLETED,
+    ]
     for current, target in zip(path, path[1:], strict=False):
         check_transition(current, target)
 
 
 # -- property: random attempts through check_transition + evolve ----------------------------------
 
+
 def _created() -> Event:
-    return Event("i-1", 1, EventType.CREATED, Status.CREATED, T0, "tester", details={
-        "namespace": "default", "intent_type": "t", "correlation_id": "c",
-        "from_agent": "agent://a/b/from", "to_agent": "agent://a/b/to", "payload": {},
-        "max_delivery_attempts": 5})
+    return Event(
+        "i-1",
+        1,
+        EventType.CREATED,
+        Status.CREATED,
+        T0,
+        "tester",
+        details={
+            "namespace": "default",
+            "intent_type": "t",
+            "correlation_id": "c",
+            "from_agent": "agent://a/b/from",
+            "to_agent": "agent://a/b/to",
+            "payload": {},
+            "max_delivery_attempts": 5,
+        },
+    )
 
 
 def _event_for(intent: Intent, target: Status, requeue: EventType) -> Event:
@@ -96,20 +121,41 @@ def _event_for(intent: Intent, target: Status, requeue: EventType) -> Event:
     seq, at = intent.last_seq + 1, T0 + intent.last_seq
     if target is Status.DELIVERED:
         attempt = intent.delivery_attempt + 1
-        return Event(intent.intent_id, seq, EventType.DELIVERED, target, at, "worker", details={
-            "delivery_attempt": attempt, "lease_token": f"lease-{seq}", "worker": "w",
-            "lease_expires_at": at + 30_000_000})
+        return Event(
+            intent.intent_id,
+            seq,
+            EventType.DELIVERED,
+            target,
+            at,
+            "worker",
+            details={
+                "delivery_attempt": attempt,
+                "lease_token": f"lease-{seq}",
+                "worker": "w",
+                "lease_expires_at": at + 30_000_000,
+            },
+        )
     if target is Status.WAITING:
-        return Event(intent.intent_id, seq, EventType.WAITING, target, at, "worker",
-                     WaitingReason.HUMAN)
-    kind = {Status.SUBMITTED: requeue, Status.ACKNOWLEDGED: EventType.ACKNOWLEDGED,
-            Status.IN_PROGRESS: EventType.IN_PROGRESS}.get(target) or TERMINAL_EVENT[target]
-    return Event(intent.intent_id, seq, kind, target, at, "worker",
-                 details={"result": {"n": seq}} if target is Status.COMPLETED else {})
+        return Event(intent.intent_id, seq, EventType.WAITING, target, at, "worker", WaitingReason.HUMAN)
+    kind = {
+        Status.SUBMITTED: requeue,
+        Status.ACKNOWLEDGED: EventType.ACKNOWLEDGED,
+        Status.IN_PROGRESS: EventType.IN_PROGRESS,
+    }.get(target) or TERMINAL_EVENT[target]
+    return Event(
+        intent.intent_id,
+        seq,
+        kind,
+        target,
+        at,
+        "worker",
+        details={"result": {"n": seq}} if target is Status.COMPLETED else {},
+    )
 
 
 _REQUEUE = st.sampled_from(
-    [EventType.SUBMITTED, EventType.LEASE_EXPIRED, EventType.RELEASED, EventType.RESUMED])
+    [EventType.SUBMITTED, EventType.LEASE_EXPIRED, EventType.RELEASED, EventType.RESUMED]
+)
 
 
 @given(st.lists(st.tuples(st.sampled_from(list(Status)), _REQUEUE), max_size=40))

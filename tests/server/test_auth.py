@@ -8,14 +8,21 @@ import pytest
 
 from intentd.engine import Engine
 
-INTENT = {"intent_type": "intent.demo.v1", "correlation_id": "corr-auth",
-          "to_agent": "agent://acme/prod/writer", "payload": {"n": 1}}
+INTENT = {
+    "intent_type": "intent.demo.v1",
+    "correlation_id": "corr-auth",
+    "to_agent": "agent://acme/prod/writer",
+    "payload": {"n": 1},
+}
 
 
 def client_with(api: httpx.AsyncClient, headers: dict[str, str]) -> httpx.AsyncClient:
     """A client on the same running app with exactly these headers (no preset key)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
-                             base_url=str(api.base_url), headers=headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
+        base_url=str(api.base_url),
+        headers=headers,
+    )
 
 
 def engine_of(api: httpx.AsyncClient) -> Engine:
@@ -41,7 +48,8 @@ async def test_bearer_token_is_accepted(api: httpx.AsyncClient) -> None:
 
 
 async def test_no_key_is_401_missing_api_key_saying_how_to_send_one(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     for headers in ({}, {"x-api-key": ""}, {"Authorization": "Basic dXNlcjpwdw=="}):
         with subtests.test(headers=headers):
             async with client_with(api, headers) as client:
@@ -56,10 +64,8 @@ async def test_no_key_is_401_missing_api_key_saying_how_to_send_one(
             assert body["detail"] == body["error"]["message"]
 
 
-async def test_wrong_key_is_401_invalid_api_key(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
-    for headers in ({"x-api-key": "itd_not_a_real_key"},
-                    {"Authorization": "Bearer itd_not_a_real_key"}):
+async def test_wrong_key_is_401_invalid_api_key(api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    for headers in ({"x-api-key": "itd_not_a_real_key"}, {"Authorization": "Bearer itd_not_a_real_key"}):
         with subtests.test(headers=headers):
             async with client_with(api, headers) as client:
                 response = await client.get("/v1/intents")

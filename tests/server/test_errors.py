@@ -20,8 +20,12 @@ from tests.conftest import TEST_KEY
 JSON = dict[str, Any]
 AGENT = "agent://acme/prod/writer"
 SMALL_LIMIT = 512  # bytes: small enough that an oversized body is cheap to build
-INTENT = {"intent_type": "intent.demo.v1", "correlation_id": "corr-err", "to_agent": AGENT,
-          "payload": {"n": 1}}
+INTENT = {
+    "intent_type": "intent.demo.v1",
+    "correlation_id": "corr-err",
+    "to_agent": AGENT,
+    "payload": {"n": 1},
+}
 
 
 def assert_error_shape(response: httpx.Response, status: int, code: str) -> JSON:
@@ -40,8 +44,10 @@ def assert_error_shape(response: httpx.Response, status: int, code: str) -> JSON
 @pytest.fixture
 def own_app(database_url: str) -> FastAPI:
     """An app this module builds itself: small body limit, a route that crashes, no scheduler."""
-    app = create_app(Settings(database_url=database_url, bootstrap_api_key=TEST_KEY,
-                              max_body_bytes=SMALL_LIMIT), run_scheduler=False)
+    app = create_app(
+        Settings(database_url=database_url, bootstrap_api_key=TEST_KEY, max_body_bytes=SMALL_LIMIT),
+        run_scheduler=False,
+    )
 
     async def crash() -> JSON:
         raise RuntimeError("db password is hunter2")
@@ -55,12 +61,14 @@ async def own_api(own_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with own_app.router.lifespan_context(own_app):
         # The crash must come back as the 500 a real client sees, not re-raised into the test.
         transport = httpx.ASGITransport(app=own_app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intentd.test",
-                                     headers={"x-api-key": TEST_KEY}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intentd.test", headers={"x-api-key": TEST_KEY}
+        ) as client:
             yield client
 
 
 # --- routing and crashes -------------------------------------------------------------------------
+
 
 async def test_unknown_route_is_404_with_the_error_shape(api: httpx.AsyncClient) -> None:
     body = assert_error_shape(await api.get("/v1/no-such-family"), 404, "not_found")
@@ -79,14 +87,16 @@ async def test_wrong_method_is_405_with_the_error_shape(api: httpx.AsyncClient) 
 
 
 async def test_malformed_json_is_422(api: httpx.AsyncClient) -> None:
-    response = await api.post("/v1/intents", content=b'{"intent_type": ',
-                              headers={"Content-Type": "application/json"})
+    response = await api.post(
+        "/v1/intents", content=b'{"intent_type": ', headers={"Content-Type": "application/json"}
+    )
 
     assert_error_shape(response, 422, "validation_error")
 
 
 async def test_crash_is_500_without_a_stack_trace(
-        own_api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    own_api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR, logger="intentd.server"):
         response = await own_api.get("/test-only/crash", headers={"X-Trace-Id": "trace-500"})
 
@@ -102,6 +112,7 @@ async def test_crash_is_500_without_a_stack_trace(
 
 # --- body size limit -----------------------------------------------------------------------------
 
+
 def oversized_body() -> bytes:
     body = orjson.dumps({**INTENT, "payload": {"blob": "x" * SMALL_LIMIT}})
     assert len(body) > SMALL_LIMIT
@@ -110,18 +121,20 @@ def oversized_body() -> bytes:
 
 async def chunks(data: bytes, size: int = 100) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 async def test_body_over_the_limit_is_413_and_stores_nothing(
-        own_api: httpx.AsyncClient, framing: str) -> None:
+    own_api: httpx.AsyncClient, framing: str
+) -> None:
     data = oversized_body()
     # Without a length the body arrives in pieces and the limit is enforced while reading it.
     content = data if framing == "content-length" else chunks(data)
 
-    response = await own_api.post("/v1/intents", content=content,
-                                  headers={"Content-Type": "application/json"})
+    response = await own_api.post(
+        "/v1/intents", content=content, headers={"Content-Type": "application/json"}
+    )
 
     body = assert_error_shape(response, 413, "payload_too_large")
     assert body["error"]["details"]["limit_bytes"] == SMALL_LIMIT
@@ -129,8 +142,9 @@ async def test_body_over_the_limit_is_413_and_stores_nothing(
 
 
 async def test_chunked_body_under_the_limit_is_accepted(own_api: httpx.AsyncClient) -> None:
-    response = await own_api.post("/v1/intents", content=chunks(orjson.dumps(INTENT)),
-                                  headers={"Content-Type": "application/json"})
+    response = await own_api.post(
+        "/v1/intents", content=chunks(orjson.dumps(INTENT)), headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 200
     assert response.json()["status"] == "SUBMITTED"
@@ -138,13 +152,15 @@ async def test_chunked_body_under_the_limit_is_accepted(own_api: httpx.AsyncClie
 
 # --- conflicts -----------------------------------------------------------------------------------
 
+
 async def claimed_then_completed(api: httpx.AsyncClient) -> tuple[str, str]:
     """An intent that was leased to a worker and then resolved: (intent_id, the old lease token)."""
     intent_id = (await api.post("/v1/intents", json=INTENT)).json()["intent_id"]
     claim = await api.post("/v1/agents/acme/prod/writer/claims", json={"worker_id": "w1"})
     token = claim.json()["deliveries"][0]["lease"]["token"]
-    resolved = await api.post(f"/v1/intents/{intent_id}/resolve",
-                              json={"status": "COMPLETED", "result": {"done": True}})
+    resolved = await api.post(
+        f"/v1/intents/{intent_id}/resolve", json={"status": "COMPLETED", "result": {"done": True}}
+    )
     assert resolved.status_code == 200
     return intent_id, token
 
@@ -170,7 +186,8 @@ MUTATIONS: list[tuple[str, JSON]] = [
 
 
 async def test_every_mutation_of_a_terminal_intent_is_409(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     intent_id, token = await claimed_then_completed(api)
 
     # One terminal intent serves every case: each refusal must leave it exactly as it was.
@@ -195,15 +212,17 @@ STALE_GENERATION: list[tuple[str, JSON]] = [
 
 
 async def test_stale_policy_generation_is_409_and_changes_nothing(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     intent_id = (await api.post("/v1/intents", json=INTENT)).json()["intent_id"]
     bumped = await api.post(f"/v1/intents/{intent_id}/controls", json={"controls_patch": {"a": 1}})
     assert bumped.json()["policy_generation"] == 1
 
     for operation, body in STALE_GENERATION:
         with subtests.test(operation=operation):
-            response = await api.post(f"/v1/intents/{intent_id}/{operation}",
-                                      json={**body, "expected_policy_generation": 0})
+            response = await api.post(
+                f"/v1/intents/{intent_id}/{operation}", json={**body, "expected_policy_generation": 0}
+            )
             error = assert_error_shape(response, 409, "stale_policy_generation")["error"]
             assert error["details"] == {"policy_generation": 1, "expected": 0}
 

@@ -13,8 +13,12 @@ JSON = dict[str, Any]
 
 
 def intent_body(**overrides: Any) -> JSON:
-    body: JSON = {"intent_type": "intent.demo.v1", "correlation_id": "corr-1",
-                  "to_agent": "agent://acme/prod/writer", "payload": {"question": "why?"}}
+    body: JSON = {
+        "intent_type": "intent.demo.v1",
+        "correlation_id": "corr-1",
+        "to_agent": "agent://acme/prod/writer",
+        "payload": {"question": "why?"},
+    }
     body.update(overrides)
     return body
 
@@ -38,6 +42,7 @@ def assert_validation_error(response: httpx.Response, field: str) -> None:
 
 # --- create -------------------------------------------------------------------------------------
 
+
 async def test_create_returns_the_axp_response(api: httpx.AsyncClient) -> None:
     response = await api.post("/v1/intents", json=intent_body())
 
@@ -52,10 +57,10 @@ async def test_create_returns_the_axp_response(api: httpx.AsyncClient) -> None:
 
 
 INVALID_CREATES: list[tuple[JSON, str]] = [
-    ({"payload": None}, "payload"),                           # missing
-    ({"payload": [1, 2]}, "payload"),                         # not an object
+    ({"payload": None}, "payload"),  # missing
+    ({"payload": [1, 2]}, "payload"),  # not an object
     ({"intent_type": "Not A Type"}, "intent_type"),
-    ({"intent_type": "intent.demo"}, "intent_type"),         # no version segment
+    ({"intent_type": "intent.demo"}, "intent_type"),  # no version segment
     ({"to_agent": "agent://has spaces/x"}, "to_agent"),
     ({"deadline_at": "2030-01-01T12:00:00"}, "deadline_at"),  # naive: which time zone?
     ({"max_delivery_attempts": 0}, "max_delivery_attempts"),
@@ -63,7 +68,8 @@ INVALID_CREATES: list[tuple[JSON, str]] = [
 
 
 async def test_invalid_create_is_422_naming_the_field(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     for change, field in INVALID_CREATES:
         body = {k: v for k, v in intent_body(**change).items() if v is not None}
         with subtests.test(field=field, change=change):
@@ -92,8 +98,7 @@ async def test_same_idempotency_key_and_body_replays_the_intent(api: httpx.Async
 async def test_idempotency_key_with_another_body_is_409(api: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "order-43"}
     first = await api.post("/v1/intents", json=intent_body(), headers=headers)
-    reused = await api.post("/v1/intents", json=intent_body(payload={"question": "how?"}),
-                            headers=headers)
+    reused = await api.post("/v1/intents", json=intent_body(payload={"question": "how?"}), headers=headers)
 
     assert reused.status_code == 409
     error = reused.json()["error"]
@@ -103,6 +108,7 @@ async def test_idempotency_key_with_another_body_is_409(api: httpx.AsyncClient) 
 
 
 # --- read, list, events --------------------------------------------------------------------------
+
 
 async def test_get_intent_reports_status_and_lifecycle_status(api: httpx.AsyncClient) -> None:
     created = await create(api, payload={"k": [1, 2]}, reply_to="agent://acme/prod/caller")
@@ -129,8 +135,7 @@ async def test_list_filters_by_status_agent_and_correlation(api: httpx.AsyncClie
     a = await create(api, correlation_id="wf-a")
     b = await create(api, correlation_id="wf-b", to_agent="agent://acme/prod/reviewer")
     c = await create(api, correlation_id="wf-a", to_agent="agent://acme/prod/reviewer")
-    await api.post(f"/v1/intents/{c['intent_id']}/resolve",
-                   json={"status": "COMPLETED", "result": {}})
+    await api.post(f"/v1/intents/{c['intent_id']}/resolve", json={"status": "COMPLETED", "result": {}})
 
     async def ids(**params: str) -> set[str]:
         response = await api.get("/v1/intents", params=params)
@@ -162,7 +167,8 @@ async def test_cursor_pages_cover_every_intent_exactly_once(api: httpx.AsyncClie
 
 
 async def test_a_cursor_the_server_never_issued_is_400(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     # Valid base64 of "no-colon" and of "5:" (a time with no intent id after it).
     for cursor in ("bogus", "bm8tY29sb24=", "NTo="):
         with subtests.test(cursor=cursor):
@@ -182,7 +188,11 @@ async def test_events_since_is_exclusive_and_ordered(api: httpx.AsyncClient) -> 
 
     assert [e["seq"] for e in everything] == [1, 2, 3, 4]
     assert [e["event_type"] for e in everything] == [
-        "intent.created", "intent.submitted", "intent.controls_updated", "intent.completed"]
+        "intent.created",
+        "intent.submitted",
+        "intent.controls_updated",
+        "intent.completed",
+    ]
     assert [e["seq"] for e in after_two["events"]] == [3, 4]
     last = (await api.get(f"/v1/intents/{intent_id}/events", params={"since": 4})).json()
     assert last["events"] == []
@@ -197,12 +207,14 @@ async def test_events_of_an_unknown_intent_are_404(api: httpx.AsyncClient) -> No
 
 # --- resolve, cancel, resume, controls, policy ---------------------------------------------------
 
+
 async def test_resolve_completed_returns_intent_event_and_delivery(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api, reply_to="agent://acme/prod/caller"))["intent_id"]
 
-    response = await api.post(f"/v1/intents/{intent_id}/resolve",
-                              json={"status": "COMPLETED", "result": {"answer": 42},
-                                    "actor": "agent://acme/prod/writer"})
+    response = await api.post(
+        f"/v1/intents/{intent_id}/resolve",
+        json={"status": "COMPLETED", "result": {"answer": 42}, "actor": "agent://acme/prod/writer"},
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -213,18 +225,24 @@ async def test_resolve_completed_returns_intent_event_and_delivery(api: httpx.As
     assert body["event"]["seq"] == 3
     assert body["event"]["actor"] == "agent://acme/prod/writer"
     assert body["event"]["details"]["result"] == {"answer": 42}
-    assert body["completion_delivery"] == {"reply_to": "agent://acme/prod/caller",
-                                           "status": "queued"}
+    assert body["completion_delivery"] == {"reply_to": "agent://acme/prod/caller", "status": "queued"}
 
 
-@pytest.mark.parametrize(("resolution", "field", "expected"), [
-    ({"status": "FAILED", "error": {"code": "boom", "message": "it broke"}}, "error",
-     {"code": "boom", "message": "it broke"}),
-    ({"status": "FAILED", "error": "it broke"}, "error", {"code": "failed", "message": "it broke"}),
-    ({"status": "CANCELED", "reason": "no longer needed"}, "reason", "no longer needed"),
-])
+@pytest.mark.parametrize(
+    ("resolution", "field", "expected"),
+    [
+        (
+            {"status": "FAILED", "error": {"code": "boom", "message": "it broke"}},
+            "error",
+            {"code": "boom", "message": "it broke"},
+        ),
+        ({"status": "FAILED", "error": "it broke"}, "error", {"code": "failed", "message": "it broke"}),
+        ({"status": "CANCELED", "reason": "no longer needed"}, "reason", "no longer needed"),
+    ],
+)
 async def test_resolve_failed_or_canceled_records_why(
-        api: httpx.AsyncClient, resolution: JSON, field: str, expected: Any) -> None:
+    api: httpx.AsyncClient, resolution: JSON, field: str, expected: Any
+) -> None:
     intent_id = (await create(api))["intent_id"]
 
     body = (await api.post(f"/v1/intents/{intent_id}/resolve", json=resolution)).json()
@@ -247,8 +265,7 @@ async def test_cancel_accepts_the_sdks_empty_json_post(api: httpx.AsyncClient) -
     intent_id = (await create(api))["intent_id"]
 
     # The official SDK sends Content-Type: application/json with no body at all.
-    response = await api.post(f"/v1/intents/{intent_id}/cancel",
-                              headers={"Content-Type": "application/json"})
+    response = await api.post(f"/v1/intents/{intent_id}/cancel", headers={"Content-Type": "application/json"})
 
     assert response.status_code == 200
     body = response.json()
@@ -259,8 +276,7 @@ async def test_cancel_accepts_the_sdks_empty_json_post(api: httpx.AsyncClient) -
 async def test_cancel_with_a_reason(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
-    body = (await api.post(f"/v1/intents/{intent_id}/cancel",
-                           json={"reason": "user gave up"})).json()
+    body = (await api.post(f"/v1/intents/{intent_id}/cancel", json={"reason": "user gave up"})).json()
 
     assert body["intent"]["reason"] == "user gave up"
 
@@ -268,8 +284,7 @@ async def test_cancel_with_a_reason(api: httpx.AsyncClient) -> None:
 async def test_resume_with_an_empty_json_post_completes(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
-    response = await api.post(f"/v1/intents/{intent_id}/resume",
-                              headers={"Content-Type": "application/json"})
+    response = await api.post(f"/v1/intents/{intent_id}/resume", headers={"Content-Type": "application/json"})
 
     assert response.status_code == 200
     body = response.json()
@@ -281,8 +296,11 @@ async def test_resume_with_an_empty_json_post_completes(api: httpx.AsyncClient) 
 async def test_resume_with_a_result_completes_with_it(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
-    body = (await api.post(f"/v1/intents/{intent_id}/resume",
-                           json={"answer": "yes", "actor": "agent://acme/prod/writer"})).json()
+    body = (
+        await api.post(
+            f"/v1/intents/{intent_id}/resume", json={"answer": "yes", "actor": "agent://acme/prod/writer"}
+        )
+    ).json()
 
     assert body["intent"]["status"] == "COMPLETED"
     assert body["intent"]["result"] == {"answer": "yes"}  # "actor" steers, it is not the result
@@ -291,8 +309,9 @@ async def test_resume_with_a_result_completes_with_it(api: httpx.AsyncClient) ->
 async def test_resume_with_action_fail_fails(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
-    body = (await api.post(f"/v1/intents/{intent_id}/resume",
-                           json={"action": "fail", "error": "no capacity"})).json()
+    body = (
+        await api.post(f"/v1/intents/{intent_id}/resume", json={"action": "fail", "error": "no capacity"})
+    ).json()
 
     assert body["intent"]["status"] == "FAILED"
     assert body["intent"]["error"]["message"] == "no capacity"
@@ -310,10 +329,12 @@ async def test_controls_compare_and_set(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
     url = f"/v1/intents/{intent_id}/controls"
 
-    applied = await api.post(url, json={"controls_patch": {"timeout_seconds": 60},
-                                        "expected_policy_generation": 0})
-    stale = await api.post(url, json={"controls_patch": {"timeout_seconds": 5},
-                                      "expected_policy_generation": 0})
+    applied = await api.post(
+        url, json={"controls_patch": {"timeout_seconds": 60}, "expected_policy_generation": 0}
+    )
+    stale = await api.post(
+        url, json={"controls_patch": {"timeout_seconds": 5}, "expected_policy_generation": 0}
+    )
 
     assert applied.status_code == 200
     assert applied.json()["applied"] is True
@@ -337,9 +358,14 @@ async def test_policy_patches_grants_and_envelope(api: httpx.AsyncClient) -> Non
     intent_id = (await create(api))["intent_id"]
     grants = {"delegate:agent://ops": {"allow": ["resume", "update_controls"]}}
 
-    response = await api.post(f"/v1/intents/{intent_id}/policy", json={
-        "grants_patch": grants, "envelope_patch": {"max_retry_count": 3},
-        "expected_policy_generation": 0})
+    response = await api.post(
+        f"/v1/intents/{intent_id}/policy",
+        json={
+            "grants_patch": grants,
+            "envelope_patch": {"max_retry_count": 3},
+            "expected_policy_generation": 0,
+        },
+    )
 
     assert response.status_code == 200
     body = response.json()

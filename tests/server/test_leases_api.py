@@ -87,8 +87,7 @@ async def test_heartbeat_extends_the_lease(api: httpx.AsyncClient) -> None:
     intent_id, token = await leased(api)
     before = (await api.get(f"/v1/intents/{intent_id}")).json()["intent"]["lease_expires_at"]
 
-    body = await post(api, intent_id, "lease/heartbeat", {"lease_token": token,
-                                                          "lease_seconds": 600})
+    body = await post(api, intent_id, "lease/heartbeat", {"lease_token": token, "lease_seconds": 600})
 
     assert body["lease"]["token"] == token
     assert parse_time(body["lease"]["expires_at"]) > parse_time(before)
@@ -98,12 +97,19 @@ async def test_heartbeat_extends_the_lease(api: httpx.AsyncClient) -> None:
 
 async def test_complete_with_then_submits_follow_ups(api: httpx.AsyncClient) -> None:
     intent_id, token = await leased(api)
-    follow_up = {"intent_type": "intent.review.v1", "correlation_id": "corr-lease",
-                 "to_agent": "agent://acme/prod/reviewer", "payload": {"draft": "v1"}}
+    follow_up = {
+        "intent_type": "intent.review.v1",
+        "correlation_id": "corr-lease",
+        "to_agent": "agent://acme/prod/reviewer",
+        "payload": {"draft": "v1"},
+    }
 
-    body = await post(api, intent_id, "complete", {
-        "lease_token": token, "result": {"draft": "v1"}, "usage": {"tokens": 12},
-        "then": [follow_up]})
+    body = await post(
+        api,
+        intent_id,
+        "complete",
+        {"lease_token": token, "result": {"draft": "v1"}, "usage": {"tokens": 12}, "then": [follow_up]},
+    )
 
     assert body["intent"]["status"] == "COMPLETED"
     assert body["intent"]["result"] == {"draft": "v1"}
@@ -113,8 +119,7 @@ async def test_complete_with_then_submits_follow_ups(api: httpx.AsyncClient) -> 
     assert child["status"] == "SUBMITTED"
     assert child["parent_intent_id"] == intent_id
     assert child["from_agent"] == WRITER  # the follow-up comes from the agent that did the work
-    [delivery] = (await api.post("/v1/agents/acme/prod/reviewer/claims", json={})).json()[
-        "deliveries"]
+    [delivery] = (await api.post("/v1/agents/acme/prod/reviewer/claims", json={})).json()["deliveries"]
     assert delivery["intent"]["intent_id"] == child["intent_id"]
 
 
@@ -132,11 +137,16 @@ async def test_a_retried_complete_is_answered_as_a_replay(api: httpx.AsyncClient
 
 @pytest.mark.parametrize(("retry", "status"), [(False, "FAILED"), (True, "SUBMITTED")])
 async def test_fail_ends_the_intent_or_queues_it_again(
-        api: httpx.AsyncClient, retry: bool, status: str) -> None:
+    api: httpx.AsyncClient, retry: bool, status: str
+) -> None:
     intent_id, token = await leased(api)
 
-    body = await post(api, intent_id, "fail", {
-        "lease_token": token, "error": {"code": "upstream", "message": "503"}, "retry": retry})
+    body = await post(
+        api,
+        intent_id,
+        "fail",
+        {"lease_token": token, "error": {"code": "upstream", "message": "503"}, "retry": retry},
+    )
 
     assert body["intent"]["status"] == status
     if retry:  # the next claim gets it again as a second attempt
@@ -161,9 +171,12 @@ async def test_release_hands_the_intent_to_the_next_claim(api: httpx.AsyncClient
 async def test_wait_parks_the_intent_and_resume_sends_it_back(api: httpx.AsyncClient) -> None:
     intent_id, token = await leased(api)
 
-    parked = await post(api, intent_id, "wait", {"lease_token": token,
-                                                 "reason": "WAITING_FOR_HUMAN",
-                                                 "details": {"question": "ship it?"}})
+    parked = await post(
+        api,
+        intent_id,
+        "wait",
+        {"lease_token": token, "reason": "WAITING_FOR_HUMAN", "details": {"question": "ship it?"}},
+    )
     resumed = await post(api, intent_id, "resume", {"approved": True})
 
     assert parked["intent"]["status"] == "WAITING"
@@ -180,8 +193,7 @@ async def test_wait_parks_the_intent_and_resume_sends_it_back(api: httpx.AsyncCl
 async def test_progress_records_an_event_and_sums_usage(api: httpx.AsyncClient) -> None:
     intent_id, token = await leased(api)
 
-    await post(api, intent_id, "progress", {"lease_token": token, "message": "half",
-                                            "usage": {"tokens": 10}})
+    await post(api, intent_id, "progress", {"lease_token": token, "message": "half", "usage": {"tokens": 10}})
     body = await post(api, intent_id, "progress", {"lease_token": token, "usage": {"tokens": 5}})
 
     assert body["intent"]["status"] == "DELIVERED"  # progress does not move the status
@@ -200,15 +212,17 @@ STALE_TOKEN_OPERATIONS: list[tuple[str, JSON]] = [
 
 
 async def test_a_superseded_lease_token_is_409_stale_lease(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     intent_id, old_token = await leased(api)
     await post(api, intent_id, "release", {"lease_token": old_token})
     [current] = await claim(api)  # a second worker now holds the intent
 
     for operation, extra in STALE_TOKEN_OPERATIONS:
         with subtests.test(operation=operation):
-            response = await api.post(f"/v1/intents/{intent_id}/{operation}",
-                                      json={"lease_token": old_token, **extra})
+            response = await api.post(
+                f"/v1/intents/{intent_id}/{operation}", json={"lease_token": old_token, **extra}
+            )
             assert response.status_code == 409
             assert response.json()["error"]["code"] == "stale_lease"
 
@@ -234,7 +248,8 @@ INVALID_BODIES: list[tuple[str, JSON, str]] = [
 
 
 async def test_invalid_lease_bodies_are_422_naming_the_field(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     intent_id, token = await leased(api)
 
     for path, template, field in INVALID_BODIES:
@@ -253,8 +268,9 @@ async def test_invalid_lease_bodies_are_422_naming_the_field(
 
 
 async def test_lease_operations_on_an_unknown_intent_are_404(api: httpx.AsyncClient) -> None:
-    response = await api.post("/v1/intents/01900000-0000-7000-8000-000000000000/complete",
-                              json={"lease_token": "whatever"})
+    response = await api.post(
+        "/v1/intents/01900000-0000-7000-8000-000000000000/complete", json={"lease_token": "whatever"}
+    )
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "intent_not_found"

@@ -9,8 +9,10 @@ import pytest
 
 def keyless(api: httpx.AsyncClient) -> httpx.AsyncClient:
     """A client on the same running app that sends no API key."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
-                             base_url=str(api.base_url))
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
+        base_url=str(api.base_url),
+    )
 
 
 async def test_health_answers_ok_without_a_key(api: httpx.AsyncClient, backend: str) -> None:
@@ -25,7 +27,8 @@ async def test_health_answers_ok_without_a_key(api: httpx.AsyncClient, backend: 
 
 
 async def test_every_response_carries_a_fresh_request_id(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     for path in ("/health", "/v1/intents", "/v1/intents/nope", "/no/such/route"):
         with subtests.test(path=path):
             first = await api.get(path)
@@ -55,10 +58,17 @@ async def test_openapi_lists_the_intent_claim_and_lease_paths(api: httpx.AsyncCl
 
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ("/v1/intents", "/v1/intents/{intent_id}", "/v1/intents/{intent_id}/events",
-                 "/v1/intents/{intent_id}/events/stream", "/v1/intents/{intent_id}/resolve",
-                 "/v1/agents/{address}/claims", "/v1/agents/{address}/intents/stream",
-                 "/v1/intents/{intent_id}/lease/heartbeat", "/v1/intents/{intent_id}/complete"):
+    for path in (
+        "/v1/intents",
+        "/v1/intents/{intent_id}",
+        "/v1/intents/{intent_id}/events",
+        "/v1/intents/{intent_id}/events/stream",
+        "/v1/intents/{intent_id}/resolve",
+        "/v1/agents/{address}/claims",
+        "/v1/agents/{address}/intents/stream",
+        "/v1/intents/{intent_id}/lease/heartbeat",
+        "/v1/intents/{intent_id}/complete",
+    ):
         assert path in paths, path
     assert "post" in paths["/v1/intents"] and "get" in paths["/v1/intents"]
 

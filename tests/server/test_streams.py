@@ -37,14 +37,20 @@ def parse_sse(text: str) -> list[Block]:
         fields = dict(line.split(": ", 1) for line in raw.splitlines() if not line.startswith(":"))
         if fields:
             block_id = fields.get("id")
-            blocks.append(Block(int(block_id) if block_id is not None else None,
-                                fields["event"], orjson.loads(fields["data"])))
+            blocks.append(
+                Block(
+                    int(block_id) if block_id is not None else None,
+                    fields["event"],
+                    orjson.loads(fields["data"]),
+                )
+            )
     return blocks
 
 
 async def resolve(api: httpx.AsyncClient, intent_id: str) -> None:
-    response = await api.post(f"/v1/intents/{intent_id}/resolve",
-                              json={"status": "COMPLETED", "result": {"ok": 1}})
+    response = await api.post(
+        f"/v1/intents/{intent_id}/resolve", json={"status": "COMPLETED", "result": {"ok": 1}}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -65,6 +71,7 @@ def intent_stream(intent_id: str) -> str:
 
 # --- the intent event stream ---------------------------------------------------------------------
 
+
 async def test_intent_stream_frames_the_events_then_times_out(api: httpx.AsyncClient) -> None:
     intent_id = await create(api)
 
@@ -74,7 +81,10 @@ async def test_intent_stream_frames_the_events_then_times_out(api: httpx.AsyncCl
     assert response.headers["content-type"].startswith("text/event-stream")
     blocks = parse_sse(response.text)
     assert [(b.id, b.event) for b in blocks] == [
-        (1, "intent.created"), (2, "intent.submitted"), (None, "stream.timeout")]
+        (1, "intent.created"),
+        (2, "intent.submitted"),
+        (None, "stream.timeout"),
+    ]
     assert blocks[1].data["intent_id"] == intent_id
     assert blocks[1].data["seq"] == 2 and blocks[1].data["status"] == "SUBMITTED"
     # next_seq is the value to send back as `since`.
@@ -94,11 +104,14 @@ async def test_intent_stream_honours_last_event_id(api: httpx.AsyncClient) -> No
     await api.post(f"/v1/intents/{intent_id}/controls", json={"controls_patch": {"a": 1}})
 
     # A browser EventSource reconnects with Last-Event-ID instead of `since`.
-    response = await api.get(intent_stream(intent_id), params={"wait_seconds": 0},
-                             headers={"Last-Event-ID": "2"})
+    response = await api.get(
+        intent_stream(intent_id), params={"wait_seconds": 0}, headers={"Last-Event-ID": "2"}
+    )
 
     assert [(b.id, b.event) for b in parse_sse(response.text)] == [
-        (3, "intent.controls_updated"), (None, "stream.timeout")]
+        (3, "intent.controls_updated"),
+        (None, "stream.timeout"),
+    ]
 
 
 async def test_intent_stream_ends_after_the_terminal_event(api: httpx.AsyncClient) -> None:
@@ -114,8 +127,7 @@ async def test_intent_stream_ends_after_the_terminal_event(api: httpx.AsyncClien
     assert "stream.timeout" not in [b.event for b in blocks]
 
 
-async def test_idle_intent_stream_holds_the_connection_for_wait_seconds(
-        api: httpx.AsyncClient) -> None:
+async def test_idle_intent_stream_holds_the_connection_for_wait_seconds(api: httpx.AsyncClient) -> None:
     intent_id = await create(api)
     started = time.monotonic()
 
@@ -124,14 +136,13 @@ async def test_idle_intent_stream_holds_the_connection_for_wait_seconds(
     # Returning at once would make the SDK's listen loop spin (PROTOCOL.md §2.3).
     assert time.monotonic() - started >= 0.9
     assert [(b.event, b.data) for b in parse_sse(response.text)] == [
-        ("stream.timeout", {"ok": True, "next_seq": 2})]
+        ("stream.timeout", {"ok": True, "next_seq": 2})
+    ]
 
 
-async def test_an_event_committed_while_the_stream_waits_is_delivered(
-        api: httpx.AsyncClient) -> None:
+async def test_an_event_committed_while_the_stream_waits_is_delivered(api: httpx.AsyncClient) -> None:
     intent_id = await create(api)
-    stream = asyncio.create_task(
-        api.get(intent_stream(intent_id), params={"since": 2, "wait_seconds": 20}))
+    stream = asyncio.create_task(api.get(intent_stream(intent_id), params={"since": 2, "wait_seconds": 20}))
     await subscribed(api, intent_key(intent_id))
 
     await resolve(api, intent_id)
@@ -142,8 +153,9 @@ async def test_an_event_committed_while_the_stream_waits_is_delivered(
 
 
 async def test_unknown_intent_stream_is_404_before_streaming(api: httpx.AsyncClient) -> None:
-    response = await api.get(intent_stream("01900000-0000-7000-8000-000000000000"),
-                             params={"wait_seconds": 0})
+    response = await api.get(
+        intent_stream("01900000-0000-7000-8000-000000000000"), params={"wait_seconds": 0}
+    )
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
@@ -152,16 +164,15 @@ async def test_unknown_intent_stream_is_404_before_streaming(api: httpx.AsyncCli
 
 # --- the per-agent delivery stream ---------------------------------------------------------------
 
+
 async def agent_blocks(api: httpx.AsyncClient, address: str, **params: Any) -> list[Block]:
-    response = await api.get(f"/v1/agents/{address}/intents/stream",
-                             params={"wait_seconds": 0, **params})
+    response = await api.get(f"/v1/agents/{address}/intents/stream", params={"wait_seconds": 0, **params})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     return parse_sse(response.text)
 
 
-async def test_agent_stream_lists_submitted_intents_with_a_per_agent_cursor(
-        api: httpx.AsyncClient) -> None:
+async def test_agent_stream_lists_submitted_intents_with_a_per_agent_cursor(api: httpx.AsyncClient) -> None:
     first = await create(api)
     await create(api, to_agent="agent://acme/prod/reviewer")
     second = await create(api)
@@ -169,24 +180,30 @@ async def test_agent_stream_lists_submitted_intents_with_a_per_agent_cursor(
     blocks = await agent_blocks(api, "acme/prod/writer")
 
     assert [(b.id, b.event) for b in blocks] == [
-        (1, "intent.submitted"), (2, "intent.submitted"), (None, "stream.timeout")]
+        (1, "intent.submitted"),
+        (2, "intent.submitted"),
+        (None, "stream.timeout"),
+    ]
     assert [b.data["intent_id"] for b in blocks[:2]] == [first, second]
     delivery = blocks[0].data
     assert {"intent_id", "seq", "event_type", "status", "at"} <= set(delivery)
     assert (delivery["seq"], delivery["event_type"], delivery["status"]) == (
-        1, "intent.submitted", "SUBMITTED")
+        1,
+        "intent.submitted",
+        "SUBMITTED",
+    )
     assert blocks[-1].data == {"ok": True, "next_seq": 2}
     reviewer = await agent_blocks(api, "acme/prod/reviewer")
     assert [b.id for b in reviewer] == [1, None]  # its own cursor, not a global one
 
 
 async def test_agent_stream_address_with_or_without_scheme(
-        api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+    api: httpx.AsyncClient, subtests: pytest.Subtests
+) -> None:
     intent_id = await create(api)
 
     # The SDK strips agent:// before building the path; other clients send it, maybe encoded.
-    for address in ("acme/prod/writer", "agent://acme/prod/writer",
-                    "agent%3A%2F%2Facme%2Fprod%2Fwriter"):
+    for address in ("acme/prod/writer", "agent://acme/prod/writer", "agent%3A%2F%2Facme%2Fprod%2Fwriter"):
         with subtests.test(address=address):
             blocks = await agent_blocks(api, address)
             assert [b.data.get("intent_id") for b in blocks] == [intent_id, None]
@@ -213,8 +230,7 @@ async def test_agent_stream_skips_terminal_intents_by_default(api: httpx.AsyncCl
     assert blocks[-1].data["next_seq"] == 2
 
 
-async def test_completed_filter_shows_replies_to_the_reply_to_address(
-        api: httpx.AsyncClient) -> None:
+async def test_completed_filter_shows_replies_to_the_reply_to_address(api: httpx.AsyncClient) -> None:
     intent_id = await create(api, reply_to=CALLER)
     await resolve(api, intent_id)
 
@@ -230,19 +246,20 @@ async def test_completed_filter_shows_replies_to_the_reply_to_address(
 
 
 async def test_agent_stream_with_an_unknown_status_is_422(api: httpx.AsyncClient) -> None:
-    response = await api.get("/v1/agents/acme/prod/writer/intents/stream",
-                             params={"status": "COMPLETED,DONE", "wait_seconds": 0})
+    response = await api.get(
+        "/v1/agents/acme/prod/writer/intents/stream", params={"status": "COMPLETED,DONE", "wait_seconds": 0}
+    )
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
     assert response.json()["error"]["details"]["field"] == "status"
 
 
-async def test_agent_stream_delivers_an_intent_submitted_while_it_waits(
-        api: httpx.AsyncClient) -> None:
+async def test_agent_stream_delivers_an_intent_submitted_while_it_waits(api: httpx.AsyncClient) -> None:
     # The agent stream ends only at its deadline, so the wait is kept to one second.
-    stream = asyncio.create_task(api.get("/v1/agents/acme/prod/writer/intents/stream",
-                                         params={"wait_seconds": 1}))
+    stream = asyncio.create_task(
+        api.get("/v1/agents/acme/prod/writer/intents/stream", params={"wait_seconds": 1})
+    )
     await subscribed(api, agent_key(NAMESPACE, WRITER))
 
     intent_id = await create(api)

@@ -50,15 +50,15 @@ def test_a_gap_in_the_history_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         migrations_for("sqlite")
 
 
-def test_a_history_not_starting_at_one_is_refused(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_history_not_starting_at_one_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _history(tmp_path, monkeypatch, "0002_late.sql")
     with pytest.raises(RuntimeError, match="gap before version 2"):
         migrations_for("postgres")
 
 
 def test_a_version_only_one_dialect_has_is_a_gap_for_the_other(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _history(tmp_path, monkeypatch, "0001_initial.sql", "0002_wal.sqlite.sql", "0003_next.sql")
     assert [m.name for m in migrations_for("sqlite")] == ["initial", "wal", "next"]
@@ -67,17 +67,27 @@ def test_a_version_only_one_dialect_has_is_a_gap_for_the_other(
 
 
 def test_a_dialect_file_overrides_the_shared_one_and_other_files_are_ignored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _history(tmp_path, monkeypatch, "0001_initial.sql", "0001_initial.postgres.sql",
-             "0002_index.sql", "README.md", "0003_draft.sql.orig")
+    _history(
+        tmp_path,
+        monkeypatch,
+        "0001_initial.sql",
+        "0001_initial.postgres.sql",
+        "0002_index.sql",
+        "README.md",
+        "0003_draft.sql.orig",
+    )
     assert [m.sql for m in migrations_for("postgres")] == [
-        "-- 0001_initial.postgres.sql\n", "-- 0002_index.sql\n"]
-    assert [m.sql for m in migrations_for("sqlite")] == [
-        "-- 0001_initial.sql\n", "-- 0002_index.sql\n"]
+        "-- 0001_initial.postgres.sql\n",
+        "-- 0002_index.sql\n",
+    ]
+    assert [m.sql for m in migrations_for("sqlite")] == ["-- 0001_initial.sql\n", "-- 0002_index.sql\n"]
 
 
 # -- applying migrations to a real, empty database --------------------------------------------
+
 
 @pytest.fixture
 def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
@@ -123,17 +133,20 @@ async def test_a_fresh_database_matches_the_committed_schema(backend: str, empty
     committed = (HERE / f"schema.{backend}.sql").read_text()
     assert await schema_dump(empty_url) == committed, (
         f"the migrated schema differs from tests/store/schema.{backend}.sql; if the change is "
-        "intended, regenerate it with `python -m tests.store.test_migrations` and commit the diff")
+        "intended, regenerate it with `python -m tests.store.test_migrations` and commit the diff"
+    )
 
 
 # -- the dump: a stable, diff-friendly text of what the migrations built ----------------------
+
 
 async def schema_dump(url: str) -> str:
     if is_postgres_url(url):
         return await _postgres_dump(url)
     with closing(sqlite3.connect(path_from_url(url))) as conn:
-        rows = conn.execute("SELECT type, name, sql FROM sqlite_master "
-                            "WHERE sql IS NOT NULL ORDER BY type DESC, name").fetchall()
+        rows = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name"
+        ).fetchall()
     return "".join(f"-- {kind} {name}\n{sql};\n\n" for kind, name, sql in rows)
 
 
@@ -143,22 +156,27 @@ async def _postgres_dump(url: str) -> str:
         columns = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable, column_default "
             "FROM information_schema.columns WHERE table_schema = 'public' "
-            "ORDER BY table_name, ordinal_position")
+            "ORDER BY table_name, ordinal_position"
+        )
         keys = await conn.fetch(
             "SELECT tc.table_name, tc.constraint_type, "
             "string_agg(k.column_name, ', ' ORDER BY k.ordinal_position) AS cols "
             "FROM information_schema.table_constraints tc "
             "JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name) "
-            "WHERE tc.table_schema = 'public' GROUP BY 1, 2, tc.constraint_name ORDER BY 1, 2, 3")
+            "WHERE tc.table_schema = 'public' GROUP BY 1, 2, tc.constraint_name ORDER BY 1, 2, 3"
+        )
         indexes = await conn.fetch(
             "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-            "ORDER BY tablename, indexname")
+            "ORDER BY tablename, indexname"
+        )
     finally:
         await conn.close()
-    lines = [f"{c['table_name']}.{c['column_name']} {c['data_type']}"
-             f"{'' if c['is_nullable'] == 'YES' else ' NOT NULL'}"
-             f"{'' if c['column_default'] is None else ' DEFAULT ' + c['column_default']}"
-             for c in columns]
+    lines = [
+        f"{c['table_name']}.{c['column_name']} {c['data_type']}"
+        f"{'' if c['is_nullable'] == 'YES' else ' NOT NULL'}"
+        f"{'' if c['column_default'] is None else ' DEFAULT ' + c['column_default']}"
+        for c in columns
+    ]
     lines += [f"{k['table_name']} {k['constraint_type']} ({k['cols']})" for k in keys]
     lines += [f"{i['indexdef']};" for i in indexes]
     return "\n".join(lines) + "\n"

@@ -24,13 +24,20 @@ def _query_names_used_by(module: str) -> set[str]:
     tree = ast.parse((resources.files("intentd.store") / module).read_text())
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-            node.func.attr in ("_rows", "_one", "_write") and node.args
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and (node.func.attr in ("_rows", "_one", "_write") and node.args)
         ):
-            names |= {c.value for c in ast.walk(node.args[0])
-                      if isinstance(c, ast.Constant) and isinstance(c.value, str)}
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and (
-            node.value.attr in ("_q", "_queries") and isinstance(node.slice, ast.Constant)
+            names |= {
+                c.value
+                for c in ast.walk(node.args[0])
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and (node.value.attr in ("_q", "_queries") and isinstance(node.slice, ast.Constant))
         ):
             names.add(node.slice.value)
     return names
@@ -39,8 +46,14 @@ def _query_names_used_by(module: str) -> set[str]:
 def test_the_scan_finds_the_queries_it_is_meant_to_find() -> None:
     used = _query_names_used_by("_tx.py")
     # Both arms of a conditional name and the executemany lookup are seen.
-    assert {"get_intent", "get_intent_for_update", "insert_event", "claimable_intents",
-            "list_intents", "reserve_feed_seqs"} <= used
+    assert {
+        "get_intent",
+        "get_intent_for_update",
+        "insert_event",
+        "claimable_intents",
+        "list_intents",
+        "reserve_feed_seqs",
+    } <= used
     assert "notify" in _query_names_used_by("postgres.py")
 
 
@@ -99,8 +112,7 @@ def test_dialect_file_overrides_a_shared_name() -> None:
     assert "notify" not in shared  # a postgres-only name stays postgres-only
 
 
-async def test_every_query_compiles_against_the_migrated_schema(backend: str,
-                                                                 database_url: str) -> None:
+async def test_every_query_compiles_against_the_migrated_schema(backend: str, database_url: str) -> None:
     queries = load_queries(backend)
     if backend == "postgres":
         conn = await asyncpg.connect(database_url)

@@ -47,14 +47,16 @@ class CommitCounter:
 @pytest.fixture
 async def single_writer(backend: str, database_url: str) -> AsyncIterator[Store]:
     """A store with exactly one writer task, so a test can steer which units share a batch."""
-    store: Store = (await PostgresStore.open(database_url, writers=1) if backend == "postgres"
-                    else await open_store(database_url))
+    store: Store = (
+        await PostgresStore.open(database_url, writers=1)
+        if backend == "postgres"
+        else await open_store(database_url)
+    )
     yield store
     await store.close()
 
 
-async def _while_writer_busy(store: Store, units: list[Callable[[Tx], Any]]
-                             ) -> list[Any]:
+async def _while_writer_busy(store: Store, units: list[Callable[[Tx], Any]]) -> list[Any]:
     """Queue ``units`` while the single writer is held inside another transaction, so they all
     land in the next batch together; returns each unit's result or exception."""
     entered, release = asyncio.Event(), asyncio.Event()
@@ -114,14 +116,15 @@ async def test_a_unit_refused_before_writing_leaves_its_batch_intact(single_writ
     assert (counter.commits, counter.rollbacks) == (2, 0)
 
 
-@pytest.mark.parametrize("failure", [RuntimeError("bug after write"),
-                                     Conflict("refused after write")])
+@pytest.mark.parametrize("failure", [RuntimeError("bug after write"), Conflict("refused after write")])
 async def test_a_unit_failing_after_writing_leaves_nothing_and_neighbours_commit(
-    single_writer: Store, failure: Exception,
+    single_writer: Store,
+    failure: Exception,
 ) -> None:
     counter = CommitCounter(single_writer)
     results = await _while_writer_busy(
-        single_writer, [_add_timer("a"), _add_timer("b", then_raise=failure), _add_timer("c")])
+        single_writer, [_add_timer("a"), _add_timer("b", then_raise=failure), _add_timer("c")]
+    )
     assert results == ["a", failure, "c"]
     assert await _timer_owners(single_writer) == {"a", "c"}
     # The shared batch rolled back, then each unit re-ran alone: two commits, one more rollback.
@@ -156,8 +159,7 @@ async def test_replicas_never_lease_the_same_intent_twice(replicas: tuple[Store,
     await asyncio.gather(*(engines[0].intents.submit(REPLICA_PRINCIPAL, s) for s in specs))
 
     async def claim(engine: Engine, worker: str) -> list[str]:
-        leased = await engine.delivery.claim(
-            REPLICA_PRINCIPAL, Claim(AGENT, worker, max_intents=3))
+        leased = await engine.delivery.claim(REPLICA_PRINCIPAL, Claim(AGENT, worker, max_intents=3))
         return [i.intent_id for i in leased]
 
     rounds = await asyncio.gather(*(claim(engines[n % 2], f"w-{n}") for n in range(16)))
@@ -178,8 +180,10 @@ async def test_a_commit_on_one_replica_wakes_a_waiter_on_the_other(
     writer, listener = replicas
     quiet = CommitCounter(listener)
     spec = SubmitIntent("demo.task", "c", AGENT, {})
-    with listener.hub.subscribe(agent_key("default", AGENT)) as wake, \
-            listener.hub.subscribe(agent_key("default", "agent://acme/prod/other")) as unrelated:
+    with (
+        listener.hub.subscribe(agent_key("default", AGENT)) as wake,
+        listener.hub.subscribe(agent_key("default", "agent://acme/prod/other")) as unrelated,
+    ):
         started = time.monotonic()
         await Engine(writer).intents.submit(REPLICA_PRINCIPAL, spec)
         assert await wake.wait(10.0), "no wake-up reached the other replica"
@@ -189,10 +193,10 @@ async def test_a_commit_on_one_replica_wakes_a_waiter_on_the_other(
     assert quiet.commits == 0
 
 
-
 @pytest.mark.postgres
 async def test_handoffs_across_agents_never_deadlock_the_writers(
-        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Chains a → b → c handed on with ``then``, many at once, on three writer connections: every
     batch writes feed entries for several agents. This pattern deadlocked when each unit took an
     agent's feed counter as it went (the benchmark found it); counters are now taken at the end of
@@ -208,12 +212,14 @@ async def test_handoffs_across_agents_never_deadlock_the_writers(
         async def step(agent: str, then: str | None) -> None:
             [leased] = await engine.delivery.claim(principal, Claim(agent, "w", 1, 30, 10))
             follow = (SubmitIntent("intent.step.v1", "", then, {}),) if then else ()
-            await engine.delivery.complete(principal, leased.intent_id, Complete(
-                leased.lease.token if leased.lease else "", {}, follow))
+            await engine.delivery.complete(
+                principal, leased.intent_id, Complete(leased.lease.token if leased.lease else "", {}, follow)
+            )
 
         async def chain(n: int) -> None:
-            await engine.intents.submit(principal, SubmitIntent(
-                "intent.step.v1", f"chain-{n}", agents[0], {}))
+            await engine.intents.submit(
+                principal, SubmitIntent("intent.step.v1", f"chain-{n}", agents[0], {})
+            )
 
         work = [chain(n) for n in range(120)]
         for _ in range(120):

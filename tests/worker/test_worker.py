@@ -25,8 +25,11 @@ async def client(api: httpx.AsyncClient) -> AsyncIterator[AsyncClient]:
 
 
 def make_worker(client: AsyncClient, **options: object) -> Worker:
-    settings: dict[str, object] = {"concurrency": 4, "claim_wait_seconds": 1.0,
-                                   "retry": RetryPolicy(base_seconds=0.1, max_seconds=0.2)}
+    settings: dict[str, object] = {
+        "concurrency": 4,
+        "claim_wait_seconds": 1.0,
+        "retry": RetryPolicy(base_seconds=0.1, max_seconds=0.2),
+    }
     settings.update(options)
     return Worker(client, **settings)  # type: ignore[arg-type]
 
@@ -46,8 +49,7 @@ async def event_types(client: AsyncClient, intent_id: str) -> list[str]:
     return [e.event_type for e in await client.events(intent_id)]
 
 
-async def test_a_sync_handler_completes_its_intent_with_progress_and_usage(
-        client: AsyncClient) -> None:
+async def test_a_sync_handler_completes_its_intent_with_progress_and_usage(client: AsyncClient) -> None:
     worker = make_worker(client)
 
     @worker.agent(AGENT)
@@ -67,8 +69,7 @@ async def test_a_sync_handler_completes_its_intent_with_progress_and_usage(
     assert "intent.progress" in await event_types(client, final.intent_id)
 
 
-async def test_an_async_handler_can_park_the_intent_and_finish_after_resume(
-        client: AsyncClient) -> None:
+async def test_an_async_handler_can_park_the_intent_and_finish_after_resume(client: AsyncClient) -> None:
     worker = make_worker(client)
 
     @worker.agent(AGENT)
@@ -91,7 +92,8 @@ async def test_an_async_handler_can_park_the_intent_and_finish_after_resume(
 
 
 async def test_a_retryable_error_is_retried_after_a_durable_backoff_with_a_stable_key(
-        client: AsyncClient) -> None:
+    client: AsyncClient,
+) -> None:
     worker = make_worker(client)
     keys: list[str] = []
 
@@ -114,8 +116,7 @@ async def test_a_retryable_error_is_retried_after_a_durable_backoff_with_a_stabl
     assert backoff.raw["details"]["error"]["message"] == "upstream busy"
 
 
-async def test_any_exception_counts_as_retryable_until_attempts_run_out(
-        client: AsyncClient) -> None:
+async def test_any_exception_counts_as_retryable_until_attempts_run_out(client: AsyncClient) -> None:
     worker = make_worker(client)
     calls = 0
 
@@ -155,8 +156,9 @@ async def test_a_result_with_then_hands_the_work_to_the_next_agent(client: Async
 
     @worker.agent("agent://test/local/first")
     def first(ctx, intent):  # type: ignore[no-untyped-def]
-        return Result({"step": 1}, then=[IntentSpec("agent://test/local/second",
-                                                    "intent.second.v1", {"from": 1})])
+        return Result(
+            {"step": 1}, then=[IntentSpec("agent://test/local/second", "intent.second.v1", {"from": 1})]
+        )
 
     @worker.agent("agent://test/local/second")
     def second(ctx, intent):  # type: ignore[no-untyped-def]
@@ -195,8 +197,7 @@ async def test_cancel_wins_over_a_running_handler(client: AsyncClient) -> None:
     assert (await event_types(client, final.intent_id))[-1] == "intent.canceled"
 
 
-async def test_shutdown_finishes_quick_handlers_and_releases_slow_ones(
-        client: AsyncClient) -> None:
+async def test_shutdown_finishes_quick_handlers_and_releases_slow_ones(client: AsyncClient) -> None:
     worker = make_worker(client, shutdown_grace_seconds=0.5)
     release_slow = threading.Event()
     both_started = asyncio.Semaphore(0)

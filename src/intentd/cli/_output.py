@@ -13,8 +13,15 @@ from rich.table import Table
 console = Console()
 errors = Console(stderr=True)
 
-STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "CANCELED": "yellow", "TIMED_OUT": "red",
-                "WAITING": "magenta", "SUBMITTED": "cyan", "DELIVERED": "blue"}
+STATUS_STYLE = {
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "CANCELED": "yellow",
+    "TIMED_OUT": "red",
+    "WAITING": "magenta",
+    "SUBMITTED": "cyan",
+    "DELIVERED": "blue",
+}
 
 
 def emit_json(value: Any) -> None:
@@ -36,14 +43,15 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any
 
 
 def intent_rows(intents: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[i["intent_id"], status_text(i["status"]), i["intent_type"], i["to_agent"],
-              i["created_at"]] for i in intents]
+    return [
+        [i["intent_id"], status_text(i["status"]), i["intent_type"], i["to_agent"], i["created_at"]]
+        for i in intents
+    ]
 
 
 def event_row(e: dict[str, Any]) -> list[Any]:
     details = orjson.dumps(e["details"]).decode() if e.get("details") else ""
-    return [e["seq"], e["at"], e["event_type"], status_text(e["status"]), e["actor"],
-            details[:120]]
+    return [e["seq"], e["at"], e["event_type"], status_text(e["status"]), e["actor"], details[:120]]
 
 
 EVENT_COLUMNS = ["seq", "at", "event", "status", "actor", "details"]

@@ -27,7 +27,6 @@ class Remote:
         body: dict[str, Any] = response.json()
         if response.status_code >= 400:
             error = body.get("error", {})
-            errors.print(f"[red]{response.status_code} {error.get('code')}: "
-                         f"{error.get('message')}[/red]")
+            errors.print(f"[red]{response.status_code} {error.get('code')}: {error.get('message')}[/red]")
             raise typer.Exit(1)
         return body

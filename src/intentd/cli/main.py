@@ -29,20 +29,24 @@ from ._output import (
 )
 from ._remote import Remote
 
-app = typer.Typer(help="intentd: durable intents for multi-agent systems.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="intentd: durable intents for multi-agent systems.", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
-intents_app = typer.Typer(help="Inspect and control intents on a running server.",
-                          no_args_is_help=True)
+intents_app = typer.Typer(help="Inspect and control intents on a running server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 worker_app = typer.Typer(help="Run agent workers.", no_args_is_help=True)
 app.add_typer(intents_app, name="intents")
 app.add_typer(worker_app, name="worker")
 
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", help=f"database URL [env INTENTD_DATABASE_URL; default {DEFAULT_DATABASE_URL}]")]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help=f"database URL [env INTENTD_DATABASE_URL; default {DEFAULT_DATABASE_URL}]"
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
@@ -53,23 +57,24 @@ def _settings(**overrides: Any) -> Settings:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="[env INTENTD_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help=f"[env INTENTD_PORT; default {DEFAULT_PORT}]")]
-    = None,
+    port: Annotated[int | None, typer.Option(help=f"[env INTENTD_PORT; default {DEFAULT_PORT}]")] = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Run the server: HTTP API, scheduler and delivery (migrations are applied on start)."""
     from intentd.server import run_server
 
     settings = _settings(host=host, port=port, database_url=database)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         asyncio.run(_first_key(settings))
     except RuntimeError as exc:  # e.g. another server holds this SQLite file
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"intentd on http://{settings.host}:{settings.port} "
-                  f"(database {_redact(settings.database_url)})")
+    console.print(
+        f"intentd on http://{settings.host}:{settings.port} (database {_redact(settings.database_url)})"
+    )
     run_server(settings)
 
 
@@ -146,13 +151,22 @@ def keys_list(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
             await store.close()
 
     records = asyncio.run(fetch())
-    rows = [{"key_id": r.key_id, "name": r.name, "role": r.role, "namespace": r.namespace,
-             "revoked": r.revoked_at is not None} for r in records]
+    rows = [
+        {
+            "key_id": r.key_id,
+            "name": r.name,
+            "role": r.role,
+            "namespace": r.namespace,
+            "revoked": r.revoked_at is not None,
+        }
+        for r in records
+    ]
     if as_json:
         emit_json(rows)
     else:
-        table("API keys", ["key_id", "name", "role", "namespace", "revoked"],
-              [list(r.values()) for r in rows])
+        table(
+            "API keys", ["key_id", "name", "role", "namespace", "revoked"], [list(r.values()) for r in rows]
+        )
 
 
 @app.command()
@@ -168,9 +182,12 @@ def submit(
 ) -> None:
     """Submit an intent to a running server."""
     try:
-        body: dict[str, Any] = {"intent_type": intent_type, "to_agent": to,
-                                "payload": orjson.loads(payload),
-                                "correlation_id": correlation_id or str(uuid.uuid4())}
+        body: dict[str, Any] = {
+            "intent_type": intent_type,
+            "to_agent": to,
+            "payload": orjson.loads(payload),
+            "correlation_id": correlation_id or str(uuid.uuid4()),
+        }
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"--payload is not JSON: {exc}") from None
     if deadline:
@@ -194,8 +211,16 @@ def intents_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List intents, newest first."""
-    params = {k: v for k, v in {"status": status, "to_agent": to_agent,
-                                "correlation_id": correlation_id, "limit": limit}.items() if v}
+    params = {
+        k: v
+        for k, v in {
+            "status": status,
+            "to_agent": to_agent,
+            "correlation_id": correlation_id,
+            "limit": limit,
+        }.items()
+        if v
+    }
     result = Remote(_settings()).call("GET", "/v1/intents", params=params)
     if as_json:
         emit_json(result)
@@ -210,19 +235,39 @@ def intents_show(intent_id: str, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(intent)
         return
-    shown = ["intent_id", "status", "waiting_reason", "intent_type", "from_agent", "to_agent",
-             "correlation_id", "created_at", "updated_at", "deadline_at", "delivery_attempt",
-             "policy_generation", "payload", "result", "error", "reason"]
-    table(None, ["field", "value"], [[k, orjson.dumps(intent[k]).decode()
-                                      if isinstance(intent[k], dict) else intent[k]]
-                                     for k in shown if intent.get(k) is not None])
+    shown = [
+        "intent_id",
+        "status",
+        "waiting_reason",
+        "intent_type",
+        "from_agent",
+        "to_agent",
+        "correlation_id",
+        "created_at",
+        "updated_at",
+        "deadline_at",
+        "delivery_attempt",
+        "policy_generation",
+        "payload",
+        "result",
+        "error",
+        "reason",
+    ]
+    table(
+        None,
+        ["field", "value"],
+        [
+            [k, orjson.dumps(intent[k]).decode() if isinstance(intent[k], dict) else intent[k]]
+            for k in shown
+            if intent.get(k) is not None
+        ],
+    )
 
 
 @intents_app.command("events")
 def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> None:
     """Show an intent's events (its audit trail)."""
-    result = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}/events",
-                                      params={"since": since})
+    result = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}/events", params={"since": since})
     if as_json:
         emit_json(result["events"])
     else:
@@ -231,7 +276,8 @@ def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> 
 
 @intents_app.command("watch")
 def intents_watch(
-    intent_id: str, since: int = 0,
+    intent_id: str,
+    since: int = 0,
     timeout: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -241,8 +287,7 @@ def intents_watch(
     settings = _settings()
     try:
         with Client(settings.url, settings.resolved_api_key()) as client:
-            for event in client.observe(intent_id, since=since, timeout=timeout,
-                                        wait_seconds=30.0):
+            for event in client.observe(intent_id, since=since, timeout=timeout, wait_seconds=30.0):
                 if as_json:
                     print(orjson.dumps(event.raw).decode(), flush=True)  # one object per line
                 else:
@@ -258,11 +303,11 @@ def intents_watch(
 
 
 @intents_app.command("cancel")
-def intents_cancel(intent_id: str, reason: Annotated[str | None, typer.Option()] = None,
-                   as_json: JsonOpt = False) -> None:
+def intents_cancel(
+    intent_id: str, reason: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
+) -> None:
     """Cancel an intent."""
-    result = Remote(_settings()).call("POST", f"/v1/intents/{intent_id}/cancel",
-                                      json={"reason": reason})
+    result = Remote(_settings()).call("POST", f"/v1/intents/{intent_id}/cancel", json={"reason": reason})
     if as_json:
         emit_json(result)
     else:
@@ -284,8 +329,9 @@ def worker_run(
     worker = getattr(importlib.import_module(module_name), attribute or "worker", None)
     if not isinstance(worker, Worker):
         raise typer.BadParameter(f"{target} is not an intentd.worker.Worker")
-    logging.basicConfig(level=_settings().log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=_settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     worker.run()
 
 

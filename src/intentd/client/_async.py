@@ -53,20 +53,28 @@ class AsyncClient(BaseClient):
     network, e.g. ``httpx.ASGITransport(app)`` to talk to an app in the same process.
     """
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float = 15.0, max_retries: int = 2, backoff: float = 0.2,
-                 headers: Mapping[str, str] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries,
-                         backoff=backoff, headers=headers)
-        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport,
-                                       timeout=timeout)
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 15.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff, headers=headers
+        )
+        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -90,8 +98,13 @@ class AsyncClient(BaseClient):
     async def _attempt(self, call: Call[Any], trace_id: str) -> httpx.Response | TransportError:
         try:
             return await self._http.request(
-                call.method, call.path, params=call.params, json=call.json,
-                headers=self._headers(call, trace_id), timeout=self._timeout(call))
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                headers=self._headers(call, trace_id),
+                timeout=self._timeout(call),
+            )
         except httpx.TransportError as exc:
             return transport_error(exc, trace_id)
 
@@ -100,8 +113,12 @@ class AsyncClient(BaseClient):
         trace_id = new_trace_id()
         try:
             async with self._http.stream(
-                    call.method, call.path, params=call.params,
-                    headers=self._headers(call, trace_id), timeout=self._timeout(call)) as response:
+                call.method,
+                call.path,
+                params=call.params,
+                headers=self._headers(call, trace_id),
+                timeout=self._timeout(call),
+            ) as response:
                 if response.status_code >= 400 or not is_event_stream(response):
                     await response.aread()
                     raise self._stream_refusal(response, trace_id)
@@ -146,33 +163,60 @@ class AsyncClient(BaseClient):
     async def capabilities(self) -> Capabilities:
         return await self._send(_base.capabilities())
 
-    async def submit(self, to_agent: str, intent_type: str, payload: JSON | None = None, *,
-                     correlation_id: str | None = None, idempotency_key: str | None = None,
-                     reply_to: str | None = None, deadline_at: datetime | None = None,
-                     max_delivery_attempts: int | None = None,
-                     parent_intent_id: str | None = None) -> Intent:
+    async def submit(
+        self,
+        to_agent: str,
+        intent_type: str,
+        payload: JSON | None = None,
+        *,
+        correlation_id: str | None = None,
+        idempotency_key: str | None = None,
+        reply_to: str | None = None,
+        deadline_at: datetime | None = None,
+        max_delivery_attempts: int | None = None,
+        parent_intent_id: str | None = None,
+    ) -> Intent:
         """Submit an intent. ``correlation_id`` defaults to a fresh UUID; with an
         ``idempotency_key`` a repeated submit returns the first intent (and is retried safely).
 
             intent = await client.submit("agent://acme/prod/writer", "intent.draft.v1",
                                          {"topic": "leases"}, idempotency_key="draft-42")
         """
-        return await self._send(_base.submit_intent(
-            to_agent, intent_type, payload or {}, correlation_id=correlation_id,
-            idempotency_key=idempotency_key, reply_to=reply_to, deadline_at=deadline_at,
-            max_delivery_attempts=max_delivery_attempts, parent_intent_id=parent_intent_id))
+        return await self._send(
+            _base.submit_intent(
+                to_agent,
+                intent_type,
+                payload or {},
+                correlation_id=correlation_id,
+                idempotency_key=idempotency_key,
+                reply_to=reply_to,
+                deadline_at=deadline_at,
+                max_delivery_attempts=max_delivery_attempts,
+                parent_intent_id=parent_intent_id,
+            )
+        )
 
     async def get(self, intent_id: str) -> Intent:
         return await self._send(_base.get_intent(intent_id))
 
-    async def iter_intents(self, *, status: Status | str | None = None,
-                           to_agent: str | None = None, correlation_id: str | None = None,
-                           page_size: int = 100) -> AsyncIterator[Intent]:
+    async def iter_intents(
+        self,
+        *,
+        status: Status | str | None = None,
+        to_agent: str | None = None,
+        correlation_id: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Intent]:
         """Every matching intent, newest first, following ``next_cursor`` page by page."""
         cursor: str | None = None
         while True:
-            page = await self.list(status=status, to_agent=to_agent,
-                                   correlation_id=correlation_id, limit=page_size, cursor=cursor)
+            page = await self.list(
+                status=status,
+                to_agent=to_agent,
+                correlation_id=correlation_id,
+                limit=page_size,
+                cursor=cursor,
+            )
             for intent in page.intents:
                 yield intent
             if page.next_cursor is None:
@@ -183,17 +227,32 @@ class AsyncClient(BaseClient):
         """The intent's events with ``seq > since``, in order."""
         return await self._send(_base.list_events(intent_id, since, limit))
 
-    async def resolve(self, intent_id: str, status: Status | str, *, result: JSON | None = None,
-                      error: Any = None, reason: str | None = None, actor: str | None = None,
-                      expected_policy_generation: int | None = None) -> Intent:
+    async def resolve(
+        self,
+        intent_id: str,
+        status: Status | str,
+        *,
+        result: JSON | None = None,
+        error: Any = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        expected_policy_generation: int | None = None,
+    ) -> Intent:
         """Move the intent to COMPLETED, FAILED or CANCELED (409 ``IntentTerminal`` if it is
         already terminal)."""
-        return await self._send(_base.resolve_intent(
-            intent_id, status, result=result, error=error, reason=reason, actor=actor,
-            expected_policy_generation=expected_policy_generation))
+        return await self._send(
+            _base.resolve_intent(
+                intent_id,
+                status,
+                result=result,
+                error=error,
+                reason=reason,
+                actor=actor,
+                expected_policy_generation=expected_policy_generation,
+            )
+        )
 
-    async def cancel(self, intent_id: str, *, reason: str | None = None,
-                     actor: str | None = None) -> Intent:
+    async def cancel(self, intent_id: str, *, reason: str | None = None, actor: str | None = None) -> Intent:
         return await self._send(_base.cancel_intent(intent_id, reason=reason, actor=actor))
 
     async def resume(self, intent_id: str, body: JSON | None = None) -> Intent:
@@ -201,75 +260,142 @@ class AsyncClient(BaseClient):
         ``{"action": "complete"|"fail", ...}`` resolves it (see the API docs)."""
         return await self._send(_base.resume_intent(intent_id, body))
 
-    async def update_controls(self, intent_id: str, patch: JSON, *,
-                              expected_policy_generation: int | None = None,
-                              actor: str | None = None, reason: str | None = None) -> Intent:
+    async def update_controls(
+        self,
+        intent_id: str,
+        patch: JSON,
+        *,
+        expected_policy_generation: int | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Intent:
         """Merge-patch the intent's controls; with ``expected_policy_generation`` the write is a
         compare-and-set (409 ``StalePolicyGeneration`` when another writer came first)."""
-        return await self._send(_base.update_controls(
-            intent_id, patch, expected_policy_generation=expected_policy_generation, actor=actor,
-            reason=reason))
+        return await self._send(
+            _base.update_controls(
+                intent_id,
+                patch,
+                expected_policy_generation=expected_policy_generation,
+                actor=actor,
+                reason=reason,
+            )
+        )
 
-    async def update_policy(self, intent_id: str, *, grants: JSON | None = None,
-                            envelope: JSON | None = None,
-                            expected_policy_generation: int | None = None,
-                            actor: str | None = None, reason: str | None = None) -> Intent:
-        return await self._send(_base.update_policy(
-            intent_id, grants=grants, envelope=envelope,
-            expected_policy_generation=expected_policy_generation, actor=actor, reason=reason))
+    async def update_policy(
+        self,
+        intent_id: str,
+        *,
+        grants: JSON | None = None,
+        envelope: JSON | None = None,
+        expected_policy_generation: int | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Intent:
+        return await self._send(
+            _base.update_policy(
+                intent_id,
+                grants=grants,
+                envelope=envelope,
+                expected_policy_generation=expected_policy_generation,
+                actor=actor,
+                reason=reason,
+            )
+        )
 
     # --- delivery (workers) ---------------------------------------------------------------------
 
-    async def claim(self, agent: str, *, worker_id: str = "worker", max_intents: int = 1,
-                    lease_seconds: float = 30.0, wait_seconds: float = 0.0) -> list[Delivery]:
+    async def claim(
+        self,
+        agent: str,
+        *,
+        worker_id: str = "worker",
+        max_intents: int = 1,
+        lease_seconds: float = 30.0,
+        wait_seconds: float = 0.0,
+    ) -> list[Delivery]:
         """Lease up to ``max_intents`` intents sent to ``agent``, waiting up to ``wait_seconds``
         for one to arrive. Each delivery's ``lease_token`` must accompany what follows."""
-        return await self._send(_base.claim(
-            agent, worker_id=worker_id, max_intents=max_intents, lease_seconds=lease_seconds,
-            wait_seconds=wait_seconds))
+        return await self._send(
+            _base.claim(
+                agent,
+                worker_id=worker_id,
+                max_intents=max_intents,
+                lease_seconds=lease_seconds,
+                wait_seconds=wait_seconds,
+            )
+        )
 
-    async def heartbeat(self, intent_id: str, lease_token: str, *,
-                        lease_seconds: float = 30.0) -> Delivery:
+    async def heartbeat(self, intent_id: str, lease_token: str, *, lease_seconds: float = 30.0) -> Delivery:
         """Extend the lease; ``StaleLease`` (409) means another worker owns the intent now."""
         return await self._send(_base.heartbeat(intent_id, lease_token, lease_seconds))
 
-    async def complete(self, intent_id: str, lease_token: str, result: JSON | None = None, *,
-                       then: Sequence[IntentSpec | JSON] = (),
-                       usage: Mapping[str, float] | None = None) -> Completion:
+    async def complete(
+        self,
+        intent_id: str,
+        lease_token: str,
+        result: JSON | None = None,
+        *,
+        then: Sequence[IntentSpec | JSON] = (),
+        usage: Mapping[str, float] | None = None,
+    ) -> Completion:
         """Complete a leased intent and submit its follow-ups (``then``) in the same commit."""
-        return await self._send(_base.complete(intent_id, lease_token, result, then=then,
-                                               usage=usage))
+        return await self._send(_base.complete(intent_id, lease_token, result, then=then, usage=usage))
 
-    async def fail(self, intent_id: str, lease_token: str, error: str | JSON, *,
-                   retry: bool = False, retry_after_seconds: float = 0.0,
-                   usage: Mapping[str, float] | None = None) -> Intent:
+    async def fail(
+        self,
+        intent_id: str,
+        lease_token: str,
+        error: str | JSON,
+        *,
+        retry: bool = False,
+        retry_after_seconds: float = 0.0,
+        usage: Mapping[str, float] | None = None,
+    ) -> Intent:
         """Fail a leased intent; ``retry=True`` queues it again while delivery attempts remain,
         after ``retry_after_seconds`` (a durable WAITING_FOR_TIME wait) if given."""
-        return await self._send(_base.fail(intent_id, lease_token, error, retry=retry,
-                                           retry_after_seconds=retry_after_seconds, usage=usage))
+        return await self._send(
+            _base.fail(
+                intent_id,
+                lease_token,
+                error,
+                retry=retry,
+                retry_after_seconds=retry_after_seconds,
+                usage=usage,
+            )
+        )
 
     async def release(self, intent_id: str, lease_token: str) -> Intent:
         """Give the intent back for immediate redelivery (e.g. on shutdown)."""
         return await self._send(_base.release(intent_id, lease_token))
 
-    async def wait(self, intent_id: str, lease_token: str,
-                   reason: WaitingReason | str = WaitingReason.HUMAN, *,
-                   wake_at: datetime | None = None, details: JSON | None = None) -> Intent:
+    async def wait(
+        self,
+        intent_id: str,
+        lease_token: str,
+        reason: WaitingReason | str = WaitingReason.HUMAN,
+        *,
+        wake_at: datetime | None = None,
+        details: JSON | None = None,
+    ) -> Intent:
         """Park the intent in WAITING (the lease ends); ``wake_at`` queues it again then."""
-        return await self._send(_base.wait(intent_id, lease_token, reason, wake_at=wake_at,
-                                           details=details))
+        return await self._send(_base.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
 
-    async def progress(self, intent_id: str, message: str | None = None, *,
-                       lease_token: str | None = None,
-                       usage: Mapping[str, float] | None = None) -> Intent:
+    async def progress(
+        self,
+        intent_id: str,
+        message: str | None = None,
+        *,
+        lease_token: str | None = None,
+        usage: Mapping[str, float] | None = None,
+    ) -> Intent:
         """Record progress (and usage) as an ``intent.progress`` event."""
-        return await self._send(_base.progress(intent_id, message, lease_token=lease_token,
-                                               usage=usage))
+        return await self._send(_base.progress(intent_id, message, lease_token=lease_token, usage=usage))
 
     # --- inbox, approvals, mesh ----------------------------------------------------------------
 
-    async def inbox(self, owner_agent: str | None = None, status: str | None = None, *,
-                    limit: int = 50) -> list[Thread]:
+    async def inbox(
+        self, owner_agent: str | None = None, status: str | None = None, *, limit: int = 50
+    ) -> list[Thread]:
         """Completion threads of intents sent with a ``reply_to``, most recently updated first:
         those owned by ``owner_agent`` (the ``reply_to`` address), or every owner's in the key's
         namespace when None. ``status`` is ``pending``, ``active`` or ``done``.
@@ -277,16 +403,14 @@ class AsyncClient(BaseClient):
             for thread in await client.inbox("agent://acme/prod/boss", status="done"):
                 print(thread.thread_id, thread.intent_status, thread.messages[-1]["content"])
         """
-        return await self._send(_base.list_inbox(owner_agent=owner_agent, status=status,
-                                                 limit=limit))
+        return await self._send(_base.list_inbox(owner_agent=owner_agent, status=status, limit=limit))
 
     async def inbox_thread(self, thread_id: str, owner_agent: str | None = None) -> Thread:
         """One thread with its timeline; a thread of another owner is ``NotFound``
         (``thread_not_found``), as is an intent sent without ``reply_to``."""
         return await self._send(_base.get_inbox_thread(thread_id, owner_agent=owner_agent))
 
-    async def decide_approval(self, approval_id: str, decision: str,
-                              comment: str | None = None) -> Approval:
+    async def decide_approval(self, approval_id: str, decision: str, comment: str | None = None) -> Approval:
         """Decide ``approve`` or ``reject``. When ``approval_id`` is the id of a WAITING intent
         the decision moves it: approve hands it back to its agent (SUBMITTED, the decision as its
         input), reject fails it. Each id is decided once: a different second decision is
@@ -300,8 +424,9 @@ class AsyncClient(BaseClient):
         """
         return await self._send(_base.decide_approval(approval_id, decision, comment))
 
-    async def mesh_heartbeat(self, metrics: Mapping[str, Any] | None = None,
-                             owner_agent: str | None = None) -> AgentHealth:
+    async def mesh_heartbeat(
+        self, metrics: Mapping[str, Any] | None = None, owner_agent: str | None = None
+    ) -> AgentHealth:
         """Tell the mesh this agent is alive, with optional ``metrics``. The beat is recorded for
         ``owner_agent``, or for ``agent://<key name>`` when None. (Not ``heartbeat``, which
         extends a lease.) Retried: a repeated beat only moves "last seen" again."""
@@ -319,9 +444,15 @@ class AsyncClient(BaseClient):
 
     # --- following ------------------------------------------------------------------------------
 
-    async def observe(self, intent_id: str, *, since: int = 0, timeout: float | None = None,
-                      wait_seconds: float = 15.0, poll_interval: float = 1.0
-                      ) -> AsyncIterator[Event]:
+    async def observe(
+        self,
+        intent_id: str,
+        *,
+        since: int = 0,
+        timeout: float | None = None,
+        wait_seconds: float = 15.0,
+        poll_interval: float = 1.0,
+    ) -> AsyncIterator[Event]:
         """The intent's events after ``since``, as they happen, until a terminal one. Reconnects
         from the last seq seen (no duplicate, no gap); polls ``/events`` only when the server
         cannot stream. Raises ``WaitTimeout`` after ``timeout`` seconds.
@@ -341,20 +472,37 @@ class AsyncClient(BaseClient):
             except StreamUnavailable:
                 follow.streaming = False
 
-    async def wait_for(self, intent_id: str, *, timeout: float | None = None,
-                       wait_seconds: float = 15.0, poll_interval: float = 1.0) -> Intent:
+    async def wait_for(
+        self,
+        intent_id: str,
+        *,
+        timeout: float | None = None,
+        wait_seconds: float = 15.0,
+        poll_interval: float = 1.0,
+    ) -> Intent:
         """The intent once it is terminal (``WaitTimeout`` if that takes over ``timeout``)."""
         intent = await self.get(intent_id)
         if intent.is_terminal:
             return intent
-        async for _ in self.observe(intent_id, since=intent.last_seq, timeout=timeout,
-                                    wait_seconds=wait_seconds, poll_interval=poll_interval):
+        async for _ in self.observe(
+            intent_id,
+            since=intent.last_seq,
+            timeout=timeout,
+            wait_seconds=wait_seconds,
+            poll_interval=poll_interval,
+        ):
             pass
         return await self.get(intent_id)
 
-    async def listen(self, address: str, *, since: int = 0,
-                     status: Sequence[Status | str] | None = None, timeout: float | None = None,
-                     wait_seconds: float = 15.0) -> AsyncIterator[FeedItem]:
+    async def listen(
+        self,
+        address: str,
+        *,
+        since: int = 0,
+        status: Sequence[Status | str] | None = None,
+        timeout: float | None = None,
+        wait_seconds: float = 15.0,
+    ) -> AsyncIterator[FeedItem]:
         """The agent's feed after ``since`` (its per-agent cursor), forever or until ``timeout``
         (``WaitTimeout``): intents submitted to it (by default the non-terminal ones) and terminal
         replies to its ``reply_to`` address. Reconnects from the last seq seen."""
@@ -367,10 +515,18 @@ class AsyncClient(BaseClient):
                 raise exc.error from None
 
     # Last: inside the class body the name ``list`` means this method from here on.
-    async def list(self, *, status: Status | str | None = None, to_agent: str | None = None,
-                   correlation_id: str | None = None, limit: int = 50,
-                   cursor: str | None = None) -> IntentPage:
+    async def list(
+        self,
+        *,
+        status: Status | str | None = None,
+        to_agent: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> IntentPage:
         """One page of intents, newest first; pass ``page.next_cursor`` for the next one."""
-        return await self._send(_base.list_intents(
-            status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit,
-            cursor=cursor))
+        return await self._send(
+            _base.list_intents(
+                status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit, cursor=cursor
+            )
+        )

@@ -75,9 +75,16 @@ class RetryPolicy:
 class BaseClient:
     """Configuration and the request/response logic shared by ``Client`` and ``AsyncClient``."""
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float = 15.0, max_retries: int = 2, backoff: float = 0.2,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 15.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         settings = Settings() if base_url is None or api_key is None else None
         self.base_url = (base_url or (settings.url if settings else "")).rstrip("/")
         self.api_key = api_key if api_key is not None else configured_key(settings)
@@ -96,8 +103,9 @@ class BaseClient:
             return httpx.Timeout(self.timeout)
         return httpx.Timeout(self.timeout, read=call.read_timeout + self.timeout)
 
-    def _retry_delay(self, call: Call[Any], attempt: int,
-                     outcome: httpx.Response | TransportError) -> float | None:
+    def _retry_delay(
+        self, call: Call[Any], attempt: int, outcome: httpx.Response | TransportError
+    ) -> float | None:
         """Seconds to wait before sending ``call`` again, or None to stop here."""
         if not call.retry_safe or attempt >= self.retry.max_retries:
             return None
@@ -188,121 +196,212 @@ def capabilities() -> Call[Capabilities]:
     return Call("GET", "/v1/capabilities", Capabilities.from_wire, retry_safe=True)
 
 
-def submit_intent(to_agent: str, intent_type: str, payload: JSON, *, correlation_id: str | None,
-                  idempotency_key: str | None, reply_to: str | None, deadline_at: datetime | None,
-                  max_delivery_attempts: int | None, parent_intent_id: str | None
-                  ) -> Call[Intent]:
-    body = {"to_agent": to_agent, "intent_type": intent_type, "payload": payload,
-            "correlation_id": correlation_id or str(uuid.uuid4())} | _present(
-        reply_to=reply_to, deadline_at=_time(deadline_at),
-        max_delivery_attempts=max_delivery_attempts, parent_intent_id=parent_intent_id)
+def submit_intent(
+    to_agent: str,
+    intent_type: str,
+    payload: JSON,
+    *,
+    correlation_id: str | None,
+    idempotency_key: str | None,
+    reply_to: str | None,
+    deadline_at: datetime | None,
+    max_delivery_attempts: int | None,
+    parent_intent_id: str | None,
+) -> Call[Intent]:
+    body = {
+        "to_agent": to_agent,
+        "intent_type": intent_type,
+        "payload": payload,
+        "correlation_id": correlation_id or str(uuid.uuid4()),
+    } | _present(
+        reply_to=reply_to,
+        deadline_at=_time(deadline_at),
+        max_delivery_attempts=max_delivery_attempts,
+        parent_intent_id=parent_intent_id,
+    )
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     # With a key the server answers a repeat with the first intent, so a retry cannot duplicate.
-    return Call("POST", "/v1/intents", _intent, json=body, headers=headers,
-                retry_safe=idempotency_key is not None)
+    return Call(
+        "POST", "/v1/intents", _intent, json=body, headers=headers, retry_safe=idempotency_key is not None
+    )
 
 
 def get_intent(intent_id: str) -> Call[Intent]:
     return Call("GET", intent_path(intent_id), _intent, retry_safe=True)
 
 
-def list_intents(*, status: Status | str | None, to_agent: str | None, correlation_id: str | None,
-                 limit: int, cursor: str | None) -> Call[IntentPage]:
-    params = _present(status=getattr(status, "value", status), to_agent=to_agent,
-                      correlation_id=correlation_id, limit=limit, cursor=cursor)
+def list_intents(
+    *,
+    status: Status | str | None,
+    to_agent: str | None,
+    correlation_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Call[IntentPage]:
+    params = _present(
+        status=getattr(status, "value", status),
+        to_agent=to_agent,
+        correlation_id=correlation_id,
+        limit=limit,
+        cursor=cursor,
+    )
     return Call("GET", "/v1/intents", IntentPage.from_wire, params=params, retry_safe=True)
 
 
 def list_events(intent_id: str, since: int, limit: int) -> Call[list[Event]]:
-    return Call("GET", intent_path(intent_id, "/events"), _events,
-                params={"since": since, "limit": limit}, retry_safe=True)
+    return Call(
+        "GET",
+        intent_path(intent_id, "/events"),
+        _events,
+        params={"since": since, "limit": limit},
+        retry_safe=True,
+    )
 
 
-def resolve_intent(intent_id: str, status: Status | str, *, result: JSON | None, error: Any,
-                   reason: str | None, actor: str | None,
-                   expected_policy_generation: int | None) -> Call[Intent]:
+def resolve_intent(
+    intent_id: str,
+    status: Status | str,
+    *,
+    result: JSON | None,
+    error: Any,
+    reason: str | None,
+    actor: str | None,
+    expected_policy_generation: int | None,
+) -> Call[Intent]:
     body = {"status": str(getattr(status, "value", status)).upper()} | _present(
-        result=result, error=error, reason=reason, actor=actor,
-        expected_policy_generation=expected_policy_generation)
+        result=result,
+        error=error,
+        reason=reason,
+        actor=actor,
+        expected_policy_generation=expected_policy_generation,
+    )
     return Call("POST", intent_path(intent_id, "/resolve"), _intent, json=body)
 
 
 def cancel_intent(intent_id: str, *, reason: str | None, actor: str | None) -> Call[Intent]:
-    return Call("POST", intent_path(intent_id, "/cancel"), _intent,
-                json=_present(reason=reason, actor=actor))
+    return Call("POST", intent_path(intent_id, "/cancel"), _intent, json=_present(reason=reason, actor=actor))
 
 
 def resume_intent(intent_id: str, body: JSON | None) -> Call[Intent]:
     return Call("POST", intent_path(intent_id, "/resume"), _intent, json=body or {})
 
 
-def update_controls(intent_id: str, patch: JSON, *, expected_policy_generation: int | None,
-                    actor: str | None, reason: str | None) -> Call[Intent]:
+def update_controls(
+    intent_id: str,
+    patch: JSON,
+    *,
+    expected_policy_generation: int | None,
+    actor: str | None,
+    reason: str | None,
+) -> Call[Intent]:
     body = {"controls_patch": patch} | _present(
-        expected_policy_generation=expected_policy_generation, actor=actor, reason=reason)
+        expected_policy_generation=expected_policy_generation, actor=actor, reason=reason
+    )
     return Call("POST", intent_path(intent_id, "/controls"), _intent, json=body)
 
 
-def update_policy(intent_id: str, *, grants: JSON | None, envelope: JSON | None,
-                  expected_policy_generation: int | None, actor: str | None,
-                  reason: str | None) -> Call[Intent]:
-    body = _present(grants_patch=grants, envelope_patch=envelope,
-                    expected_policy_generation=expected_policy_generation, actor=actor,
-                    reason=reason)
+def update_policy(
+    intent_id: str,
+    *,
+    grants: JSON | None,
+    envelope: JSON | None,
+    expected_policy_generation: int | None,
+    actor: str | None,
+    reason: str | None,
+) -> Call[Intent]:
+    body = _present(
+        grants_patch=grants,
+        envelope_patch=envelope,
+        expected_policy_generation=expected_policy_generation,
+        actor=actor,
+        reason=reason,
+    )
     return Call("POST", intent_path(intent_id, "/policy"), _intent, json=body)
 
 
-def claim(agent: str, *, worker_id: str, max_intents: int, lease_seconds: float,
-          wait_seconds: float) -> Call[list[Delivery]]:
+def claim(
+    agent: str, *, worker_id: str, max_intents: int, lease_seconds: float, wait_seconds: float
+) -> Call[list[Delivery]]:
     # Not retried: a lost answer to a claim leaves leases nobody holds; they expire and the
     # intents are delivered again, which a retry could not do any better.
-    body = {"worker_id": worker_id, "max_intents": max_intents, "lease_seconds": lease_seconds,
-            "wait_seconds": wait_seconds}
-    return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body,
-                read_timeout=wait_seconds)
+    body = {
+        "worker_id": worker_id,
+        "max_intents": max_intents,
+        "lease_seconds": lease_seconds,
+        "wait_seconds": wait_seconds,
+    }
+    return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body, read_timeout=wait_seconds)
 
 
 def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[Delivery]:
     # Extending a lease twice is harmless, so a heartbeat may be retried.
-    return Call("POST", intent_path(intent_id, "/lease/heartbeat"), Delivery.from_wire,
-                json={"lease_token": lease_token, "lease_seconds": lease_seconds},
-                retry_safe=True)
+    return Call(
+        "POST",
+        intent_path(intent_id, "/lease/heartbeat"),
+        Delivery.from_wire,
+        json={"lease_token": lease_token, "lease_seconds": lease_seconds},
+        retry_safe=True,
+    )
 
 
-def complete(intent_id: str, lease_token: str, result: JSON | None, *,
-             then: Sequence[IntentSpec | JSON], usage: Mapping[str, float] | None
-             ) -> Call[Completion]:
-    body = {"lease_token": lease_token, "result": result or {},
-            "then": [s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then]}
+def complete(
+    intent_id: str,
+    lease_token: str,
+    result: JSON | None,
+    *,
+    then: Sequence[IntentSpec | JSON],
+    usage: Mapping[str, float] | None,
+) -> Call[Completion]:
+    body = {
+        "lease_token": lease_token,
+        "result": result or {},
+        "then": [s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then],
+    }
     if usage:
         body["usage"] = dict(usage)
     # The server answers a repeated completion with the same token as a replay (replayed=True).
-    return Call("POST", intent_path(intent_id, "/complete"), Completion.from_wire, json=body,
-                retry_safe=True)
+    return Call("POST", intent_path(intent_id, "/complete"), Completion.from_wire, json=body, retry_safe=True)
 
 
-def fail(intent_id: str, lease_token: str, error: str | JSON, *, retry: bool,
-         retry_after_seconds: float, usage: Mapping[str, float] | None) -> Call[Intent]:
+def fail(
+    intent_id: str,
+    lease_token: str,
+    error: str | JSON,
+    *,
+    retry: bool,
+    retry_after_seconds: float,
+    usage: Mapping[str, float] | None,
+) -> Call[Intent]:
     body = {"lease_token": lease_token, "error": error, "retry": retry} | _present(
         usage=dict(usage) if usage else None,
-        retry_after_seconds=retry_after_seconds if retry_after_seconds > 0 else None)
+        retry_after_seconds=retry_after_seconds if retry_after_seconds > 0 else None,
+    )
     return Call("POST", intent_path(intent_id, "/fail"), _intent, json=body)
 
 
 def release(intent_id: str, lease_token: str) -> Call[Intent]:
-    return Call("POST", intent_path(intent_id, "/release"), _intent,
-                json={"lease_token": lease_token})
+    return Call("POST", intent_path(intent_id, "/release"), _intent, json={"lease_token": lease_token})
 
 
-def wait(intent_id: str, lease_token: str, reason: WaitingReason | str, *,
-         wake_at: datetime | None, details: JSON | None) -> Call[Intent]:
-    body = {"lease_token": lease_token, "reason": waiting_reason(reason),
-            "details": details or {}} | _present(wake_at=_time(wake_at))
+def wait(
+    intent_id: str,
+    lease_token: str,
+    reason: WaitingReason | str,
+    *,
+    wake_at: datetime | None,
+    details: JSON | None,
+) -> Call[Intent]:
+    body = {
+        "lease_token": lease_token,
+        "reason": waiting_reason(reason),
+        "details": details or {},
+    } | _present(wake_at=_time(wake_at))
     return Call("POST", intent_path(intent_id, "/wait"), _intent, json=body)
 
 
-def progress(intent_id: str, message: str | None, *, lease_token: str | None,
-             usage: Mapping[str, float] | None) -> Call[Intent]:
+def progress(
+    intent_id: str, message: str | None, *, lease_token: str | None, usage: Mapping[str, float] | None
+) -> Call[Intent]:
     body = _present(message=message, lease_token=lease_token, usage=dict(usage) if usage else None)
     return Call("POST", intent_path(intent_id, "/progress"), _intent, json=body)
 
@@ -340,30 +439,43 @@ def list_inbox(*, owner_agent: str | None, status: str | None, limit: int) -> Ca
 
 
 def get_inbox_thread(thread_id: str, *, owner_agent: str | None) -> Call[Thread]:
-    return Call("GET", f"/v1/inbox/{quote(thread_id, safe='')}", _thread,
-                params=_present(owner_agent=owner_agent), retry_safe=True)
+    return Call(
+        "GET",
+        f"/v1/inbox/{quote(thread_id, safe='')}",
+        _thread,
+        params=_present(owner_agent=owner_agent),
+        retry_safe=True,
+    )
 
 
 def decide_approval(approval_id: str, decision: str, comment: str | None) -> Call[Approval]:
     # The server records one decision per id and answers the same decision (and comment) again
     # with the recorded one (replayed=True), so a retry after a lost answer cannot decide twice.
-    return Call("POST", f"/v1/approvals/{quote(approval_id, safe='')}/decision",
-                Approval.from_wire, json={"decision": decision} | _present(comment=comment),
-                retry_safe=True)
+    return Call(
+        "POST",
+        f"/v1/approvals/{quote(approval_id, safe='')}/decision",
+        Approval.from_wire,
+        json={"decision": decision} | _present(comment=comment),
+        retry_safe=True,
+    )
 
 
-def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None
-                   ) -> Call[AgentHealth]:
+def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None) -> Call[AgentHealth]:
     # A second beat only moves "last seen" again: safe to retry.
-    return Call("POST", "/v1/mesh/heartbeat", AgentHealth.from_wire,
-                params=_present(owner_agent=owner_agent),
-                json=_present(metrics=dict(metrics) if metrics is not None else None),
-                retry_safe=True)
+    return Call(
+        "POST",
+        "/v1/mesh/heartbeat",
+        AgentHealth.from_wire,
+        params=_present(owner_agent=owner_agent),
+        json=_present(metrics=dict(metrics) if metrics is not None else None),
+        retry_safe=True,
+    )
 
 
 def list_mesh_agents(*, health: str | None, limit: int) -> Call[list[MeshAgent]]:
-    return Call("GET", "/v1/mesh/agents", _mesh_agents,
-                params=_present(health=health, limit=limit), retry_safe=True)
+    return Call(
+        "GET", "/v1/mesh/agents", _mesh_agents, params=_present(health=health, limit=limit), retry_safe=True
+    )
 
 
 def get_mesh_agent(address: str) -> Call[MeshAgent]:

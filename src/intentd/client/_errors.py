@@ -94,9 +94,16 @@ def _error_object(response: httpx.Response) -> dict[str, Any]:
     return {"message": body.get("detail")} if isinstance(body.get("detail"), str) else {}
 
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 409: "conflict", 413: "payload_too_large", 422: "validation_error",
-                 503: "unavailable"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_error",
+    503: "unavailable",
+}
 
 
 def _code_for_status(status: int) -> str:

@@ -99,8 +99,9 @@ class Follow(Generic[S]):
     caller, and the next segment asks for ``since=cursor`` (exclusive), so a reconnect neither
     repeats nor skips an item. Consecutive failed segments are counted for the retry budget."""
 
-    def __init__(self, what: str, since: int, timeout: float | None, wait_seconds: float,
-                 retry: RetryPolicy) -> None:
+    def __init__(
+        self, what: str, since: int, timeout: float | None, wait_seconds: float, retry: RetryPolicy
+    ) -> None:
         self.what = what
         self.cursor = since
         self.deadline = Deadline.after(timeout)
@@ -163,15 +164,20 @@ class Follow(Generic[S]):
 class IntentFollow(Follow[Event]):
     """``observe``: an intent's events until a terminal one."""
 
-    def __init__(self, intent_id: str, since: int, timeout: float | None, wait_seconds: float,
-                 retry: RetryPolicy) -> None:
+    def __init__(
+        self, intent_id: str, since: int, timeout: float | None, wait_seconds: float, retry: RetryPolicy
+    ) -> None:
         super().__init__(f"intent {intent_id}", since, timeout, wait_seconds, retry)
         self.intent_id = intent_id
 
     def stream_call(self) -> Call[None]:
-        return Call("GET", intent_path(self.intent_id, "/events/stream"), ignore,
-                    params={"since": self.cursor, "wait_seconds": self._wait()},
-                    read_timeout=self._wait() + STREAM_READ_MARGIN)
+        return Call(
+            "GET",
+            intent_path(self.intent_id, "/events/stream"),
+            ignore,
+            params={"since": self.cursor, "wait_seconds": self._wait()},
+            read_timeout=self._wait() + STREAM_READ_MARGIN,
+        )
 
     def poll_call(self) -> Call[list[Event]]:
         return list_events(self.intent_id, self.cursor, 1000)
@@ -189,8 +195,15 @@ class IntentFollow(Follow[Event]):
 class FeedFollow(Follow[FeedItem]):
     """``listen``: an agent's feed, for as long as the caller keeps reading."""
 
-    def __init__(self, address: str, since: int, status: Sequence[Status | str] | None,
-                 timeout: float | None, wait_seconds: float, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        address: str,
+        since: int,
+        status: Sequence[Status | str] | None,
+        timeout: float | None,
+        wait_seconds: float,
+        retry: RetryPolicy,
+    ) -> None:
         super().__init__(f"agent {address}", since, timeout, wait_seconds, retry)
         self.address = address
         self.status = ",".join(str(getattr(s, "value", s)) for s in status) if status else None
@@ -200,8 +213,13 @@ class FeedFollow(Follow[FeedItem]):
         params: JSON = {"since": self.cursor, "wait_seconds": wait}
         if self.status:
             params["status"] = self.status
-        return Call("GET", agent_path(self.address, "/intents/stream"), ignore, params=params,
-                    read_timeout=wait + STREAM_READ_MARGIN)
+        return Call(
+            "GET",
+            agent_path(self.address, "/intents/stream"),
+            ignore,
+            params=params,
+            read_timeout=wait + STREAM_READ_MARGIN,
+        )
 
     def parse(self, message: Message) -> FeedItem | None:
         if not message.event.startswith("intent."):

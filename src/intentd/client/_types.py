@@ -58,21 +58,30 @@ class Intent:
     def from_wire(cls, data: JSON) -> Intent:
         policy = data.get("workflow_control_policy") or {}
         return cls(
-            intent_id=data["intent_id"], intent_type=data["intent_type"],
-            status=Status(data["status"]), correlation_id=data["correlation_id"],
-            from_agent=data["from_agent"], to_agent=data["to_agent"],
+            intent_id=data["intent_id"],
+            intent_type=data["intent_type"],
+            status=Status(data["status"]),
+            correlation_id=data["correlation_id"],
+            from_agent=data["from_agent"],
+            to_agent=data["to_agent"],
             payload=data.get("payload") or {},
             created_at=_required_time(data["created_at"]),
             updated_at=_required_time(data.get("updated_at") or data["created_at"]),
             last_seq=int(data.get("last_seq") or 0),
-            reply_to=data.get("reply_to"), parent_intent_id=data.get("parent_intent_id"),
-            root_intent_id=data.get("root_intent_id"), deadline_at=_time(data.get("deadline_at")),
-            waiting_reason=data.get("waiting_reason"), result=data.get("result"),
-            error=data.get("error"), reason=data.get("reason"),
+            reply_to=data.get("reply_to"),
+            parent_intent_id=data.get("parent_intent_id"),
+            root_intent_id=data.get("root_intent_id"),
+            deadline_at=_time(data.get("deadline_at")),
+            waiting_reason=data.get("waiting_reason"),
+            result=data.get("result"),
+            error=data.get("error"),
+            reason=data.get("reason"),
             max_delivery_attempts=int(data.get("max_delivery_attempts") or 5),
             delivery_attempt=int(data.get("delivery_attempt") or 0),
             policy_generation=int(data.get("policy_generation") or 0),
-            controls=policy.get("controls") or {}, usage=data.get("usage") or {}, raw=data,
+            controls=policy.get("controls") or {},
+            usage=data.get("usage") or {},
+            raw=data,
         )
 
 
@@ -97,10 +106,15 @@ class Event:
     @classmethod
     def from_wire(cls, data: JSON) -> Event:
         return cls(
-            intent_id=data["intent_id"], seq=int(data["seq"]), event_type=data["event_type"],
-            status=Status(data["status"]), at=_required_time(data["at"]),
-            actor=data.get("actor"), waiting_reason=data.get("waiting_reason"),
-            details=data.get("details") or {}, raw=data,
+            intent_id=data["intent_id"],
+            seq=int(data["seq"]),
+            event_type=data["event_type"],
+            status=Status(data["status"]),
+            at=_required_time(data["at"]),
+            actor=data.get("actor"),
+            waiting_reason=data.get("waiting_reason"),
+            details=data.get("details") or {},
+            raw=data,
         )
 
 
@@ -117,9 +131,13 @@ class Delivery:
     @classmethod
     def from_wire(cls, data: JSON) -> Delivery:
         lease = data["lease"]
-        return cls(intent=Intent.from_wire(data["intent"]), lease_token=lease["token"],
-                   lease_expires_at=_required_time(lease["expires_at"]),
-                   attempt=int(lease["delivery_attempt"]), raw=data)
+        return cls(
+            intent=Intent.from_wire(data["intent"]),
+            lease_token=lease["token"],
+            lease_expires_at=_required_time(lease["expires_at"]),
+            attempt=int(lease["delivery_attempt"]),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +152,12 @@ class Completion:
 
     @classmethod
     def from_wire(cls, data: JSON) -> Completion:
-        return cls(intent=Intent.from_wire(data["intent"]),
-                   then=[Intent.from_wire(child) for child in data.get("then") or []],
-                   replayed=bool(data.get("replayed")), raw=data)
+        return cls(
+            intent=Intent.from_wire(data["intent"]),
+            then=[Intent.from_wire(child) for child in data.get("then") or []],
+            replayed=bool(data.get("replayed")),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +170,11 @@ class IntentPage:
 
     @classmethod
     def from_wire(cls, data: JSON) -> IntentPage:
-        return cls(intents=[Intent.from_wire(i) for i in data.get("intents") or []],
-                   next_cursor=data.get("next_cursor"), raw=data)
+        return cls(
+            intents=[Intent.from_wire(i) for i in data.get("intents") or []],
+            next_cursor=data.get("next_cursor"),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +194,17 @@ class FeedItem:
 
     @classmethod
     def from_wire(cls, data: JSON) -> FeedItem:
-        return cls(intent_id=data["intent_id"], seq=int(data["seq"]),
-                   event_type=data["event_type"], status=Status(data["status"]),
-                   at=_required_time(data["at"]), intent_type=data.get("intent_type"),
-                   correlation_id=data.get("correlation_id"), to_agent=data.get("to_agent"),
-                   raw=data)
+        return cls(
+            intent_id=data["intent_id"],
+            seq=int(data["seq"]),
+            event_type=data["event_type"],
+            status=Status(data["status"]),
+            at=_required_time(data["at"]),
+            intent_type=data.get("intent_type"),
+            correlation_id=data.get("correlation_id"),
+            to_agent=data.get("to_agent"),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +216,9 @@ class Health:
 
     @classmethod
     def from_wire(cls, data: JSON) -> Health:
-        return cls(ok=bool(data.get("ok")), version=data.get("version"),
-                   database=data.get("database"), raw=data)
+        return cls(
+            ok=bool(data.get("ok")), version=data.get("version"), database=data.get("database"), raw=data
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +229,11 @@ class Capabilities:
 
     @classmethod
     def from_wire(cls, data: JSON) -> Capabilities:
-        return cls(capabilities=list(data.get("capabilities") or []),
-                   supported_intent_types=list(data.get("supported_intent_types") or []),
-                   raw=data)
+        return cls(
+            capabilities=list(data.get("capabilities") or []),
+            supported_intent_types=list(data.get("supported_intent_types") or []),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +250,13 @@ class IntentSpec:
     max_delivery_attempts: int | None = None
 
     def to_wire(self) -> JSON:
-        body: JSON = {"to_agent": self.to_agent, "intent_type": self.intent_type,
-                      "payload": self.payload}
-        optional = {"correlation_id": self.correlation_id, "reply_to": self.reply_to,
-                    "deadline_at": self.deadline_at.isoformat() if self.deadline_at else None,
-                    "max_delivery_attempts": self.max_delivery_attempts}
+        body: JSON = {"to_agent": self.to_agent, "intent_type": self.intent_type, "payload": self.payload}
+        optional = {
+            "correlation_id": self.correlation_id,
+            "reply_to": self.reply_to,
+            "deadline_at": self.deadline_at.isoformat() if self.deadline_at else None,
+            "max_delivery_attempts": self.max_delivery_attempts,
+        }
         return body | {k: v for k, v in optional.items() if v is not None}
 
 
@@ -248,16 +283,21 @@ class Thread:
 
     @classmethod
     def from_wire(cls, data: JSON) -> Thread:
-        return cls(thread_id=data["thread_id"], status=data["status"],
-                   owner_agent=data["owner_agent"], from_agent=data["from_agent"],
-                   to_agent=data["to_agent"],
-                   intent_type=data.get("intent_type") or data.get("subject") or "",
-                   intent_status=Status(data["intent_status"]),
-                   correlation_id=data["correlation_id"],
-                   created_at=_required_time(data["created_at"]),
-                   updated_at=_required_time(data.get("updated_at") or data["created_at"]),
-                   timeline=list(data.get("timeline") or []),
-                   messages=list(data.get("messages") or []), raw=data)
+        return cls(
+            thread_id=data["thread_id"],
+            status=data["status"],
+            owner_agent=data["owner_agent"],
+            from_agent=data["from_agent"],
+            to_agent=data["to_agent"],
+            intent_type=data.get("intent_type") or data.get("subject") or "",
+            intent_status=Status(data["intent_status"]),
+            correlation_id=data["correlation_id"],
+            created_at=_required_time(data["created_at"]),
+            updated_at=_required_time(data.get("updated_at") or data["created_at"]),
+            timeline=list(data.get("timeline") or []),
+            messages=list(data.get("messages") or []),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +319,17 @@ class Approval:
     @classmethod
     def from_wire(cls, data: JSON) -> Approval:
         approval, intent = data["approval"], data.get("intent")
-        return cls(approval_id=approval["approval_id"], decision=approval["decision"],
-                   comment=approval.get("comment"), decided_by=approval["decided_by"],
-                   decided_at=_required_time(approval["decided_at"]),
-                   intent_id=approval.get("intent_id"),
-                   intent=Intent.from_wire(intent) if intent else None,
-                   replayed=bool(data.get("replayed")), raw=data)
+        return cls(
+            approval_id=approval["approval_id"],
+            decision=approval["decision"],
+            comment=approval.get("comment"),
+            decided_by=approval["decided_by"],
+            decided_at=_required_time(approval["decided_at"]),
+            intent_id=approval.get("intent_id"),
+            intent=Intent.from_wire(intent) if intent else None,
+            replayed=bool(data.get("replayed")),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,9 +345,13 @@ class AgentHealth:
 
     @classmethod
     def from_wire(cls, data: JSON) -> AgentHealth:
-        return cls(address=data["address"], address_id=data["address_id"],
-                   health=data.get("health_status") or data["status"],
-                   last_heartbeat_at=_time(data.get("last_heartbeat_at")), raw=data)
+        return cls(
+            address=data["address"],
+            address_id=data["address_id"],
+            health=data.get("health_status") or data["status"],
+            last_heartbeat_at=_time(data.get("last_heartbeat_at")),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +370,13 @@ class MeshAgent:
 
     @classmethod
     def from_wire(cls, data: JSON) -> MeshAgent:
-        return cls(address=data["address"], address_id=data["address_id"],
-                   display_name=data.get("display_name") or data["address_id"],
-                   health=data["health_status"], created_at=_required_time(data["created_at"]),
-                   last_heartbeat_at=_time(data.get("last_heartbeat_at")),
-                   metrics=data.get("metrics") or {}, raw=data)
+        return cls(
+            address=data["address"],
+            address_id=data["address_id"],
+            display_name=data.get("display_name") or data["address_id"],
+            health=data["health_status"],
+            created_at=_required_time(data["created_at"]),
+            last_heartbeat_at=_time(data.get("last_heartbeat_at")),
+            metrics=data.get("metrics") or {},
+            raw=data,
+        )

@@ -17,9 +17,22 @@ from .mesh import MeshService
 from .scheduler import Scheduler
 
 __all__ = [
-    "Claim", "Complete", "Completion", "DeliveryService", "Engine", "Fail", "InboxService",
-    "IntentService", "KeyService", "MeshService", "Principal", "Resolve", "Scheduler",
-    "SubmitIntent", "Wait", "hash_key",
+    "Claim",
+    "Complete",
+    "Completion",
+    "DeliveryService",
+    "Engine",
+    "Fail",
+    "InboxService",
+    "IntentService",
+    "KeyService",
+    "MeshService",
+    "Principal",
+    "Resolve",
+    "Scheduler",
+    "SubmitIntent",
+    "Wait",
+    "hash_key",
 ]
 
 
@@ -29,6 +42,7 @@ class Engine:
     def __init__(self, store: Store, clock: Callable[[], Micros] = now_us) -> None:
         self.store = store
         lifecycle = Lifecycle()  # one per process: its dispatcher knows this process's waiters
+        self.dispatcher = lifecycle.dispatcher
         self.intents = IntentService(store, clock, lifecycle)
         self.delivery = DeliveryService(store, clock, lifecycle)
         self.scheduler = Scheduler(store, clock, lifecycle)

@@ -38,8 +38,16 @@ class Change:
         self.intent = intent
         self.events: list[Event] = list(already)
 
-    def step(self, event_type: EventType, status: Status, actor: str, at: Micros, *,
-             waiting_reason: WaitingReason | None = None, details: JSON | None = None) -> Intent:
+    def step(
+        self,
+        event_type: EventType,
+        status: Status,
+        actor: str,
+        at: Micros,
+        *,
+        waiting_reason: WaitingReason | None = None,
+        details: JSON | None = None,
+    ) -> Intent:
         current = self.intent
         if status is current.status:  # an event that records something without moving status
             if current.is_terminal:
@@ -47,17 +55,34 @@ class Change:
             waiting_reason = waiting_reason or current.waiting_reason
         else:
             check_transition(current.status, status)
-        event = Event(current.intent_id, current.last_seq + 1, event_type, status, at, actor,
-                      waiting_reason, details or {})
+        event = Event(
+            current.intent_id,
+            current.last_seq + 1,
+            event_type,
+            status,
+            at,
+            actor,
+            waiting_reason,
+            details or {},
+        )
         self.intent = evolve(current, event)
         self.events.append(event)
         return self.intent
 
     def lease(self, worker: str, lease_seconds: float, at: Micros) -> Intent:
         """Deliver to ``worker`` under a fresh lease (``intent.delivered``)."""
-        return self.step(EventType.DELIVERED, Status.DELIVERED, worker, at, details={
-            "delivery_attempt": self.intent.delivery_attempt + 1, "lease_token": new_id(),
-            "lease_expires_at": at + int(lease_seconds * 1_000_000), "worker": worker})
+        return self.step(
+            EventType.DELIVERED,
+            Status.DELIVERED,
+            worker,
+            at,
+            details={
+                "delivery_attempt": self.intent.delivery_attempt + 1,
+                "lease_token": new_id(),
+                "lease_expires_at": at + int(lease_seconds * 1_000_000),
+                "worker": worker,
+            },
+        )
 
 
 class Lifecycle:
@@ -69,14 +94,14 @@ class Lifecycle:
         intent, last = change.intent, change.events[-1]
         if intent.status is Status.SUBMITTED:
             # Queued for delivery (again): the agent's stream gets an entry, the queue an order.
-            tx.queue_feed(intent.namespace, intent.to_agent, intent.intent_id,
-                          EventType.SUBMITTED.value, last.at)
+            tx.queue_feed(
+                intent.namespace, intent.to_agent, intent.intent_id, EventType.SUBMITTED.value, last.at
+            )
             change.intent = replace(intent, queued_at=last.at)
             self._hand_off(tx, change, last.at)
             intent = change.intent
         if intent.is_terminal and intent.reply_to and not change.before.is_terminal:
-            tx.queue_feed(intent.namespace, intent.reply_to, intent.intent_id,
-                          last.event_type.value, last.at)
+            tx.queue_feed(intent.namespace, intent.reply_to, intent.intent_id, last.event_type.value, last.at)
         if change.before.status is Status.WAITING and intent.status is not Status.WAITING:
             # A wait's wake-up timer lives exactly as long as that wait.
             await tx.delete_intent_timers(intent.intent_id, WAKE_TIMER)
@@ -105,5 +130,5 @@ def check_lease(intent: Intent, token: str) -> None:
     if intent.lease is None or intent.lease.token != token:
         raise StaleLease(
             "lease token is not the intent's current lease (expired, released or superseded)",
-            details={"intent_id": intent.intent_id, "delivery_attempt": intent.delivery_attempt})
-
+            details={"intent_id": intent.intent_id, "delivery_attempt": intent.delivery_attempt},
+        )

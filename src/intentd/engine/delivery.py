@@ -49,13 +49,14 @@ class DeliveryService:
         ``wait_seconds`` for one to arrive if none is ready. While it waits, work submitted in this
         process is handed to it directly (see dispatch.py); other replicas' work wakes it by NOTIFY."""
         if not 1 <= req.max_intents <= _MAX_CLAIM:
-            raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}",
-                                   details={"field": "max_intents"})
+            raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}", details={"field": "max_intents"})
         ns = principal.namespace
         deadline = time.monotonic() + max(req.wait_seconds, 0.0)
         waiter = Waiter(ns, req)
-        with self._store.hub.subscribe(agent_key(ns, req.agent)) as wake, \
-                self._lifecycle.dispatcher.waiting(waiter):
+        with (
+            self._store.hub.subscribe(agent_key(ns, req.agent)) as wake,
+            self._lifecycle.dispatcher.waiting(waiter),
+        ):
             while not waiter.leased:
                 if await self._store.read(lambda tx: tx.claimable_intents(ns, req.agent, 1)):
                     waiter.leased += await self._store.write(lambda tx: self._lease(tx, waiter))
@@ -78,8 +79,9 @@ class DeliveryService:
             leased.append(await self._lifecycle.persist(tx, change))
         return leased
 
-    async def heartbeat(self, principal: Principal, intent_id: str, token: str,
-                        lease_seconds: float) -> Intent:
+    async def heartbeat(
+        self, principal: Principal, intent_id: str, token: str, lease_seconds: float
+    ) -> Intent:
         """Extend a lease. Answers 409 once the intent was canceled or re-leased: stop working."""
 
         async def unit(tx: Tx) -> Intent:
@@ -107,18 +109,25 @@ class DeliveryService:
             children = []
             for spec in req.then:
                 child, _ = await submit_in(
-                    tx, self._lifecycle, principal, _inherit(spec, intent), now,
-                    root_intent_id=intent.root_intent_id or intent.intent_id)
+                    tx,
+                    self._lifecycle,
+                    principal,
+                    _inherit(spec, intent),
+                    now,
+                    root_intent_id=intent.root_intent_id or intent.intent_id,
+                )
                 children.append(child)
             # The completion event names the follow-ups: the audit trail shows the handoff, and a
             # retried completion can answer with the same follow-ups.
-            details = {"result": req.result or {}, "lease_token": req.lease_token,
-                       "then": [child.intent_id for child in children]}
+            details = {
+                "result": req.result or {},
+                "lease_token": req.lease_token,
+                "then": [child.intent_id for child in children],
+            }
             if req.usage:
                 details["usage"] = req.usage
             change = Change(intent)
-            change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now,
-                        details=details)
+            change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now, details=details)
             return Completion(await self._lifecycle.persist(tx, change), children)
 
         return await self._store.write(unit)
@@ -137,14 +146,24 @@ class DeliveryService:
                 change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
                 return await self._lifecycle.persist(tx, change)
             if req.retry_after_seconds <= 0:
-                change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, now,
-                            details={**details, "retry": True})
+                change.step(
+                    EventType.RELEASED,
+                    Status.SUBMITTED,
+                    intent.to_agent,
+                    now,
+                    details={**details, "retry": True},
+                )
                 return await self._lifecycle.persist(tx, change)
             # Backoff is a durable wait: a timer row, no worker or lease held meanwhile.
             wake_at = now + int(req.retry_after_seconds * 1_000_000)
-            change.step(EventType.WAITING, Status.WAITING, intent.to_agent, now,
-                        waiting_reason=WaitingReason.TIME,
-                        details={**details, "retry": True, "wake_at": wake_at})
+            change.step(
+                EventType.WAITING,
+                Status.WAITING,
+                intent.to_agent,
+                now,
+                waiting_reason=WaitingReason.TIME,
+                details={**details, "retry": True, "wake_at": wake_at},
+            )
             saved = await self._lifecycle.persist(tx, change)
             await tx.add_timer(intent_id, WAKE_TIMER, wake_at)
             tx.changes.add(SCHEDULER_KEY)
@@ -159,8 +178,13 @@ class DeliveryService:
             intent = await load(tx, principal, intent_id, for_update=True)
             check_lease(intent, token)
             change = Change(intent)
-            change.step(EventType.RELEASED, Status.SUBMITTED, intent.to_agent, self._clock(),
-                        details={"lease_token": token})
+            change.step(
+                EventType.RELEASED,
+                Status.SUBMITTED,
+                intent.to_agent,
+                self._clock(),
+                details={"lease_token": token},
+            )
             return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
@@ -170,16 +194,23 @@ class DeliveryService:
         try:
             reason = WaitingReason(req.reason)
         except ValueError:
-            raise ValidationFailed("unknown waiting reason",
-                                   details={"field": "reason", "allowed": [
-                                       r.value for r in WaitingReason]}) from None
+            raise ValidationFailed(
+                "unknown waiting reason",
+                details={"field": "reason", "allowed": [r.value for r in WaitingReason]},
+            ) from None
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
             check_lease(intent, req.lease_token)
             change = Change(intent)
-            change.step(EventType.WAITING, Status.WAITING, intent.to_agent, self._clock(),
-                        waiting_reason=reason, details={**req.details, "wake_at": req.wake_at})
+            change.step(
+                EventType.WAITING,
+                Status.WAITING,
+                intent.to_agent,
+                self._clock(),
+                waiting_reason=reason,
+                details={**req.details, "wake_at": req.wake_at},
+            )
             saved = await self._lifecycle.persist(tx, change)
             if req.wake_at is not None:
                 await tx.add_timer(intent_id, WAKE_TIMER, req.wake_at)
@@ -188,8 +219,14 @@ class DeliveryService:
 
         return await self._store.write(unit)
 
-    async def progress(self, principal: Principal, intent_id: str, token: str | None,
-                       message: str | None, usage: dict[str, float] | None) -> Intent:
+    async def progress(
+        self,
+        principal: Principal,
+        intent_id: str,
+        token: str | None,
+        message: str | None,
+        usage: dict[str, float] | None,
+    ) -> Intent:
         """Record progress (and usage) as an event; the status does not change."""
 
         async def unit(tx: Tx) -> Intent:
@@ -200,16 +237,13 @@ class DeliveryService:
             if usage:
                 details["usage"] = usage
             change = Change(intent)
-            change.step(EventType.PROGRESS, intent.status, intent.to_agent, self._clock(),
-                        details=details)
+            change.step(EventType.PROGRESS, intent.status, intent.to_agent, self._clock(), details=details)
             return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 
-    async def feed(self, principal: Principal, address: str, since: int, limit: int = 100
-                   ) -> list[FeedItem]:
-        return await self._store.read(
-            lambda tx: tx.read_feed(principal.namespace, address, since, limit))
+    async def feed(self, principal: Principal, address: str, since: int, limit: int = 100) -> list[FeedItem]:
+        return await self._store.read(lambda tx: tx.read_feed(principal.namespace, address, since, limit))
 
 
 def _with_expiry(intent: Intent, expires: Micros) -> Intent:
@@ -219,15 +253,22 @@ def _with_expiry(intent: Intent, expires: Micros) -> Intent:
 
 def _inherit(spec: SubmitIntent, parent: Intent) -> SubmitIntent:
     """A follow-up carries its parent's correlation and comes from the parent's agent."""
-    return replace(spec, parent_intent_id=parent.intent_id, from_agent=parent.to_agent,
-                   correlation_id=spec.correlation_id or parent.correlation_id)
+    return replace(
+        spec,
+        parent_intent_id=parent.intent_id,
+        from_agent=parent.to_agent,
+        correlation_id=spec.correlation_id or parent.correlation_id,
+    )
 
 
 async def _replayed_completion(tx: Tx, intent: Intent, token: str) -> Completion | None:
     """The earlier answer, if ``intent`` was completed under the lease ``token``."""
     last = await tx.list_events(intent.intent_id, intent.last_seq - 1, 1)
-    if not last or last[0].event_type is not EventType.COMPLETED or (
-            last[0].details.get("lease_token") != token):
+    if (
+        not last
+        or last[0].event_type is not EventType.COMPLETED
+        or (last[0].details.get("lease_token") != token)
+    ):
         return None
     children = [await tx.get_intent(child_id) for child_id in last[0].details.get("then", [])]
     return Completion(intent, [c for c in children if c is not None], replayed=True)

@@ -77,4 +77,3 @@ class Dispatcher:
                 waiter.pending += 1
                 return waiter
         return None
-

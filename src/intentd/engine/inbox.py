@@ -49,8 +49,7 @@ THREAD_STATUSES = ("pending", "active", "done")
 MAX_TIMELINE = 1000  # events per thread; an intent with more shows its first MAX_TIMELINE
 
 # Accepted spellings of a decision; the AXP docs' own example sends "approved" (PROTOCOL.md §9.13).
-DECISIONS = {"approve": "approve", "approved": "approve", "reject": "reject",
-             "rejected": "reject"}
+DECISIONS = {"approve": "approve", "approved": "approve", "reject": "reject", "rejected": "reject"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +97,13 @@ class Approval:
     replayed: bool = False  # the same decision was already recorded; nothing changed now
 
     def record(self) -> JSON:
-        return {"approval_id": self.approval_id, "decision": self.decision,
-                "comment": self.comment, "decided_by": self.decided_by,
-                "decided_at": to_rfc3339(self.decided_at)}
+        return {
+            "approval_id": self.approval_id,
+            "decision": self.decision,
+            "comment": self.comment,
+            "decided_by": self.decided_by,
+            "decided_at": to_rfc3339(self.decided_at),
+        }
 
 
 class InboxService:
@@ -109,32 +112,40 @@ class InboxService:
         self._clock = clock
         self._lifecycle = lifecycle or Lifecycle()
 
-    async def threads(self, principal: Principal, *, owner: str | None = None,
-                      status: str | None = None, limit: int = 50) -> list[Thread]:
+    async def threads(
+        self, principal: Principal, *, owner: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Thread]:
         """Completion threads, most recently updated first; ``owner`` None means every owner in
         the caller's namespace."""
         if status is not None and status not in THREAD_STATUSES:
-            raise ValidationFailed(f"status must be one of {', '.join(THREAD_STATUSES)}",
-                                   details={"field": "status"})
+            raise ValidationFailed(
+                f"status must be one of {', '.join(THREAD_STATUSES)}", details={"field": "status"}
+            )
 
         async def read(tx: Tx) -> list[Thread]:
-            intents = await tx.list_inbox_threads(principal.namespace, owner=owner,
-                                                  thread_status=status, limit=limit)
-            return [Thread(i, await tx.list_events(i.intent_id, 0, MAX_TIMELINE))
-                    for i in intents]
+            intents = await tx.list_inbox_threads(
+                principal.namespace, owner=owner, thread_status=status, limit=limit
+            )
+            return [Thread(i, await tx.list_events(i.intent_id, 0, MAX_TIMELINE)) for i in intents]
 
         return await self._store.read(read)
 
-    async def thread(self, principal: Principal, thread_id: str, *,
-                     owner: str | None = None) -> Thread:
+    async def thread(self, principal: Principal, thread_id: str, *, owner: str | None = None) -> Thread:
         """One thread; a thread of another owner looks like an unknown one (404)."""
 
         async def read(tx: Tx) -> Thread:
             intent = await tx.get_intent(thread_id)
-            if (intent is None or intent.namespace != principal.namespace
-                    or intent.reply_to is None or owner not in (None, intent.reply_to)):
-                raise NotFound(f"inbox thread {thread_id} not found", code="thread_not_found",
-                               details={"thread_id": thread_id})
+            if (
+                intent is None
+                or intent.namespace != principal.namespace
+                or intent.reply_to is None
+                or owner not in (None, intent.reply_to)
+            ):
+                raise NotFound(
+                    f"inbox thread {thread_id} not found",
+                    code="thread_not_found",
+                    details={"thread_id": thread_id},
+                )
             return Thread(intent, await tx.list_events(thread_id, 0, MAX_TIMELINE))
 
         return await self._store.read(read)
@@ -142,23 +153,27 @@ class InboxService:
     async def decide(self, principal: Principal, req: Decide) -> Approval:
         decision = DECISIONS.get(req.decision.strip().lower())
         if decision is None:
-            raise ValidationFailed("decision must be approve or reject",
-                                   details={"field": "decision"})
+            raise ValidationFailed("decision must be approve or reject", details={"field": "decision"})
         comment = req.comment or None  # an empty comment is no comment
 
         async def unit(tx: Tx) -> Approval:
             recorded = await tx.get_approval(principal.namespace, req.approval_id)
             if recorded is not None:
                 return await _replay(tx, recorded, decision, comment)
-            approval = Approval(req.approval_id, decision, comment, principal.name, self._clock(),
-                                None)
+            approval = Approval(req.approval_id, decision, comment, principal.name, self._clock(), None)
             intent = await tx.get_intent(req.approval_id, for_update=True)
             if intent is not None and intent.namespace == principal.namespace:
                 intent = await self._apply(tx, intent, approval)
                 approval = replace(approval, intent_id=intent.intent_id, intent=intent)
-            await tx.insert_approval(principal.namespace, approval.approval_id, decision, comment,
-                                     approval.decided_by, approval.decided_at,
-                                     approval.intent_id)
+            await tx.insert_approval(
+                principal.namespace,
+                approval.approval_id,
+                decision,
+                comment,
+                approval.decided_by,
+                approval.decided_at,
+                approval.intent_id,
+            )
             return approval
 
         return await self._store.write(unit)
@@ -170,32 +185,52 @@ class InboxService:
         if intent.status is not Status.WAITING:
             raise Conflict(
                 f"intent {intent.intent_id} is {intent.status.value}, not WAITING: there is no "
-                "pending approval to decide", code="intent_not_waiting",
-                details={"intent_id": intent.intent_id, "status": intent.status.value})
+                "pending approval to decide",
+                code="intent_not_waiting",
+                details={"intent_id": intent.intent_id, "status": intent.status.value},
+            )
         record = approval.record()
         change = Change(intent)
         if approval.decision == "approve":
-            change.step(EventType.RESUMED, Status.SUBMITTED, approval.decided_by,
-                        approval.decided_at, details={"input": {"approval": record},
-                                                      "approval": record})
+            change.step(
+                EventType.RESUMED,
+                Status.SUBMITTED,
+                approval.decided_by,
+                approval.decided_at,
+                details={"input": {"approval": record}, "approval": record},
+            )
         else:
-            error = {"code": "approval_rejected",
-                     "message": approval.comment or f"rejected by {approval.decided_by}"}
-            change.step(EventType.FAILED, Status.FAILED, approval.decided_by,
-                        approval.decided_at, details={"error": error, "approval": record})
+            error = {
+                "code": "approval_rejected",
+                "message": approval.comment or f"rejected by {approval.decided_by}",
+            }
+            change.step(
+                EventType.FAILED,
+                Status.FAILED,
+                approval.decided_by,
+                approval.decided_at,
+                details={"error": error, "approval": record},
+            )
         return await self._lifecycle.persist(tx, change)
 
 
-async def _replay(tx: Tx, recorded: dict[str, Any], decision: str,
-                  comment: str | None) -> Approval:
+async def _replay(tx: Tx, recorded: dict[str, Any], decision: str, comment: str | None) -> Approval:
     """A repeated identical decision (a client retry) answers what was decided; a different one
     is a conflict: an approval is decided once."""
     if (recorded["decision"], recorded["comment"]) != (decision, comment):
-        raise Conflict(f"approval {recorded['approval_id']} was already decided "
-                       f"({recorded['decision']})", code="approval_decided",
-                       details={"approval_id": recorded["approval_id"],
-                                "decision": recorded["decision"]})
+        raise Conflict(
+            f"approval {recorded['approval_id']} was already decided ({recorded['decision']})",
+            code="approval_decided",
+            details={"approval_id": recorded["approval_id"], "decision": recorded["decision"]},
+        )
     intent = await tx.get_intent(recorded["intent_id"]) if recorded["intent_id"] else None
-    return Approval(recorded["approval_id"], recorded["decision"], recorded["comment"],
-                    recorded["decided_by"], recorded["decided_at"], recorded["intent_id"],
-                    intent, replayed=True)
+    return Approval(
+        recorded["approval_id"],
+        recorded["decision"],
+        recorded["comment"],
+        recorded["decided_by"],
+        recorded["decided_at"],
+        recorded["intent_id"],
+        intent,
+        replayed=True,
+    )

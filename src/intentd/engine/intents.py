@@ -31,7 +31,8 @@ Clock = Callable[[], Micros]
 
 # Keys of a resume body that steer the call rather than carry the agent's result.
 _RESUME_CONTROL_KEYS = frozenset(
-    {"action", "actor", "expected_policy_generation", "owner_agent", "lease_token"})
+    {"action", "actor", "expected_policy_generation", "owner_agent", "lease_token"}
+)
 
 
 async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool = False) -> Intent:
@@ -42,9 +43,16 @@ async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool
     return intent
 
 
-async def submit_in(tx: Tx, lifecycle: Lifecycle, principal: Principal, spec: SubmitIntent,
-                    now: Micros, *, idempotency_key: str | None = None,
-                    root_intent_id: str | None = None) -> tuple[Intent, bool]:
+async def submit_in(
+    tx: Tx,
+    lifecycle: Lifecycle,
+    principal: Principal,
+    spec: SubmitIntent,
+    now: Micros,
+    *,
+    idempotency_key: str | None = None,
+    root_intent_id: str | None = None,
+) -> tuple[Intent, bool]:
     """Create an intent inside an open transaction: ``intent.created`` then ``intent.submitted``."""
     # Only a keyed submit is ever compared, so only it pays for the fingerprint.
     fingerprint = spec.fingerprint() if idempotency_key is not None else None
@@ -54,20 +62,35 @@ async def submit_in(tx: Tx, lifecycle: Lifecycle, principal: Principal, spec: Su
             if existing.request_hash != fingerprint:
                 raise IdempotencyConflict(
                     "Idempotency-Key was already used with a different request body",
-                    details={"idempotency_key": idempotency_key,
-                             "intent_id": existing.intent_id})
+                    details={"idempotency_key": idempotency_key, "intent_id": existing.intent_id},
+                )
             return existing, False
     intent_id = new_id()
     actor = spec.from_agent or principal.name
-    created = Event(intent_id, 1, EventType.CREATED, Status.CREATED, now, actor, details={
-        "namespace": principal.namespace, "intent_type": spec.intent_type,
-        "correlation_id": spec.correlation_id, "from_agent": actor, "to_agent": spec.to_agent,
-        "payload": spec.payload, "reply_to": spec.reply_to,
-        "parent_intent_id": spec.parent_intent_id,
-        "root_intent_id": root_intent_id or spec.parent_intent_id or intent_id,
-        "deadline_at": spec.deadline_at, "max_delivery_attempts": spec.max_delivery_attempts,
-        "controls": spec.controls, "policy": spec.policy, "idempotency_key": idempotency_key,
-    })
+    created = Event(
+        intent_id,
+        1,
+        EventType.CREATED,
+        Status.CREATED,
+        now,
+        actor,
+        details={
+            "namespace": principal.namespace,
+            "intent_type": spec.intent_type,
+            "correlation_id": spec.correlation_id,
+            "from_agent": actor,
+            "to_agent": spec.to_agent,
+            "payload": spec.payload,
+            "reply_to": spec.reply_to,
+            "parent_intent_id": spec.parent_intent_id,
+            "root_intent_id": root_intent_id or spec.parent_intent_id or intent_id,
+            "deadline_at": spec.deadline_at,
+            "max_delivery_attempts": spec.max_delivery_attempts,
+            "controls": spec.controls,
+            "policy": spec.policy,
+            "idempotency_key": idempotency_key,
+        },
+    )
     change = Change(replace(evolve(None, created), request_hash=fingerprint), created)
     change.step(EventType.SUBMITTED, Status.SUBMITTED, actor, now)
     return await lifecycle.persist(tx, change, new=True), True
@@ -79,33 +102,50 @@ class IntentService:
         self._clock = clock
         self._lifecycle = lifecycle or Lifecycle()
 
-    async def submit(self, principal: Principal, spec: SubmitIntent,
-                     idempotency_key: str | None = None) -> tuple[Intent, bool]:
+    async def submit(
+        self, principal: Principal, spec: SubmitIntent, idempotency_key: str | None = None
+    ) -> tuple[Intent, bool]:
         """Returns the intent and whether it was created now (False: an idempotent replay)."""
         return await self._store.write(
-            lambda tx: submit_in(tx, self._lifecycle, principal, spec, self._clock(),
-                                 idempotency_key=idempotency_key))
+            lambda tx: submit_in(
+                tx, self._lifecycle, principal, spec, self._clock(), idempotency_key=idempotency_key
+            )
+        )
 
     async def get(self, principal: Principal, intent_id: str) -> Intent:
         return await self._store.read(lambda tx: load(tx, principal, intent_id))
 
-    async def list(self, principal: Principal, *, status: str | None = None,
-                   to_agent: str | None = None, correlation_id: str | None = None,
-                   before: tuple[Micros, str] | None = None, limit: int = 50) -> IntentPage:
-        return await self._store.read(lambda tx: tx.list_intents(
-            principal.namespace, status=status, to_agent=to_agent, correlation_id=correlation_id,
-            before=before, limit=limit))
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        status: str | None = None,
+        to_agent: str | None = None,
+        correlation_id: str | None = None,
+        before: tuple[Micros, str] | None = None,
+        limit: int = 50,
+    ) -> IntentPage:
+        return await self._store.read(
+            lambda tx: tx.list_intents(
+                principal.namespace,
+                status=status,
+                to_agent=to_agent,
+                correlation_id=correlation_id,
+                before=before,
+                limit=limit,
+            )
+        )
 
-    async def events(self, principal: Principal, intent_id: str, since: int = 0,
-                     limit: int = 1000) -> builtins.list[Event]:
+    async def events(
+        self, principal: Principal, intent_id: str, since: int = 0, limit: int = 1000
+    ) -> builtins.list[Event]:
         async def read(tx: Tx) -> builtins.list[Event]:
             await load(tx, principal, intent_id)
             return await tx.list_events(intent_id, since, limit)
 
         return await self._store.read(read)
 
-    async def resolve(self, principal: Principal, intent_id: str, req: Resolve
-                      ) -> tuple[Intent, Event]:
+    async def resolve(self, principal: Principal, intent_id: str, req: Resolve) -> tuple[Intent, Event]:
         status = Status(req.status)
         details: JSON = {}
         if status is Status.COMPLETED:
@@ -119,16 +159,19 @@ class IntentService:
             intent = await load(tx, principal, intent_id, for_update=True)
             _check_generation(intent, req.expected_policy_generation)
             change = Change(intent)
-            change.step(TERMINAL_EVENT[status], status, req.actor or principal.name,
-                        self._clock(), details=details)
+            change.step(
+                TERMINAL_EVENT[status], status, req.actor or principal.name, self._clock(), details=details
+            )
             return await self._lifecycle.persist(tx, change), change.events[-1]
 
         return await self._store.write(unit)
 
-    async def cancel(self, principal: Principal, intent_id: str, reason: str | None,
-                     actor: str | None = None) -> tuple[Intent, Event]:
-        return await self.resolve(principal, intent_id,
-                                  Resolve(status="CANCELED", reason=reason, actor=actor))
+    async def cancel(
+        self, principal: Principal, intent_id: str, reason: str | None, actor: str | None = None
+    ) -> tuple[Intent, Event]:
+        return await self.resolve(
+            principal, intent_id, Resolve(status="CANCELED", reason=reason, actor=actor)
+        )
 
     async def resume(self, principal: Principal, intent_id: str, body: JSON) -> Intent:
         """AXP resume with its three body shapes (PROTOCOL.md §2.2, choices in docs/design.md):
@@ -136,8 +179,7 @@ class IntentService:
         body as input, and any other intent completes with the body as its result."""
         action = body.get("action")
         if action not in (None, "complete", "fail", "resume"):
-            raise ValidationFailed("action must be complete, fail or resume",
-                                   details={"field": "action"})
+            raise ValidationFailed("action must be complete, fail or resume", details={"field": "action"})
         payload = {k: v for k, v in body.items() if k not in _RESUME_CONTROL_KEYS}
         actor = str(body.get("actor") or principal.name)
 
@@ -148,38 +190,76 @@ class IntentService:
                 check_lease(intent, str(body["lease_token"]))
             change, now = Change(intent), self._clock()
             if action == "fail":
-                change.step(EventType.FAILED, Status.FAILED, actor, now,
-                            details={"error": _error_object(payload.get("error"),
-                                                            payload.get("reason"))})
+                change.step(
+                    EventType.FAILED,
+                    Status.FAILED,
+                    actor,
+                    now,
+                    details={"error": _error_object(payload.get("error"), payload.get("reason"))},
+                )
             elif action == "resume" or (action is None and intent.status is Status.WAITING):
-                change.step(EventType.RESUMED, Status.SUBMITTED, actor, now,
-                            details={"input": payload})
+                change.step(EventType.RESUMED, Status.SUBMITTED, actor, now, details={"input": payload})
             else:
                 result = payload["result"] if isinstance(payload.get("result"), dict) else payload
-                change.step(EventType.COMPLETED, Status.COMPLETED, actor, now,
-                            details={"result": result})
+                change.step(EventType.COMPLETED, Status.COMPLETED, actor, now, details={"result": result})
             return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
 
-    async def update_controls(self, principal: Principal, intent_id: str, patch: JSON,
-                              expected_generation: int | None, actor: str | None) -> Intent:
-        return await self._bump_policy(principal, intent_id, EventType.CONTROLS_UPDATED,
-                                       {"controls_patch": patch}, expected_generation, actor)
+    async def update_controls(
+        self,
+        principal: Principal,
+        intent_id: str,
+        patch: JSON,
+        expected_generation: int | None,
+        actor: str | None,
+    ) -> Intent:
+        return await self._bump_policy(
+            principal,
+            intent_id,
+            EventType.CONTROLS_UPDATED,
+            {"controls_patch": patch},
+            expected_generation,
+            actor,
+        )
 
-    async def update_policy(self, principal: Principal, intent_id: str, patch: JSON,
-                            expected_generation: int | None, actor: str | None) -> Intent:
-        return await self._bump_policy(principal, intent_id, EventType.POLICY_UPDATED,
-                                       {"policy_patch": patch}, expected_generation, actor)
+    async def update_policy(
+        self,
+        principal: Principal,
+        intent_id: str,
+        patch: JSON,
+        expected_generation: int | None,
+        actor: str | None,
+    ) -> Intent:
+        return await self._bump_policy(
+            principal,
+            intent_id,
+            EventType.POLICY_UPDATED,
+            {"policy_patch": patch},
+            expected_generation,
+            actor,
+        )
 
-    async def _bump_policy(self, principal: Principal, intent_id: str, event_type: EventType,
-                           details: JSON, expected: int | None, actor: str | None) -> Intent:
+    async def _bump_policy(
+        self,
+        principal: Principal,
+        intent_id: str,
+        event_type: EventType,
+        details: JSON,
+        expected: int | None,
+        actor: str | None,
+    ) -> Intent:
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
             _check_generation(intent, expected)
             change = Change(intent)
-            change.step(event_type, intent.status, actor or principal.name, self._clock(),
-                        details={**details, "policy_generation": intent.policy_generation + 1})
+            change.step(
+                event_type,
+                intent.status,
+                actor or principal.name,
+                self._clock(),
+                details={**details, "policy_generation": intent.policy_generation + 1},
+            )
             return await self._lifecycle.persist(tx, change)
 
         return await self._store.write(unit)
@@ -189,7 +269,8 @@ def _check_generation(intent: Intent, expected: Any) -> None:
     if expected is not None and expected != intent.policy_generation:
         raise StalePolicyGeneration(
             f"expected policy_generation {expected}, intent is at {intent.policy_generation}",
-            details={"policy_generation": intent.policy_generation, "expected": expected})
+            details={"policy_generation": intent.policy_generation, "expected": expected},
+        )
 
 
 def _error_object(error: Any, reason: Any = None) -> JSON:

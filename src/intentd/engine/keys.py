@@ -29,8 +29,9 @@ class KeyService:
         self._clock = clock
         self._cache: dict[str, tuple[float, Principal]] = {}
 
-    async def create(self, name: str, role: str = "admin", namespace: str = "default",
-                     plaintext: str | None = None) -> tuple[ApiKeyRecord, str]:
+    async def create(
+        self, name: str, role: str = "admin", namespace: str = "default", plaintext: str | None = None
+    ) -> tuple[ApiKeyRecord, str]:
         """A new key; returns its record and the plaintext (shown once, never stored)."""
         secret = plaintext or KEY_PREFIX + secrets.token_urlsafe(32)
         record = ApiKeyRecord(new_id(), namespace, name, role, self._clock(), None)
@@ -55,7 +56,8 @@ class KeyService:
         if not plaintext:
             raise Unauthorized(
                 "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'",
-                code="missing_api_key")
+                code="missing_api_key",
+            )
         digest = hash_key(plaintext)
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():

@@ -47,14 +47,12 @@ class MeshService:
     def now(self) -> Micros:
         return self._clock()
 
-    async def heartbeat(self, principal: Principal, address: str,
-                        metrics: JSON | None = None) -> MeshAgent:
+    async def heartbeat(self, principal: Principal, address: str, metrics: JSON | None = None) -> MeshAgent:
         """Record a beat from ``address`` (registering it on its first beat)."""
         now = self._clock()
 
         async def unit(tx: Tx) -> MeshAgent:
-            await tx.record_heartbeat(principal.namespace, address, now,
-                                      {"metrics": metrics or {}})
+            await tx.record_heartbeat(principal.namespace, address, now, {"metrics": metrics or {}})
             row = await tx.get_agent(principal.namespace, address)
             assert row is not None
             return _agent(row)
@@ -68,12 +66,10 @@ class MeshService:
     async def agent(self, principal: Principal, address: str) -> MeshAgent:
         row = await self._store.read(lambda tx: tx.get_agent(principal.namespace, address))
         if row is None:
-            raise NotFound(f"agent {address} not found", code="agent_not_found",
-                           details={"address": address})
+            raise NotFound(f"agent {address} not found", code="agent_not_found", details={"address": address})
         return _agent(row)
 
 
 def _agent(row: dict[str, Any]) -> MeshAgent:
     beat = row["heartbeat"] or {}
-    return MeshAgent(row["address"], row["created_at"], row["last_seen_at"],
-                     beat.get("metrics") or {})
+    return MeshAgent(row["address"], row["created_at"], row["last_seen_at"], beat.get("metrics") or {})

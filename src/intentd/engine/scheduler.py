@@ -50,13 +50,23 @@ class Scheduler:
                 continue
             if timer.kind == DEADLINE_TIMER:
                 change = Change(intent)
-                change.step(EventType.TIMED_OUT, Status.TIMED_OUT, "scheduler", now, details={
-                    "error": {"code": "intent_timeout", "message": "deadline_at passed"}})
+                change.step(
+                    EventType.TIMED_OUT,
+                    Status.TIMED_OUT,
+                    "scheduler",
+                    now,
+                    details={"error": {"code": "intent_timeout", "message": "deadline_at passed"}},
+                )
                 await self._lifecycle.persist(tx, change)
             elif timer.kind == WAKE_TIMER and intent.status is Status.WAITING:
                 change = Change(intent)
-                change.step(EventType.RESUMED, Status.SUBMITTED, "scheduler", now,
-                            details={"input": {"woken_at": now}})
+                change.step(
+                    EventType.RESUMED,
+                    Status.SUBMITTED,
+                    "scheduler",
+                    now,
+                    details={"input": {"woken_at": now}},
+                )
                 await self._lifecycle.persist(tx, change)
         return len(timers)
 
@@ -95,10 +105,19 @@ def _after_expiry(intent: Intent, now: Micros) -> Change:
     change = Change(intent)
     details = {"delivery_attempt": intent.delivery_attempt}
     if intent.delivery_attempt >= intent.max_delivery_attempts:
-        change.step(EventType.DELIVERY_FAILED, Status.FAILED, "scheduler", now, details={
-            **details, "error": {"code": "delivery_failed",
-                                 "message": f"no completion after {intent.delivery_attempt} "
-                                            "delivery attempts"}})
+        change.step(
+            EventType.DELIVERY_FAILED,
+            Status.FAILED,
+            "scheduler",
+            now,
+            details={
+                **details,
+                "error": {
+                    "code": "delivery_failed",
+                    "message": f"no completion after {intent.delivery_attempt} delivery attempts",
+                },
+            },
+        )
     else:
         change.step(EventType.LEASE_EXPIRED, Status.SUBMITTED, "scheduler", now, details=details)
     return change

@@ -14,10 +14,11 @@ MAX_LENGTH = 383  # PROTOCOL.md §2.2
 
 def normalize_address(address: str, field: str = "to_agent") -> str:
     """``acme/prod/writer`` and ``agent://acme/prod/writer`` are the same agent."""
-    path = address[len(SCHEME):] if address.startswith(SCHEME) else address
+    path = address[len(SCHEME) :] if address.startswith(SCHEME) else address
     path = path.strip("/")
     if not path or len(path) > MAX_LENGTH or not _PATH.match(path):
         raise ValidationFailed(
             f"{field} must look like agent://org/env/name (letters, digits, . _ - separated by /)",
-            details={"field": field, "value": address[:100]})
+            details={"field": field, "value": address[:100]},
+        )
     return SCHEME + path

@@ -38,7 +38,10 @@ class IntentdError(Exception):
     retry_after: float | None = None
 
     def __init__(
-        self, message: str | None = None, *, details: dict[str, Any] | None = None,
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
         code: str | None = None,
     ) -> None:
         self.message = message or (self.__doc__ or self.code).strip()
@@ -125,8 +128,7 @@ class IntentTerminal(Conflict):
 
     @classmethod
     def of(cls, status: str) -> IntentTerminal:
-        return cls(f"intent is {status} (terminal) and can no longer change",
-                   details={"status": status})
+        return cls(f"intent is {status} (terminal) and can no longer change", details={"status": status})
 
 
 class IllegalTransition(Conflict):

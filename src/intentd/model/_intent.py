@@ -184,8 +184,7 @@ def evolve(intent: Intent | None, event: Event) -> Intent:
     kind = event.event_type
     if kind is EventType.DELIVERED:
         changes["delivery_attempt"] = d["delivery_attempt"]
-        changes["lease"] = Lease(d["lease_token"], d["worker"], d["lease_expires_at"],
-                                 d["delivery_attempt"])
+        changes["lease"] = Lease(d["lease_token"], d["worker"], d["lease_expires_at"], d["delivery_attempt"])
     elif event.status in (Status.SUBMITTED, Status.WAITING) or event.status in TERMINAL:
         # Only a DELIVERED intent holds a lease. Any way back to the queue ends it too (expiry,
         # release, retry, and a resume of a delivered intent), or the old lease would later expire

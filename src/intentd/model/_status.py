@@ -42,9 +42,7 @@ NON_TERMINAL = frozenset(Status) - TERMINAL
 _PROGRESS: dict[Status, frozenset[Status]] = {
     Status.CREATED: frozenset({Status.SUBMITTED}),
     Status.SUBMITTED: frozenset({Status.DELIVERED, Status.IN_PROGRESS, Status.WAITING}),
-    Status.DELIVERED: frozenset(
-        {Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING, Status.SUBMITTED}
-    ),
+    Status.DELIVERED: frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING, Status.SUBMITTED}),
     Status.ACKNOWLEDGED: frozenset({Status.IN_PROGRESS, Status.WAITING, Status.SUBMITTED}),
     Status.IN_PROGRESS: frozenset({Status.WAITING, Status.SUBMITTED}),
     Status.WAITING: frozenset({Status.IN_PROGRESS, Status.SUBMITTED}),

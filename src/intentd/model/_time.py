@@ -19,8 +19,11 @@ def to_rfc3339(us: Micros | None) -> str | None:
     if us is None:
         return None
     # Always six fraction digits, so the wire format is uniform and sorts as text.
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC).isoformat(timespec="microseconds"
-                                                                     ).replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def from_rfc3339(text: str) -> Micros:

@@ -45,13 +45,16 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
             await engine.scheduler.stop()
             await store.close()
 
-    app = FastAPI(title="intentd", version=__version__, lifespan=lifespan,
-                  default_response_class=FastJSONResponse,
-                  description="Durable intents for multi-agent systems (AXP-compatible).")
+    app = FastAPI(
+        title="intentd",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=FastJSONResponse,
+        description="Durable intents for multi-agent systems (AXP-compatible).",
+    )
     app.state.settings = settings
     errors.install(app)
-    for module in (meta, intents, leases, agents,
-                   inbox, approvals, mesh):
+    for module in (meta, intents, leases, agents, inbox, approvals, mesh):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app

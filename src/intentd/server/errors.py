@@ -22,13 +22,17 @@ log = logging.getLogger("intentd.server")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
-def error_response(err: IntentdError, status: int | None = None,
-                   headers: Mapping[str, str] | None = None) -> FastJSONResponse:
+def error_response(
+    err: IntentdError, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> FastJSONResponse:
     headers = dict(headers or {})
     if err.http_status in (429, 503):
         headers.setdefault("Retry-After", "1")
-    return FastJSONResponse({"ok": False, "error": err.to_wire(), "detail": err.message},
-                            status_code=status or err.http_status, headers=headers or None)
+    return FastJSONResponse(
+        {"ok": False, "error": err.to_wire(), "detail": err.message},
+        status_code=status or err.http_status,
+        headers=headers or None,
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -43,12 +47,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, err: RequestValidationError) -> FastJSONResponse:
-        problems = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
-                    for e in err.errors()]
+        problems = [
+            {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in err.errors()
+        ]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
-        return error_response(ValidationFailed(
-            f"{first['field']}: {first['message']}",
-            details={"field": first["field"], "errors": problems}))
+        return error_response(
+            ValidationFailed(
+                f"{first['field']}: {first['message']}", details={"field": first["field"], "errors": problems}
+            )
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> FastJSONResponse:
@@ -65,8 +72,9 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         request_id = request.scope.get("state", {}).get("request_id")
         log.error("unhandled error (request %s)", request_id, exc_info=exc)
-        response = error_response(IntentdError(
-            f"internal error; the server log has the details (request id {request_id})"))
+        response = error_response(
+            IntentdError(f"internal error; the server log has the details (request id {request_id})")
+        )
         # Starlette answers from its outermost middleware, outside RequestContext, so the
         # correlation headers every response carries are added here.
         response.headers["x-request-id"] = str(request_id)

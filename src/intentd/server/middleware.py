@@ -63,14 +63,21 @@ class RequestContext:
 
 
 def _too_large_error(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"request body exceeds {limit} bytes",
-                           details={"limit_bytes": limit})
+    return PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
 
 
 async def _too_large(limit: int, send: Send) -> None:
     err = _too_large_error(limit)
     body: dict[str, Any] = {"ok": False, "error": err.to_wire(), "detail": err.message}
     payload = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

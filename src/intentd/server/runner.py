@@ -31,7 +31,14 @@ def run_server(settings: Settings) -> None:
     """Serve until a signal: uvloop and httptools for the hot path, and no access log (writing a
     line per request costs about as much as serving it)."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level, loop="uvloop", http="httptools",
-                            access_log=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     _DrainingServer(app, config).run()

@@ -41,8 +41,7 @@ class CreateIntent(BaseModel):
     @classmethod
     def _intent_type(cls, value: str) -> str:
         if not INTENT_TYPE.match(value):
-            raise ValueError("must be dotted lower-case segments ending in a version, "
-                             "e.g. intent.demo.v1")
+            raise ValueError("must be dotted lower-case segments ending in a version, e.g. intent.demo.v1")
         return value
 
     @field_validator("deadline_at")
@@ -53,18 +52,23 @@ class CreateIntent(BaseModel):
         return value
 
     def to_spec(self) -> SubmitIntent:
-        extras = {k: v for k, v in {
-            "human_task": self.human_task, "remind_after_seconds": self.remind_after_seconds,
-            "remind_interval_seconds": self.remind_interval_seconds,
-            "max_reminders": self.max_reminders, "escalate_to": self.escalate_to,
-        }.items() if v is not None}
+        extras = {
+            k: v
+            for k, v in {
+                "human_task": self.human_task,
+                "remind_after_seconds": self.remind_after_seconds,
+                "remind_interval_seconds": self.remind_interval_seconds,
+                "max_reminders": self.max_reminders,
+                "escalate_to": self.escalate_to,
+            }.items()
+            if v is not None
+        }
         return SubmitIntent(
             intent_type=self.intent_type,
             correlation_id=self.correlation_id,
             to_agent=normalize_address(self.to_agent),
             payload=self.payload,
-            from_agent=normalize_address(self.from_agent, "from_agent") if self.from_agent
-            else None,
+            from_agent=normalize_address(self.from_agent, "from_agent") if self.from_agent else None,
             reply_to=normalize_address(self.reply_to, "reply_to") if self.reply_to else None,
             deadline_at=from_rfc3339(self.deadline_at.isoformat()) if self.deadline_at else None,
             max_delivery_attempts=self.max_delivery_attempts,
@@ -128,16 +132,18 @@ class FollowUp(CreateIntent):
 
 class CompleteBody(LeaseBody):
     result: dict[str, Any] | None = None
-    then: list[FollowUp] = Field(default_factory=list, max_length=100,
-                                 description="follow-up intents, submitted atomically")
+    then: list[FollowUp] = Field(
+        default_factory=list, max_length=100, description="follow-up intents, submitted atomically"
+    )
     usage: dict[str, float] | None = None
 
 
 class FailBody(LeaseBody):
     error: dict[str, Any] | str
     retry: bool = False
-    retry_after_seconds: float = Field(0.0, ge=0, le=7 * 24 * 3600,
-                                       description="with retry: wait this long before redelivery")
+    retry_after_seconds: float = Field(
+        0.0, ge=0, le=7 * 24 * 3600, description="with retry: wait this long before redelivery"
+    )
     usage: dict[str, float] | None = None
 
 

@@ -23,8 +23,6 @@ def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
-
-
 class Batch(NamedTuple):
     frames: Sequence[tuple[str, int, Any]]  # (event name, id, data)
     cursor: int  # where the next fetch starts (may pass items that were filtered out)
@@ -53,10 +51,12 @@ async def follow(
                 yield frame("stream.timeout", {"ok": True, "next_seq": cursor})
                 return
             if not await subscription.wait(min(remaining, KEEPALIVE_SECONDS)) and (
-                    deadline - time.monotonic() > 0):
+                deadline - time.monotonic() > 0
+            ):
                 yield b": keep-alive\n\n"
 
 
 def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

@@ -7,8 +7,19 @@ from ._tx import ApiKeyRecord, FeedItem, IntentPage, Timer, Tx
 from .base import Store
 
 __all__ = [
-    "ApiKeyRecord", "FeedItem", "Hub", "IntentPage", "Store", "Subscription", "Timer", "Tx",
-    "agent_key", "intent_key", "is_postgres_url", "migrate_url", "open_store",
+    "ApiKeyRecord",
+    "FeedItem",
+    "Hub",
+    "IntentPage",
+    "Store",
+    "Subscription",
+    "Timer",
+    "Tx",
+    "agent_key",
+    "intent_key",
+    "is_postgres_url",
+    "migrate_url",
+    "open_store",
 ]
 
 

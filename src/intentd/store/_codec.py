@@ -57,8 +57,9 @@ def intent_to_params(intent: Intent) -> dict[str, Any]:
 def intent_from_row(row: Any) -> Intent:
     lease = None
     if row["lease_token"] is not None:
-        lease = Lease(row["lease_token"], row["lease_owner"], row["lease_expires_at"],
-                      row["delivery_attempt"])
+        lease = Lease(
+            row["lease_token"], row["lease_owner"], row["lease_expires_at"], row["delivery_attempt"]
+        )
     waiting = row["waiting_reason"]
     return Intent(
         intent_id=row["intent_id"],

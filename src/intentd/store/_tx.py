@@ -93,13 +93,11 @@ class Tx:
 
     # -- intents and their events ------------------------------------------------------------
     async def get_intent(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
-        row = await self._one("get_intent_for_update" if for_update else "get_intent",
-                              intent_id=intent_id)
+        row = await self._one("get_intent_for_update" if for_update else "get_intent", intent_id=intent_id)
         return intent_from_row(row) if row else None
 
     async def intent_by_idempotency_key(self, namespace: str, key: str) -> Intent | None:
-        row = await self._one("get_intent_by_idempotency_key", namespace=namespace,
-                              idempotency_key=key)
+        row = await self._one("get_intent_by_idempotency_key", namespace=namespace, idempotency_key=key)
         return intent_from_row(row) if row else None
 
     async def insert_intent(self, intent: Intent, events: list[Event]) -> None:
@@ -122,13 +120,24 @@ class Tx:
         return [event_from_row(r) for r in rows]
 
     async def list_intents(
-        self, namespace: str, *, status: str | None, to_agent: str | None,
-        correlation_id: str | None, before: tuple[Micros, str] | None, limit: int,
+        self,
+        namespace: str,
+        *,
+        status: str | None,
+        to_agent: str | None,
+        correlation_id: str | None,
+        before: tuple[Micros, str] | None,
+        limit: int,
     ) -> IntentPage:
         rows = await self._rows(
-            "list_intents", namespace=namespace, status=status, to_agent=to_agent,
-            correlation_id=correlation_id, before_created_at=before[0] if before else None,
-            before_intent_id=before[1] if before else None, limit=limit + 1,
+            "list_intents",
+            namespace=namespace,
+            status=status,
+            to_agent=to_agent,
+            correlation_id=correlation_id,
+            before_created_at=before[0] if before else None,
+            before_intent_id=before[1] if before else None,
+            limit=limit + 1,
         )
         intents = [intent_from_row(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -137,19 +146,21 @@ class Tx:
 
     # -- delivery ------------------------------------------------------------------------------
     async def claimable_intents(self, namespace: str, to_agent: str, limit: int) -> list[Intent]:
-        rows = await self._rows("claimable_intents", namespace=namespace, to_agent=to_agent,
-                                limit=limit)
+        rows = await self._rows("claimable_intents", namespace=namespace, to_agent=to_agent, limit=limit)
         return [intent_from_row(r) for r in rows]
 
     async def expired_leases(self, now: Micros, limit: int) -> list[Intent]:
         return [intent_from_row(r) for r in await self._rows("expired_leases", now=now, limit=limit)]
 
     async def extend_lease(self, intent_id: str, token: str, expires_at: Micros) -> bool:
-        return await self._write("extend_lease", intent_id=intent_id, lease_token=token,
-                                 lease_expires_at=expires_at) == 1
+        return (
+            await self._write(
+                "extend_lease", intent_id=intent_id, lease_token=token, lease_expires_at=expires_at
+            )
+            == 1
+        )
 
-    def queue_feed(self, namespace: str, address: str, intent_id: str, event_type: str,
-                   at: Micros) -> None:
+    def queue_feed(self, namespace: str, address: str, intent_id: str, event_type: str, at: Micros) -> None:
         """Add an entry to an agent's stream. Entries are written by :meth:`flush`, at the end of
         the transaction."""
         self.writes += 1
@@ -165,41 +176,76 @@ class Tx:
         by_agent = sorted(self._feed, key=lambda e: (e.namespace, e.address))
         for (namespace, address), group in groupby(by_agent, key=lambda e: (e.namespace, e.address)):
             entries = list(group)
-            row = await self._one("reserve_feed_seqs", namespace=namespace, address=address,
-                                  count=len(entries), now=entries[0].at)
+            row = await self._one(
+                "reserve_feed_seqs",
+                namespace=namespace,
+                address=address,
+                count=len(entries),
+                now=entries[0].at,
+            )
             assert row is not None
             first = int(row["feed_seq"]) - len(entries) + 1
-            rows += [{"namespace": namespace, "address": address, "seq": first + i,
-                      "intent_id": e.intent_id, "event_type": e.event_type, "at": e.at}
-                     for i, e in enumerate(entries)]
+            rows += [
+                {
+                    "namespace": namespace,
+                    "address": address,
+                    "seq": first + i,
+                    "intent_id": e.intent_id,
+                    "event_type": e.event_type,
+                    "at": e.at,
+                }
+                for i, e in enumerate(entries)
+            ]
         await self._ex.executemany(self._q["insert_feed"], rows)
         self._feed = []
 
-    async def read_feed(self, namespace: str, address: str, since: int, limit: int
-                        ) -> list[FeedItem]:
-        rows = await self._rows("read_feed", namespace=namespace, address=address, since=since,
-                                limit=limit)
-        return [FeedItem(r["seq"], r["intent_id"], r["event_type"], r["at"], r["status"],
-                         r["correlation_id"], r["intent_type"]) for r in rows]
+    async def read_feed(self, namespace: str, address: str, since: int, limit: int) -> list[FeedItem]:
+        rows = await self._rows("read_feed", namespace=namespace, address=address, since=since, limit=limit)
+        return [
+            FeedItem(
+                r["seq"],
+                r["intent_id"],
+                r["event_type"],
+                r["at"],
+                r["status"],
+                r["correlation_id"],
+                r["intent_type"],
+            )
+            for r in rows
+        ]
 
-    async def record_heartbeat(self, namespace: str, address: str, now: Micros,
-                               heartbeat: dict[str, Any]) -> None:
-        await self._write("record_agent_heartbeat", namespace=namespace, address=address, now=now,
-                          heartbeat=dumps(heartbeat))
+    async def record_heartbeat(
+        self, namespace: str, address: str, now: Micros, heartbeat: dict[str, Any]
+    ) -> None:
+        await self._write(
+            "record_agent_heartbeat",
+            namespace=namespace,
+            address=address,
+            now=now,
+            heartbeat=dumps(heartbeat),
+        )
 
     # -- timers --------------------------------------------------------------------------------
-    async def add_timer(self, intent_id: str, kind: str, due_at: Micros,
-                        payload: dict[str, Any] | None = None) -> None:
-        await self._write("insert_timer", timer_id=new_id(), intent_id=intent_id, kind=kind,
-                          due_at=due_at, payload=dumps(payload or {}))
+    async def add_timer(
+        self, intent_id: str, kind: str, due_at: Micros, payload: dict[str, Any] | None = None
+    ) -> None:
+        await self._write(
+            "insert_timer",
+            timer_id=new_id(),
+            intent_id=intent_id,
+            kind=kind,
+            due_at=due_at,
+            payload=dumps(payload or {}),
+        )
 
     async def delete_intent_timers(self, intent_id: str, kind: str) -> None:
         await self._write("delete_intent_timers", intent_id=intent_id, kind=kind)
 
     async def due_timers(self, now: Micros, limit: int) -> list[Timer]:
         rows = await self._rows("due_timers", now=now, limit=limit)
-        return [Timer(r["timer_id"], r["intent_id"], r["kind"], r["due_at"], loads(r["payload"]))
-                for r in rows]
+        return [
+            Timer(r["timer_id"], r["intent_id"], r["kind"], r["due_at"], loads(r["payload"])) for r in rows
+        ]
 
     async def delete_timer(self, timer_id: str) -> None:
         await self._write("delete_timer", timer_id=timer_id)
@@ -213,9 +259,15 @@ class Tx:
 
     # -- API keys ------------------------------------------------------------------------------
     async def insert_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
-        await self._write("insert_api_key", key_id=record.key_id, namespace=record.namespace,
-                          name=record.name, role=record.role, key_hash=key_hash,
-                          created_at=record.created_at)
+        await self._write(
+            "insert_api_key",
+            key_id=record.key_id,
+            namespace=record.namespace,
+            name=record.name,
+            role=record.role,
+            key_hash=key_hash,
+            created_at=record.created_at,
+        )
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         row = await self._one("get_api_key_by_hash", key_hash=key_hash)
@@ -228,23 +280,39 @@ class Tx:
         return await self._write("revoke_api_key", key_id=key_id, now=now) == 1
 
     # -- inbox threads, approvals and the mesh registry (AXP compatibility) ----------------------
-    async def list_inbox_threads(self, namespace: str, *, owner: str | None,
-                                 thread_status: str | None, limit: int) -> list[Intent]:
+    async def list_inbox_threads(
+        self, namespace: str, *, owner: str | None, thread_status: str | None, limit: int
+    ) -> list[Intent]:
         """Intents with a ``reply_to`` (``owner`` = that address), most recently updated first."""
-        rows = await self._rows("list_inbox_threads", namespace=namespace, owner=owner,
-                                thread_status=thread_status, limit=limit)
+        rows = await self._rows(
+            "list_inbox_threads", namespace=namespace, owner=owner, thread_status=thread_status, limit=limit
+        )
         return [intent_from_row(r) for r in rows]
 
     async def get_approval(self, namespace: str, approval_id: str) -> dict[str, Any] | None:
         row = await self._one("get_approval", namespace=namespace, approval_id=approval_id)
         return dict(row) if row else None
 
-    async def insert_approval(self, namespace: str, approval_id: str, decision: str,
-                              comment: str | None, decided_by: str, decided_at: Micros,
-                              intent_id: str | None) -> None:
-        await self._write("insert_approval", namespace=namespace, approval_id=approval_id,
-                          decision=decision, comment=comment, decided_by=decided_by,
-                          decided_at=decided_at, intent_id=intent_id)
+    async def insert_approval(
+        self,
+        namespace: str,
+        approval_id: str,
+        decision: str,
+        comment: str | None,
+        decided_by: str,
+        decided_at: Micros,
+        intent_id: str | None,
+    ) -> None:
+        await self._write(
+            "insert_approval",
+            namespace=namespace,
+            approval_id=approval_id,
+            decision=decision,
+            comment=comment,
+            decided_by=decided_by,
+            decided_at=decided_at,
+            intent_id=intent_id,
+        )
 
     async def list_agents(self, namespace: str) -> list[dict[str, Any]]:
         """Agents known in ``namespace`` (fed or heartbeating); ``heartbeat`` decoded."""
@@ -257,5 +325,6 @@ class Tx:
 
 
 def _key_from_row(row: Any) -> ApiKeyRecord:
-    return ApiKeyRecord(row["key_id"], row["namespace"], row["name"], row["role"],
-                        row["created_at"], row["revoked_at"])
+    return ApiKeyRecord(
+        row["key_id"], row["namespace"], row["name"], row["role"], row["created_at"], row["revoked_at"]
+    )

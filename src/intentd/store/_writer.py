@@ -31,7 +31,8 @@ class BatchWriter:
         transaction: Callable[[], AbstractAsyncContextManager[Tx]],
         on_commit: Callable[[set[str]], None],
         is_retryable: Callable[[BaseException], bool],
-        *, max_batch: int = 128,
+        *,
+        max_batch: int = 128,
     ) -> None:
         self._transaction = transaction
         self._on_commit = on_commit
@@ -41,8 +42,7 @@ class BatchWriter:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, workers: int) -> None:
-        self._tasks = [asyncio.create_task(self._work(), name=f"intentd-writer-{i}")
-                       for i in range(workers)]
+        self._tasks = [asyncio.create_task(self._work(), name=f"intentd-writer-{i}") for i in range(workers)]
 
     async def stop(self) -> None:
         for _ in self._tasks:
@@ -134,5 +134,3 @@ class BatchWriter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-
-

@@ -59,14 +59,18 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             await conn.execute(m.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                m.version, m.name, now_us())
+                m.version,
+                m.name,
+                now_us(),
+            )
             applied.append(m.version)
     return applied
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, asyncpg.UniqueViolationError | asyncpg.DeadlockDetectedError |
-                      asyncpg.SerializationError)
+    return isinstance(
+        exc, asyncpg.UniqueViolationError | asyncpg.DeadlockDetectedError | asyncpg.SerializationError
+    )
 
 
 class PostgresStore:
@@ -83,8 +87,15 @@ class PostgresStore:
         self._listener: asyncpg.Connection | None = None
 
     @classmethod
-    async def open(cls, dsn: str, *, migrate_schema: bool = True, writers: int = 3,
-                   readers: int = 4, exclusive: bool = False) -> PostgresStore:
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        migrate_schema: bool = True,
+        writers: int = 3,
+        readers: int = 4,
+        exclusive: bool = False,
+    ) -> PostgresStore:
         del exclusive  # PostgreSQL serves any number of replicas
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=writers + readers)
         if migrate_schema:
@@ -133,5 +144,3 @@ class PostgresStore:
             await self._listener.close()
             self._listener = None
         await self._pool.close()
-
-

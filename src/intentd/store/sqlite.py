@@ -28,9 +28,9 @@ T = TypeVar("T")
 def path_from_url(url: str) -> str:
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a bare path."""
     if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
+        return url[len("sqlite:///") :]
     if url.startswith("sqlite://"):
-        return url[len("sqlite://"):]
+        return url[len("sqlite://") :]
     return url
 
 
@@ -55,8 +55,10 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
                 continue
             for statement in _statements(m.sql):
                 conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                         (m.version, m.name, now_us()))
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (m.version, m.name, now_us()),
+            )
             applied.append(m.version)
         conn.execute("COMMIT")
     except BaseException:
@@ -97,8 +99,7 @@ class SQLiteStore:
         self._writer = BatchWriter(self._transaction, self.hub.publish, lambda exc: False)
 
     @classmethod
-    async def open(cls, url: str, *, migrate_schema: bool = True, exclusive: bool = False
-                   ) -> SQLiteStore:
+    async def open(cls, url: str, *, migrate_schema: bool = True, exclusive: bool = False) -> SQLiteStore:
         path = path_from_url(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -17,5 +17,13 @@ from ._context import AsyncContext, Context
 from ._errors import FatalError, RetryableError
 from ._runtime import Handler, Result, RetryPolicy, Worker
 
-__all__ = ["AsyncContext", "Context", "FatalError", "Handler", "Result", "RetryPolicy",
-           "RetryableError", "Worker"]
+__all__ = [
+    "AsyncContext",
+    "Context",
+    "FatalError",
+    "Handler",
+    "Result",
+    "RetryPolicy",
+    "RetryableError",
+    "Worker",
+]

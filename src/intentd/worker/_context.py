@@ -64,12 +64,12 @@ class _ContextBase:
         d = self._state.delivery
         return self._state.client.progress(d.intent.intent_id, message, lease_token=d.lease_token)
 
-    def _wait_call(self, reason: WaitingReason | str, wake_at: datetime | None,
-                   details: JSON | None) -> Any:
+    def _wait_call(self, reason: WaitingReason | str, wake_at: datetime | None, details: JSON | None) -> Any:
         self._state.parked = True
         d = self._state.delivery
-        return self._state.client.wait(d.intent.intent_id, d.lease_token, reason, wake_at=wake_at,
-                                       details=details)
+        return self._state.client.wait(
+            d.intent.intent_id, d.lease_token, reason, wake_at=wake_at, details=details
+        )
 
 
 class AsyncContext(_ContextBase):
@@ -77,8 +77,13 @@ class AsyncContext(_ContextBase):
         """Record progress as an ``intent.progress`` event."""
         await self._progress_call(message)
 
-    async def wait(self, reason: WaitingReason | str = WaitingReason.HUMAN, *,
-                   wake_at: datetime | None = None, details: JSON | None = None) -> None:
+    async def wait(
+        self,
+        reason: WaitingReason | str = WaitingReason.HUMAN,
+        *,
+        wake_at: datetime | None = None,
+        details: JSON | None = None,
+    ) -> None:
         """Park the intent in WAITING; the handler should return next (its value is ignored).
         A resume (or ``wake_at``) delivers it again."""
         await self._wait_call(reason, wake_at, details)
@@ -96,8 +101,13 @@ class Context(_ContextBase):
         """Record progress as an ``intent.progress`` event."""
         self._run(self._progress_call(message))
 
-    def wait(self, reason: WaitingReason | str = WaitingReason.HUMAN, *,
-             wake_at: datetime | None = None, details: JSON | None = None) -> None:
+    def wait(
+        self,
+        reason: WaitingReason | str = WaitingReason.HUMAN,
+        *,
+        wake_at: datetime | None = None,
+        details: JSON | None = None,
+    ) -> None:
         """Park the intent in WAITING; the handler should return next (its value is ignored).
         A resume (or ``wake_at``) delivers it again."""
         self._run(self._wait_call(reason, wake_at, details))

@@ -78,10 +78,17 @@ def _envelope(intent: Intent) -> JSON:
 
 
 class Worker:
-    def __init__(self, client: AsyncClient | Client | None = None, *, concurrency: int = 8,
-                 worker_id: str | None = None, lease_seconds: float = 30.0,
-                 claim_wait_seconds: float = 10.0, shutdown_grace_seconds: float = 30.0,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncClient | Client | None = None,
+        *,
+        concurrency: int = 8,
+        worker_id: str | None = None,
+        lease_seconds: float = 30.0,
+        claim_wait_seconds: float = 10.0,
+        shutdown_grace_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._client_config = client
         self.concurrency = concurrency
         self.worker_id = worker_id or f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}"
@@ -123,8 +130,7 @@ class Worker:
             started.set()
             await self.serve()
 
-        thread = threading.Thread(target=asyncio.run, args=(main(),), name="intentd-worker",
-                                  daemon=True)
+        thread = threading.Thread(target=asyncio.run, args=(main(),), name="intentd-worker", daemon=True)
         thread.start()
         started.wait(10)
         return thread
@@ -142,8 +148,10 @@ class Worker:
         self._stopping = self._stopping or asyncio.Event()
         client = self._async_client()
         run = _Run(self, client)
-        claimers = [asyncio.create_task(run.claim_loop(address, handler), name=f"claim {address}")
-                    for address, handler in self._handlers.items()]
+        claimers = [
+            asyncio.create_task(run.claim_loop(address, handler), name=f"claim {address}")
+            for address, handler in self._handlers.items()
+        ]
         try:
             await self._stopping.wait()
         finally:
@@ -183,9 +191,12 @@ class _Run:
             self.free -= reserved
             try:
                 deliveries = await self.client.claim(
-                    address, worker_id=self.worker.worker_id, max_intents=reserved,
+                    address,
+                    worker_id=self.worker.worker_id,
+                    max_intents=reserved,
                     lease_seconds=self.worker.lease_seconds,
-                    wait_seconds=self.worker.claim_wait_seconds)
+                    wait_seconds=self.worker.claim_wait_seconds,
+                )
             except IntentdError as exc:
                 log.warning("claim for %s failed: %s; retrying", address, exc)
                 self.free += reserved
@@ -236,12 +247,14 @@ class _Run:
         while True:
             await asyncio.sleep(self.worker.lease_seconds / 3)
             try:
-                await self.client.heartbeat(d.intent.intent_id, d.lease_token,
-                                            lease_seconds=self.worker.lease_seconds)
+                await self.client.heartbeat(
+                    d.intent.intent_id, d.lease_token, lease_seconds=self.worker.lease_seconds
+                )
             except IntentdError as exc:
                 if exc.http_status == 409:  # canceled, or the lease is no longer ours
-                    log.info("intent %s is no longer ours (%s); stopping its handler",
-                             d.intent.intent_id, exc.code)
+                    log.info(
+                        "intent %s is no longer ours (%s); stopping its handler", d.intent.intent_id, exc.code
+                    )
                     state.lost.set()
                     work.cancel()
                     return
@@ -255,8 +268,7 @@ class _Run:
             if isinstance(outcome, BaseException):
                 await self._report_failure(state, outcome)
             elif isinstance(outcome, Result):
-                await self.client.complete(intent_id, token, outcome.value, then=outcome.then,
-                                           usage=usage)
+                await self.client.complete(intent_id, token, outcome.value, then=outcome.then, usage=usage)
             else:
                 await self.client.complete(intent_id, token, _as_result(outcome), usage=usage)
         except IntentdError as exc:
@@ -271,10 +283,21 @@ class _Run:
         if retryable:
             given = exc.retry_after if isinstance(exc, RetryableError) else None
             delay = given if given is not None else self.worker.retry.delay(d.intent, d.attempt)
-        log.info("handler for %s raised %s (attempt %d, retry=%s)", d.intent.intent_id,
-                 error["code"], d.attempt, retryable)
-        await self.client.fail(d.intent.intent_id, d.lease_token, error, retry=retryable,
-                               retry_after_seconds=delay, usage=state.usage or None)
+        log.info(
+            "handler for %s raised %s (attempt %d, retry=%s)",
+            d.intent.intent_id,
+            error["code"],
+            d.attempt,
+            retryable,
+        )
+        await self.client.fail(
+            d.intent.intent_id,
+            d.lease_token,
+            error,
+            retry=retryable,
+            retry_after_seconds=delay,
+            usage=state.usage or None,
+        )
 
     async def drain(self, grace: float) -> None:
         """Let running handlers finish within ``grace`` seconds; release what is still running."""

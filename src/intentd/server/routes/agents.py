@@ -30,14 +30,19 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"])
 _ACTIONABLE = frozenset(Status) - TERMINAL
 
 
-@router.get("/{address:path}/intents/stream", response_class=StreamingResponse,
-            summary="Per-agent delivery stream (SSE, per-agent cursor)")
+@router.get(
+    "/{address:path}/intents/stream",
+    response_class=StreamingResponse,
+    summary="Per-agent delivery stream (SSE, per-agent cursor)",
+)
 async def agent_stream(
-    address: str, request: Request, caller: Caller, engine: EngineDep,
+    address: str,
+    request: Request,
+    caller: Caller,
+    engine: EngineDep,
     since: Annotated[int, Query(ge=0)] = 0,
     wait_seconds: Annotated[float, Query(ge=0)] = 15,
-    status: Annotated[str | None, Query(description="comma-separated; default: non-terminal")]
-    = None,
+    status: Annotated[str | None, Query(description="comma-separated; default: non-terminal")] = None,
 ) -> StreamingResponse:
     agent = normalize_address(address, "address")
     wanted = _statuses(status)
@@ -45,11 +50,24 @@ async def agent_stream(
 
     async def fetch(cursor: int) -> Batch:
         items = await engine.delivery.feed(caller, agent, cursor, 200)
-        frames = [(item.event_type, item.seq, {
-            "intent_id": item.intent_id, "seq": item.seq, "event_type": item.event_type,
-            "status": item.status, "at": to_rfc3339(item.at), "intent_type": item.intent_type,
-            "correlation_id": item.correlation_id, "to_agent": agent,
-        }) for item in items if item.status in wanted]
+        frames = [
+            (
+                item.event_type,
+                item.seq,
+                {
+                    "intent_id": item.intent_id,
+                    "seq": item.seq,
+                    "event_type": item.event_type,
+                    "status": item.status,
+                    "at": to_rfc3339(item.at),
+                    "intent_type": item.intent_type,
+                    "correlation_id": item.correlation_id,
+                    "to_agent": agent,
+                },
+            )
+            for item in items
+            if item.status in wanted
+        ]
         return Batch(frames, items[-1].seq if items else cursor, False)
 
     subscribe = lambda: engine.store.hub.subscribe(agent_key(caller.namespace, agent))  # noqa: E731
@@ -62,23 +80,34 @@ def _statuses(param: str | None) -> frozenset[str]:
     names = {p.strip().upper() for p in param.split(",") if p.strip()}
     unknown = names - {s.value for s in Status}
     if unknown:
-        raise ValidationFailed(f"unknown status {sorted(unknown)[0]}",
-                               details={"field": "status"})
+        raise ValidationFailed(f"unknown status {sorted(unknown)[0]}", details={"field": "status"})
     return frozenset(names)
 
 
 @router.post("/{address:path}/claims", summary="Claim (lease) intents for an agent; long-polls")
 async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     agent = normalize_address(address, "address")
-    leased = await engine.delivery.claim(caller, Claim(
-        agent=agent, worker=body.worker_id, max_intents=body.max_intents,
-        lease_seconds=body.lease_seconds, wait_seconds=body.wait_seconds))
+    leased = await engine.delivery.claim(
+        caller,
+        Claim(
+            agent=agent,
+            worker=body.worker_id,
+            max_intents=body.max_intents,
+            lease_seconds=body.lease_seconds,
+            wait_seconds=body.wait_seconds,
+        ),
+    )
     return answer({"ok": True, "deliveries": [_delivery(i) for i in leased]})
 
 
 def _delivery(intent: Intent) -> JSON:
     lease = intent.lease
     assert lease is not None  # a claim returns leased intents only
-    return {"intent": intent.to_wire(), "lease": {
-        "token": lease.token, "expires_at": to_rfc3339(lease.expires_at),
-        "delivery_attempt": lease.attempt}}
+    return {
+        "intent": intent.to_wire(),
+        "lease": {
+            "token": lease.token,
+            "expires_at": to_rfc3339(lease.expires_at),
+            "delivery_attempt": lease.attempt,
+        },
+    }

@@ -29,18 +29,40 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(None, max_length=5000)
 
 
-@router.post("/{approval_id}/decision", summary="Approve or reject (resumes or fails a WAITING "
-             "intent whose id this is)")
-async def decide(approval_id: Annotated[str, Path(min_length=1, max_length=255)],
-                 body: DecisionBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
-    approval = await engine.inbox.decide(caller, Decide(
-        approval_id=approval_id, decision=body.decision,
-        comment=body.comment if body.comment is not None else body.reason))
-    return answer({"ok": True, "approval": approval_wire(approval), "replayed": approval.replayed,
-            "intent": approval.intent.to_wire() if approval.intent else None})
+@router.post(
+    "/{approval_id}/decision",
+    summary="Approve or reject (resumes or fails a WAITING intent whose id this is)",
+)
+async def decide(
+    approval_id: Annotated[str, Path(min_length=1, max_length=255)],
+    body: DecisionBody,
+    caller: Caller,
+    engine: EngineDep,
+) -> FastJSONResponse:
+    approval = await engine.inbox.decide(
+        caller,
+        Decide(
+            approval_id=approval_id,
+            decision=body.decision,
+            comment=body.comment if body.comment is not None else body.reason,
+        ),
+    )
+    return answer(
+        {
+            "ok": True,
+            "approval": approval_wire(approval),
+            "replayed": approval.replayed,
+            "intent": approval.intent.to_wire() if approval.intent else None,
+        }
+    )
 
 
 def approval_wire(approval: Approval) -> JSON:
-    return {"approval_id": approval.approval_id, "decision": approval.decision,
-            "comment": approval.comment, "decided_at": to_rfc3339(approval.decided_at),
-            "decided_by": approval.decided_by, "intent_id": approval.intent_id}
+    return {
+        "approval_id": approval.approval_id,
+        "decision": approval.decision,
+        "comment": approval.comment,
+        "decided_at": to_rfc3339(approval.decided_at),
+        "decided_by": approval.decided_by,
+        "intent_id": approval.intent_id,
+    }

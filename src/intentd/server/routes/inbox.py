@@ -32,8 +32,11 @@ async def owner_scope(
     (async: FastAPI would run a sync dependency in a thread pool.)"""
     given = {normalize_address(v, "owner_agent") for v in (owner_agent, x_owner_agent) if v}
     if len(given) > 1:
-        raise BadRequest("owner_agent and x-owner-agent name different owners",
-                         code="owner_mismatch", details={"field": "owner_agent"})
+        raise BadRequest(
+            "owner_agent and x-owner-agent name different owners",
+            code="owner_mismatch",
+            details={"field": "owner_agent"},
+        )
     return given.pop() if given else None
 
 
@@ -42,7 +45,9 @@ Owner = Annotated[str | None, Depends(owner_scope)]
 
 @router.get("", summary="Completion threads of intents sent with reply_to")
 async def list_threads(
-    caller: Caller, engine: EngineDep, owner: Owner,
+    caller: Caller,
+    engine: EngineDep,
+    owner: Owner,
     status: Annotated[str | None, Query(description="pending | active | done")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> FastJSONResponse:
@@ -80,29 +85,58 @@ def thread_wire(thread: Thread) -> JSON:
 
 def _timeline(thread: Thread) -> list[JSON]:
     """One item per intent event, then ``intent_completion_delivered`` once the outcome is in."""
-    items = [_item(thread.intent.intent_id, e.event_type.value, e.actor, e.at,
-                   {**e.details, "seq": e.seq, "status": e.status.value}, str(e.seq))
-             for e in thread.events]
+    items = [
+        _item(
+            thread.intent.intent_id,
+            e.event_type.value,
+            e.actor,
+            e.at,
+            {**e.details, "seq": e.seq, "status": e.status.value},
+            str(e.seq),
+        )
+        for e in thread.events
+    ]
     final = _outcome_event(thread)
     if final is not None:
-        items.append(_item(thread.intent.intent_id, "intent_completion_delivered", final.actor,
-                           final.at, {"status": final.status.value, "reply_to":
-                                      thread.owner_agent, **_outcome(final)}, "completion"))
+        items.append(
+            _item(
+                thread.intent.intent_id,
+                "intent_completion_delivered",
+                final.actor,
+                final.at,
+                {"status": final.status.value, "reply_to": thread.owner_agent, **_outcome(final)},
+                "completion",
+            )
+        )
     return items
 
 
 def _messages(thread: Thread) -> list[JSON]:
     """The request and, once there is one, the outcome, as the two messages of the thread."""
     intent = thread.intent
-    messages = [{"message_id": _id(intent.intent_id, "request"), "role": "requester",
-                 "from": intent.from_agent, "to": intent.to_agent,
-                 "at": to_rfc3339(intent.created_at), "content": intent.payload}]
+    messages = [
+        {
+            "message_id": _id(intent.intent_id, "request"),
+            "role": "requester",
+            "from": intent.from_agent,
+            "to": intent.to_agent,
+            "at": to_rfc3339(intent.created_at),
+            "content": intent.payload,
+        }
+    ]
     final = _outcome_event(thread)
     if final is not None:
-        messages.append({"message_id": _id(intent.intent_id, "completion"), "role": "agent",
-                         "from": intent.to_agent, "to": thread.owner_agent,
-                         "at": to_rfc3339(final.at), "status": final.status.value,
-                         "content": _outcome(final)})
+        messages.append(
+            {
+                "message_id": _id(intent.intent_id, "completion"),
+                "role": "agent",
+                "from": intent.to_agent,
+                "to": thread.owner_agent,
+                "at": to_rfc3339(final.at),
+                "status": final.status.value,
+                "content": _outcome(final),
+            }
+        )
     return messages
 
 
@@ -116,8 +150,13 @@ def _outcome(event: Event) -> JSON:
 
 
 def _item(intent_id: str, event_type: str, actor: str, at: int, details: JSON, key: str) -> JSON:
-    return {"event_id": _id(intent_id, key), "event_type": event_type, "actor": actor,
-            "at": to_rfc3339(at), "details": details}
+    return {
+        "event_id": _id(intent_id, key),
+        "event_type": event_type,
+        "actor": actor,
+        "at": to_rfc3339(at),
+        "details": details,
+    }
 
 
 def _id(intent_id: str, key: str) -> str:

@@ -24,17 +24,25 @@ IntentId = Annotated[str, "intent id"]
 
 @router.post("", summary="Submit an intent")
 async def create_intent(
-    body: CreateIntent, caller: Caller, engine: EngineDep,
+    body: CreateIntent,
+    caller: Caller,
+    engine: EngineDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> FastJSONResponse:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise ValidationFailed("Idempotency-Key must be 1..255 characters",
-                               details={"field": "Idempotency-Key"})
+        raise ValidationFailed(
+            "Idempotency-Key must be 1..255 characters", details={"field": "Idempotency-Key"}
+        )
     intent, created = await engine.intents.submit(caller, body.to_spec(), idempotency_key)
     wire = intent.to_wire()
-    response: JSON = {"ok": True, "intent_id": intent.intent_id, "status": intent.status.value,
-                      "created_at": wire["created_at"], "idempotent_replay": not created,
-                      "intent": wire}
+    response: JSON = {
+        "ok": True,
+        "intent_id": intent.intent_id,
+        "status": intent.status.value,
+        "created_at": wire["created_at"],
+        "idempotent_replay": not created,
+        "intent": wire,
+    }
     if body.ignored_fields():
         response["ignored_fields"] = body.ignored_fields()
     return answer(response)
@@ -42,16 +50,31 @@ async def create_intent(
 
 @router.get("", summary="List intents, newest first")
 async def list_intents(
-    caller: Caller, engine: EngineDep,
-    status: str | None = None, to_agent: str | None = None, correlation_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
+    caller: Caller,
+    engine: EngineDep,
+    status: str | None = None,
+    to_agent: str | None = None,
+    correlation_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
 ) -> FastJSONResponse:
     page = await engine.intents.list(
-        caller, status=status.upper() if status else None, to_agent=to_agent,
-        correlation_id=correlation_id, before=_decode_cursor(cursor), limit=limit)
+        caller,
+        status=status.upper() if status else None,
+        to_agent=to_agent,
+        correlation_id=correlation_id,
+        before=_decode_cursor(cursor),
+        limit=limit,
+    )
     next_cursor = _encode_cursor(page.next_cursor) if page.next_cursor else None
-    return answer({"ok": True, "intents": [i.to_wire() for i in page.intents],
-            "next_cursor": next_cursor, "has_more": next_cursor is not None})
+    return answer(
+        {
+            "ok": True,
+            "intents": [i.to_wire() for i in page.intents],
+            "next_cursor": next_cursor,
+            "has_more": next_cursor is not None,
+        }
+    )
 
 
 @router.get("/{intent_id}", summary="Get one intent")
@@ -61,17 +84,24 @@ async def get_intent(intent_id: IntentId, caller: Caller, engine: EngineDep) -> 
 
 @router.get("/{intent_id}/events", summary="Events after `since` (exclusive), in seq order")
 async def list_events(
-    intent_id: IntentId, caller: Caller, engine: EngineDep,
-    since: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    intent_id: IntentId,
+    caller: Caller,
+    engine: EngineDep,
+    since: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> FastJSONResponse:
     events = await engine.intents.events(caller, intent_id, since, limit)
     return answer({"ok": True, "events": [e.to_wire() for e in events]})
 
 
-@router.get("/{intent_id}/events/stream", summary="Follow an intent's events (SSE)",
-            response_class=StreamingResponse)
+@router.get(
+    "/{intent_id}/events/stream", summary="Follow an intent's events (SSE)", response_class=StreamingResponse
+)
 async def stream_events(
-    intent_id: IntentId, request: Request, caller: Caller, engine: EngineDep,
+    intent_id: IntentId,
+    request: Request,
+    caller: Caller,
+    engine: EngineDep,
     since: Annotated[int, Query(ge=0)] = 0,
     wait_seconds: Annotated[float, Query(ge=0)] = 15,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -84,63 +114,92 @@ async def stream_events(
     async def fetch(cursor: int) -> Batch:
         events = await engine.intents.events(caller, intent_id, cursor, 1000)
         finished = bool(events) and events[-1].status.is_terminal and len(events) < 1000
-        return Batch([(e.event_type.value, e.seq, e.to_wire()) for e in events],
-                     events[-1].seq if events else cursor, finished)
+        return Batch(
+            [(e.event_type.value, e.seq, e.to_wire()) for e in events],
+            events[-1].seq if events else cursor,
+            finished,
+        )
 
-    return event_stream(follow(lambda: engine.store.hub.subscribe(intent_key(intent_id)),
-                               fetch, since, wait))
+    return event_stream(follow(lambda: engine.store.hub.subscribe(intent_key(intent_id)), fetch, since, wait))
 
 
 def _resolved(intent: Intent, event: Event) -> JSON:
     delivery = {"reply_to": intent.reply_to, "status": "queued"} if intent.reply_to else None
-    return {"ok": True, "intent": intent.to_wire(), "event": event.to_wire(),
-            "completion_delivery": delivery}
+    return {"ok": True, "intent": intent.to_wire(), "event": event.to_wire(), "completion_delivery": delivery}
 
 
 @router.post("/{intent_id}/resolve", summary="Move an intent to a terminal status")
-async def resolve_intent(intent_id: IntentId, body: ResolveBody, caller: Caller,
-                         engine: EngineDep) -> FastJSONResponse:
+async def resolve_intent(
+    intent_id: IntentId, body: ResolveBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
     intent, event = await engine.intents.resolve(caller, intent_id, Resolve(**body.model_dump()))
     return answer(_resolved(intent, event))
 
 
 @router.post("/{intent_id}/cancel", summary="Cancel an intent (resolve with CANCELED)")
-async def cancel_intent(intent_id: IntentId, caller: Caller, engine: EngineDep,
-                        body: Annotated[CancelBody | None, Body()] = None) -> FastJSONResponse:
+async def cancel_intent(
+    intent_id: IntentId, caller: Caller, engine: EngineDep, body: Annotated[CancelBody | None, Body()] = None
+) -> FastJSONResponse:
     body = body or CancelBody()
     intent, event = await engine.intents.cancel(caller, intent_id, body.reason, body.actor)
     return answer(_resolved(intent, event))
 
 
 @router.post("/{intent_id}/resume", summary="Resume, or complete with a result (free-form body)")
-async def resume_intent(intent_id: IntentId, caller: Caller, engine: EngineDep,
-                        body: Annotated[dict[str, Any] | None, Body()] = None) -> FastJSONResponse:
+async def resume_intent(
+    intent_id: IntentId,
+    caller: Caller,
+    engine: EngineDep,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> FastJSONResponse:
     intent = await engine.intents.resume(caller, intent_id, body or {})
-    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()})
+    return answer(
+        {
+            "ok": True,
+            "applied": True,
+            "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire(),
+        }
+    )
 
 
 @router.post("/{intent_id}/controls", summary="Patch controls (compare-and-set)")
-async def update_controls(intent_id: IntentId, body: ControlsBody, caller: Caller,
-                          engine: EngineDep) -> FastJSONResponse:
+async def update_controls(
+    intent_id: IntentId, body: ControlsBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
     intent = await engine.intents.update_controls(
-        caller, intent_id, body.controls_patch, body.expected_policy_generation, body.actor)
-    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()})
+        caller, intent_id, body.controls_patch, body.expected_policy_generation, body.actor
+    )
+    return answer(
+        {
+            "ok": True,
+            "applied": True,
+            "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire(),
+        }
+    )
 
 
 @router.post("/{intent_id}/policy", summary="Patch grants and envelope (compare-and-set)")
-async def update_policy(intent_id: IntentId, body: PolicyBody, caller: Caller,
-                        engine: EngineDep) -> FastJSONResponse:
-    patch = {k: v for k, v in (("grants", body.grants_patch), ("envelope", body.envelope_patch))
-             if v is not None}
+async def update_policy(
+    intent_id: IntentId, body: PolicyBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    patch = {
+        k: v for k, v in (("grants", body.grants_patch), ("envelope", body.envelope_patch)) if v is not None
+    }
     if not patch:
-        raise ValidationFailed("send grants_patch and/or envelope_patch",
-                               details={"field": "grants_patch"})
+        raise ValidationFailed("send grants_patch and/or envelope_patch", details={"field": "grants_patch"})
     intent = await engine.intents.update_policy(
-        caller, intent_id, patch, body.expected_policy_generation, body.actor)
-    return answer({"ok": True, "applied": True, "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire()})
+        caller, intent_id, patch, body.expected_policy_generation, body.actor
+    )
+    return answer(
+        {
+            "ok": True,
+            "applied": True,
+            "policy_generation": intent.policy_generation,
+            "intent": intent.to_wire(),
+        }
+    )
 
 
 def _encode_cursor(position: tuple[int, str]) -> str:
@@ -156,5 +215,4 @@ def _decode_cursor(cursor: str | None) -> tuple[int, str] | None:
             raise ValueError("no intent id")
         return int(at), intent_id
     except ValueError:
-        raise BadRequest("cursor is not one this server issued",
-                         details={"field": "cursor"}) from None
+        raise BadRequest("cursor is not one this server issued", details={"field": "cursor"}) from None

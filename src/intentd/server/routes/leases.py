@@ -23,51 +23,85 @@ def _ok(intent: Intent) -> JSON:
 
 
 @router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent")
-async def heartbeat(intent_id: IntentId, body: HeartbeatBody, caller: Caller,
-                    engine: EngineDep) -> FastJSONResponse:
-    intent = await engine.delivery.heartbeat(caller, intent_id, body.lease_token,
-                                             body.lease_seconds)
+async def heartbeat(
+    intent_id: IntentId, body: HeartbeatBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    intent = await engine.delivery.heartbeat(caller, intent_id, body.lease_token, body.lease_seconds)
     assert intent.lease is not None
-    return answer({**_ok(intent), "lease": {"token": intent.lease.token,
-                                     "expires_at": to_rfc3339(intent.lease.expires_at),
-                                     "delivery_attempt": intent.lease.attempt}})
+    return answer(
+        {
+            **_ok(intent),
+            "lease": {
+                "token": intent.lease.token,
+                "expires_at": to_rfc3339(intent.lease.expires_at),
+                "delivery_attempt": intent.lease.attempt,
+            },
+        }
+    )
 
 
 @router.post("/complete", summary="Complete a claimed intent (and submit follow-ups atomically)")
-async def complete(intent_id: IntentId, body: CompleteBody, caller: Caller,
-                   engine: EngineDep) -> FastJSONResponse:
-    done = await engine.delivery.complete(caller, intent_id, Complete(
-        lease_token=body.lease_token, result=body.result, usage=body.usage,
-        then=tuple(spec.to_spec() for spec in body.then)))
-    return answer({**_ok(done.intent), "then": [c.to_wire() for c in done.then],
-            "replayed": done.replayed})
+async def complete(
+    intent_id: IntentId, body: CompleteBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    done = await engine.delivery.complete(
+        caller,
+        intent_id,
+        Complete(
+            lease_token=body.lease_token,
+            result=body.result,
+            usage=body.usage,
+            then=tuple(spec.to_spec() for spec in body.then),
+        ),
+    )
+    return answer({**_ok(done.intent), "then": [c.to_wire() for c in done.then], "replayed": done.replayed})
 
 
 @router.post("/fail", summary="Fail a claimed intent, or queue it again with retry=true")
 async def fail(intent_id: IntentId, body: FailBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
-    error = body.error if isinstance(body.error, dict) else {"code": "failed",
-                                                             "message": body.error}
-    return answer(_ok(await engine.delivery.fail(caller, intent_id, Fail(
-        lease_token=body.lease_token, error=error, retry=body.retry,
-        retry_after_seconds=body.retry_after_seconds, usage=body.usage))))
+    error = body.error if isinstance(body.error, dict) else {"code": "failed", "message": body.error}
+    return answer(
+        _ok(
+            await engine.delivery.fail(
+                caller,
+                intent_id,
+                Fail(
+                    lease_token=body.lease_token,
+                    error=error,
+                    retry=body.retry,
+                    retry_after_seconds=body.retry_after_seconds,
+                    usage=body.usage,
+                ),
+            )
+        )
+    )
 
 
 @router.post("/release", summary="Give a claimed intent back for immediate redelivery")
-async def release(intent_id: IntentId, body: LeaseBody, caller: Caller,
-                  engine: EngineDep) -> FastJSONResponse:
+async def release(
+    intent_id: IntentId, body: LeaseBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
     return answer(_ok(await engine.delivery.release(caller, intent_id, body.lease_token)))
 
 
 @router.post("/wait", summary="Park a claimed intent in WAITING (ends the lease)")
 async def wait(intent_id: IntentId, body: WaitBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     wake_at = from_rfc3339(body.wake_at.isoformat()) if body.wake_at else None
-    return answer(_ok(await engine.delivery.wait(caller, intent_id, Wait(
-        lease_token=body.lease_token, reason=body.reason, wake_at=wake_at,
-        details=body.details))))
+    return answer(
+        _ok(
+            await engine.delivery.wait(
+                caller,
+                intent_id,
+                Wait(lease_token=body.lease_token, reason=body.reason, wake_at=wake_at, details=body.details),
+            )
+        )
+    )
 
 
 @router.post("/progress", summary="Record progress and usage as an event")
-async def progress(intent_id: IntentId, body: ProgressBody, caller: Caller,
-                   engine: EngineDep) -> FastJSONResponse:
-    return answer(_ok(await engine.delivery.progress(caller, intent_id, body.lease_token, body.message,
-                                              body.usage)))
+async def progress(
+    intent_id: IntentId, body: ProgressBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    return answer(
+        _ok(await engine.delivery.progress(caller, intent_id, body.lease_token, body.message, body.usage))
+    )

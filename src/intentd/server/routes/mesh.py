@@ -26,30 +26,43 @@ _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9._\-/]+")
 
 
 @router.post("/heartbeat", summary="Record a heartbeat (and metrics) of the calling agent")
-async def heartbeat(caller: Caller, engine: EngineDep, owner: Owner,
-                    body: Annotated[dict[str, object] | None, Body()] = None) -> FastJSONResponse:
+async def heartbeat(
+    caller: Caller, engine: EngineDep, owner: Owner, body: Annotated[dict[str, object] | None, Body()] = None
+) -> FastJSONResponse:
     metrics = (body or {}).get("metrics")
     if metrics is not None and not isinstance(metrics, dict):
         raise ValidationFailed("metrics must be an object", details={"field": "metrics"})
     agent = await engine.mesh.heartbeat(caller, owner or key_address(caller), metrics)
     health = agent.health(engine.mesh.now())
-    return answer({"ok": True, "status": health, "health_status": health, **_identity(agent),
-            "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at)})
+    return answer(
+        {
+            "ok": True,
+            "status": health,
+            "health_status": health,
+            **_identity(agent),
+            "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at),
+        }
+    )
 
 
 @router.get("/agents", summary="Agents known here, with health from their heartbeats")
 async def list_agents(
-    caller: Caller, engine: EngineDep,
+    caller: Caller,
+    engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     health: Annotated[str | None, Query(description=" | ".join(HEALTH_STATES))] = None,
 ) -> FastJSONResponse:
     if health is not None and health not in HEALTH_STATES:
-        raise ValidationFailed(f"health must be one of {', '.join(HEALTH_STATES)}",
-                               details={"field": "health"})
+        raise ValidationFailed(
+            f"health must be one of {', '.join(HEALTH_STATES)}", details={"field": "health"}
+        )
     now = engine.mesh.now()
     agents = [(a, a.health(now)) for a in await engine.mesh.agents(caller)]
-    summary = {"total": len(agents), "killed": 0,
-               **{state: sum(1 for _, h in agents if h == state) for state in HEALTH_STATES}}
+    summary = {
+        "total": len(agents),
+        "killed": 0,
+        **{state: sum(1 for _, h in agents if h == state) for state in HEALTH_STATES},
+    }
     listed = [_agent_wire(a, h) for a, h in agents if health in (None, h)][:limit]
     return answer({"ok": True, "agents": listed, "summary": summary})
 
@@ -71,7 +84,12 @@ def _identity(agent: MeshAgent) -> JSON:
 
 
 def _agent_wire(agent: MeshAgent, health: str) -> JSON:
-    return {**_identity(agent), "display_name": agent.address.rsplit("/", 1)[-1],
-            "health_status": health, "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at),
-            "created_at": to_rfc3339(agent.created_at), "metrics": agent.metrics,
-            "metadata": {}}
+    return {
+        **_identity(agent),
+        "display_name": agent.address.rsplit("/", 1)[-1],
+        "health_status": health,
+        "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at),
+        "created_at": to_rfc3339(agent.created_at),
+        "metrics": agent.metrics,
+        "metadata": {},
+    }

@@ -12,16 +12,32 @@ from ..auth import Caller
 router = APIRouter(tags=["meta"])
 
 CAPABILITIES = [
-    "intents.create", "intents.idempotency", "intents.events", "intents.stream",
-    "intents.resolve", "intents.resume", "intents.controls", "intents.policy", "intents.cancel",
-    "agents.stream", "agents.claims", "leases", "deadlines",
+    "intents.create",
+    "intents.idempotency",
+    "intents.events",
+    "intents.stream",
+    "intents.resolve",
+    "intents.resume",
+    "intents.controls",
+    "intents.policy",
+    "intents.cancel",
+    "agents.stream",
+    "agents.claims",
+    "leases",
+    "deadlines",
 ]
 
 
 @router.get("/health", summary="Liveness (no key needed)")
 async def health(request: Request) -> FastJSONResponse:
-    return answer({"ok": True, "service": "intentd", "version": __version__,
-            "database": request.app.state.engine.store.dialect})
+    return answer(
+        {
+            "ok": True,
+            "service": "intentd",
+            "version": __version__,
+            "database": request.app.state.engine.store.dialect,
+        }
+    )
 
 
 @router.get("/v1/capabilities", tags=["meta"])
