@@ -52,7 +52,7 @@ REWRITES: list[tuple[str, str]] = [
 def unasync(source: str) -> str:
     for pattern, replacement in REWRITES:
         source = re.sub(pattern, replacement, source)
-    return _formatted(HEADER + source)
+    return HEADER + source
 
 
 def _formatted(source: str) -> str:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         help="do not write; exit 1 if _sync.py differs from what would be generated",
     )
     args = parser.parse_args(argv)
-    generated = unasync(SOURCE.read_text())
+    generated = _formatted(unasync(SOURCE.read_text()))
     current = TARGET.read_text() if TARGET.exists() else ""
     if args.check:
         if current != generated:
