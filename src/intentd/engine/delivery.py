@@ -22,10 +22,11 @@ from intentd.model import (
 )
 from intentd.store import FeedItem, Store, Tx, agent_key
 
-from ._lifecycle import SCHEDULER_KEY, WAKE_TIMER, Change, Lifecycle, check_lease
-from .dispatch import Waiter
+from ._change import Change, check_lease
+from .dispatch import Dispatcher, Waiter
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
 from .intents import load, submit_in
+from .recorder import Recorder
 
 Clock = Callable[[], Micros]
 _MAX_CLAIM = 100
@@ -39,10 +40,11 @@ class Completion:
 
 
 class DeliveryService:
-    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder, dispatcher: Dispatcher) -> None:
         self._store = store
         self._clock = clock
-        self._lifecycle = lifecycle or Lifecycle()
+        self._recorder = recorder
+        self._dispatcher = dispatcher
 
     async def claim(self, principal: Principal, req: Claim) -> list[Intent]:
         """Lease up to ``max_intents`` SUBMITTED intents for ``req.agent``; wait up to
@@ -55,7 +57,7 @@ class DeliveryService:
         waiter = Waiter(ns, req)
         with (
             self._store.hub.subscribe(agent_key(ns, req.agent)) as wake,
-            self._lifecycle.dispatcher.waiting(waiter),
+            self._dispatcher.waiting(waiter),
         ):
             while not waiter.leased:
                 if await self._store.read(lambda tx: tx.claimable_intents(ns, req.agent, 1)):
@@ -76,7 +78,7 @@ class DeliveryService:
         for intent in await tx.claimable_intents(waiter.namespace, req.agent, waiter.room):
             change = Change(intent)
             change.lease(req.worker, req.lease_seconds, now)
-            leased.append(await self._lifecycle.persist(tx, change))
+            leased.append(await self._recorder.record(tx, change))
         return leased
 
     async def heartbeat(
@@ -110,7 +112,7 @@ class DeliveryService:
             for spec in req.then:
                 child, _ = await submit_in(
                     tx,
-                    self._lifecycle,
+                    self._recorder,
                     principal,
                     _inherit(spec, intent),
                     now,
@@ -128,7 +130,7 @@ class DeliveryService:
                 details["usage"] = req.usage
             change = Change(intent)
             change.step(EventType.COMPLETED, Status.COMPLETED, intent.to_agent, now, details=details)
-            return Completion(await self._lifecycle.persist(tx, change), children)
+            return Completion(await self._recorder.record(tx, change), children)
 
         return await self._store.write(unit)
 
@@ -144,7 +146,7 @@ class DeliveryService:
                 details["usage"] = req.usage
             if not (req.retry and intent.delivery_attempt < intent.max_delivery_attempts):
                 change.step(EventType.FAILED, Status.FAILED, intent.to_agent, now, details=details)
-                return await self._lifecycle.persist(tx, change)
+                return await self._recorder.record(tx, change)
             if req.retry_after_seconds <= 0:
                 change.step(
                     EventType.RELEASED,
@@ -153,7 +155,7 @@ class DeliveryService:
                     now,
                     details={**details, "retry": True},
                 )
-                return await self._lifecycle.persist(tx, change)
+                return await self._recorder.record(tx, change)
             # Backoff is a durable wait: a timer row, no worker or lease held meanwhile.
             wake_at = now + int(req.retry_after_seconds * 1_000_000)
             change.step(
@@ -164,10 +166,7 @@ class DeliveryService:
                 waiting_reason=WaitingReason.TIME,
                 details={**details, "retry": True, "wake_at": wake_at},
             )
-            saved = await self._lifecycle.persist(tx, change)
-            await tx.add_timer(intent_id, WAKE_TIMER, wake_at)
-            tx.changes.add(SCHEDULER_KEY)
-            return saved
+            return await self._recorder.record(tx, change)  # the WakeUp effect arms the timer
 
         return await self._store.write(unit)
 
@@ -185,7 +184,7 @@ class DeliveryService:
                 self._clock(),
                 details={"lease_token": token},
             )
-            return await self._lifecycle.persist(tx, change)
+            return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)
 
@@ -211,11 +210,7 @@ class DeliveryService:
                 waiting_reason=reason,
                 details={**req.details, "wake_at": req.wake_at},
             )
-            saved = await self._lifecycle.persist(tx, change)
-            if req.wake_at is not None:
-                await tx.add_timer(intent_id, WAKE_TIMER, req.wake_at)
-                tx.changes.add(SCHEDULER_KEY)
-            return saved
+            return await self._recorder.record(tx, change)  # with wake_at, WakeUp arms a timer
 
         return await self._store.write(unit)
 
@@ -238,7 +233,7 @@ class DeliveryService:
                 details["usage"] = usage
             change = Change(intent)
             change.step(EventType.PROGRESS, intent.status, intent.to_agent, self._clock(), details=details)
-            return await self._lifecycle.persist(tx, change)
+            return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)
 

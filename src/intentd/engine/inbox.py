@@ -19,21 +19,23 @@ from typing import Any
 
 from intentd.model import (
     JSON,
-    Conflict,
+    ApprovalDecided,
     Event,
     EventType,
     Intent,
+    IntentNotWaiting,
     IntentTerminal,
     Micros,
-    NotFound,
     Status,
+    ThreadNotFound,
     ValidationFailed,
     to_rfc3339,
 )
 from intentd.store import Store, Tx
 
-from ._lifecycle import Change, Lifecycle
+from ._change import Change
 from .inputs import Principal
+from .recorder import Recorder
 
 Clock = Callable[[], Micros]
 
@@ -107,10 +109,10 @@ class Approval:
 
 
 class InboxService:
-    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
         self._store = store
         self._clock = clock
-        self._lifecycle = lifecycle or Lifecycle()
+        self._recorder = recorder
 
     async def threads(
         self, principal: Principal, *, owner: str | None = None, status: str | None = None, limit: int = 50
@@ -141,11 +143,7 @@ class InboxService:
                 or intent.reply_to is None
                 or owner not in (None, intent.reply_to)
             ):
-                raise NotFound(
-                    f"inbox thread {thread_id} not found",
-                    code="thread_not_found",
-                    details={"thread_id": thread_id},
-                )
+                raise ThreadNotFound(f"inbox thread {thread_id} not found", details={"thread_id": thread_id})
             return Thread(intent, await tx.list_events(thread_id, 0, MAX_TIMELINE))
 
         return await self._store.read(read)
@@ -183,10 +181,9 @@ class InboxService:
         if intent.is_terminal:
             raise IntentTerminal.of(intent.status.value)
         if intent.status is not Status.WAITING:
-            raise Conflict(
+            raise IntentNotWaiting(
                 f"intent {intent.intent_id} is {intent.status.value}, not WAITING: there is no "
                 "pending approval to decide",
-                code="intent_not_waiting",
                 details={"intent_id": intent.intent_id, "status": intent.status.value},
             )
         record = approval.record()
@@ -211,16 +208,15 @@ class InboxService:
                 approval.decided_at,
                 details={"error": error, "approval": record},
             )
-        return await self._lifecycle.persist(tx, change)
+        return await self._recorder.record(tx, change)
 
 
 async def _replay(tx: Tx, recorded: dict[str, Any], decision: str, comment: str | None) -> Approval:
     """A repeated identical decision (a client retry) answers what was decided; a different one
     is a conflict: an approval is decided once."""
     if (recorded["decision"], recorded["comment"]) != (decision, comment):
-        raise Conflict(
+        raise ApprovalDecided(
             f"approval {recorded['approval_id']} was already decided ({recorded['decision']})",
-            code="approval_decided",
             details={"approval_id": recorded["approval_id"], "decision": recorded["decision"]},
         )
     intent = await tx.get_intent(recorded["intent_id"]) if recorded["intent_id"] else None

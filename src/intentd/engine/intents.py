@@ -24,8 +24,9 @@ from intentd.model import (
 )
 from intentd.store import IntentPage, Store, Tx
 
-from ._lifecycle import Change, Lifecycle, check_lease
+from ._change import Change, check_lease
 from .inputs import Principal, Resolve, SubmitIntent
+from .recorder import Recorder
 
 Clock = Callable[[], Micros]
 
@@ -45,7 +46,7 @@ async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool
 
 async def submit_in(
     tx: Tx,
-    lifecycle: Lifecycle,
+    recorder: Recorder,
     principal: Principal,
     spec: SubmitIntent,
     now: Micros,
@@ -93,14 +94,14 @@ async def submit_in(
     )
     change = Change(replace(evolve(None, created), request_hash=fingerprint), created)
     change.step(EventType.SUBMITTED, Status.SUBMITTED, actor, now)
-    return await lifecycle.persist(tx, change, new=True), True
+    return await recorder.record(tx, change), True
 
 
 class IntentService:
-    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
         self._store = store
         self._clock = clock
-        self._lifecycle = lifecycle or Lifecycle()
+        self._recorder = recorder
 
     async def submit(
         self, principal: Principal, spec: SubmitIntent, idempotency_key: str | None = None
@@ -108,7 +109,7 @@ class IntentService:
         """Returns the intent and whether it was created now (False: an idempotent replay)."""
         return await self._store.write(
             lambda tx: submit_in(
-                tx, self._lifecycle, principal, spec, self._clock(), idempotency_key=idempotency_key
+                tx, self._recorder, principal, spec, self._clock(), idempotency_key=idempotency_key
             )
         )
 
@@ -162,7 +163,7 @@ class IntentService:
             change.step(
                 TERMINAL_EVENT[status], status, req.actor or principal.name, self._clock(), details=details
             )
-            return await self._lifecycle.persist(tx, change), change.events[-1]
+            return await self._recorder.record(tx, change), change.events[-1]
 
         return await self._store.write(unit)
 
@@ -202,7 +203,7 @@ class IntentService:
             else:
                 result = payload["result"] if isinstance(payload.get("result"), dict) else payload
                 change.step(EventType.COMPLETED, Status.COMPLETED, actor, now, details={"result": result})
-            return await self._lifecycle.persist(tx, change)
+            return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)
 
@@ -260,7 +261,7 @@ class IntentService:
                 self._clock(),
                 details={**details, "policy_generation": intent.policy_generation + 1},
             )
-            return await self._lifecycle.persist(tx, change)
+            return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)
 

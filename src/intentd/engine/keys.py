@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from intentd.model import Micros, Unauthorized, new_id
+from intentd.model import InvalidApiKey, Micros, MissingApiKey, new_id
 from intentd.store import ApiKeyRecord, Store, Tx
 
 from .inputs import Principal
@@ -54,17 +54,14 @@ class KeyService:
 
     async def authenticate(self, plaintext: str | None) -> Principal:
         if not plaintext:
-            raise Unauthorized(
-                "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'",
-                code="missing_api_key",
-            )
+            raise MissingApiKey()
         digest = hash_key(plaintext)
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         record = await self._store.read(lambda tx: tx.api_key_by_hash(digest))
         if record is None or record.revoked_at is not None:
-            raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+            raise InvalidApiKey()
         principal = Principal(record.key_id, record.namespace, record.name, record.role)
         self._cache[digest] = (time.monotonic() + _CACHE_SECONDS, principal)
         return principal

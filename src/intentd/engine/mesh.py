@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from intentd.model import JSON, Micros, NotFound
+from intentd.model import JSON, AgentNotFound, Micros
 from intentd.store import Store, Tx
 
 from .inputs import Principal
@@ -66,7 +66,7 @@ class MeshService:
     async def agent(self, principal: Principal, address: str) -> MeshAgent:
         row = await self._store.read(lambda tx: tx.get_agent(principal.namespace, address))
         if row is None:
-            raise NotFound(f"agent {address} not found", code="agent_not_found", details={"address": address})
+            raise AgentNotFound(f"agent {address} not found", details={"address": address})
         return _agent(row)
 
 

@@ -1,18 +1,21 @@
-"""The durable scheduler (ARCHITECTURE.md §6). Every ``serve`` process runs one; each firing is one
-transaction that deletes the timer (or ends the lease) and moves the intent, and on PostgreSQL rows are
-taken with SKIP LOCKED, so N replicas fire each timer exactly once. Timers are rows: a restart loses
-none, and overdue ones fire on start."""
+"""The durable scheduler (ARCHITECTURE.md §6). Every ``serve`` process runs one. A tick takes due timers
+and expired leases in batches of up to 200, one transaction per batch (deleting each timer, or ending
+each lease, together with the change it makes); on PostgreSQL rows are taken with SKIP LOCKED, so N
+replicas fire each timer exactly once. Timers are rows: a restart loses none, and overdue ones fire on
+start. What a timer does is its kind's (``engine/timers``); the scheduler only looks it up."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from intentd.model import EventType, Intent, Micros, Status
-from intentd.store import Store, Tx
+from intentd.store import SCHEDULER_KEY, Store, Tx
 
-from ._lifecycle import DEADLINE_TIMER, SCHEDULER_KEY, WAKE_TIMER, Change, Lifecycle
+from ._change import Change
+from .recorder import Recorder
+from .timers import TimerKind
 
 Clock = Callable[[], Micros]
 log = logging.getLogger("intentd.engine.scheduler")
@@ -21,10 +24,13 @@ _MAX_SLEEP = 1.0  # seconds; also how soon another replica's new timer is notice
 
 
 class Scheduler:
-    def __init__(self, store: Store, clock: Clock, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, recorder: Recorder, timer_kinds: Sequence[TimerKind]
+    ) -> None:
         self._store = store
         self._clock = clock
-        self._lifecycle = lifecycle or Lifecycle()
+        self._recorder = recorder
+        self._kinds = {kind.kind: kind for kind in timer_kinds}
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> int:
@@ -46,34 +52,21 @@ class Scheduler:
         for timer in timers:
             await tx.delete_timer(timer.timer_id)
             intent = await tx.get_intent(timer.intent_id, for_update=True)
+            kind = self._kinds.get(timer.kind)
+            if kind is None:
+                log.warning("dropped a timer of unknown kind %r (intent %s)", timer.kind, timer.intent_id)
+                continue
             if intent is None or intent.is_terminal:
                 continue
-            if timer.kind == DEADLINE_TIMER:
-                change = Change(intent)
-                change.step(
-                    EventType.TIMED_OUT,
-                    Status.TIMED_OUT,
-                    "scheduler",
-                    now,
-                    details={"error": {"code": "intent_timeout", "message": "deadline_at passed"}},
-                )
-                await self._lifecycle.persist(tx, change)
-            elif timer.kind == WAKE_TIMER and intent.status is Status.WAITING:
-                change = Change(intent)
-                change.step(
-                    EventType.RESUMED,
-                    Status.SUBMITTED,
-                    "scheduler",
-                    now,
-                    details={"input": {"woken_at": now}},
-                )
-                await self._lifecycle.persist(tx, change)
+            change = kind.fire(intent, timer, now)
+            if change is not None:
+                await self._recorder.record(tx, change)
         return len(timers)
 
     async def _expire_leases(self, tx: Tx, now: Micros) -> int:
         expired = await tx.expired_leases(now, _BATCH)
         for intent in expired:
-            await self._lifecycle.persist(tx, _after_expiry(intent, now))
+            await self._recorder.record(tx, _after_expiry(intent, now))
         return len(expired)
 
     def start(self) -> None:

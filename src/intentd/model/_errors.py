@@ -3,20 +3,31 @@
     IntentdError                      500 internal_error
     ├── ValidationFailed              422 validation_error   (details.field names the field)
     ├── BadRequest                    400 bad_request
+    │   └── OwnerMismatch             400 owner_mismatch
     ├── PayloadTooLarge               413 payload_too_large
-    ├── Unauthorized                  401 unauthorized / missing_api_key / invalid_api_key
+    ├── Unauthorized                  401 unauthorized
+    │   ├── MissingApiKey             401 missing_api_key
+    │   └── InvalidApiKey             401 invalid_api_key
     ├── Forbidden                     403 forbidden
     ├── NotFound                      404 not_found
-    │   └── IntentNotFound            404 intent_not_found
+    │   ├── IntentNotFound            404 intent_not_found
+    │   ├── ThreadNotFound            404 thread_not_found
+    │   └── AgentNotFound             404 agent_not_found
+    ├── MethodNotAllowed              405 method_not_allowed
     ├── Conflict                      409 conflict
     │   ├── IntentTerminal            409 intent_terminal
     │   ├── IllegalTransition         409 illegal_transition
     │   ├── IdempotencyConflict       409 idempotency_key_reused
     │   ├── StaleLease                409 stale_lease
-    │   └── StalePolicyGeneration     409 stale_policy_generation
+    │   ├── StalePolicyGeneration     409 stale_policy_generation
+    │   ├── IntentNotWaiting          409 intent_not_waiting
+    │   └── ApprovalDecided           409 approval_decided
     └── Unavailable                   503 unavailable (retryable)
 
-The message defaults to the class docstring; the client rebuilds the same class from ``code``.
+Every wire code the server sends is one class here (a test holds the server's code to that), with the
+message defaulting to the class docstring. The client rebuilds the same class from ``code``; only for a
+code this version does not know (a newer server) does it keep the class the HTTP status implies and
+pass the code through the ``code=`` argument.
 """
 
 from __future__ import annotations
@@ -75,6 +86,12 @@ class BadRequest(IntentdError):
     retryable = False
 
 
+class OwnerMismatch(BadRequest):
+    """owner_agent and x-owner-agent name different owners."""
+
+    code = "owner_mismatch"
+
+
 class PayloadTooLarge(IntentdError):
     """The request body is larger than the server accepts."""
 
@@ -89,6 +106,18 @@ class Unauthorized(IntentdError):
     code = "unauthorized"
     http_status = 401
     retryable = False
+
+
+class MissingApiKey(Unauthorized):
+    """Missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'."""
+
+    code = "missing_api_key"
+
+
+class InvalidApiKey(Unauthorized):
+    """Invalid or revoked API key."""
+
+    code = "invalid_api_key"
 
 
 class Forbidden(IntentdError):
@@ -111,6 +140,26 @@ class IntentNotFound(NotFound):
     """No intent with this ID."""
 
     code = "intent_not_found"
+
+
+class ThreadNotFound(NotFound):
+    """No inbox thread with this ID for this owner."""
+
+    code = "thread_not_found"
+
+
+class AgentNotFound(NotFound):
+    """No agent with this address."""
+
+    code = "agent_not_found"
+
+
+class MethodNotAllowed(IntentdError):
+    """This path does not accept this HTTP method."""
+
+    code = "method_not_allowed"
+    http_status = 405
+    retryable = False
 
 
 class Conflict(IntentdError):
@@ -155,6 +204,18 @@ class StalePolicyGeneration(Conflict):
     code = "stale_policy_generation"
 
 
+class IntentNotWaiting(Conflict):
+    """The intent is not WAITING: there is no pending approval to decide."""
+
+    code = "intent_not_waiting"
+
+
+class ApprovalDecided(Conflict):
+    """This approval was already decided."""
+
+    code = "approval_decided"
+
+
 class Unavailable(IntentdError):
     """The service is temporarily unavailable; retry."""
 
@@ -176,4 +237,3 @@ def _all_subclasses(cls: type[IntentdError]) -> list[type[IntentdError]]:
 
 
 _BY_CODE: dict[str, type[IntentdError]] = {c.code: c for c in _all_subclasses(IntentdError)}
-_BY_CODE.update({"missing_api_key": Unauthorized, "invalid_api_key": Unauthorized})

@@ -13,13 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from intentd.model import BadRequest, IntentdError, ValidationFailed
+from intentd.model import BadRequest, IntentdError, MethodNotAllowed, NotFound, ValidationFailed
 
 from ._responses import FastJSONResponse
 
 log = logging.getLogger("intentd.server")
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+# Starlette's own errors (an unknown path, a wrong method, a body it cannot read) in the error tree;
+# any other status it raises is answered as a bad request, which is what a 4xx from it means.
+_HTTP_ERRORS: dict[int, type[IntentdError]] = {404: NotFound, 405: MethodNotAllowed}
 
 
 def error_response(
@@ -63,9 +65,8 @@ def install(app: FastAPI) -> None:
             # FastAPI wraps errors raised while it reads the body (our 413 on a chunked body that
             # passes the limit) in a generic 400; answer with the original error.
             return error_response(exc.__cause__)
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
-        # A 4xx is the client's to fix: not retryable (the base class would say it is).
-        err = (IntentdError if exc.status_code >= 500 else BadRequest)(str(exc.detail), code=code)
+        fallback = IntentdError if exc.status_code >= 500 else BadRequest
+        err = _HTTP_ERRORS.get(exc.status_code, fallback)(str(exc.detail))
         return error_response(err, exc.status_code, exc.headers)  # keeps 405's Allow
 
     @app.exception_handler(Exception)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ._hub import Hub, Subscription, agent_key, intent_key
-from ._tx import ApiKeyRecord, FeedItem, IntentPage, Timer, Tx
+from ._tx import SCHEDULER_KEY, ApiKeyRecord, FeedItem, IntentPage, Timer, Tx
 from .base import Store
 
 __all__ = [
+    "SCHEDULER_KEY",
     "ApiKeyRecord",
     "FeedItem",
     "Hub",

@@ -14,6 +14,11 @@ from ._codec import dumps, event_from_row, event_to_params, intent_from_row, int
 from ._hub import agent_key, intent_key
 from ._sql import Query
 
+# The hub key the scheduler listens on: every transaction that adds a timer wakes it (the writer
+# publishes the key at commit, and NOTIFY carries it to the other replicas), so it sleeps until the
+# earliest due time without missing a timer added meanwhile.
+SCHEDULER_KEY = "scheduler"
+
 
 class Executor(Protocol):
     async def fetch(self, query: Query, values: dict[str, Any]) -> list[Any]: ...
@@ -229,6 +234,7 @@ class Tx:
     async def add_timer(
         self, intent_id: str, kind: str, due_at: Micros, payload: dict[str, Any] | None = None
     ) -> None:
+        self.changes.add(SCHEDULER_KEY)
         await self._write(
             "insert_timer",
             timer_id=new_id(),

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query
 
 from intentd.engine.inbox import Thread
-from intentd.model import JSON, TERMINAL, BadRequest, Event, normalize_address, to_rfc3339
+from intentd.model import JSON, TERMINAL, Event, OwnerMismatch, normalize_address, to_rfc3339
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
@@ -32,11 +32,7 @@ async def owner_scope(
     (async: FastAPI would run a sync dependency in a thread pool.)"""
     given = {normalize_address(v, "owner_agent") for v in (owner_agent, x_owner_agent) if v}
     if len(given) > 1:
-        raise BadRequest(
-            "owner_agent and x-owner-agent name different owners",
-            code="owner_mismatch",
-            details={"field": "owner_agent"},
-        )
+        raise OwnerMismatch(details={"field": "owner_agent"})
     return given.pop() if given else None
 
 

@@ -1,0 +1,28 @@
+"""Direct handoff: an intent just queued is leased, in the same transaction, to a claim of this
+process that is waiting for its agent (see ``engine/dispatch.py``), so a handoff between agents costs
+one commit. Runs after :class:`~intentd.engine.effects.QueueForDelivery`."""
+
+from __future__ import annotations
+
+from intentd.model import Status
+from intentd.store import Tx
+
+from .._change import Change
+from ..dispatch import Dispatcher
+
+
+class DirectHandoff:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def apply(self, tx: Tx, change: Change) -> None:
+        intent = change.intent
+        if intent.status is not Status.SUBMITTED:
+            return
+        waiter = self._dispatcher.take(intent.namespace, intent.to_agent)
+        if waiter is None:
+            return
+        leased = change.lease(waiter.claim.worker, waiter.claim.lease_seconds, change.events[-1].at)
+        # The waiter sees the lease only once it has committed; a rollback withdraws the offer.
+        tx.after_commit.append(lambda: waiter.settle(leased))
+        tx.after_rollback.append(lambda: waiter.settle(None))

@@ -1,0 +1,48 @@
+"""The composition root of the runtime: :class:`Engine` builds, once per ``serve`` process, the services
+over one store and the one :class:`~intentd.engine.recorder.Recorder` they all write through, with
+its effects in their declared order. Services take their collaborators as arguments and build none
+themselves, so no service can end up with a recorder (or a dispatcher) of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from intentd.model import Micros, now_us
+from intentd.store import Store
+
+from .delivery import DeliveryService
+from .dispatch import Dispatcher
+from .effects import DirectHandoff, QueueForDelivery, ReplyToSender
+from .inbox import InboxService
+from .intents import IntentService
+from .keys import KeyService
+from .mesh import MeshService
+from .recorder import Recorder
+from .scheduler import Scheduler
+from .timers import Deadline, WakeUp
+
+
+class Engine:
+    """Everything one ``serve`` process runs, over one store. ``clock`` is injectable for tests."""
+
+    def __init__(self, store: Store, clock: Callable[[], Micros] = now_us) -> None:
+        self.store = store
+        # One per process: it knows the claims waiting in this process (the direct handoff).
+        self.dispatcher = Dispatcher()
+        timer_kinds = (Deadline(), WakeUp())
+        # The order matters: an intent is queued before it can be handed off, and a handoff may
+        # add events that the effects after it see.
+        self.recorder = Recorder(
+            [QueueForDelivery(), DirectHandoff(self.dispatcher), ReplyToSender(), *timer_kinds]
+        )
+        self.intents = IntentService(store, clock, self.recorder)
+        self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
+        self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
+        self.keys = KeyService(store, clock)
+        self.inbox = InboxService(store, clock, self.recorder)
+        self.mesh = MeshService(store, clock)
+
+    @property
+    def database(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self.store.dialect
