@@ -329,7 +329,7 @@ async def test_a_waiting_claim_wakes_when_work_arrives(engine: Engine, principal
     waiting = asyncio.create_task(
         engine.delivery.claim(principal, Claim(agent=AGENT, worker="poller", wait_seconds=5))
     )
-    await asyncio.sleep(0.05)  # let the claim find the queue empty and park
+    await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT)
     assert not waiting.done()
 
     submitted, _ = await engine.intents.submit(principal, task())
@@ -339,13 +339,31 @@ async def test_a_waiting_claim_wakes_when_work_arrives(engine: Engine, principal
     assert time.monotonic() - started < 2  # woken by the commit, not by the 5 s timeout
 
 
+async def test_wait_for_waiter_returns_once_enough_claims_wait(engine: Engine, principal: Principal) -> None:
+    with pytest.raises(TimeoutError):  # nobody is claiming yet
+        await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT, timeout=0.05)
+    claims = [
+        asyncio.create_task(
+            engine.delivery.claim(principal, Claim(agent=AGENT, worker=f"w{n}", wait_seconds=5))
+        )
+        for n in range(2)
+    ]
+    await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT, count=2)
+    with pytest.raises(TimeoutError):  # a third never comes
+        await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT, count=3, timeout=0.05)
+
+    submitted = [intent for intent, _ in [await engine.intents.submit(principal, task()) for _ in claims]]
+    claimed = [intent for batch in await asyncio.wait_for(asyncio.gather(*claims), 5) for intent in batch]
+    assert sorted(i.intent_id for i in claimed) == sorted(i.intent_id for i in submitted)
+
+
 async def test_a_waiting_claim_ignores_other_agents_and_times_out(
     engine: Engine, principal: Principal
 ) -> None:
     waiting = asyncio.create_task(
         engine.delivery.claim(principal, Claim(agent=AGENT, worker="poller", wait_seconds=0.3))
     )
-    await asyncio.sleep(0.05)
+    await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT)
 
     await engine.intents.submit(principal, task(to_agent="agent://acme/test/someone-else"))
 
@@ -373,7 +391,7 @@ async def test_waiting_claims_share_a_burst_without_losing_or_doubling_work(
     pollers = [
         asyncio.create_task(poll_until_idle(engine, principal, f"w{n}", all_submitted)) for n in range(4)
     ]
-    await asyncio.sleep(0.05)  # let the pollers park
+    await engine.dispatcher.wait_for_waiter(principal.namespace, AGENT, count=len(pollers))
 
     made = await asyncio.gather(
         *(engine.intents.submit(principal, task(payload={"n": n})) for n in range(20))

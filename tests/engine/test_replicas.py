@@ -117,7 +117,7 @@ async def test_a_claim_waiting_on_one_replica_wakes_for_work_submitted_on_the_ot
     waiting = asyncio.create_task(
         replicas[0].delivery.claim(admin, Claim(agent=AGENT, worker="poller", wait_seconds=5))
     )
-    await asyncio.sleep(0.1)  # let the claim find the queue empty and park
+    await replicas[0].dispatcher.wait_for_waiter(admin.namespace, AGENT)
 
     submitted, _ = await replicas[1].intents.submit(admin, SubmitIntent("demo.task", "corr", AGENT, {}))
     claimed = await asyncio.wait_for(waiting, timeout=3)  # LISTEN/NOTIFY, not the 5 s timeout
@@ -141,7 +141,9 @@ async def test_waiting_claims_on_both_replicas_share_work_submitted_on_both(
                 return leased
 
     pollers = [asyncio.create_task(poll(replicas[n % 2], f"w{n}")) for n in range(6)]
-    await asyncio.sleep(0.1)  # let the pollers park
+    await asyncio.gather(  # each replica's three pollers are parked
+        *(engine.dispatcher.wait_for_waiter(admin.namespace, AGENT, count=3) for engine in replicas)
+    )
     made = await asyncio.gather(
         *(
             replicas[n % 2].intents.submit(admin, SubmitIntent("demo.task", "corr", AGENT, {"n": n}))

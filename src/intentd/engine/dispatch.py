@@ -55,11 +55,14 @@ class Waiter:
 class Dispatcher:
     def __init__(self) -> None:
         self._waiting: dict[tuple[str, str], list[Waiter]] = {}
+        # Set whenever a claim starts waiting; only wait_for_waiter ever clears or awaits it.
+        self._registered = asyncio.Event()
 
     @contextmanager
     def waiting(self, waiter: Waiter) -> Iterator[Waiter]:
         key = (waiter.namespace, waiter.claim.agent)
         self._waiting.setdefault(key, []).append(waiter)
+        self._registered.set()
         try:
             yield waiter
         finally:
@@ -77,3 +80,19 @@ class Dispatcher:
                 waiter.pending += 1
                 return waiter
         return None
+
+    async def wait_for_waiter(self, namespace: str, agent: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Return once ``count`` claims for ``agent`` are waiting in this process; ``TimeoutError``
+        after ``timeout`` seconds. A waiting claim has already subscribed to its wake-ups, so from
+        then on work submitted here is handed to it and work submitted on another replica wakes it.
+        For tests (and diagnostics) that need a long poll parked before they submit, instead of
+        sleeping and hoping::
+
+            claim = asyncio.create_task(engine.delivery.claim(principal, Claim(agent, "w1", wait_seconds=30)))
+            await engine.dispatcher.wait_for_waiter(principal.namespace, agent)
+            await engine.intents.submit(principal, work)  # handed to the waiting claim
+        """
+        async with asyncio.timeout(timeout):
+            while len(self._waiting.get((namespace, agent), ())) < count:
+                self._registered.clear()
+                await self._registered.wait()
