@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 import pytest
 
+from tests.cli._run import as_json, intentd, succeeded
 from tests.e2e._server import (
     TEST_KEY,
     Server,
@@ -25,28 +26,6 @@ from tests.e2e._server import (
 
 pytestmark = pytest.mark.slow
 AGENT = "agent://acme/cli/writer"
-
-
-def intentd(
-    cwd: Path, *args: str, timeout: float = 60, **settings: str | None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        intentd_command(*args),
-        cwd=cwd,
-        env=child_environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def succeeded(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> Any:
-    return orjson.loads(succeeded(result))
 
 
 # --- Commands on the database -------------------------------------------------------------------
@@ -144,7 +123,7 @@ def test_submit_list_show_events(server: Server, tmp_path: Path) -> None:
     )
     intent_id = created["intent_id"]
     assert created["status"] == "SUBMITTED"
-    assert created["intent"]["payload"] == {"n": 7}
+    assert created["payload"] == {"n": 7}
 
     listed = as_json(remote(server, tmp_path, "intents", "list", "--to", AGENT, "--json"))
     assert intent_id in [i["intent_id"] for i in listed["intents"]]
@@ -174,7 +153,7 @@ def test_submit_with_an_idempotency_key_returns_the_same_intent(server: Server, 
     first = as_json(remote(server, tmp_path, *args))
     again = as_json(remote(server, tmp_path, *args))
     assert again["intent_id"] == first["intent_id"]
-    assert again["idempotent_replay"] is True
+    assert again["created_at"] == first["created_at"]
 
 
 def test_cancel_then_cancel_again_is_refused(server: Server, tmp_path: Path) -> None:

@@ -1,14 +1,21 @@
-"""Rendering for the CLI: Rich tables for people, ``--json`` for scripts."""
+"""Rendering for the CLI: Rich tables for people, ``--json`` (the API's own JSON) for scripts, and
+one line on stderr for errors."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
+
+from intentd.client import Event, Intent
+from intentd.settings import Settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -22,10 +29,25 @@ STATUS_STYLE = {
     "SUBMITTED": "cyan",
     "DELIVERED": "blue",
 }
+EVENT_COLUMNS = ["seq", "at", "event", "status", "actor", "details"]
+INTENT_COLUMNS = ["intent_id", "status", "type", "to_agent", "created_at"]
+
+
+def fail(line: str, exit_code: int, *, style: str = "red") -> NoReturn:
+    """End the command with one line on stderr. Not markup: messages from a server or a socket
+    error may contain brackets; soft-wrapped so a narrow terminal does not split the line."""
+    errors.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code)
 
 
 def emit_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def emit_json_line(value: Any) -> None:
+    """One compact object per line, flushed at once: a stream a script reads as it comes."""
+    sys.stdout.write(orjson.dumps(value).decode() + "\n")
+    sys.stdout.flush()
 
 
 def status_text(status: str) -> str:
@@ -42,17 +64,32 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any
     console.print(grid)
 
 
-def intent_rows(intents: list[dict[str, Any]]) -> list[list[Any]]:
+def intent_rows(intents: Iterable[Intent]) -> list[list[Any]]:
     return [
-        [i["intent_id"], status_text(i["status"]), i["intent_type"], i["to_agent"], i["created_at"]]
-        for i in intents
+        [i.intent_id, status_text(i.status), i.intent_type, i.to_agent, _time(i.created_at)] for i in intents
     ]
 
 
-def event_row(e: dict[str, Any]) -> list[Any]:
-    details = orjson.dumps(e["details"]).decode() if e.get("details") else ""
-    return [e["seq"], e["at"], e["event_type"], status_text(e["status"]), e["actor"], details[:120]]
+def event_row(e: Event) -> list[Any]:
+    details = orjson.dumps(e.details).decode() if e.details else ""
+    return [e.seq, _time(e.at), e.event_type, status_text(e.status), e.actor, details[:120]]
 
 
-EVENT_COLUMNS = ["seq", "at", "event", "status", "actor", "details"]
-INTENT_COLUMNS = ["intent_id", "status", "type", "to_agent", "created_at"]
+def field_rows(wire: dict[str, Any], fields: Iterable[str]) -> list[list[Any]]:
+    """``field value`` rows of the given fields that are set, objects as compact JSON."""
+    return [
+        [k, orjson.dumps(wire[k]).decode() if isinstance(wire[k], dict) else wire[k]]
+        for k in fields
+        if wire.get(k) is not None
+    ]
+
+
+def install_log_handler(settings: Settings) -> None:
+    """The library installs no log handlers; the processes the CLI runs (server, worker) do."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,18 +16,20 @@ from intentd.engine import Engine
 from intentd.settings import DEFAULT_DATABASE_URL, DEFAULT_PORT, Settings
 from intentd.store import migrate_url, open_store
 
+from ._client import connect
 from ._output import (
     EVENT_COLUMNS,
     INTENT_COLUMNS,
     console,
     emit_json,
+    emit_json_line,
     errors,
     event_row,
+    field_rows,
     intent_rows,
     status_text,
     table,
 )
-from ._remote import Remote
 
 app = typer.Typer(
     help="intentd: durable intents for multi-agent systems.", no_args_is_help=True, add_completion=False
@@ -175,131 +177,126 @@ def submit(
     intent_type: Annotated[str, typer.Option("--type", help="e.g. intent.demo.v1")],
     payload: Annotated[str, typer.Option(help="JSON object")] = "{}",
     correlation_id: Annotated[str | None, typer.Option(help="default: a new UUID")] = None,
-    idempotency_key: Annotated[str | None, typer.Option()] = None,
-    deadline: Annotated[str | None, typer.Option(help="RFC 3339 deadline")] = None,
-    reply_to: Annotated[str | None, typer.Option()] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="a repeated submit with this key returns the first intent")
+    ] = None,
+    deadline: Annotated[str | None, typer.Option(help="RFC 3339 deadline, e.g. 2030-01-01T00:00:00Z")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="agent to tell when the intent ends")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit an intent to a running server."""
+    body, deadline_at = _json_object(payload), _rfc3339(deadline)  # refused before anything is sent
+    with connect(_settings()) as client:
+        intent = client.submit(
+            to,
+            intent_type,
+            body,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+            reply_to=reply_to,
+            deadline_at=deadline_at,
+        )
+    if as_json:
+        emit_json(intent.raw)
+    else:
+        console.print(f"{intent.intent_id} {status_text(intent.status)}")
+
+
+def _json_object(text: str) -> dict[str, Any]:
     try:
-        body: dict[str, Any] = {
-            "intent_type": intent_type,
-            "to_agent": to,
-            "payload": orjson.loads(payload),
-            "correlation_id": correlation_id or str(uuid.uuid4()),
-        }
+        value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"--payload is not JSON: {exc}") from None
-    if deadline:
-        body["deadline_at"] = deadline
-    if reply_to:
-        body["reply_to"] = reply_to
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    result = Remote(_settings()).call("POST", "/v1/intents", json=body, headers=headers)
-    if as_json:
-        emit_json(result)
-    else:
-        console.print(f"{result['intent_id']} {status_text(result['status'])}")
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"--payload must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _rfc3339(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"--deadline is not an RFC 3339 time: {text}") from None
+    if value.tzinfo is None:  # the server would have to guess the zone
+        raise typer.BadParameter(f"--deadline needs a UTC offset (e.g. Z or +02:00): {text}")
+    return value
 
 
 @intents_app.command("list")
 def intents_list(
-    status: Annotated[str | None, typer.Option()] = None,
-    to_agent: Annotated[str | None, typer.Option("--to")] = None,
-    correlation_id: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
+    status: Annotated[str | None, typer.Option(help="only intents in this status")] = None,
+    to_agent: Annotated[str | None, typer.Option("--to", help="only intents to this agent")] = None,
+    correlation_id: Annotated[str | None, typer.Option(help="only intents with this correlation id")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List intents, newest first."""
-    params = {
-        k: v
-        for k, v in {
-            "status": status,
-            "to_agent": to_agent,
-            "correlation_id": correlation_id,
-            "limit": limit,
-        }.items()
-        if v
-    }
-    result = Remote(_settings()).call("GET", "/v1/intents", params=params)
+    with connect(_settings()) as client:
+        page = client.list(status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit)
     if as_json:
-        emit_json(result)
+        emit_json(page.raw)
     else:
-        table("intents", INTENT_COLUMNS, intent_rows(result["intents"]))
+        table("intents", INTENT_COLUMNS, intent_rows(page.intents))
+
+
+SHOWN_FIELDS = [
+    "intent_id",
+    "status",
+    "waiting_reason",
+    "intent_type",
+    "from_agent",
+    "to_agent",
+    "correlation_id",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "delivery_attempt",
+    "policy_generation",
+    "payload",
+    "result",
+    "error",
+    "reason",
+]
 
 
 @intents_app.command("show")
 def intents_show(intent_id: str, as_json: JsonOpt = False) -> None:
     """Show one intent."""
-    intent = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}")["intent"]
+    with connect(_settings()) as client:
+        intent = client.get(intent_id)
     if as_json:
-        emit_json(intent)
-        return
-    shown = [
-        "intent_id",
-        "status",
-        "waiting_reason",
-        "intent_type",
-        "from_agent",
-        "to_agent",
-        "correlation_id",
-        "created_at",
-        "updated_at",
-        "deadline_at",
-        "delivery_attempt",
-        "policy_generation",
-        "payload",
-        "result",
-        "error",
-        "reason",
-    ]
-    table(
-        None,
-        ["field", "value"],
-        [
-            [k, orjson.dumps(intent[k]).decode() if isinstance(intent[k], dict) else intent[k]]
-            for k in shown
-            if intent.get(k) is not None
-        ],
-    )
+        emit_json(intent.raw)
+    else:  # the wire form: every field as the server states it, also ones this version lacks
+        table(None, ["field", "value"], field_rows(intent.raw, SHOWN_FIELDS))
 
 
 @intents_app.command("events")
 def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> None:
     """Show an intent's events (its audit trail)."""
-    result = Remote(_settings()).call("GET", f"/v1/intents/{intent_id}/events", params={"since": since})
+    with connect(_settings()) as client:
+        events = client.events(intent_id, since=since)
     if as_json:
-        emit_json(result["events"])
+        emit_json([e.raw for e in events])
     else:
-        table(f"events of {intent_id}", EVENT_COLUMNS, [event_row(e) for e in result["events"]])
+        table(f"events of {intent_id}", EVENT_COLUMNS, [event_row(e) for e in events])
 
 
 @intents_app.command("watch")
 def intents_watch(
     intent_id: str,
     since: int = 0,
-    timeout: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    timeout: Annotated[float | None, typer.Option(help="give up after this many seconds (exit 3)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Follow an intent's events live (SSE, reconnecting without gaps) until it ends."""
-    from intentd.client import Client, IntentdError, TransportError, WaitTimeout
-
-    settings = _settings()
-    try:
-        with Client(settings.url, settings.resolved_api_key()) as client:
-            for event in client.observe(intent_id, since=since, timeout=timeout, wait_seconds=30.0):
-                if as_json:
-                    print(orjson.dumps(event.raw).decode(), flush=True)  # one object per line
-                else:
-                    console.print(" ".join(str(c) for c in event_row(event.raw)))
-    except WaitTimeout:
-        raise typer.Exit(3) from None
-    except TransportError as exc:
-        errors.print(f"[red]cannot reach the server at {settings.url}: {exc.message}[/red]")
-        raise typer.Exit(2) from None
-    except IntentdError as exc:
-        errors.print(f"[red]{exc.http_status} {exc.code}: {exc.message}[/red]")
-        raise typer.Exit(1) from None
+    with connect(_settings()) as client:
+        for event in client.observe(intent_id, since=since, timeout=timeout, wait_seconds=30.0):
+            if as_json:
+                emit_json_line(event.raw)
+            else:
+                console.print(" ".join(str(c) for c in event_row(event)))
 
 
 @intents_app.command("cancel")
@@ -307,11 +304,12 @@ def intents_cancel(
     intent_id: str, reason: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
 ) -> None:
     """Cancel an intent."""
-    result = Remote(_settings()).call("POST", f"/v1/intents/{intent_id}/cancel", json={"reason": reason})
+    with connect(_settings()) as client:
+        intent = client.cancel(intent_id, reason=reason)
     if as_json:
-        emit_json(result)
+        emit_json(intent.raw)
     else:
-        console.print(f"{intent_id} {status_text(result['intent']['status'])}")
+        console.print(f"{intent.intent_id} {status_text(intent.status)}")
 
 
 @worker_app.command("run")
