@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import orjson
@@ -35,6 +36,12 @@ class SubmitIntent:
     parent_intent_id: str | None = None
     controls: JSON = field(default_factory=dict)
     policy: JSON = field(default_factory=dict)
+
+    def fields(self) -> JSON:
+        """The submitted fields by name (shallow: the payload is not copied). ``intent.created``
+        records them, and ``model.evolve`` builds the intent from them, so a new field of a submit
+        is a field here and on ``Intent``, nothing more."""
+        return {name: getattr(self, name) for name in _SUBMIT_FIELDS}
 
     def fingerprint(self) -> str:
         """Identifies the request body for Idempotency-Key comparison."""
@@ -84,3 +91,6 @@ class Wait:
     reason: str  # a WaitingReason value
     wake_at: Micros | None = None
     details: JSON = field(default_factory=dict)
+
+
+_SUBMIT_FIELDS = tuple(f.name for f in dataclass_fields(SubmitIntent))

@@ -27,21 +27,13 @@ from ._errors import (
     ValidationFailed,
     error_class_for,
 )
-from ._intent import (
-    JSON,
-    TERMINAL_EVENT,
-    Event,
-    EventType,
-    Intent,
-    Lease,
-    evolve,
-    merge_patch,
-    rebuild,
-)
+from ._fold import FOLDS, evolve, merge_patch, rebuild
+from ._intent import JSON, TERMINAL_EVENT, Event, EventType, Intent, Lease
 from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason, check_transition
 from ._time import Micros, from_rfc3339, new_id, now_us, to_rfc3339
 
 __all__ = [
+    "FOLDS",
     "JSON",
     "NON_TERMINAL",
     "TERMINAL",

@@ -1,12 +1,8 @@
-"""The intent projection and its events.
-
-The ``intents`` row is a projection of ``intent_events``: :func:`evolve` folds one event into the
-projection, the engine uses it to compute every new row, and a test rebuilds each row from its events.
-"""
+"""The intent projection and its events. How each event changes the projection is in ``_fold.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -151,102 +147,3 @@ class Intent:
             "idempotency_key": self.idempotency_key,
             "last_seq": self.last_seq,
         }
-
-
-def merge_patch(base: JSON, patch: JSON) -> JSON:
-    """RFC 7386 JSON merge patch: ``null`` deletes a key, objects merge recursively."""
-    merged = dict(base)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict):
-            # A non-object target counts as {} (RFC 7386 §2), so nested nulls still delete.
-            target = merged.get(key)
-            merged[key] = merge_patch(target if isinstance(target, dict) else {}, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def evolve(intent: Intent | None, event: Event) -> Intent:
-    """Fold one event into the projection. ``intent.created`` carries the whole submitted spec."""
-    if event.event_type is EventType.CREATED:
-        return _from_created(event)
-    if intent is None:
-        raise ValueError(f"{event.event_type.value} before intent.created")
-    d = event.details
-    changes: dict[str, Any] = {
-        "status": event.status,
-        "waiting_reason": event.waiting_reason,
-        "updated_at": event.at,
-        "last_seq": event.seq,
-    }
-    kind = event.event_type
-    if kind is EventType.DELIVERED:
-        changes["delivery_attempt"] = d["delivery_attempt"]
-        changes["lease"] = Lease(d["lease_token"], d["worker"], d["lease_expires_at"], d["delivery_attempt"])
-    elif event.status in (Status.SUBMITTED, Status.WAITING) or event.status in TERMINAL:
-        # Only a DELIVERED intent holds a lease. Any way back to the queue ends it too (expiry,
-        # release, retry, and a resume of a delivered intent), or the old lease would later expire
-        # on a queued intent and count as a failed delivery.
-        changes["lease"] = None
-    if kind is EventType.COMPLETED:
-        changes["result"] = d.get("result")
-    elif kind in (EventType.FAILED, EventType.DELIVERY_FAILED, EventType.TIMED_OUT):
-        changes["error"] = d.get("error")
-    elif kind is EventType.CANCELED:
-        changes["reason"] = d.get("reason")
-    elif kind is EventType.CONTROLS_UPDATED:
-        changes["controls"] = merge_patch(intent.controls, d["controls_patch"])
-        changes["policy_generation"] = d["policy_generation"]
-    elif kind is EventType.POLICY_UPDATED:
-        changes["policy"] = merge_patch(intent.policy, d["policy_patch"])
-        changes["policy_generation"] = d["policy_generation"]
-    if "usage" in d:
-        changes["usage"] = _add_usage(intent.usage, d["usage"])
-    return replace(intent, **changes)
-
-
-def _add_usage(total: JSON, delta: JSON) -> JSON:
-    summed = dict(total)
-    for key, value in delta.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            summed[key] = summed.get(key, 0) + value
-    return summed
-
-
-def _from_created(event: Event) -> Intent:
-    spec = event.details
-    return Intent(
-        intent_id=event.intent_id,
-        namespace=spec["namespace"],
-        intent_type=spec["intent_type"],
-        correlation_id=spec["correlation_id"],
-        from_agent=spec["from_agent"],
-        to_agent=spec["to_agent"],
-        payload=spec["payload"],
-        status=Status.CREATED,
-        created_at=event.at,
-        updated_at=event.at,
-        last_seq=event.seq,
-        reply_to=spec.get("reply_to"),
-        parent_intent_id=spec.get("parent_intent_id"),
-        root_intent_id=spec.get("root_intent_id"),
-        deadline_at=spec.get("deadline_at"),
-        max_delivery_attempts=spec["max_delivery_attempts"],
-        controls=spec.get("controls", {}),
-        policy=spec.get("policy", {}),
-        idempotency_key=spec.get("idempotency_key"),
-    )
-
-
-def rebuild(events: list[Event]) -> Intent:
-    """The projection that a sequence of events (seq 1..n) describes."""
-    intent: Intent | None = None
-    for expected_seq, event in enumerate(events, start=1):
-        if event.seq != expected_seq:
-            raise ValueError(f"event seq gap: expected {expected_seq}, got {event.seq}")
-        intent = evolve(intent, event)
-    if intent is None:
-        raise ValueError("no events")
-    return intent
