@@ -9,21 +9,27 @@ from typing import Any
 
 import orjson
 
-from tests.e2e._server import child_environment, intentd_command
+from tests.e2e._server import TEST_KEY, Server, child_environment, intentd_command
 
 
 def intentd(
-    cwd: Path, *args: str, timeout: float = 60, **settings: str | None
+    cwd: Path, *args: str, timeout: float = 60, columns: int | None = None, **settings: str | None
 ) -> subprocess.CompletedProcess[str]:
-    """``intentd *args`` with ``INTENTD_<NAME>`` set from ``settings`` (and no other)."""
+    """``intentd *args`` with ``INTENTD_<NAME>`` set from ``settings`` (and no other); ``columns``
+    sets the terminal width Rich renders for."""
+    env = child_environment(**settings)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
-        intentd_command(*args),
-        cwd=cwd,
-        env=child_environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        intentd_command(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def remote(
+    server: Server, cwd: Path, *args: str, api_key: str = TEST_KEY
+) -> subprocess.CompletedProcess[str]:
+    """``intentd --url <server> --api-key <key> *args``: the global options, given as flags."""
+    return intentd(cwd, "--url", server.url, "--api-key", api_key, *args)
 
 
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:

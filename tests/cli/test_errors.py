@@ -10,11 +10,41 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._run import intentd
-from tests.e2e._server import TEST_KEY
+from tests.cli._run import intentd, remote
+from tests.e2e._server import TEST_KEY, Server, free_port
 
 pytestmark = pytest.mark.slow
 PROXY_PAGE = b"<html><body><h1>502 Bad Gateway</h1><p>upstream [down]</p></body></html>"
+
+
+def test_wrong_key_is_a_clear_error(server: Server, tmp_path: Path) -> None:
+    result = remote(server, tmp_path, "intents", "list", api_key="itd_wrong")
+    assert result.returncode == 1
+    assert "401 invalid_api_key" in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_intent_is_a_clear_error(server: Server, tmp_path: Path) -> None:
+    result = remote(server, tmp_path, "intents", "show", "no-such-intent")
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("404 intent_not_found: ")
+    assert "(request " in line  # to find it in the server's log
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = intentd(tmp_path, "--url", nowhere, "--api-key", TEST_KEY, "intents", "list")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"cannot reach the server at {nowhere} (ConnectError")
+
+
+def test_an_invalid_variable_is_named(tmp_path: Path) -> None:
+    result = intentd(tmp_path, "intents", "list", port="eighty")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("invalid settings: INTENTD_PORT: ")
 
 
 class _WebPage(BaseHTTPRequestHandler):

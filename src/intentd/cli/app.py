@@ -1,14 +1,28 @@
-"""The ``intentd`` app: one sub-app or command per module of this package."""
+"""The ``intentd`` app: the options every command shares, taken once before the command name
+(``intentd --url … intents list``), and one sub-app or command per module of this package."""
 
 from __future__ import annotations
 
 import typer
 
 from . import intents, keys, serve, worker
+from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, UrlOpt
 
-app = typer.Typer(
-    help="intentd: durable intents for multi-agent systems.", no_args_is_help=True, add_completion=False
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context, url: UrlOpt = None, api_key: ApiKeyOpt = None, database: DatabaseOpt = None
+) -> None:
+    """intentd: durable intents for multi-agent systems.
+
+    Server commands use --url and --api-key; serve, db and keys use --database.
+    """
+    # Click hands ctx.obj down to every command; _options.settings_of() finds it there.
+    ctx.obj = GlobalOptions(url=url, api_key=api_key, database_url=database)
+
+
 app.command()(serve.serve)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(keys.app, name="keys")

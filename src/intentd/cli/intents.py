@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from ._client import connect
-from ._options import JsonOpt, settings_from
+from ._options import JsonOpt, settings_of
 from ._output import (
     EVENT_COLUMNS,
     INTENT_COLUMNS,
@@ -27,6 +27,7 @@ app = typer.Typer(help="Inspect and control intents on a running server.", no_ar
 
 
 def submit(
+    ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="target agent, e.g. agent://acme/prod/writer")],
     intent_type: Annotated[str, typer.Option("--type", help="e.g. intent.demo.v1")],
     payload: Annotated[str, typer.Option(help="JSON object")] = "{}",
@@ -40,7 +41,7 @@ def submit(
 ) -> None:
     """Submit an intent to a running server."""
     body, deadline_at = _json_object(payload), _rfc3339(deadline)  # refused before anything is sent
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         intent = client.submit(
             to,
             intent_type,
@@ -80,6 +81,7 @@ def _rfc3339(text: str | None) -> datetime | None:
 
 @app.command("list")
 def intents_list(
+    ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="only intents in this status")] = None,
     to_agent: Annotated[str | None, typer.Option("--to", help="only intents to this agent")] = None,
     correlation_id: Annotated[str | None, typer.Option(help="only intents with this correlation id")] = None,
@@ -87,7 +89,7 @@ def intents_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List intents, newest first."""
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         page = client.list(status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit)
     if as_json:
         emit_json(page.raw)
@@ -116,9 +118,9 @@ SHOWN_FIELDS = [
 
 
 @app.command("show")
-def intents_show(intent_id: str, as_json: JsonOpt = False) -> None:
+def intents_show(ctx: typer.Context, intent_id: str, as_json: JsonOpt = False) -> None:
     """Show one intent."""
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         intent = client.get(intent_id)
     if as_json:
         emit_json(intent.raw)
@@ -127,9 +129,9 @@ def intents_show(intent_id: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command("events")
-def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> None:
+def intents_events(ctx: typer.Context, intent_id: str, since: int = 0, as_json: JsonOpt = False) -> None:
     """Show an intent's events (its audit trail)."""
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         events = client.events(intent_id, since=since)
     if as_json:
         emit_json([e.raw for e in events])
@@ -139,13 +141,14 @@ def intents_events(intent_id: str, since: int = 0, as_json: JsonOpt = False) -> 
 
 @app.command("watch")
 def intents_watch(
+    ctx: typer.Context,
     intent_id: str,
     since: int = 0,
     timeout: Annotated[float | None, typer.Option(help="give up after this many seconds (exit 3)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Follow an intent's events live (SSE, reconnecting without gaps) until it ends."""
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         for event in client.observe(intent_id, since=since, timeout=timeout, wait_seconds=30.0):
             if as_json:
                 emit_json_line(event.raw)
@@ -155,10 +158,13 @@ def intents_watch(
 
 @app.command("cancel")
 def intents_cancel(
-    intent_id: str, reason: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
+    ctx: typer.Context,
+    intent_id: str,
+    reason: Annotated[str | None, typer.Option(help="why, kept on the intent")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Cancel an intent."""
-    with connect(settings_from()) as client:
+    with connect(settings_of(ctx)) as client:
         intent = client.cancel(intent_id, reason=reason)
     if as_json:
         emit_json(intent.raw)

@@ -4,39 +4,35 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from intentd.engine import Engine
-from intentd.settings import DEFAULT_PORT, Settings
+from intentd.settings import Settings
 from intentd.store import migrate_url, open_store
 
-from ._options import DatabaseOpt, settings_from
-from ._output import console, errors
+from ._options import env_help, settings_of
+from ._output import console, fail, install_log_handler
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (the database of --database).", no_args_is_help=True)
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="[env INTENTD_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help=f"[env INTENTD_PORT; default {DEFAULT_PORT}]")] = None,
-    database: DatabaseOpt = None,
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help=env_help("host", "listen address"))] = None,
+    port: Annotated[int | None, typer.Option(help=env_help("port", "listen port"))] = None,
 ) -> None:
-    """Run the server: HTTP API, scheduler and delivery (migrations are applied on start)."""
+    """Run the server on --database: HTTP API, scheduler and delivery (migrates on start)."""
     from intentd.server import run_server
 
-    settings = settings_from(host=host, port=port, database_url=database)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    settings = settings_of(ctx, host=host, port=port)
+    install_log_handler(settings)
     try:
         asyncio.run(_first_key(settings))
     except RuntimeError as exc:  # e.g. another server holds this SQLite file
-        errors.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
     console.print(
         f"intentd on http://{settings.host}:{settings.port} (database {_redact(settings.database_url)})"
     )
@@ -63,6 +59,7 @@ async def _first_key(settings: Settings) -> None:
 
 
 def _redact(url: str) -> str:
+    """The URL without its password, for the start-up line."""
     scheme, sep, rest = url.partition("://")
     if "@" in rest and ":" in rest.split("@", 1)[0]:
         user = rest.split("@", 1)[0].split(":", 1)[0]
@@ -71,8 +68,7 @@ def _redact(url: str) -> str:
 
 
 @db_app.command("upgrade")
-def db_upgrade(database: DatabaseOpt = None) -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending schema migrations."""
-    settings = settings_from(database_url=database)
-    applied = asyncio.run(migrate_url(settings.database_url))
+    applied = asyncio.run(migrate_url(settings_of(ctx).database_url))
     console.print(f"applied migrations {applied}" if applied else "schema is up to date")
