@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from intentd.model import (
@@ -20,7 +21,7 @@ from intentd.model import (
     ValidationFailed,
     WaitingReason,
 )
-from intentd.store import FeedItem, Store, Tx, agent_key
+from intentd.store import FeedItem, Store, Subscription, Tx, agent_key
 
 from ._change import Change, check_lease
 from .dispatch import Dispatcher, Waiter
@@ -236,6 +237,10 @@ class DeliveryService:
             return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)
+
+    def watch_feed(self, principal: Principal, address: str) -> AbstractContextManager[Subscription]:
+        """Woken after every commit that adds to ``address``'s feed (subscribe, then read)."""
+        return self._store.hub.subscribe(agent_key(principal.namespace, address))
 
     async def feed(self, principal: Principal, address: str, since: int, limit: int = 100) -> list[FeedItem]:
         return await self._store.read(lambda tx: tx.read_feed(principal.namespace, address, since, limit))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins  # IntentService.list shadows the builtin inside the class
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,7 @@ from intentd.model import (
     evolve,
     new_id,
 )
-from intentd.store import IntentPage, Store, Tx
+from intentd.store import IntentPage, Store, Subscription, Tx, intent_key
 
 from ._change import Change, check_lease
 from .inputs import Principal, Resolve, SubmitIntent
@@ -127,6 +128,10 @@ class IntentService:
                 limit=limit,
             )
         )
+
+    def watch(self, intent_id: str) -> AbstractContextManager[Subscription]:
+        """Woken after every commit that changes the intent (subscribe, then read: see store/_hub.py)."""
+        return self._store.hub.subscribe(intent_key(intent_id))
 
     async def events(
         self, principal: Principal, intent_id: str, since: int = 0, limit: int = 1000

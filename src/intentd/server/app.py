@@ -15,7 +15,7 @@ from intentd.engine import Engine
 from intentd.settings import Settings
 from intentd.store import open_store
 
-from . import errors
+from . import errors, openapi
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
 from .routes import agents, approvals, inbox, intents, leases, mesh, meta
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for module in (meta, intents, leases, agents, inbox, approvals, mesh):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)

@@ -8,14 +8,21 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from starlette.responses import StreamingResponse
 
-from intentd.store import Subscription
-
 KEEPALIVE_SECONDS = 15.0
+
+
+class Watch(Protocol):
+    """A subscription to the changes a stream follows (the engine's ``watch`` methods give one)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def wait(self, timeout: float) -> bool: ...
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -30,7 +37,7 @@ class Batch(NamedTuple):
 
 
 async def follow(
-    subscribe: Callable[[], AbstractContextManager[Subscription]],
+    subscribe: Callable[[], AbstractContextManager[Watch]],
     fetch: Callable[[int], Awaitable[Batch]],
     since: int,
     wait_seconds: float,

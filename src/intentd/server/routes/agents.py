@@ -19,14 +19,14 @@ from intentd.model import (
     normalize_address,
     to_rfc3339,
 )
-from intentd.store import agent_key
+from intentd.wire import ClaimAnswer, ClaimBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..schemas import ClaimBody
+from ..openapi import ERRORS, EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 _ACTIONABLE = frozenset(Status) - TERMINAL
 
 
@@ -34,6 +34,7 @@ _ACTIONABLE = frozenset(Status) - TERMINAL
     "/{address:path}/intents/stream",
     response_class=StreamingResponse,
     summary="Per-agent delivery stream (SSE, per-agent cursor)",
+    responses={200: EVENT_STREAM},
 )
 async def agent_stream(
     address: str,
@@ -70,7 +71,7 @@ async def agent_stream(
         ]
         return Batch(frames, items[-1].seq if items else cursor, False)
 
-    subscribe = lambda: engine.store.hub.subscribe(agent_key(caller.namespace, agent))  # noqa: E731
+    subscribe = lambda: engine.delivery.watch_feed(caller, agent)  # noqa: E731
     return event_stream(follow(subscribe, fetch, since, wait))
 
 
@@ -84,7 +85,11 @@ def _statuses(param: str | None) -> frozenset[str]:
     return frozenset(names)
 
 
-@router.post("/{address:path}/claims", summary="Claim (lease) intents for an agent; long-polls")
+@router.post(
+    "/{address:path}/claims",
+    summary="Claim (lease) intents for an agent; long-polls",
+    response_model=ClaimAnswer,
+)
 async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     agent = normalize_address(address, "address")
     leased = await engine.delivery.claim(

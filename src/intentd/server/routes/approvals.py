@@ -11,27 +11,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
 
 from intentd.engine.inbox import Approval, Decide
 from intentd.model import JSON, to_rfc3339
+from intentd.wire import Approval as ApprovalAnswer
+from intentd.wire import DecisionBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..openapi import ERRORS
 
-router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
-
-
-class DecisionBody(BaseModel):
-    decision: str = Field(min_length=1, max_length=32, examples=["approve", "reject"])
-    comment: str | None = Field(None, max_length=5000)
-    # The AXP docs' example sends ``reason`` (PROTOCOL.md §9.13): taken as the comment.
-    reason: str | None = Field(None, max_length=5000)
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"], responses=ERRORS)
 
 
 @router.post(
     "/{approval_id}/decision",
     summary="Approve or reject (resumes or fails a WAITING intent whose id this is)",
+    response_model=ApprovalAnswer,
 )
 async def decide(
     approval_id: Annotated[str, Path(min_length=1, max_length=255)],

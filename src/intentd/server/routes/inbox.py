@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from intentd.engine.inbox import Thread
 from intentd.model import JSON, TERMINAL, Event, OwnerMismatch, normalize_address, to_rfc3339
+from intentd.wire import ThreadAnswer, ThreadList
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..openapi import ERRORS
 
-router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+router = APIRouter(prefix="/v1/inbox", tags=["inbox"], responses=ERRORS)
 
 # Timeline and message ids are derived, stable UUIDs: the same thread always shows the same ids.
 _IDS = uuid.UUID("6f1c1f4e-3f55-4b1e-9d6a-1c0de0a1b0c5")
@@ -39,7 +41,7 @@ async def owner_scope(
 Owner = Annotated[str | None, Depends(owner_scope)]
 
 
-@router.get("", summary="Completion threads of intents sent with reply_to")
+@router.get("", summary="Completion threads of intents sent with reply_to", response_model=ThreadList)
 async def list_threads(
     caller: Caller,
     engine: EngineDep,
@@ -51,7 +53,7 @@ async def list_threads(
     return answer({"ok": True, "threads": [thread_wire(t) for t in threads]})
 
 
-@router.get("/{thread_id}", summary="One completion thread with its timeline")
+@router.get("/{thread_id}", summary="One completion thread with its timeline", response_model=ThreadAnswer)
 async def get_thread(thread_id: str, caller: Caller, engine: EngineDep, owner: Owner) -> FastJSONResponse:
     thread = await engine.inbox.thread(caller, thread_id, owner=owner)
     wire = thread_wire(thread)

@@ -11,18 +11,31 @@ from starlette.responses import StreamingResponse
 
 from intentd.engine import Resolve
 from intentd.model import JSON, BadRequest, Event, Intent, ValidationFailed
-from intentd.store import intent_key
+from intentd.wire import (
+    AppliedAnswer,
+    CancelBody,
+    ControlsBody,
+    CreateAnswer,
+    CreateIntent,
+    EventList,
+    IntentAnswer,
+    IntentPage,
+    PolicyBody,
+    ResolveAnswer,
+    ResolveBody,
+)
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..schemas import CancelBody, ControlsBody, CreateIntent, PolicyBody, ResolveBody
+from ..inputs import submit_spec
+from ..openapi import ERRORS, EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 
-router = APIRouter(prefix="/v1/intents", tags=["intents"])
+router = APIRouter(prefix="/v1/intents", tags=["intents"], responses=ERRORS)
 IntentId = Annotated[str, "intent id"]
 
 
-@router.post("", summary="Submit an intent")
+@router.post("", summary="Submit an intent", response_model=CreateAnswer)
 async def create_intent(
     body: CreateIntent,
     caller: Caller,
@@ -33,7 +46,7 @@ async def create_intent(
         raise ValidationFailed(
             "Idempotency-Key must be 1..255 characters", details={"field": "Idempotency-Key"}
         )
-    intent, created = await engine.intents.submit(caller, body.to_spec(), idempotency_key)
+    intent, created = await engine.intents.submit(caller, submit_spec(body), idempotency_key)
     wire = intent.to_wire()
     response: JSON = {
         "ok": True,
@@ -48,7 +61,7 @@ async def create_intent(
     return answer(response)
 
 
-@router.get("", summary="List intents, newest first")
+@router.get("", summary="List intents, newest first", response_model=IntentPage)
 async def list_intents(
     caller: Caller,
     engine: EngineDep,
@@ -77,12 +90,14 @@ async def list_intents(
     )
 
 
-@router.get("/{intent_id}", summary="Get one intent")
+@router.get("/{intent_id}", summary="Get one intent", response_model=IntentAnswer)
 async def get_intent(intent_id: IntentId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     return answer({"ok": True, "intent": (await engine.intents.get(caller, intent_id)).to_wire()})
 
 
-@router.get("/{intent_id}/events", summary="Events after `since` (exclusive), in seq order")
+@router.get(
+    "/{intent_id}/events", summary="Events after `since` (exclusive), in seq order", response_model=EventList
+)
 async def list_events(
     intent_id: IntentId,
     caller: Caller,
@@ -95,7 +110,10 @@ async def list_events(
 
 
 @router.get(
-    "/{intent_id}/events/stream", summary="Follow an intent's events (SSE)", response_class=StreamingResponse
+    "/{intent_id}/events/stream",
+    summary="Follow an intent's events (SSE)",
+    response_class=StreamingResponse,
+    responses={200: EVENT_STREAM},
 )
 async def stream_events(
     intent_id: IntentId,
@@ -120,7 +138,7 @@ async def stream_events(
             finished,
         )
 
-    return event_stream(follow(lambda: engine.store.hub.subscribe(intent_key(intent_id)), fetch, since, wait))
+    return event_stream(follow(lambda: engine.intents.watch(intent_id), fetch, since, wait))
 
 
 def _resolved(intent: Intent, event: Event) -> JSON:
@@ -128,7 +146,9 @@ def _resolved(intent: Intent, event: Event) -> JSON:
     return {"ok": True, "intent": intent.to_wire(), "event": event.to_wire(), "completion_delivery": delivery}
 
 
-@router.post("/{intent_id}/resolve", summary="Move an intent to a terminal status")
+@router.post(
+    "/{intent_id}/resolve", summary="Move an intent to a terminal status", response_model=ResolveAnswer
+)
 async def resolve_intent(
     intent_id: IntentId, body: ResolveBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
@@ -136,7 +156,9 @@ async def resolve_intent(
     return answer(_resolved(intent, event))
 
 
-@router.post("/{intent_id}/cancel", summary="Cancel an intent (resolve with CANCELED)")
+@router.post(
+    "/{intent_id}/cancel", summary="Cancel an intent (resolve with CANCELED)", response_model=ResolveAnswer
+)
 async def cancel_intent(
     intent_id: IntentId, caller: Caller, engine: EngineDep, body: Annotated[CancelBody | None, Body()] = None
 ) -> FastJSONResponse:
@@ -145,7 +167,11 @@ async def cancel_intent(
     return answer(_resolved(intent, event))
 
 
-@router.post("/{intent_id}/resume", summary="Resume, or complete with a result (free-form body)")
+@router.post(
+    "/{intent_id}/resume",
+    summary="Resume, or complete with a result (free-form body)",
+    response_model=AppliedAnswer,
+)
 async def resume_intent(
     intent_id: IntentId,
     caller: Caller,
@@ -163,7 +189,9 @@ async def resume_intent(
     )
 
 
-@router.post("/{intent_id}/controls", summary="Patch controls (compare-and-set)")
+@router.post(
+    "/{intent_id}/controls", summary="Patch controls (compare-and-set)", response_model=AppliedAnswer
+)
 async def update_controls(
     intent_id: IntentId, body: ControlsBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
@@ -180,7 +208,9 @@ async def update_controls(
     )
 
 
-@router.post("/{intent_id}/policy", summary="Patch grants and envelope (compare-and-set)")
+@router.post(
+    "/{intent_id}/policy", summary="Patch grants and envelope (compare-and-set)", response_model=AppliedAnswer
+)
 async def update_policy(
     intent_id: IntentId, body: PolicyBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:

@@ -9,12 +9,24 @@ from fastapi import APIRouter
 
 from intentd.engine import Complete, Fail, Wait
 from intentd.model import JSON, Intent, from_rfc3339, to_rfc3339
+from intentd.wire import (
+    CompleteBody,
+    Completion,
+    Delivery,
+    FailBody,
+    HeartbeatBody,
+    IntentAnswer,
+    LeaseBody,
+    ProgressBody,
+    WaitBody,
+)
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..schemas import CompleteBody, FailBody, HeartbeatBody, LeaseBody, ProgressBody, WaitBody
+from ..inputs import submit_spec
+from ..openapi import ERRORS
 
-router = APIRouter(prefix="/v1/intents/{intent_id}", tags=["leases"])
+router = APIRouter(prefix="/v1/intents/{intent_id}", tags=["leases"], responses=ERRORS)
 IntentId = Annotated[str, "intent id"]
 
 
@@ -22,7 +34,7 @@ def _ok(intent: Intent) -> JSON:
     return {"ok": True, "intent": intent.to_wire()}
 
 
-@router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent")
+@router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent", response_model=Delivery)
 async def heartbeat(
     intent_id: IntentId, body: HeartbeatBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
@@ -40,7 +52,11 @@ async def heartbeat(
     )
 
 
-@router.post("/complete", summary="Complete a claimed intent (and submit follow-ups atomically)")
+@router.post(
+    "/complete",
+    summary="Complete a claimed intent (and submit follow-ups atomically)",
+    response_model=Completion,
+)
 async def complete(
     intent_id: IntentId, body: CompleteBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
@@ -51,13 +67,15 @@ async def complete(
             lease_token=body.lease_token,
             result=body.result,
             usage=body.usage,
-            then=tuple(spec.to_spec() for spec in body.then),
+            then=tuple(submit_spec(spec) for spec in body.then),
         ),
     )
     return answer({**_ok(done.intent), "then": [c.to_wire() for c in done.then], "replayed": done.replayed})
 
 
-@router.post("/fail", summary="Fail a claimed intent, or queue it again with retry=true")
+@router.post(
+    "/fail", summary="Fail a claimed intent, or queue it again with retry=true", response_model=IntentAnswer
+)
 async def fail(intent_id: IntentId, body: FailBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     error = body.error if isinstance(body.error, dict) else {"code": "failed", "message": body.error}
     return answer(
@@ -77,14 +95,18 @@ async def fail(intent_id: IntentId, body: FailBody, caller: Caller, engine: Engi
     )
 
 
-@router.post("/release", summary="Give a claimed intent back for immediate redelivery")
+@router.post(
+    "/release", summary="Give a claimed intent back for immediate redelivery", response_model=IntentAnswer
+)
 async def release(
     intent_id: IntentId, body: LeaseBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
     return answer(_ok(await engine.delivery.release(caller, intent_id, body.lease_token)))
 
 
-@router.post("/wait", summary="Park a claimed intent in WAITING (ends the lease)")
+@router.post(
+    "/wait", summary="Park a claimed intent in WAITING (ends the lease)", response_model=IntentAnswer
+)
 async def wait(intent_id: IntentId, body: WaitBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     wake_at = from_rfc3339(body.wake_at.isoformat()) if body.wake_at else None
     return answer(
@@ -98,7 +120,7 @@ async def wait(intent_id: IntentId, body: WaitBody, caller: Caller, engine: Engi
     )
 
 
-@router.post("/progress", summary="Record progress and usage as an event")
+@router.post("/progress", summary="Record progress and usage as an event", response_model=IntentAnswer)
 async def progress(
     intent_id: IntentId, body: ProgressBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:

@@ -16,22 +16,24 @@ from fastapi import APIRouter, Body, Query
 from intentd.engine import Principal
 from intentd.engine.mesh import HEALTH_STATES, MeshAgent
 from intentd.model import JSON, ValidationFailed, normalize_address, to_rfc3339
+from intentd.wire import AgentHealth, MeshAgentAnswer, MeshAgentList, MeshHeartbeatBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..openapi import ERRORS
 from .inbox import Owner
 
-router = APIRouter(prefix="/v1/mesh", tags=["mesh"])
+router = APIRouter(prefix="/v1/mesh", tags=["mesh"], responses=ERRORS)
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9._\-/]+")
 
 
-@router.post("/heartbeat", summary="Record a heartbeat (and metrics) of the calling agent")
+@router.post(
+    "/heartbeat", summary="Record a heartbeat (and metrics) of the calling agent", response_model=AgentHealth
+)
 async def heartbeat(
-    caller: Caller, engine: EngineDep, owner: Owner, body: Annotated[dict[str, object] | None, Body()] = None
+    caller: Caller, engine: EngineDep, owner: Owner, body: Annotated[MeshHeartbeatBody | None, Body()] = None
 ) -> FastJSONResponse:
-    metrics = (body or {}).get("metrics")
-    if metrics is not None and not isinstance(metrics, dict):
-        raise ValidationFailed("metrics must be an object", details={"field": "metrics"})
+    metrics = body.metrics if body is not None else None
     agent = await engine.mesh.heartbeat(caller, owner or key_address(caller), metrics)
     health = agent.health(engine.mesh.now())
     return answer(
@@ -45,7 +47,9 @@ async def heartbeat(
     )
 
 
-@router.get("/agents", summary="Agents known here, with health from their heartbeats")
+@router.get(
+    "/agents", summary="Agents known here, with health from their heartbeats", response_model=MeshAgentList
+)
 async def list_agents(
     caller: Caller,
     engine: EngineDep,
@@ -67,7 +71,9 @@ async def list_agents(
     return answer({"ok": True, "agents": listed, "summary": summary})
 
 
-@router.get("/agents/{address_id:path}", summary="One agent with its last metrics")
+@router.get(
+    "/agents/{address_id:path}", summary="One agent with its last metrics", response_model=MeshAgentAnswer
+)
 async def get_agent(address_id: str, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     agent = await engine.mesh.agent(caller, normalize_address(address_id, "address_id"))
     return answer({"ok": True, "agent": _agent_wire(agent, agent.health(engine.mesh.now()))})

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from intentd import __version__
+from intentd.wire import Capabilities, HealthAnswer
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller
+from ..openapi import ERRORS
 
 router = APIRouter(tags=["meta"])
 
@@ -28,18 +30,20 @@ CAPABILITIES = [
 ]
 
 
-@router.get("/health", summary="Liveness (no key needed)")
+@router.get("/health", summary="Liveness (no key needed)", response_model=HealthAnswer)
 async def health(request: Request) -> FastJSONResponse:
     return answer(
         {
             "ok": True,
             "service": "intentd",
             "version": __version__,
-            "database": request.app.state.engine.store.dialect,
+            "database": request.app.state.engine.database,
         }
     )
 
 
-@router.get("/v1/capabilities", tags=["meta"])
+@router.get(
+    "/v1/capabilities", summary="What this server supports", response_model=Capabilities, responses=ERRORS
+)
 async def capabilities(_: Caller) -> FastJSONResponse:
     return answer({"ok": True, "capabilities": CAPABILITIES, "supported_intent_types": ["intent.*.v1"]})

@@ -1,4 +1,6 @@
-"""Request bodies. Validation here gives a 422 that names the field; semantics live in the engine."""
+"""Request bodies of the HTTP API: the server validates each request with these (a 422 names the field),
+the SDK builds its bodies with them, and ``/openapi.json`` publishes them. Semantics (addresses,
+transitions, leases) are the engine's; these say only what a well-formed body is."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from intentd.engine import SubmitIntent
-from intentd.model import from_rfc3339, normalize_address
-
 # PROTOCOL.md §2.2: dotted lower-case segments ending in a version, e.g. intent.demo.v1
 INTENT_TYPE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+\.v[0-9]+$")
+
+
+# Fields of a create that AXP programs send for human tasks; intentd keeps them in the intent's controls.
+AXP_EXTRAS = ("human_task", "remind_after_seconds", "remind_interval_seconds", "max_reminders", "escalate_to")
 
 
 class CreateIntent(BaseModel):
@@ -51,30 +54,9 @@ class CreateIntent(BaseModel):
             raise ValueError("must include a time zone, e.g. 2026-01-01T12:00:00Z")
         return value
 
-    def to_spec(self) -> SubmitIntent:
-        extras = {
-            k: v
-            for k, v in {
-                "human_task": self.human_task,
-                "remind_after_seconds": self.remind_after_seconds,
-                "remind_interval_seconds": self.remind_interval_seconds,
-                "max_reminders": self.max_reminders,
-                "escalate_to": self.escalate_to,
-            }.items()
-            if v is not None
-        }
-        return SubmitIntent(
-            intent_type=self.intent_type,
-            correlation_id=self.correlation_id,
-            to_agent=normalize_address(self.to_agent),
-            payload=self.payload,
-            from_agent=normalize_address(self.from_agent, "from_agent") if self.from_agent else None,
-            reply_to=normalize_address(self.reply_to, "reply_to") if self.reply_to else None,
-            deadline_at=from_rfc3339(self.deadline_at.isoformat()) if self.deadline_at else None,
-            max_delivery_attempts=self.max_delivery_attempts,
-            parent_intent_id=self.parent_intent_id,
-            controls=extras,
-        )
+    def axp_extras(self) -> dict[str, Any]:
+        """The AXP human-task fields that were sent (kept in the intent's controls for now)."""
+        return {name: value for name in AXP_EXTRAS if (value := getattr(self, name)) is not None}
 
     def ignored_fields(self) -> list[str]:
         return sorted(self.model_extra or {})
@@ -157,3 +139,16 @@ class ProgressBody(BaseModel):
     lease_token: str | None = None
     message: str | None = Field(None, max_length=4000)
     usage: dict[str, float] | None = None
+
+
+class DecisionBody(BaseModel):
+    decision: str = Field(min_length=1, max_length=32, examples=["approve", "reject"])
+    comment: str | None = Field(None, max_length=5000)
+    # The AXP docs' example sends ``reason`` (PROTOCOL.md §9.13): taken as the comment.
+    reason: str | None = Field(None, max_length=5000)
+
+
+class MeshHeartbeatBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # AXP agents may send more; only metrics is kept
+
+    metrics: dict[str, Any] | None = None

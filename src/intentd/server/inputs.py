@@ -1,0 +1,23 @@
+"""Wire bodies into engine inputs: what the server does with a validated request before the engine
+sees it (addresses normalised, times to microseconds)."""
+
+from __future__ import annotations
+
+from intentd.engine import SubmitIntent
+from intentd.model import from_rfc3339, normalize_address
+from intentd.wire import CreateIntent
+
+
+def submit_spec(body: CreateIntent) -> SubmitIntent:
+    return SubmitIntent(
+        intent_type=body.intent_type,
+        correlation_id=body.correlation_id,
+        to_agent=normalize_address(body.to_agent),
+        payload=body.payload,
+        from_agent=normalize_address(body.from_agent, "from_agent") if body.from_agent else None,
+        reply_to=normalize_address(body.reply_to, "reply_to") if body.reply_to else None,
+        deadline_at=from_rfc3339(body.deadline_at.isoformat()) if body.deadline_at else None,
+        max_delivery_attempts=body.max_delivery_attempts,
+        parent_intent_id=body.parent_intent_id,
+        controls=body.axp_extras(),
+    )
