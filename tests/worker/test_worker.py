@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from intentd.client import AsyncClient, IntentSpec, Status
+from intentd.client import AsyncClient, Client, IntentSpec, Status
 from intentd.worker import FatalError, Result, RetryableError, RetryPolicy, Worker
 from tests.conftest import TEST_KEY
 
@@ -238,3 +239,175 @@ async def _until(client: AsyncClient, intent_id: str, status: Status) -> None:
     async for event in client.observe(intent_id, timeout=10):
         if event.status is status:
             return
+
+
+# --- slots shared fairly between agents ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", [2, 8])
+async def test_an_idle_agent_does_not_starve_the_others(client: AsyncClient, concurrency: int) -> None:
+    # The first agent's claim loop starts first and finds no work; the last one must still claim
+    # promptly, also with fewer slots than agents (they take turns, one short long poll each).
+    worker = make_worker(client, concurrency=concurrency)
+    agents = [f"agent://test/local/agent-{n}" for n in range(3)]
+    for address in agents:
+        worker.agent(address)(_done)
+
+    async with serving(worker):
+        submitted = await client.submit(agents[-1], "intent.last.v1", {})
+        final = await client.wait_for(submitted.intent_id, timeout=5)
+
+    assert final.status is Status.COMPLETED
+
+
+async def test_claims_never_take_more_slots_than_the_concurrency(api: httpx.AsyncClient) -> None:
+    concurrency = 3
+    recorder = LeaseRecorder(httpx.ASGITransport(app=api.app), concurrency)  # type: ignore[attr-defined]
+    async with AsyncClient("http://intentd.test", TEST_KEY, transport=recorder) as client:
+        worker = make_worker(client, concurrency=concurrency)
+        running, peak, full = 0, 0, asyncio.Event()
+
+        async def hold_until_full(ctx, intent):  # type: ignore[no-untyped-def]
+            # The first handlers wait until every slot is busy, so claims compete for the last ones.
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            if running >= concurrency:
+                full.set()
+            await full.wait()
+            running -= 1
+
+        agents = ["agent://test/local/left", "agent://test/local/right"]
+        for address in agents:
+            worker.agent(address)(hold_until_full)
+        async with serving(worker):
+            submitted = [await client.submit(agents[n % 2], "intent.work.v1", {}) for n in range(8)]
+            finals = [await client.wait_for(i.intent_id, timeout=10) for i in submitted]
+
+    assert all(final.status is Status.COMPLETED for final in finals)
+    assert peak == concurrency
+    assert recorder.claims > 0 and recorder.overbooked == []
+
+
+class LeaseRecorder(httpx.AsyncBaseTransport):
+    """Checks at every claim request that the intents leased to the worker plus the slots of its
+    claims in flight fit in ``concurrency``. A lease ends when the worker's report is answered,
+    before the worker frees the slot, so this count never exceeds the slots the worker holds."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, concurrency: int) -> None:
+        self.inner, self.concurrency = inner, concurrency
+        self.leased: set[str] = set()
+        self.requested = 0  # max_intents of the claims in flight
+        self.claims = 0
+        self.overbooked: list[tuple[int, int]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if not path.endswith("/claims"):
+            response = await self.inner.handle_async_request(request)
+            if path.rsplit("/", 1)[-1] in {"complete", "fail", "release", "wait"}:
+                self.leased.discard(path.split("/")[3])
+            return response
+        wanted = int(json.loads(await request.aread())["max_intents"])
+        self.claims += 1
+        self.requested += wanted
+        if len(self.leased) + self.requested > self.concurrency:
+            self.overbooked.append((len(self.leased), self.requested))
+        try:
+            response = await self.inner.handle_async_request(request)
+            body = json.loads(await response.aread())
+        finally:
+            self.requested -= wanted
+        self.leased.update(d["intent"]["intent_id"] for d in body.get("deliveries") or [])
+        return response
+
+
+# --- a sync Client's configuration carries over -----------------------------------------------------
+
+
+async def test_a_sync_client_keeps_its_headers_retries_timeout_and_transport(api: httpx.AsyncClient) -> None:
+    app = httpx.ASGITransport(app=api.app)  # type: ignore[attr-defined]
+    bridge = SyncBridge(app, asyncio.get_running_loop(), failing_completes=4)
+    sync = Client(
+        "http://intentd.test",
+        TEST_KEY,
+        headers={"X-Team": "writers"},
+        max_retries=4,  # the default (2) would give up before the fifth attempt succeeds
+        backoff=0.01,
+        timeout=7.0,
+        transport=bridge,
+    )
+    worker = Worker(sync, concurrency=2, claim_wait_seconds=1.0)
+    worker.agent(AGENT)(_done)
+
+    async with AsyncClient("http://intentd.test", TEST_KEY, transport=app) as client, serving(worker):
+        submitted = await client.submit(AGENT, "intent.echo.v1", {})
+        final = await client.wait_for(submitted.intent_id, timeout=10)
+
+    assert final.status is Status.COMPLETED
+    assert bridge.count("/complete") == 5
+    assert {r.headers.get("X-Team") for r in bridge.requests} == {"writers"}
+    assert {r.headers.get("x-api-key") for r in bridge.requests} == {TEST_KEY}
+    complete = next(r for r in bridge.requests if r.url.path.endswith("/complete"))
+    assert complete.extensions["timeout"]["connect"] == 7.0
+    assert not bridge.closed  # the transport is the given client's, still usable
+    assert (await asyncio.to_thread(sync.get, final.intent_id)).status is Status.COMPLETED
+    await asyncio.to_thread(bridge.wait_idle)  # before the app and its loop go away
+    sync.close()
+
+
+class SyncBridge(httpx.BaseTransport):
+    """A sync Client's transport to the in-process app (each request runs on the test's loop, where
+    the app lives). It notes every request and answers the first ``failing_completes`` completions
+    with a 503, which the client retries."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, loop: asyncio.AbstractEventLoop, failing_completes: int
+    ) -> None:
+        self.inner, self.loop = inner, loop
+        self.failing_completes = failing_completes
+        self.requests: list[httpx.Request] = []
+        self.closed = False
+        self.in_flight = 0
+        self._changed = threading.Condition()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._changed:
+            self.requests.append(request)
+            self.in_flight += 1
+        try:
+            return self._answer(request)
+        finally:
+            with self._changed:
+                self.in_flight -= 1
+                self._changed.notify_all()
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/complete") and self.failing_completes > 0:
+            self.failing_completes -= 1
+            return httpx.Response(503, json={"ok": False, "error": {"code": "unavailable"}})
+        body = request.read()
+
+        async def send() -> httpx.Response:
+            response = await self.inner.handle_async_request(
+                httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            )
+            content = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+        return asyncio.run_coroutine_threadsafe(send(), self.loop).result(timeout=30)
+
+    def count(self, suffix: str) -> int:
+        return sum(r.url.path.endswith(suffix) for r in self.requests)
+
+    def wait_idle(self) -> None:
+        """Until no request is in flight (a long poll cut short at shutdown runs on in its thread)."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.in_flight == 0, timeout=10)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _done(ctx, intent):  # type: ignore[no-untyped-def]
+    return {"done": True}

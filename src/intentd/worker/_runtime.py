@@ -18,6 +18,7 @@ within the grace period and releases the rest, so another worker takes them at o
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import random
@@ -32,8 +33,10 @@ from typing import Any
 from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec
 from intentd.model import JSON, normalize_address
 
+from ._client import async_twin
 from ._context import AsyncContext, Context, _ContextState
 from ._errors import FatalError, RetryableError
+from ._slots import Slots
 
 log = logging.getLogger("intentd.worker")
 Handler = Callable[..., Any]
@@ -78,6 +81,16 @@ def _envelope(intent: Intent) -> JSON:
 
 
 class Worker:
+    """Serves the agents registered with :meth:`agent`.
+
+    ``concurrency`` bounds the handlers running at once, across all agents. The agents share it so
+    that none waits for another: each can always poll with at least one slot (with fewer slots than
+    agents, they take turns, one long poll of ``claim_wait_seconds`` each). A sync :class:`Client`
+    is used through an AsyncClient configured the same way: headers, API key, timeout, retry policy
+    and transport (a plain ``httpx.HTTPTransport``, which httpx builds when given none, is replaced
+    by its async twin; for a network transport configured by hand, pass an AsyncClient).
+    """
+
     def __init__(
         self,
         client: AsyncClient | Client | None = None,
@@ -168,7 +181,9 @@ class Worker:
         if isinstance(given, AsyncClient):
             return given
         if isinstance(given, Client):
-            return AsyncClient(given.base_url, given.api_key, timeout=given.timeout)
+            # Threads for a borrowed sync transport: a long poll per agent, and per slot a
+            # heartbeat, a call from the handler and the report.
+            return async_twin(given, threads=len(self._handlers) + 3 * self.concurrency)
         return AsyncClient()
 
 
@@ -178,43 +193,44 @@ class _Run:
     def __init__(self, worker: Worker, client: AsyncClient) -> None:
         self.worker = worker
         self.client = client
-        self.free = worker.concurrency
-        self.slot_freed = asyncio.Event()
+        self.slots = Slots(worker.concurrency, worker._handlers)
         self.running: dict[asyncio.Task[None], Delivery] = {}
 
     async def claim_loop(self, address: str, handler: Handler) -> None:
+        want = 1
         while True:
-            while self.free <= 0:
-                self.slot_freed.clear()
-                await self.slot_freed.wait()
-            reserved = min(self.free, _MAX_BATCH)
-            self.free -= reserved
+            reserved = await self.slots.reserve(address, want)
             try:
-                deliveries = await self.client.claim(
-                    address,
-                    worker_id=self.worker.worker_id,
-                    max_intents=reserved,
-                    lease_seconds=self.worker.lease_seconds,
-                    wait_seconds=self.worker.claim_wait_seconds,
-                )
-            except IntentdError as exc:
-                log.warning("claim for %s failed: %s; retrying", address, exc)
-                self.free += reserved
-                await asyncio.sleep(1.0)
-                continue
+                deliveries = await self._claim(address, reserved)
             except BaseException:
-                self.free += reserved
+                self.slots.release(address, reserved)
                 raise
-            self.free += reserved - len(deliveries)
+            # Hand back the slots the claim did not fill at once, so other agents' loops can use
+            # them. An idle agent then polls with one slot; a busy one asks for twice what it got.
+            self.slots.release(address, reserved - len(deliveries))
+            want = max(1, min(_MAX_BATCH, 2 * len(deliveries)))
             for delivery in deliveries:
                 task = asyncio.create_task(self.handle(handler, delivery))
                 self.running[task] = delivery
-                task.add_done_callback(self._finished)
+                task.add_done_callback(functools.partial(self._finished, address))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    async def _claim(self, address: str, count: int) -> list[Delivery]:
+        try:
+            return await self.client.claim(
+                address,
+                worker_id=self.worker.worker_id,
+                max_intents=count,
+                lease_seconds=self.worker.lease_seconds,
+                wait_seconds=self.worker.claim_wait_seconds,
+            )
+        except IntentdError as exc:
+            log.warning("claim for %s failed: %s; retrying", address, exc)
+            await asyncio.sleep(1.0)  # a pause before the next claim, holding the reservation
+            return []
+
+    def _finished(self, address: str, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
-        self.free += 1
-        self.slot_freed.set()
+        self.slots.release(address, 1)
 
     async def handle(self, handler: Handler, delivery: Delivery) -> None:
         state = _ContextState(self.client, delivery)
