@@ -31,7 +31,7 @@ from intentd.model import (
 )
 
 from ._async import AsyncClient
-from ._errors import ClientTimeout, TransportError, WaitTimeout
+from ._errors import ClientTimeout, TransportError, UnexpectedResponse, WaitTimeout
 from ._sync import Client
 from ._types import (
     AgentHealth,
@@ -82,6 +82,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "Unavailable",
+    "UnexpectedResponse",
     "ValidationFailed",
     "WaitTimeout",
     "WaitingReason",

@@ -19,8 +19,26 @@ import httpx
 from intentd import __version__
 from intentd.model import JSON, IntentdError, Status, WaitingReason
 from intentd.settings import Settings
+from intentd.wire import (
+    CancelBody,
+    ClaimBody,
+    CompleteBody,
+    ControlsBody,
+    CreateIntent,
+    DecisionBody,
+    FailBody,
+    HeartbeatBody,
+    LeaseAnswer,
+    LeaseBody,
+    MeshHeartbeatBody,
+    PolicyBody,
+    ProgressBody,
+    ResolveBody,
+    WaitBody,
+    request_body,
+)
 
-from ._errors import TransportError, error_from_response
+from ._errors import TransportError, error_from_response, unexpected_response
 from ._types import (
     AgentHealth,
     Approval,
@@ -118,7 +136,10 @@ class BaseClient:
     def _parse(self, call: Call[T], response: httpx.Response, trace_id: str) -> T:
         if response.status_code >= 400:
             raise error_from_response(response, trace_id)
-        return call.parse(response.json())
+        try:
+            return call.parse(response.json())
+        except (ValueError, KeyError, TypeError) as problem:  # not JSON, or not this API's JSON
+            raise unexpected_response(response, trace_id, problem) from None
 
     def _stream_refusal(self, response: httpx.Response, trace_id: str) -> Exception:
         """Why a stream request gave no stream: the server's error, or StreamUnavailable when the
@@ -184,10 +205,6 @@ def _present(**values: Any) -> JSON:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def health() -> Call[Health]:
     return Call("GET", "/health", Health.from_wire, retry_safe=True)
 
@@ -208,14 +225,14 @@ def submit_intent(
     max_delivery_attempts: int | None,
     parent_intent_id: str | None,
 ) -> Call[Intent]:
-    body = {
-        "to_agent": to_agent,
-        "intent_type": intent_type,
-        "payload": payload,
-        "correlation_id": correlation_id or str(uuid.uuid4()),
-    } | _present(
+    body = request_body(
+        CreateIntent,
+        to_agent=to_agent,
+        intent_type=intent_type,
+        payload=payload,
+        correlation_id=correlation_id or str(uuid.uuid4()),
         reply_to=reply_to,
-        deadline_at=_time(deadline_at),
+        deadline_at=deadline_at,
         max_delivery_attempts=max_delivery_attempts,
         parent_intent_id=parent_intent_id,
     )
@@ -268,7 +285,9 @@ def resolve_intent(
     actor: str | None,
     expected_policy_generation: int | None,
 ) -> Call[Intent]:
-    body = {"status": str(getattr(status, "value", status)).upper()} | _present(
+    body = request_body(
+        ResolveBody,
+        status=str(getattr(status, "value", status)).upper(),
         result=result,
         error=error,
         reason=reason,
@@ -279,7 +298,12 @@ def resolve_intent(
 
 
 def cancel_intent(intent_id: str, *, reason: str | None, actor: str | None) -> Call[Intent]:
-    return Call("POST", intent_path(intent_id, "/cancel"), _intent, json=_present(reason=reason, actor=actor))
+    return Call(
+        "POST",
+        intent_path(intent_id, "/cancel"),
+        _intent,
+        json=request_body(CancelBody, reason=reason, actor=actor),
+    )
 
 
 def resume_intent(intent_id: str, body: JSON | None) -> Call[Intent]:
@@ -294,8 +318,12 @@ def update_controls(
     actor: str | None,
     reason: str | None,
 ) -> Call[Intent]:
-    body = {"controls_patch": patch} | _present(
-        expected_policy_generation=expected_policy_generation, actor=actor, reason=reason
+    body = request_body(
+        ControlsBody,
+        controls_patch=patch,
+        expected_policy_generation=expected_policy_generation,
+        actor=actor,
+        reason=reason,
     )
     return Call("POST", intent_path(intent_id, "/controls"), _intent, json=body)
 
@@ -309,7 +337,8 @@ def update_policy(
     actor: str | None,
     reason: str | None,
 ) -> Call[Intent]:
-    body = _present(
+    body = request_body(
+        PolicyBody,
         grants_patch=grants,
         envelope_patch=envelope,
         expected_policy_generation=expected_policy_generation,
@@ -324,22 +353,23 @@ def claim(
 ) -> Call[list[Delivery]]:
     # Not retried: a lost answer to a claim leaves leases nobody holds; they expire and the
     # intents are delivered again, which a retry could not do any better.
-    body = {
-        "worker_id": worker_id,
-        "max_intents": max_intents,
-        "lease_seconds": lease_seconds,
-        "wait_seconds": wait_seconds,
-    }
+    body = request_body(
+        ClaimBody,
+        worker_id=worker_id,
+        max_intents=max_intents,
+        lease_seconds=lease_seconds,
+        wait_seconds=wait_seconds,
+    )
     return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body, read_timeout=wait_seconds)
 
 
-def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[Delivery]:
+def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[LeaseAnswer]:
     # Extending a lease twice is harmless, so a heartbeat may be retried.
     return Call(
         "POST",
         intent_path(intent_id, "/lease/heartbeat"),
-        Delivery.from_wire,
-        json={"lease_token": lease_token, "lease_seconds": lease_seconds},
+        LeaseAnswer.from_wire,
+        json=request_body(HeartbeatBody, lease_token=lease_token, lease_seconds=lease_seconds),
         retry_safe=True,
     )
 
@@ -352,13 +382,13 @@ def complete(
     then: Sequence[IntentSpec | JSON],
     usage: Mapping[str, float] | None,
 ) -> Call[Completion]:
-    body = {
-        "lease_token": lease_token,
-        "result": result or {},
-        "then": [s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then],
-    }
-    if usage:
-        body["usage"] = dict(usage)
+    body = request_body(
+        CompleteBody,
+        lease_token=lease_token,
+        result=result or {},
+        then=[s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then],
+        usage=dict(usage) if usage else None,
+    )
     # The server answers a repeated completion with the same token as a replay (replayed=True).
     return Call("POST", intent_path(intent_id, "/complete"), Completion.from_wire, json=body, retry_safe=True)
 
@@ -372,7 +402,11 @@ def fail(
     retry_after_seconds: float,
     usage: Mapping[str, float] | None,
 ) -> Call[Intent]:
-    body = {"lease_token": lease_token, "error": error, "retry": retry} | _present(
+    body = request_body(
+        FailBody,
+        lease_token=lease_token,
+        error=error,
+        retry=retry,
         usage=dict(usage) if usage else None,
         retry_after_seconds=retry_after_seconds if retry_after_seconds > 0 else None,
     )
@@ -380,7 +414,12 @@ def fail(
 
 
 def release(intent_id: str, lease_token: str) -> Call[Intent]:
-    return Call("POST", intent_path(intent_id, "/release"), _intent, json={"lease_token": lease_token})
+    return Call(
+        "POST",
+        intent_path(intent_id, "/release"),
+        _intent,
+        json=request_body(LeaseBody, lease_token=lease_token),
+    )
 
 
 def wait(
@@ -391,18 +430,22 @@ def wait(
     wake_at: datetime | None,
     details: JSON | None,
 ) -> Call[Intent]:
-    body = {
-        "lease_token": lease_token,
-        "reason": waiting_reason(reason),
-        "details": details or {},
-    } | _present(wake_at=_time(wake_at))
+    body = request_body(
+        WaitBody,
+        lease_token=lease_token,
+        reason=waiting_reason(reason),
+        details=details or {},
+        wake_at=wake_at,
+    )
     return Call("POST", intent_path(intent_id, "/wait"), _intent, json=body)
 
 
 def progress(
     intent_id: str, message: str | None, *, lease_token: str | None, usage: Mapping[str, float] | None
 ) -> Call[Intent]:
-    body = _present(message=message, lease_token=lease_token, usage=dict(usage) if usage else None)
+    body = request_body(
+        ProgressBody, message=message, lease_token=lease_token, usage=dict(usage) if usage else None
+    )
     return Call("POST", intent_path(intent_id, "/progress"), _intent, json=body)
 
 
@@ -455,7 +498,7 @@ def decide_approval(approval_id: str, decision: str, comment: str | None) -> Cal
         "POST",
         f"/v1/approvals/{quote(approval_id, safe='')}/decision",
         Approval.from_wire,
-        json={"decision": decision} | _present(comment=comment),
+        json=request_body(DecisionBody, decision=decision, comment=comment),
         retry_safe=True,
     )
 
@@ -467,7 +510,7 @@ def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None
         "/v1/mesh/heartbeat",
         AgentHealth.from_wire,
         params=_present(owner_agent=owner_agent),
-        json=_present(metrics=dict(metrics) if metrics is not None else None),
+        json=request_body(MeshHeartbeatBody, metrics=dict(metrics) if metrics is not None else None),
         retry_safe=True,
     )
 

@@ -5,6 +5,8 @@ client's side of the wire:
     IntentdError                      (intentd.model; every class below the root, as on the server)
     ├── TransportError                the server could not be reached or the connection broke
     │   └── ClientTimeout             no answer in time (also a TimeoutError)
+    ├── UnexpectedResponse            a success answer that is not the API's (e.g. a web page at a
+    │                                 wrong URL)
     └── WaitTimeout                   observe / wait_for / listen gave up (also a TimeoutError)
 
 Every error rebuilt from a response carries ``status_code``, ``request_id`` (``x-request-id``),
@@ -34,6 +36,14 @@ class ClientTimeout(TransportError, TimeoutError):
     code = "client_timeout"
 
 
+class UnexpectedResponse(IntentdError):
+    """The server answered with something that is not an intentd API answer (is the URL right?)."""
+
+    code = "unexpected_response"
+    http_status = 0
+    retryable = False
+
+
 class WaitTimeout(IntentdError, TimeoutError):
     """The intent did not reach a terminal status (or the stream produced nothing) in time."""
 
@@ -47,6 +57,17 @@ def transport_error(exc: httpx.TransportError, trace_id: str) -> TransportError:
     err = cls(f"{(cls.__doc__ or '').strip()} ({type(exc).__name__}: {exc})")
     err.trace_id = trace_id
     err.__cause__ = exc  # raised later, away from the ``except`` that caught ``exc``
+    return err
+
+
+def unexpected_response(response: httpx.Response, trace_id: str, problem: Exception) -> UnexpectedResponse:
+    content_type = response.headers.get("content-type") or "no content type"
+    what = f"HTTP {response.status_code}, {content_type}: {type(problem).__name__}"
+    err = UnexpectedResponse(f"{(UnexpectedResponse.__doc__ or '').strip()} ({what})")
+    err.status_code = response.status_code
+    err.request_id = response.headers.get("x-request-id")
+    err.trace_id = trace_id
+    err.__cause__ = problem
     return err
 
 

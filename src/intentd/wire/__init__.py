@@ -20,6 +20,7 @@ from .requests import (
     ProgressBody,
     ResolveBody,
     WaitBody,
+    request_body,
 )
 from .responses import (
     AgentHealth,
@@ -41,6 +42,7 @@ from .responses import (
     IntentAnswer,
     IntentPage,
     Lease,
+    LeaseAnswer,
     MeshAgent,
     MeshAgentAnswer,
     MeshAgentList,
@@ -81,6 +83,7 @@ __all__ = [
     "IntentAnswer",
     "IntentPage",
     "Lease",
+    "LeaseAnswer",
     "LeaseBody",
     "MeshAgent",
     "MeshAgentAnswer",
@@ -95,4 +98,5 @@ __all__ = [
     "ThreadAnswer",
     "ThreadList",
     "WaitBody",
+    "request_body",
 ]

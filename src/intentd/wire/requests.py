@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -152,3 +153,22 @@ class MeshHeartbeatBody(BaseModel):
     model_config = ConfigDict(extra="allow")  # AXP agents may send more; only metrics is kept
 
     metrics: dict[str, Any] | None = None
+
+
+def request_body(model: type[BaseModel], /, **fields: Any) -> dict[str, Any]:
+    """The JSON body of a request to a route that takes ``model``, as the SDK sends it: the fields
+    given, without the None ones, times in RFC 3339. A name the model does not have is a TypeError, so
+    the SDK cannot drift from the server's schema by a renamed field. (Validation is the server's: a
+    pass here would cost on every request and answer differently from it.)"""
+    unknown = [name for name in fields if name not in model.model_fields]
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {unknown[0]!r}")
+    return {name: _to_json(value) for name, value in fields.items() if value is not None}
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -93,8 +93,7 @@ class Lease(WireModel):
 
 
 class Delivery(WireModel):
-    """A leased intent: present ``lease_token`` to heartbeat, complete, fail, release or wait. Also
-    the answer to a lease heartbeat (the intent with its extended lease)."""
+    """A leased intent: present ``lease_token`` to heartbeat, complete, fail, release or wait."""
 
     intent: Intent
     lease: Lease
@@ -110,6 +109,12 @@ class Delivery(WireModel):
     @property
     def attempt(self) -> int:
         return self.lease.delivery_attempt
+
+
+class LeaseAnswer(Delivery):
+    """The answer to a lease heartbeat: the intent with its extended lease."""
+
+    ok: bool = True
 
 
 class FeedItem(WireModel):

@@ -12,10 +12,10 @@ from intentd.model import JSON, Intent, from_rfc3339, to_rfc3339
 from intentd.wire import (
     CompleteBody,
     Completion,
-    Delivery,
     FailBody,
     HeartbeatBody,
     IntentAnswer,
+    LeaseAnswer,
     LeaseBody,
     ProgressBody,
     WaitBody,
@@ -34,7 +34,7 @@ def _ok(intent: Intent) -> JSON:
     return {"ok": True, "intent": intent.to_wire()}
 
 
-@router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent", response_model=Delivery)
+@router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent", response_model=LeaseAnswer)
 async def heartbeat(
     intent_id: IntentId, body: HeartbeatBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:

@@ -1,0 +1,252 @@
+"""The wire contract: what the server sends is what ``intentd.wire`` documents (and the SDK parses),
+what the SDK sends is what the server's request models accept, and ``/openapi.json`` says so."""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pydantic
+import pytest
+
+from intentd import wire
+from intentd.client import Client, UnexpectedResponse, _base
+from intentd.client._types import IntentSpec
+from tests._support.servers import AppClient
+
+WRITER = "agent://test/local/writer"
+REVIEWER = "agent://test/local/reviewer"
+
+
+def _models_in(annotation: Any) -> list[type[wire.responses.WireModel]]:
+    """The response models an annotation names (``Intent``, ``Intent | None``, ``list[Intent]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, wire.responses.WireModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def assert_documented(model: type[wire.responses.WireModel], data: Any, where: str = "body") -> None:
+    """``data`` validates as ``model``, and has no key that the model (or a nested one) does not
+    document: a field the server adds must be added to the wire model too."""
+    model.model_validate(data)
+    undocumented = set(data) - set(model.model_fields)
+    assert not undocumented, f"{where}: {sorted(undocumented)} not in {model.__name__}"
+    for name, info in model.model_fields.items():
+        nested = _models_in(info.annotation)
+        value = data.get(name)
+        if not nested or value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            assert_documented(nested[0], item, f"{where}.{name}")
+
+
+async def _ok(
+    api: AppClient, method: str, path: str, model: type[wire.responses.WireModel], **kw: Any
+) -> Any:
+    response = await api.request(method, path, **kw)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_documented(model, body, f"{method} {path}")
+    return body
+
+
+async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> None:
+    create = {
+        "intent_type": "intent.draft.v1",
+        "correlation_id": "c-1",
+        "to_agent": WRITER,
+        "payload": {"topic": "x"},
+        "reply_to": REVIEWER,
+        "deadline_at": "2999-01-01T00:00:00Z",
+        "surprise": 1,
+    }
+    created = await _ok(api, "POST", "/v1/intents", wire.CreateAnswer, json=create)
+    assert created["ignored_fields"] == ["surprise"]
+    intent_id = created["intent_id"]
+    await _ok(api, "GET", f"/v1/intents/{intent_id}", wire.IntentAnswer)
+    await _ok(api, "GET", "/v1/intents", wire.IntentPage, params={"limit": 1})
+    claims = await _ok(
+        api, "POST", "/v1/agents/test/local/writer/claims", wire.ClaimAnswer, json={"worker_id": "w"}
+    )
+    token = claims["deliveries"][0]["lease"]["token"]
+    base = f"/v1/intents/{intent_id}"
+    await _ok(api, "POST", f"{base}/lease/heartbeat", wire.LeaseAnswer, json={"lease_token": token})
+    await _ok(api, "POST", f"{base}/progress", wire.IntentAnswer, json={"message": "half", "usage": {"t": 1}})
+    then = [{"to_agent": REVIEWER, "intent_type": "intent.review.v1", "payload": {}}]
+    done = await _ok(
+        api,
+        "POST",
+        f"{base}/complete",
+        wire.Completion,
+        json={"lease_token": token, "result": {}, "then": then},
+    )
+    await _ok(api, "GET", f"{base}/events", wire.EventList)
+    child = done["then"][0]["intent_id"]
+    await _ok(
+        api, "POST", f"/v1/intents/{child}/controls", wire.AppliedAnswer, json={"controls_patch": {"a": 1}}
+    )
+    await _ok(api, "POST", f"/v1/intents/{child}/policy", wire.AppliedAnswer, json={"grants_patch": {"g": 1}})
+    await _ok(api, "POST", f"/v1/intents/{child}/resolve", wire.ResolveAnswer, json={"status": "COMPLETED"})
+    await _ok(api, "GET", "/v1/inbox", wire.ThreadList)
+    await _ok(api, "GET", f"/v1/inbox/{intent_id}", wire.ThreadAnswer)
+    await _ok(api, "POST", "/v1/approvals/a-1/decision", wire.Approval, json={"decision": "approve"})
+    await _ok(api, "POST", "/v1/mesh/heartbeat", wire.AgentHealth, json={"metrics": {"cpu": 1}})
+    agents = await _ok(api, "GET", "/v1/mesh/agents", wire.MeshAgentList)
+    address_id = agents["agents"][0]["address_id"]
+    await _ok(api, "GET", f"/v1/mesh/agents/{address_id}", wire.MeshAgentAnswer)
+    await _ok(api, "GET", "/health", wire.HealthAnswer)
+    await _ok(api, "GET", "/v1/capabilities", wire.Capabilities)
+
+
+async def test_resume_and_lease_answers_are_documented(api: AppClient) -> None:
+    body = {"intent_type": "intent.draft.v1", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
+    first = (await api.post("/v1/intents", json=body)).json()["intent_id"]
+    await _ok(api, "POST", f"/v1/intents/{first}/resume", wire.AppliedAnswer, json={"result": {"x": 1}})
+    second = (await api.post("/v1/intents", json=body)).json()["intent_id"]
+    claims = (await api.post("/v1/agents/test/local/writer/claims", json={"worker_id": "w"})).json()
+    token = claims["deliveries"][0]["lease"]["token"]
+    base = f"/v1/intents/{second}"
+    await _ok(
+        api,
+        "POST",
+        f"{base}/wait",
+        wire.IntentAnswer,
+        json={"lease_token": token, "reason": "WAITING_FOR_HUMAN"},
+    )
+    await _ok(api, "POST", f"{base}/cancel", wire.ResolveAnswer, json={"reason": "done"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "json", "status"),
+    [
+        ("GET", "/v1/intents/nope", None, 404),
+        ("POST", "/v1/intents", {"intent_type": "x"}, 422),
+        ("GET", "/v1/intents?cursor=zz", None, 400),
+        ("POST", "/v1/approvals/a/decision", {"decision": "maybe"}, 422),
+    ],
+)
+async def test_errors_are_the_documented_error_answer(
+    api: AppClient, method: str, path: str, json: Any, status: int
+) -> None:
+    response = await api.request(method, path, json=json)
+    assert response.status_code == status
+    assert_documented(wire.ErrorAnswer, response.json())
+
+
+async def test_openapi_documents_real_bodies_errors_and_keys(api: AppClient) -> None:
+    doc = (await api.get("/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    assert doc["components"]["securitySchemes"]["ApiKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+    }
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            ok = operation["responses"]["200"]["content"]
+            schema = ok.get("application/json", {}).get("schema") or ok["text/event-stream"]["schema"]
+            assert schema != {}, f"{where}: 200 is undocumented"
+            if path.startswith("/v1/"):
+                assert operation["security"], where
+                for status in ("401", "422"):
+                    error = operation["responses"][status]["content"]["application/json"]["schema"]
+                    assert error == {"$ref": "#/components/schemas/ErrorAnswer"}, where
+
+
+def _client_calls() -> list[tuple[_base.Call[Any], type[pydantic.BaseModel]]]:
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    spec = IntentSpec(REVIEWER, "intent.review.v1", {"d": 1}, deadline_at=when)
+    return [
+        (
+            _base.submit_intent(
+                WRITER,
+                "intent.draft.v1",
+                {},
+                correlation_id=None,
+                idempotency_key="k",
+                reply_to=REVIEWER,
+                deadline_at=when,
+                max_delivery_attempts=3,
+                parent_intent_id=None,
+            ),
+            wire.CreateIntent,
+        ),
+        (
+            _base.resolve_intent(
+                "i", "failed", result=None, error="no", reason="r", actor=None, expected_policy_generation=1
+            ),
+            wire.ResolveBody,
+        ),
+        (_base.cancel_intent("i", reason="r", actor="a"), wire.CancelBody),
+        (
+            _base.update_controls("i", {"a": 1}, expected_policy_generation=0, actor=None, reason=None),
+            wire.ControlsBody,
+        ),
+        (
+            _base.update_policy(
+                "i", grants={"g": 1}, envelope=None, expected_policy_generation=None, actor="a", reason="r"
+            ),
+            wire.PolicyBody,
+        ),
+        (_base.claim(WRITER, worker_id="w", max_intents=2, lease_seconds=5, wait_seconds=1), wire.ClaimBody),
+        (_base.heartbeat("i", "t", 10), wire.HeartbeatBody),
+        (_base.complete("i", "t", {"r": 1}, then=[spec], usage={"tokens": 3}), wire.CompleteBody),
+        (_base.fail("i", "t", "boom", retry=True, retry_after_seconds=2, usage=None), wire.FailBody),
+        (_base.release("i", "t"), wire.LeaseBody),
+        (_base.wait("i", "t", "human", wake_at=when, details={"why": 1}), wire.WaitBody),
+        (_base.progress("i", "m", lease_token="t", usage={"tokens": 1}), wire.ProgressBody),
+        (_base.decide_approval("a", "approve", "fine"), wire.DecisionBody),
+        (_base.mesh_heartbeat({"cpu": 1}, owner_agent=None), wire.MeshHeartbeatBody),
+    ]
+
+
+@pytest.mark.parametrize(("call", "model"), _client_calls(), ids=lambda v: getattr(v, "path", None))
+def test_the_sdk_sends_bodies_the_server_models_accept(
+    call: _base.Call[Any], model: type[pydantic.BaseModel]
+) -> None:
+    parsed = model.model_validate(call.json)
+    assert not parsed.model_extra, f"{model.__name__}: the SDK sends {sorted(parsed.model_extra or {})}"
+    # What the SDK sends is plain JSON (no datetime or enum left for the HTTP layer to trip on).
+    httpx.Request("POST", "http://x", json=call.json)
+
+
+def test_a_body_with_a_field_the_model_lacks_is_refused_before_sending() -> None:
+    with pytest.raises(TypeError, match="lease_tokn"):
+        wire.request_body(wire.LeaseBody, lease_tokn="t")
+
+
+def test_response_models_keep_the_json_they_came_from_and_compare_by_fields() -> None:
+    data = {
+        "intent_id": "i",
+        "seq": 1,
+        "event_type": "intent.created",
+        "status": "CREATED",
+        "at": "2026-01-01T00:00:00.000000Z",
+        "added_by_a_newer_server": True,
+    }
+    event = wire.Event.from_wire(data)
+    assert event.raw is data and event.raw["added_by_a_newer_server"] is True
+    assert event == wire.Event.from_wire({k: v for k, v in data.items() if k != "added_by_a_newer_server"})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, html="<html><body>a web page</body></html>"),
+        httpx.Response(200, json={"ok": True, "something": "else"}),
+    ],
+    ids=["html", "other-json"],
+)
+def test_a_success_answer_that_is_not_the_apis_is_an_sdk_error(answer: httpx.Response) -> None:
+    # The edge of the world: whatever answers at a wrong URL (a web site, another API).
+    transport = httpx.MockTransport(lambda request: answer)
+    with (
+        Client("http://elsewhere.test", "k", transport=transport) as client,
+        pytest.raises(UnexpectedResponse, match="not an intentd API answer") as raised,
+    ):
+        client.get("some-intent")
+    assert raised.value.status_code == 200 and not raised.value.retryable
