@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[server,test]'
 	touch $@
 
 serve: $(BIN)/.installed
@@ -26,7 +26,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
 	$(BIN)/python -m bench.run
 
 clean:
