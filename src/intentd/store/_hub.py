@@ -41,8 +41,11 @@ class Subscription:
         False at once when the hub is closed."""
         if self._hub.closed or (timeout <= 0 and not self._flag.is_set()):
             return False
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that lands
+        # together with the wake-up, and a cancelled waiter (a stopping scheduler) would run on.
         try:
-            await asyncio.wait_for(self._flag.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._flag.wait()
         except TimeoutError:
             return False
         self._flag.clear()
@@ -58,6 +61,13 @@ class Hub:
         """Wake every waiter for good (graceful shutdown: long polls and streams answer now
         instead of holding the server up for their full wait)."""
         self.closed = True
+        self.wake_all()
+
+    def wake_all(self) -> None:
+        """Wake every waiter once, whatever its keys: the catch-up after a gap in the change feed
+        (a PostgreSQL replica's LISTEN connection was down, so NOTIFYs sent meanwhile are lost).
+        Waiters re-read the database when woken, so a needless wake-up costs one read, while a
+        missed one costs a whole wait."""
         for subs in list(self._subscribers.values()):
             for sub in subs:
                 sub._wake()

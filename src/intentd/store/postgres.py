@@ -3,12 +3,18 @@
 - Several writer connections, each group-committing a batch; row locks (``FOR UPDATE``) order writers
   on one intent, ``SKIP LOCKED`` keeps replicas off each other's claims, due timers and expired leases.
 - Every transaction that changes something NOTIFYs the keys it touched; a LISTEN connection per replica
-  relays other replicas' keys into the local hub (its own it has already published at commit).
+  relays other replicas' keys into the local hub (its own it has already published at commit). A lost
+  LISTEN connection is reopened, and every waiter is then woken to re-read what it may have missed.
+- Starting on a current schema takes no lock; only a replica with migrations to apply queues for the
+  migration lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -18,7 +24,7 @@ import asyncpg
 from intentd.model import new_id, now_us
 
 from ._hub import Hub
-from ._migrate import CREATE_TABLE, migrations_for
+from ._migrate import CREATE_TABLE, Migration, migrations_for
 from ._sql import Query, load_queries
 from ._tx import Tx
 from ._writer import BatchWriter
@@ -28,6 +34,9 @@ log = logging.getLogger("intentd.store.postgres")
 CHANNEL = "intentd_changes"
 _MIGRATION_LOCK = 0x1D7E_0001  # pg_advisory_xact_lock key: one migrator at a time
 _NOTIFY_LIMIT = 7000  # bytes per NOTIFY payload (PostgreSQL's limit is 8000)
+_CONNECT_TIMEOUT = 10.0  # seconds for one attempt to open the LISTEN connection
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.1, 30.0  # seconds between reconnect attempts, doubling up to the cap
+_PROBE_EVERY = 15.0  # seconds between liveness checks of the idle LISTEN connection, and their timeout
 
 
 class _Executor:
@@ -48,14 +57,21 @@ class _Executor:
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
-    applied: list[int] = []
+    """Apply pending migrations; returns the versions applied.
+
+    Double-checked: a start on a current schema (the common case) reads ``schema_migrations`` without
+    the lock and returns, so it never queues behind a replica holding the lock for a long migration.
+    The read is safe unlocked because each version's row commits in the same transaction as its DDL.
+    Only with something pending is the lock taken, and the check repeated under it: another replica
+    may have migrated while this one waited.
+    """
+    if not _pending(await _applied_versions(conn)):
+        return []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
         await conn.execute(CREATE_TABLE)
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for m in migrations_for("postgres"):
-            if m.version in done:
-                continue
+        applied: list[int] = []
+        for m in _pending(await _applied_versions(conn)):
             await conn.execute(m.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -67,16 +83,126 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     return applied
 
 
+async def _applied_versions(conn: asyncpg.Connection) -> set[int]:
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations")
+    except asyncpg.UndefinedTableError:  # a fresh database: nothing applied yet
+        return set()
+    return {r["version"] for r in rows}
+
+
+def _pending(applied: set[int]) -> list[Migration]:
+    # Versions newer than this code knows (a newer replica migrated first) are not our concern.
+    return [m for m in migrations_for("postgres") if m.version not in applied]
+
+
 def _is_retryable(exc: BaseException) -> bool:
     return isinstance(
         exc, asyncpg.UniqueViolationError | asyncpg.DeadlockDetectedError | asyncpg.SerializationError
     )
 
 
+class _Listener:
+    """A replica's LISTEN connection, kept open for the store's lifetime.
+
+    A loss is noticed at once when the socket closes (a termination listener), and within two
+    ``probe_every`` intervals when the connection silently stops answering (a half-open TCP connection,
+    e.g. after a network failover, reports nothing). It is then reopened with capped, jittered
+    exponential backoff. NOTIFYs sent meanwhile are gone for good, so once LISTEN is back
+    ``caught_up`` runs (the store wakes every waiter, and waiters re-read the database).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        name: str,
+        relay: Callable[[object, int, str, str], None],
+        caught_up: Callable[[], None],
+        probe_every: float,
+    ) -> None:
+        self._dsn = dsn
+        self.name = name  # the connection's application_name, to find it in pg_stat_activity
+        self._relay = relay
+        self._caught_up = caught_up
+        self._probe_every = probe_every
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # The first connection fails loudly (a wrong DSN should stop `serve`); later ones are retried.
+        conn = await self._connect()
+        self._task = asyncio.create_task(self._keep_open(conn), name="intentd-listener")
+
+    async def close(self) -> None:
+        # The task goes first: closing the connection under it would look like a loss to reconnect.
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(
+            self._dsn, timeout=_CONNECT_TIMEOUT, server_settings={"application_name": self.name}
+        )
+        try:
+            await conn.add_listener(CHANNEL, self._relay)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn = conn
+        return conn
+
+    async def _keep_open(self, conn: asyncpg.Connection) -> None:
+        while True:
+            await self._until_lost(conn)
+            log.warning("LISTEN connection lost: wake-ups from other replicas wait until it is reopened")
+            lost_at = time.monotonic()
+            conn = await self._reconnect()
+            # LISTEN is in place again, so later changes are notified; earlier ones are caught up by
+            # the waiters' re-read. In this order nothing committed during the outage is missed.
+            self._caught_up()
+            log.info("LISTEN connection reopened after %.1fs; woke every waiter", time.monotonic() - lost_at)
+
+    async def _until_lost(self, conn: asyncpg.Connection) -> None:
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        # is_closed() covers a loss before the termination listener was added (it would never fire).
+        while not (lost.is_set() or conn.is_closed()):
+            try:  # asyncio.timeout: wait_for (3.11) would swallow close()'s cancel racing a loss
+                async with asyncio.timeout(self._probe_every):
+                    await lost.wait()
+            except TimeoutError:
+                await _probe(conn, self._probe_every)
+
+    async def _reconnect(self) -> asyncpg.Connection:
+        delay = _BACKOFF_FIRST
+        while True:
+            try:
+                return await self._connect()
+            except Exception as exc:  # refused, timed out, "starting up", too many clients: all pass
+                log.debug("reopening the LISTEN connection failed (%r); retrying", exc)
+            # Jitter spreads the replicas of a restarted server out instead of all retrying at once.
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, _BACKOFF_CAP)
+
+
+async def _probe(conn: asyncpg.Connection, timeout: float) -> None:
+    """Terminate ``conn`` unless it answers a query in time (then it can't be trusted to deliver)."""
+    try:
+        await conn.fetchval("SELECT 1", timeout=timeout)
+    except Exception:
+        conn.terminate()
+
+
 class PostgresStore:
     dialect = "postgres"
 
-    def __init__(self, dsn: str, pool: asyncpg.Pool, writers: int) -> None:
+    def __init__(
+        self, dsn: str, pool: asyncpg.Pool, writers: int, listener_probe: float = _PROBE_EVERY
+    ) -> None:
         self.dsn = dsn
         self.hub = Hub()
         self.origin = new_id()  # tells this replica's own notifications apart
@@ -84,7 +210,8 @@ class PostgresStore:
         self._pool = pool
         self._writer_count = writers
         self._writer = BatchWriter(self._transaction, self.hub.publish, _is_retryable)
-        self._listener: asyncpg.Connection | None = None
+        name = f"intentd listener {self.origin}"
+        self._listener = _Listener(dsn, name, self._on_notify, self.hub.wake_all, listener_probe)
 
     @classmethod
     async def open(
@@ -95,15 +222,21 @@ class PostgresStore:
         writers: int = 3,
         readers: int = 4,
         exclusive: bool = False,
+        listener_probe: float = _PROBE_EVERY,
     ) -> PostgresStore:
+        """``listener_probe``: seconds between liveness checks of the idle LISTEN connection (and the
+        time one may take before the connection is given up and reopened)."""
         del exclusive  # PostgreSQL serves any number of replicas
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=writers + readers)
-        if migrate_schema:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-        store = cls(dsn, pool, writers)
-        store._listener = await asyncpg.connect(dsn)
-        await store._listener.add_listener(CHANNEL, store._on_notify)
+        try:
+            if migrate_schema:
+                async with pool.acquire() as conn:
+                    await migrate(conn)
+            store = cls(dsn, pool, writers, listener_probe)
+            await store._listener.start()
+        except BaseException:
+            pool.terminate()  # a failed open leaves no connections behind
+            raise
         store._writer.start(writers)
         return store
 
@@ -140,7 +273,5 @@ class PostgresStore:
 
     async def close(self) -> None:
         await self._writer.stop()
-        if self._listener is not None:
-            await self._listener.close()
-            self._listener = None
+        await self._listener.close()
         await self._pool.close()
