@@ -9,11 +9,11 @@ observers run in threads with those timeouts, so a regression fails the test ins
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,9 @@ from axme import AxmeClient, AxmeClientConfig, AxmeHttpError, AxmeValidationErro
 from intentd.client import Client, Status
 from intentd.engine import Engine, Principal, SubmitIntent
 from intentd.worker import Worker
-from tests.conftest import BACKENDS, FakeClock, _dsn, _pg_admin
-from tests.e2e._server import Server, Servers
+from tests._support.databases import BACKENDS, cloned_database, sqlite_url
+from tests._support.engine import FakeClock
+from tests._support.servers import Server, Servers
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
@@ -37,18 +38,13 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """One live server per backend for the module (a start costs seconds on a busy machine);
     tests stay apart by using their own agent addresses. Stopped before its database is dropped."""
     workdir = tmp_path_factory.mktemp(f"compat-{request.param}")
-    database = None
-    if request.param == "postgres":
-        template = request.getfixturevalue("pg_template")
-        database = f"intentd_compat_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(f"CREATE DATABASE {database} TEMPLATE {template}"))
-    url = _dsn(database) if database else f"sqlite:///{workdir / 'intentd.db'}"
-    try:
-        with Servers(workdir) as servers:
-            yield servers.start(url)
-    finally:
-        if database:
-            asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+    with ExitStack() as stack:
+        url = sqlite_url(workdir)
+        if request.param == "postgres":
+            template: str = request.getfixturevalue("pg_template")
+            url = stack.enter_context(cloned_database(template, prefix="intentd_compat"))
+        servers = stack.enter_context(Servers(workdir))  # exits first: killed before the drop
+        yield servers.start(url)
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ._server import Server, Servers, all_intents, events_of, intent_body
+from tests._support.http_api import all_intents, events_of, intent_body
+from tests._support.servers import Server, Servers
 
 pytestmark = pytest.mark.slow
 AGENT = "agent://acme/e2e/crash"
@@ -122,12 +121,6 @@ def run_until_crash(server: Server, load: Load) -> None:
         thread.join(30)
     assert not load.errors, load.errors
     assert load.enough(), f"load too small before the crash: {len(load.acked)} acked"
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    with Servers(tmp_path) as started:
-        yield started
 
 
 def test_sigkill_mid_flight_loses_and_duplicates_nothing(database_url: str, servers: Servers) -> None:

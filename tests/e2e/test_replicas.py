@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import Server, Servers, events_of, intent_body, rfc3339_in, sse_events, wait_terminal
+from tests._support.http_api import events_of, intent_body, rfc3339_in, sse_events, wait_terminal
+from tests._support.servers import Server, Servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 AGENT = "agent://acme/e2e/replicated"

@@ -6,32 +6,23 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ._server import (
-    Server,
-    Servers,
+from tests._support.http_api import (
     events_of,
     intent_body,
-    intentd_command,
     parse_rfc3339,
     rfc3339_in,
     sse_events,
     wait_terminal,
 )
+from tests._support.servers import Server, Servers, intentd_command
 
 pytestmark = pytest.mark.slow
 AGENT = "agent://acme/e2e/writer"
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    with Servers(tmp_path) as started:
-        yield started
 
 
 def test_submit_claim_complete_is_seen_live_on_the_event_stream(database_url: str, servers: Servers) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e._server import Server, Servers, child_environment, events_of, intentd_command
+from tests._support.http_api import events_of
+from tests._support.servers import Server, Servers, child_environment, intentd_command, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +48,6 @@ def start_worker(server: Server, workdir: Path, *, hang: bool) -> subprocess.Pop
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)  # watching other processes' progress, not waiting for a timer
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path) -> str:

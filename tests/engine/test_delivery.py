@@ -10,8 +10,7 @@ import pytest
 
 from intentd.engine import Claim, Complete, Engine, Fail, Principal, Wait
 from intentd.model import EventType, Intent, IntentTerminal, StaleLease, Status, WaitingReason
-from tests.conftest import FakeClock
-from tests.engine.conftest import AGENT, US, task
+from tests._support.engine import AGENT, US, FakeClock, task
 
 
 async def claim_one(

@@ -21,8 +21,7 @@ from intentd.model import (
     ValidationFailed,
     WaitingReason,
 )
-from tests.conftest import FakeClock
-from tests.engine.conftest import AGENT, task
+from tests._support.engine import AGENT, FakeClock, task
 
 
 async def leased(engine: Engine, principal: Principal, **overrides: Any) -> tuple[Intent, str]:

@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from intentd.engine import Claim, Complete, Engine, Fail, Principal, Resolve, SubmitIntent, Wait
 from intentd.model import Intent, IntentdError, Status, WaitingReason, new_id, rebuild
 from intentd.store import open_store
-from tests.conftest import FakeClock
+from tests._support.engine import US, FakeClock
 
-US = 1_000_000
 INTENTS = 3  # each to its own agent, so a claim picks the intent the example names
 
 

@@ -13,8 +13,7 @@ import pytest
 from intentd.engine import Claim, Engine, Principal, SubmitIntent
 from intentd.model import EventType, Status
 from intentd.store import Store, open_store
-from tests.conftest import FakeClock
-from tests.engine.conftest import AGENT, US
+from tests._support.engine import AGENT, US, FakeClock
 
 pytestmark = pytest.mark.postgres
 

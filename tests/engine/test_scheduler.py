@@ -7,8 +7,7 @@ from __future__ import annotations
 from intentd.engine import Claim, Engine, Principal, Wait
 from intentd.model import EventType, Intent, Status, WaitingReason
 from intentd.store import open_store
-from tests.conftest import FakeClock
-from tests.engine.conftest import AGENT, US, task
+from tests._support.engine import AGENT, US, FakeClock, task
 
 
 async def claim_one(engine: Engine, principal: Principal, lease_seconds: float = 10) -> tuple[Intent, str]:

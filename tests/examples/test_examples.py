@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e._server import Servers, child_environment
+from tests._support.servers import Servers, child_environment
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -27,9 +28,11 @@ def run_example(name: str, url: str, key: str, *args: str) -> str:
 
 
 @pytest.fixture
-def server_env(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def server_env(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A live server's URL and API key, as a user exports them for a script."""
     with Servers(tmp_path) as servers:
         server = servers.start(database_url)
+        assert server.api_key is not None
         yield server.url, server.api_key
 
 

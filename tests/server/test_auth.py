@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from intentd.engine import Engine
+from tests._support.servers import AppClient
 
 INTENT = {
     "intent_type": "intent.demo.v1",
@@ -16,29 +15,20 @@ INTENT = {
 }
 
 
-def client_with(api: httpx.AsyncClient, headers: dict[str, str]) -> httpx.AsyncClient:
+def client_with(api: AppClient, headers: dict[str, str]) -> AppClient:
     """A client on the same running app with exactly these headers (no preset key)."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
-        base_url=str(api.base_url),
-        headers=headers,
-    )
+    return AppClient(api.app, api_key=None, headers=headers)
 
 
-def engine_of(api: httpx.AsyncClient) -> Engine:
-    engine: Engine = api.app.state.engine  # type: ignore[attr-defined]
-    return engine
-
-
-async def test_x_api_key_header_is_accepted(api: httpx.AsyncClient) -> None:
+async def test_x_api_key_header_is_accepted(api: AppClient) -> None:
     response = await api.post("/v1/intents", json=INTENT)
 
     assert response.status_code == 200
     assert response.json()["ok"] is True
 
 
-async def test_bearer_token_is_accepted(api: httpx.AsyncClient) -> None:
-    _, secret = await engine_of(api).keys.create("bearer-user")
+async def test_bearer_token_is_accepted(api: AppClient) -> None:
+    _, secret = await api.engine.keys.create("bearer-user")
     async with client_with(api, {"Authorization": f"Bearer {secret}"}) as client:
         response = await client.post("/v1/intents", json=INTENT)
 
@@ -48,7 +38,7 @@ async def test_bearer_token_is_accepted(api: httpx.AsyncClient) -> None:
 
 
 async def test_no_key_is_401_missing_api_key_saying_how_to_send_one(
-    api: httpx.AsyncClient, subtests: pytest.Subtests
+    api: AppClient, subtests: pytest.Subtests
 ) -> None:
     for headers in ({}, {"x-api-key": ""}, {"Authorization": "Basic dXNlcjpwdw=="}):
         with subtests.test(headers=headers):
@@ -64,7 +54,7 @@ async def test_no_key_is_401_missing_api_key_saying_how_to_send_one(
             assert body["detail"] == body["error"]["message"]
 
 
-async def test_wrong_key_is_401_invalid_api_key(api: httpx.AsyncClient, subtests: pytest.Subtests) -> None:
+async def test_wrong_key_is_401_invalid_api_key(api: AppClient, subtests: pytest.Subtests) -> None:
     for headers in ({"x-api-key": "itd_not_a_real_key"}, {"Authorization": "Bearer itd_not_a_real_key"}):
         with subtests.test(headers=headers):
             async with client_with(api, headers) as client:
@@ -74,8 +64,8 @@ async def test_wrong_key_is_401_invalid_api_key(api: httpx.AsyncClient, subtests
             assert response.headers["x-request-id"]
 
 
-async def test_revoked_key_is_refused_at_once(api: httpx.AsyncClient) -> None:
-    keys = engine_of(api).keys
+async def test_revoked_key_is_refused_at_once(api: AppClient) -> None:
+    keys = api.engine.keys
     record, secret = await keys.create("soon-revoked")
     async with client_with(api, {"x-api-key": secret}) as client:
         before = await client.get("/v1/intents")  # also puts the key in the 5 s cache
@@ -87,8 +77,8 @@ async def test_revoked_key_is_refused_at_once(api: httpx.AsyncClient) -> None:
     assert after.json()["error"]["code"] == "invalid_api_key"
 
 
-async def test_other_keys_keep_working_after_a_revocation(api: httpx.AsyncClient) -> None:
-    keys = engine_of(api).keys
+async def test_other_keys_keep_working_after_a_revocation(api: AppClient) -> None:
+    keys = api.engine.keys
     record, _ = await keys.create("revoked")
     await keys.revoke(record.key_id)
 
@@ -97,9 +87,9 @@ async def test_other_keys_keep_working_after_a_revocation(api: httpx.AsyncClient
     assert response.status_code == 200
 
 
-async def test_a_key_of_another_namespace_cannot_see_the_intent(api: httpx.AsyncClient) -> None:
+async def test_a_key_of_another_namespace_cannot_see_the_intent(api: AppClient) -> None:
     created = (await api.post("/v1/intents", json=INTENT)).json()
-    _, secret = await engine_of(api).keys.create("outsider", namespace="other-team")
+    _, secret = await api.engine.keys.create("outsider", namespace="other-team")
 
     async with client_with(api, {"x-api-key": secret}) as client:
         direct = await client.get(f"/v1/intents/{created['intent_id']}")

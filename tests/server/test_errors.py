@@ -13,9 +13,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from intentd.server import create_app
-from intentd.settings import Settings
-from tests.conftest import TEST_KEY
+from tests._support.servers import AppClient, app_settings, build_app, serving
 
 JSON = dict[str, Any]
 AGENT = "agent://acme/prod/writer"
@@ -44,10 +42,7 @@ def assert_error_shape(response: httpx.Response, status: int, code: str) -> JSON
 @pytest.fixture
 def own_app(database_url: str) -> FastAPI:
     """An app this module builds itself: small body limit, a route that crashes, no scheduler."""
-    app = create_app(
-        Settings(database_url=database_url, bootstrap_api_key=TEST_KEY, max_body_bytes=SMALL_LIMIT),
-        run_scheduler=False,
-    )
+    app = build_app(app_settings(database_url, max_body_bytes=SMALL_LIMIT), run_scheduler=False)
 
     async def crash() -> JSON:
         raise RuntimeError("db password is hunter2")
@@ -57,14 +52,10 @@ def own_app(database_url: str) -> FastAPI:
 
 
 @pytest.fixture
-async def own_api(own_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with own_app.router.lifespan_context(own_app):
-        # The crash must come back as the 500 a real client sees, not re-raised into the test.
-        transport = httpx.ASGITransport(app=own_app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intentd.test", headers={"x-api-key": TEST_KEY}
-        ) as client:
-            yield client
+async def own_api(own_app: FastAPI) -> AsyncIterator[AppClient]:
+    # The crash must come back as the 500 a real client sees, not re-raised into the test.
+    async with serving(own_app, raise_app_exceptions=False) as client:
+        yield client
 
 
 # --- routing and crashes -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from intentd.engine import Engine
 from intentd.store import agent_key
-from tests.server.conftest import WRITER, create
+from tests._support.http_api import WRITER, create
 
 JSON = dict[str, Any]
 CLAIMS = "/v1/agents/acme/prod/writer/claims"

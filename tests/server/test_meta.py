@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from tests._support.servers import AppClient
 
-def keyless(api: httpx.AsyncClient) -> httpx.AsyncClient:
+
+def keyless(api: AppClient) -> AppClient:
     """A client on the same running app that sends no API key."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api.app),  # type: ignore[attr-defined]
-        base_url=str(api.base_url),
-    )
+    return AppClient(api.app, api_key=None)
 
 
-async def test_health_answers_ok_without_a_key(api: httpx.AsyncClient, backend: str) -> None:
+async def test_health_answers_ok_without_a_key(api: AppClient, backend: str) -> None:
     async with keyless(api) as client:
         response = await client.get("/health")
 
@@ -26,9 +24,7 @@ async def test_health_answers_ok_without_a_key(api: httpx.AsyncClient, backend: 
     assert body["database"] == backend
 
 
-async def test_every_response_carries_a_fresh_request_id(
-    api: httpx.AsyncClient, subtests: pytest.Subtests
-) -> None:
+async def test_every_response_carries_a_fresh_request_id(api: AppClient, subtests: pytest.Subtests) -> None:
     for path in ("/health", "/v1/intents", "/v1/intents/nope", "/no/such/route"):
         with subtests.test(path=path):
             first = await api.get(path)
@@ -37,7 +33,7 @@ async def test_every_response_carries_a_fresh_request_id(
             assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
-async def test_trace_id_is_echoed_on_success_and_error(api: httpx.AsyncClient) -> None:
+async def test_trace_id_is_echoed_on_success_and_error(api: AppClient) -> None:
     ok = await api.get("/health", headers={"X-Trace-Id": "trace-abc-123"})
     missing = await api.get("/v1/intents/does-not-exist", headers={"X-Trace-Id": "trace-404"})
 
@@ -46,13 +42,13 @@ async def test_trace_id_is_echoed_on_success_and_error(api: httpx.AsyncClient) -
     assert missing.headers["x-trace-id"] == "trace-404"
 
 
-async def test_no_trace_id_header_when_the_caller_sent_none(api: httpx.AsyncClient) -> None:
+async def test_no_trace_id_header_when_the_caller_sent_none(api: AppClient) -> None:
     response = await api.get("/health")
 
     assert "x-trace-id" not in response.headers
 
 
-async def test_openapi_lists_the_intent_claim_and_lease_paths(api: httpx.AsyncClient) -> None:
+async def test_openapi_lists_the_intent_claim_and_lease_paths(api: AppClient) -> None:
     async with keyless(api) as client:
         response = await client.get("/openapi.json")
 
@@ -73,7 +69,7 @@ async def test_openapi_lists_the_intent_claim_and_lease_paths(api: httpx.AsyncCl
     assert "post" in paths["/v1/intents"] and "get" in paths["/v1/intents"]
 
 
-async def test_capabilities_need_a_key(api: httpx.AsyncClient) -> None:
+async def test_capabilities_need_a_key(api: AppClient) -> None:
     async with keyless(api) as client:
         refused = await client.get("/v1/capabilities")
     allowed = await api.get("/v1/capabilities")

@@ -17,7 +17,7 @@ import pytest
 
 from intentd.engine import Engine
 from intentd.store import agent_key, intent_key
-from tests.server.conftest import WRITER, create
+from tests._support.http_api import WRITER, create
 
 JSON = dict[str, Any]
 CALLER = "agent://acme/prod/caller"

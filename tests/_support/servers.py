@@ -1,0 +1,243 @@
+"""Servers for tests: the one test API key, the app in this process behind an HTTP client, and real
+``intentd serve`` processes.
+
+A :class:`Server` runs ``python -m intentd serve`` on a free 127.0.0.1 port with its settings in
+``INTENTD_*`` variables, waits for ``/health``, and can be stopped (SIGTERM), killed (SIGKILL) and
+started again on the same database and port. Its stdout and stderr go to a log file whose tail is
+printed at teardown, so a failing test shows what the server said.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from intentd.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from intentd.engine import Engine
+
+# The bootstrap key of every server a test starts, in this process or in another.
+API_KEY = "itd_test_key_for_the_test_suite_0123456789"
+BASE_URL = "http://intentd.test"  # the in-process app's (never resolved: requests go to the app)
+START_TIMEOUT = 30.0  # seconds; two shared cores and a cold import of FastAPI, uvicorn, asyncpg
+STOP_TIMEOUT = 15.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; ``AssertionError`` naming ``what`` after ``timeout``
+    seconds. For state that lives in another process, which has no hook to wait on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- the app in this process ----------------------------------------------------------------------
+
+
+def app_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=database_url, bootstrap_api_key=API_KEY, **overrides)
+
+
+def build_app(settings: Settings, *, run_scheduler: bool = True) -> FastAPI:
+    from intentd.server import create_app  # on use: only the API-level tests need FastAPI
+
+    return create_app(settings, run_scheduler=run_scheduler)
+
+
+class AppClient(httpx.AsyncClient):
+    """An HTTP client bound to an app in this process, sending :data:`API_KEY` unless told
+    otherwise; ``app`` and ``engine`` let a test reach behind the API."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        api_key: str | None = API_KEY,
+        headers: Mapping[str, str] | None = None,
+        raise_app_exceptions: bool = True,
+    ) -> None:
+        sent = {"x-api-key": api_key} if api_key else {}
+        super().__init__(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions),
+            base_url=BASE_URL,
+            headers={**sent, **(headers or {})},
+        )
+        self.app = app
+
+    @property
+    def engine(self) -> Engine:
+        """The running app's engine (set by its lifespan)."""
+        engine: Engine = self.app.state.engine
+        return engine
+
+    def to_app(self) -> httpx.ASGITransport:
+        """A new transport to the same app, for another client (an SDK client, say)."""
+        return httpx.ASGITransport(app=self.app)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, *, raise_app_exceptions: bool = True) -> AsyncIterator[AppClient]:
+    """Run ``app``'s lifespan (store opened, bootstrap key created, scheduler started) and yield a
+    client of it."""
+    async with (
+        app.router.lifespan_context(app),
+        AppClient(app, raise_app_exceptions=raise_app_exceptions) as client,
+    ):
+        yield client
+
+
+# --- intentd serve in another process -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_environment(**settings: str | None) -> dict[str, str]:
+    """The test process's environment without ``INTENTD_*``, plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({f"INTENTD_{k.upper()}": v for k, v in settings.items() if v is not None})
+    return env
+
+
+def intentd_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "intentd", *args]
+
+
+class Server:
+    """One ``intentd serve`` subprocess. ``database_url=None`` leaves the default (a SQLite file in
+    ``cwd``); ``api_key=None`` starts without a bootstrap key."""
+
+    def __init__(
+        self, cwd: Path, database_url: str | None, *, api_key: str | None = API_KEY, name: str = "server"
+    ) -> None:
+        self.cwd = cwd
+        self.database_url = database_url
+        self.api_key = api_key
+        self.name = name
+        self.port = free_port()
+        self.log_path = cwd / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        return child_environment(
+            database_url=self.database_url,
+            bootstrap_api_key=self.api_key,
+            host="127.0.0.1",
+            port=str(self.port),
+        )
+
+    def start(self) -> Server:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {datetime.now(UTC).isoformat()}\n".encode())
+            self.process = subprocess.Popen(
+                intentd_command("serve"),
+                cwd=self.cwd,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until(self._healthy, START_TIMEOUT, f"{self.name} to answer /health")
+        except AssertionError:
+            self.kill()
+            message = f"{self.name} not healthy after {START_TIMEOUT}s:\n{self.log_tail()}"
+            raise RuntimeError(message) from None
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with {self.process.returncode} while starting:\n{self.log_tail()}"
+            )
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> int:
+        """Graceful stop (SIGTERM, as a service manager sends); SIGKILL if it hangs."""
+        return self._end(signal.SIGTERM)
+
+    def kill(self) -> int:
+        """A crash: no shutdown code runs."""
+        return self._end(signal.SIGKILL)
+
+    def _end(self, sig: signal.Signals) -> int:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return process.returncode if process else 0
+        process.send_signal(sig)
+        try:
+            return process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{self.name} ignored {sig.name}:\n{self.log_tail()}") from None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def client(self, *, api_key: str | None = None, timeout: float = 30.0) -> httpx.Client:
+        key = api_key or self.api_key or ""
+        return httpx.Client(base_url=self.url, headers={"x-api-key": key}, timeout=timeout)
+
+
+class Servers:
+    """Every server a test starts, killed at exit (before a PostgreSQL test database is dropped)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[Server] = []
+
+    def start(self, database_url: str | None, **options: Any) -> Server:
+        options.setdefault("name", f"server{len(self.started) + 1}")
+        server = Server(self.workdir, database_url, **options)
+        self.started.append(server)
+        return server.start()
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for server in self.started:
+            try:
+                server.kill()
+            finally:
+                # Shown by pytest only when the test fails.
+                print(f"==== {server.name} log ({server.log_path}) ====\n{server.log_tail()}")
