@@ -8,4 +8,5 @@ helpers and constants from here, never from a conftest.
 - ``servers``: the one test API key, the in-process app behind an HTTP client, and real
   ``intentd serve`` subprocesses.
 - ``http_api``: the HTTP API from the outside (request bodies, SSE, event logs).
+- ``sdk``: both SDK clients behind ``AsyncClient``'s typed surface, and a failing network.
 """

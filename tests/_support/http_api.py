@@ -12,6 +12,7 @@ import orjson
 
 JSON = dict[str, Any]
 WRITER = "agent://acme/prod/writer"
+REVIEWER = "agent://acme/prod/reviewer"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT")
 
 

@@ -9,11 +9,10 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import httpx
 import pytest
@@ -40,135 +39,18 @@ from intentd.client import (
 )
 from intentd.client._base import RetryPolicy
 from intentd.client._sse import Decoder, Message
-from tests.conftest import TEST_KEY
-from tests.e2e._server import TEST_KEY as SERVER_KEY
-from tests.e2e._server import Server
-
-BASE = "http://intentd.test"
-WRITER = "agent://acme/prod/writer"
-REVIEWER = "agent://acme/prod/reviewer"
-AnyClient: TypeAlias = AsyncClient | Client
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Passes requests to the app and notes their paths, so a test can wait for the client's next
-    stream segment. ``refuse_streams`` plays a proxy that answers stream URLs with a plain 404."""
-
-    def __init__(self, app_transport: httpx.AsyncBaseTransport) -> None:
-        self.app_transport = app_transport
-        self.paths: list[str] = []
-        self.refuse_streams = False
-        self._changed = asyncio.Condition()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        async with self._changed:
-            self.paths.append(request.url.path)
-            self._changed.notify_all()
-        if self.refuse_streams and request.url.path.endswith("/stream"):
-            return httpx.Response(404, json={"ok": False, "error": {"code": "not_found"}})
-        return await self.app_transport.handle_async_request(request)
-
-    def count(self, suffix: str) -> int:
-        return sum(path.endswith(suffix) for path in self.paths)
-
-    async def wait_count(self, suffix: str, n: int) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.count(suffix) >= n)
-
-
-class LoopBridge(httpx.BaseTransport):
-    """The sync Client's transport to the in-process app: the client blocks in a worker thread while
-    each request runs on the test's event loop, where the app and its database connections live."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, loop: asyncio.AbstractEventLoop) -> None:
-        self.inner, self.loop = inner, loop
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-
-        async def send() -> httpx.Response:
-            response = await self.inner.handle_async_request(
-                httpx.Request(request.method, request.url, headers=request.headers, content=body)
-            )
-            content = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=content)
-
-        return asyncio.run_coroutine_threadsafe(send(), self.loop).result()
-
-
-class SDK:
-    """One test body for both clients: ``await sdk("submit", ...)``; iterators via ``iterate``."""
-
-    def __init__(self, client: AnyClient, recorder: Recorder) -> None:
-        self.client, self.recorder = client, recorder
-
-    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        bound = getattr(self.client, method)
-        if isinstance(self.client, AsyncClient):
-            return await bound(*args, **kwargs)
-        return await asyncio.to_thread(bound, *args, **kwargs)
-
-    async def iterate(
-        self, method: str, *args: Any, limit: int | None = None, **kwargs: Any
-    ) -> AsyncIterator[Any]:
-        """Items of an iterator method, up to ``limit``; the sync one runs in a thread."""
-        if isinstance(self.client, AsyncClient):
-            stream = getattr(self.client, method)(*args, **kwargs)
-            async for n, item in _enumerate(stream):
-                yield item
-                if n == limit:
-                    await stream.aclose()
-                    return
-            return
-        loop, queue = asyncio.get_running_loop(), asyncio.Queue[tuple[str, Any]]()
-
-        def pump() -> None:
-            def put(kind: str, value: Any) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-
-            try:
-                with closing(getattr(self.client, method)(*args, **kwargs)) as items:
-                    for n, item in enumerate(items, start=1):
-                        put("item", item)
-                        if n == limit:
-                            break
-            except BaseException as exc:
-                put("error", exc)
-            put("done", None)
-
-        worker = loop.run_in_executor(None, pump)
-        while (got := await queue.get())[0] == "item":
-            yield got[1]
-        await worker
-        if got[0] == "error":
-            raise got[1]
-
-    async def collect(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
-        return [item async for item in self.iterate(method, *args, **kwargs)]
-
-
-async def _enumerate(items: AsyncIterator[Any]) -> AsyncIterator[tuple[int, Any]]:
-    n = 0
-    async for item in items:
-        n += 1
-        yield n, item
-
-
-def make_client(flavour: str, transport: httpx.AsyncBaseTransport, *args: Any, **options: Any) -> AnyClient:
-    if flavour == "async":
-        return AsyncClient(*args, transport=transport, **options)
-    return Client(*args, transport=LoopBridge(transport, asyncio.get_running_loop()), **options)
-
-
-@pytest.fixture(params=["async", "sync"])
-async def sdk(request: pytest.FixtureRequest, api: httpx.AsyncClient) -> AsyncIterator[SDK]:
-    recorder = Recorder(httpx.ASGITransport(app=api.app))  # type: ignore[attr-defined]
-    client = make_client(request.param, recorder, BASE, TEST_KEY)
-    yield SDK(client, recorder)
-    if isinstance(client, AsyncClient):
-        await client.aclose()
-    else:
-        client.close()
+from tests._support.http_api import REVIEWER, WRITER
+from tests._support.sdk import (
+    INTENT_WIRE,
+    Flavour,
+    Recorder,
+    collect,
+    connected,
+    each_flavour,
+    flaky_server,
+    mock_client,
+)
+from tests._support.servers import API_KEY, AppClient, Server
 
 
 def seqs(events: list[Event]) -> list[int]:
@@ -178,12 +60,11 @@ def seqs(events: list[Event]) -> list[int]:
 # --- intents --------------------------------------------------------------------------------------
 
 
-async def test_submit_get_list_and_events(sdk: SDK) -> None:
-    assert (await sdk("health")).ok is True
-    assert "intents.create" in (await sdk("capabilities")).capabilities
+async def test_submit_get_list_and_events(sdk: AsyncClient) -> None:
+    assert (await sdk.health()).ok is True
+    assert "intents.create" in (await sdk.capabilities()).capabilities
     deadline = datetime.now(UTC) + timedelta(hours=1)
-    intent = await sdk(
-        "submit",
+    intent = await sdk.submit(
         WRITER,
         "intent.draft.v1",
         {"topic": "leases"},
@@ -199,87 +80,79 @@ async def test_submit_get_list_and_events(sdk: SDK) -> None:
     assert abs((intent.deadline_at - deadline).total_seconds()) < 0.001
     assert (intent.reply_to, intent.max_delivery_attempts) == ("agent://acme/prod/boss", 3)
     assert intent.raw["intent_id"] == intent.intent_id
-    assert await sdk("get", intent.intent_id) == intent
-    events = await sdk("events", intent.intent_id)
+    assert await sdk.get(intent.intent_id) == intent
+    events = await sdk.events(intent.intent_id)
     assert [(e.seq, e.event_type) for e in events] == [(1, "intent.created"), (2, "intent.submitted")]
-    assert seqs(await sdk("events", intent.intent_id, since=1)) == [2]
+    assert seqs(await sdk.events(intent.intent_id, since=1)) == [2]
 
 
-async def test_list_filters_and_iter_intents_follows_cursors(sdk: SDK) -> None:
-    ours = [await sdk("submit", WRITER, "intent.draft.v1", correlation_id="batch") for _ in range(5)]
-    await sdk("submit", REVIEWER, "intent.draft.v1", correlation_id="batch")
-    await sdk("resolve", ours[0].intent_id, "CANCELED", reason="not needed")
+async def test_list_filters_and_iter_intents_follows_cursors(sdk: AsyncClient) -> None:
+    ours = [await sdk.submit(WRITER, "intent.draft.v1", correlation_id="batch") for _ in range(5)]
+    await sdk.submit(REVIEWER, "intent.draft.v1", correlation_id="batch")
+    await sdk.resolve(ours[0].intent_id, "CANCELED", reason="not needed")
 
-    page = await sdk("list", to_agent=WRITER, limit=2)
+    page = await sdk.list(to_agent=WRITER, limit=2)
     assert len(page.intents) == 2 and page.next_cursor is not None
-    every = await sdk.collect("iter_intents", to_agent=WRITER, page_size=2)
+    every = await collect(sdk.iter_intents(to_agent=WRITER, page_size=2))
     assert [i.intent_id for i in every] == [i.intent_id for i in reversed(ours)]  # newest first
-    canceled = await sdk("list", status=Status.CANCELED, correlation_id="batch")
+    canceled = await sdk.list(status=Status.CANCELED, correlation_id="batch")
     assert [i.intent_id for i in canceled.intents] == [ours[0].intent_id]
     assert canceled.next_cursor is None
 
 
-async def test_idempotency_key_makes_submit_repeatable(sdk: SDK) -> None:
-    first = await sdk(
-        "submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
+async def test_idempotency_key_makes_submit_repeatable(sdk: AsyncClient) -> None:
+    first = await sdk.submit(
+        WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
     )
-    again = await sdk(
-        "submit", WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
+    again = await sdk.submit(
+        WRITER, "intent.draft.v1", {"n": 1}, correlation_id="c", idempotency_key="draft-1"
     )
     assert again.intent_id == first.intent_id
     with pytest.raises(IdempotencyConflict) as caught:
-        await sdk(
-            "submit", WRITER, "intent.draft.v1", {"n": 2}, correlation_id="c", idempotency_key="draft-1"
-        )
+        await sdk.submit(WRITER, "intent.draft.v1", {"n": 2}, correlation_id="c", idempotency_key="draft-1")
     assert (caught.value.code, caught.value.status_code) == ("idempotency_key_reused", 409)
 
 
-async def test_resolve_cancel_resume_controls_and_policy(sdk: SDK) -> None:
-    one, two, three = [await sdk("submit", WRITER, "intent.draft.v1") for _ in range(3)]
+async def test_resolve_cancel_resume_controls_and_policy(sdk: AsyncClient) -> None:
+    one, two, three = [await sdk.submit(WRITER, "intent.draft.v1") for _ in range(3)]
 
-    done = await sdk("resolve", one.intent_id, Status.COMPLETED, result={"answer": 42})
+    done = await sdk.resolve(one.intent_id, Status.COMPLETED, result={"answer": 42})
     assert (done.status, done.result) == (Status.COMPLETED, {"answer": 42})
-    canceled = await sdk("cancel", two.intent_id, reason="changed my mind")
+    canceled = await sdk.cancel(two.intent_id, reason="changed my mind")
     assert (canceled.status, canceled.reason) == (Status.CANCELED, "changed my mind")
 
-    tuned = await sdk(
-        "update_controls", three.intent_id, {"timeout_seconds": 60}, expected_policy_generation=0
-    )
+    tuned = await sdk.update_controls(three.intent_id, {"timeout_seconds": 60}, expected_policy_generation=0)
     assert (tuned.policy_generation, tuned.controls) == (1, {"timeout_seconds": 60})
     with pytest.raises(StalePolicyGeneration):
-        await sdk("update_controls", three.intent_id, {"timeout_seconds": 5}, expected_policy_generation=0)
-    granted = await sdk(
-        "update_policy", three.intent_id, grants={"delegate:agent://ops": {"allow": ["resume"]}}
-    )
+        await sdk.update_controls(three.intent_id, {"timeout_seconds": 5}, expected_policy_generation=0)
+    granted = await sdk.update_policy(three.intent_id, grants={"delegate:agent://ops": {"allow": ["resume"]}})
     assert granted.policy_generation == 2
     assert granted.raw["workflow_control_policy"]["grants"] == {"delegate:agent://ops": {"allow": ["resume"]}}
-    resumed = await sdk("resume", three.intent_id, {"approved": True})
+    resumed = await sdk.resume(three.intent_id, {"approved": True})
     assert (resumed.status, resumed.result) == (Status.COMPLETED, {"approved": True})
 
 
 # --- delivery -------------------------------------------------------------------------------------
 
 
-async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1", correlation_id="chain-1")
-    [delivery] = await sdk("claim", WRITER, worker_id="w1", lease_seconds=30)
+async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: AsyncClient) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1", correlation_id="chain-1")
+    [delivery] = await sdk.claim(WRITER, worker_id="w1", lease_seconds=30)
     assert (delivery.intent.intent_id, delivery.attempt) == (intent.intent_id, 1)
 
-    extended = await sdk("heartbeat", intent.intent_id, delivery.lease_token, lease_seconds=600)
+    extended = await sdk.heartbeat(intent.intent_id, delivery.lease_token, lease_seconds=600)
     assert extended.lease_expires_at > delivery.lease_expires_at
-    await sdk(
-        "progress", intent.intent_id, "drafting", lease_token=delivery.lease_token, usage={"tokens": 10}
-    )
-    parked = await sdk("wait", intent.intent_id, delivery.lease_token, "human")
+    await sdk.progress(intent.intent_id, "drafting", lease_token=delivery.lease_token, usage={"tokens": 10})
+    parked = await sdk.wait(intent.intent_id, delivery.lease_token, "human")
     assert (parked.status, parked.waiting_reason) == (Status.WAITING, "WAITING_FOR_HUMAN")
-    assert (await sdk("resume", intent.intent_id, {"approved": True})).status is Status.SUBMITTED
+    assert (await sdk.resume(intent.intent_id, {"approved": True})).status is Status.SUBMITTED
 
-    [again] = await sdk("claim", WRITER, worker_id="w2")
+    [again] = await sdk.claim(WRITER, worker_id="w2")
     assert again.attempt == 2
     with pytest.raises(StaleLease):  # the first worker's lease is over: it must stop
-        await sdk("heartbeat", intent.intent_id, delivery.lease_token)
+        await sdk.heartbeat(intent.intent_id, delivery.lease_token)
     review = IntentSpec(REVIEWER, "intent.review.v1", {"draft": "v1"})
-    completion = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
+    completion = await sdk.complete(intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
     assert (completion.intent.status, completion.intent.result) == (Status.COMPLETED, {"draft": "v1"})
     assert completion.intent.usage == {"tokens": 10}
     [child] = completion.then
@@ -288,33 +161,33 @@ async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: S
         intent.intent_id,
         "chain-1",
     )  # joins the parent's correlation
-    replay = await sdk("complete", intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
+    replay = await sdk.complete(intent.intent_id, again.lease_token, {"draft": "v1"}, then=[review])
     assert replay.replayed and [c.intent_id for c in replay.then] == [child.intent_id]
-    events = await sdk("events", intent.intent_id)
+    events = await sdk.events(intent.intent_id)
     assert "intent.progress" in [e.event_type for e in events]
 
 
-async def test_release_fail_and_an_empty_claim(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
-    [first] = await sdk("claim", WRITER)
-    assert (await sdk("release", intent.intent_id, first.lease_token)).status is Status.SUBMITTED
-    [second] = await sdk("claim", WRITER)
-    retried = await sdk("fail", intent.intent_id, second.lease_token, "flaky", retry=True)
+async def test_release_fail_and_an_empty_claim(sdk: AsyncClient) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
+    [first] = await sdk.claim(WRITER)
+    assert (await sdk.release(intent.intent_id, first.lease_token)).status is Status.SUBMITTED
+    [second] = await sdk.claim(WRITER)
+    retried = await sdk.fail(intent.intent_id, second.lease_token, "flaky", retry=True)
     assert retried.status is Status.SUBMITTED
-    [third] = await sdk("claim", WRITER)
-    failed = await sdk("fail", intent.intent_id, third.lease_token, {"code": "bad_input"})
+    [third] = await sdk.claim(WRITER)
+    failed = await sdk.fail(intent.intent_id, third.lease_token, {"code": "bad_input"})
     assert (failed.status, failed.error) == (Status.FAILED, {"code": "bad_input"})
     with pytest.raises(IntentTerminal):
-        await sdk("complete", intent.intent_id, third.lease_token)
-    assert await sdk("claim", WRITER, wait_seconds=0) == []
+        await sdk.complete(intent.intent_id, third.lease_token)
+    assert await sdk.claim(WRITER, wait_seconds=0) == []
 
 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-async def test_errors_are_the_servers_classes_with_response_context(sdk: SDK) -> None:
+async def test_errors_are_the_servers_classes_with_response_context(sdk: AsyncClient) -> None:
     with pytest.raises(IntentNotFound) as caught:
-        await sdk("get", "no-such-intent")
+        await sdk.get("no-such-intent")
     err = caught.value
     assert isinstance(err, NotFound)
     assert (err.code, err.status_code) == ("intent_not_found", 404)
@@ -322,32 +195,29 @@ async def test_errors_are_the_servers_classes_with_response_context(sdk: SDK) ->
     assert err.trace_id and len(err.trace_id) == 32  # the X-Trace-Id the client sent
 
     with pytest.raises(ValidationFailed) as invalid:
-        await sdk("submit", WRITER, "Not A Type")
+        await sdk.submit(WRITER, "Not A Type")
     assert (invalid.value.status_code, invalid.value.details["field"]) == (422, "intent_type")
 
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
-    await sdk("resolve", intent.intent_id, "COMPLETED", result={})
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
+    await sdk.resolve(intent.intent_id, "COMPLETED", result={})
     with pytest.raises(IntentTerminal) as terminal:
-        await sdk("resolve", intent.intent_id, "FAILED", error="late")
+        await sdk.resolve(intent.intent_id, "FAILED", error="late")
     assert (terminal.value.code, terminal.value.status_code) == ("intent_terminal", 409)
 
 
-@pytest.mark.parametrize("flavour", ["async", "sync"])
-async def test_a_wrong_api_key_is_unauthorized(api: httpx.AsyncClient, flavour: str) -> None:
-    recorder = Recorder(httpx.ASGITransport(app=api.app))  # type: ignore[attr-defined]
-    client = SDK(make_client(flavour, recorder, BASE, "itd_wrong"), recorder)
-    with pytest.raises(Unauthorized) as caught:
-        await client("get", "anything")
+@each_flavour
+async def test_a_wrong_api_key_is_unauthorized(api: AppClient, flavour: Flavour) -> None:
+    async with connected(flavour, api.to_app(), "itd_wrong") as client:
+        with pytest.raises(Unauthorized) as caught:
+            await client.get("anything")
     assert caught.value.status_code == 401
 
 
-async def test_url_and_key_come_from_the_environment(
-    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_url_and_key_come_from_the_environment(api: AppClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTENTD_URL", "http://from-env.test/")
-    monkeypatch.setenv("INTENTD_API_KEY", TEST_KEY)
-    async with AsyncClient(transport=httpx.ASGITransport(app=api.app)) as client:  # type: ignore[attr-defined]
-        assert (client.base_url, client.api_key) == ("http://from-env.test", TEST_KEY)
+    monkeypatch.setenv("INTENTD_API_KEY", API_KEY)
+    async with AsyncClient(transport=api.to_app()) as client:
+        assert (client.base_url, client.api_key) == ("http://from-env.test", API_KEY)
         intent = await client.submit(WRITER, "intent.draft.v1")
         assert (await client.get(intent.intent_id)).intent_id == intent.intent_id
     assert Client(api_key="explicit").api_key == "explicit"
@@ -392,193 +262,151 @@ def test_sse_blocks_end_at_a_blank_line_and_comments_are_ignored() -> None:
     ]
 
 
-async def test_observe_reconnects_across_segments_without_duplicates_or_gaps(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
+async def test_observe_reconnects_across_segments_without_duplicates_or_gaps(
+    sdk: AsyncClient, recorder: Recorder
+) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
 
     async def write_during_later_segments() -> None:
         for segment in (2, 3, 4):  # segment n started: segment n-1 ended with stream.timeout
-            await sdk.recorder.wait_count("/events/stream", segment)
-            await sdk("progress", intent.intent_id, f"step {segment}")
-        await sdk.recorder.wait_count("/events/stream", 5)
-        await sdk("resolve", intent.intent_id, "COMPLETED", result={"ok": True})
+            await recorder.wait_count("/events/stream", segment)
+            await sdk.progress(intent.intent_id, f"step {segment}")
+        await recorder.wait_count("/events/stream", 5)
+        await sdk.resolve(intent.intent_id, "COMPLETED", result={"ok": True})
 
     writer = asyncio.create_task(write_during_later_segments())
-    seen = await sdk.collect("observe", intent.intent_id, wait_seconds=0.05, timeout=60)
+    seen = await collect(sdk.observe(intent.intent_id, wait_seconds=0.05, timeout=60))
     await writer
 
     assert seqs(seen) == [1, 2, 3, 4, 5, 6]
     assert [e.event_type for e in seen[2:]] == ["intent.progress"] * 3 + ["intent.completed"]
-    assert sdk.recorder.count("/events/stream") == 5
-    assert seqs(await sdk.collect("observe", intent.intent_id, since=4)) == [5, 6]
+    assert recorder.count("/events/stream") == 5
+    assert seqs(await collect(sdk.observe(intent.intent_id, since=4))) == [5, 6]
 
 
-async def test_observe_polls_only_when_the_stream_is_unavailable(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
+async def test_observe_polls_only_when_the_stream_is_unavailable(
+    sdk: AsyncClient, recorder: Recorder
+) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
     with pytest.raises(IntentNotFound):  # a missing intent is an error, not a reason to poll
-        await sdk.collect("observe", "no-such-intent")
-    sdk.recorder.refuse_streams = True
+        await collect(sdk.observe("no-such-intent"))
+    recorder.refuse_streams = True
 
     async def finish_while_polling() -> None:
-        await sdk.recorder.wait_count("/events", 2)
-        await sdk("resolve", intent.intent_id, "COMPLETED", result={})
+        await recorder.wait_count("/events", 2)
+        await sdk.resolve(intent.intent_id, "COMPLETED", result={})
 
     finisher = asyncio.create_task(finish_while_polling())
-    seen = await sdk.collect("observe", intent.intent_id, poll_interval=0.02, timeout=60)
+    seen = await collect(sdk.observe(intent.intent_id, poll_interval=0.02, timeout=60))
     await finisher
 
     assert seqs(seen) == [1, 2, 3] and seen[-1].is_terminal
-    assert sdk.recorder.count("/events/stream") == 2  # one refused try per observe, then polls
+    assert recorder.count("/events/stream") == 2  # one refused try per observe, then polls
 
 
-async def test_wait_for_returns_the_terminal_intent(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
+async def test_wait_for_returns_the_terminal_intent(sdk: AsyncClient, recorder: Recorder) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
 
     async def work() -> None:
-        await sdk.recorder.wait_count("/events/stream", 1)  # the waiter is waiting
-        [delivery] = await sdk("claim", WRITER)
-        await sdk("complete", intent.intent_id, delivery.lease_token, {"draft": "done"})
+        await recorder.wait_count("/events/stream", 1)  # the waiter is waiting
+        [delivery] = await sdk.claim(WRITER)
+        await sdk.complete(intent.intent_id, delivery.lease_token, {"draft": "done"})
 
     worker = asyncio.create_task(work())
-    final = await sdk("wait_for", intent.intent_id, timeout=60, wait_seconds=30)
+    final = await sdk.wait_for(intent.intent_id, timeout=60, wait_seconds=30)
     await worker
 
     assert (final.status, final.result) == (Status.COMPLETED, {"draft": "done"})
-    assert await sdk("wait_for", intent.intent_id, timeout=0) == final  # already terminal
+    assert await sdk.wait_for(intent.intent_id, timeout=0) == final  # already terminal
 
 
-async def test_wait_for_and_listen_time_out_cleanly(sdk: SDK) -> None:
-    intent = await sdk("submit", WRITER, "intent.draft.v1")
+async def test_wait_for_and_listen_time_out_cleanly(sdk: AsyncClient) -> None:
+    intent = await sdk.submit(WRITER, "intent.draft.v1")
     started = time.monotonic()
     with pytest.raises(WaitTimeout) as caught:
-        await sdk("wait_for", intent.intent_id, timeout=0.3, wait_seconds=30)
+        await sdk.wait_for(intent.intent_id, timeout=0.3, wait_seconds=30)
     assert isinstance(caught.value, TimeoutError)
     assert time.monotonic() - started < 5
-    assert (await sdk("get", intent.intent_id)).status is Status.SUBMITTED
+    assert (await sdk.get(intent.intent_id)).status is Status.SUBMITTED
     with pytest.raises(WaitTimeout):
-        await sdk.collect("listen", "agent://acme/prod/idle", timeout=0.2, wait_seconds=30)
+        await collect(sdk.listen("agent://acme/prod/idle", timeout=0.2, wait_seconds=30))
 
 
-async def test_listen_yields_the_agent_feed_and_reconnects_from_its_cursor(sdk: SDK) -> None:
-    first, dropped, third = [await sdk("submit", WRITER, "intent.draft.v1") for _ in range(3)]
-    await sdk("submit", REVIEWER, "intent.draft.v1")
-    await sdk("cancel", dropped.intent_id)
+async def test_listen_yields_the_agent_feed_and_reconnects_from_its_cursor(
+    sdk: AsyncClient, recorder: Recorder
+) -> None:
+    first, dropped, third = [await sdk.submit(WRITER, "intent.draft.v1") for _ in range(3)]
+    await sdk.submit(REVIEWER, "intent.draft.v1")
+    await sdk.cancel(dropped.intent_id)
 
     async def submit_after_a_reconnect() -> Intent:
-        await sdk.recorder.wait_count("/intents/stream", 2)
-        intent: Intent = await sdk("submit", WRITER, "intent.draft.v1")
-        return intent
+        await recorder.wait_count("/intents/stream", 2)
+        return await sdk.submit(WRITER, "intent.draft.v1")
 
     late = asyncio.create_task(submit_after_a_reconnect())
-    items = await sdk.collect("listen", WRITER, wait_seconds=0.05, limit=3)
+    items = await collect(sdk.listen(WRITER, wait_seconds=0.05), limit=3)
     fourth = await late
 
     # Non-terminal intents by default, in feed order, each once.
     assert [i.intent_id for i in items] == [first.intent_id, third.intent_id, fourth.intent_id]
     assert items[0].seq < items[1].seq < items[2].seq
     assert items[0].status is Status.SUBMITTED and items[0].to_agent == WRITER
-    after_first = await sdk.collect("listen", WRITER, since=items[0].seq, limit=1, wait_seconds=0.05)
+    after_first = await collect(sdk.listen(WRITER, since=items[0].seq, wait_seconds=0.05), limit=1)
     assert [i.intent_id for i in after_first] == [third.intent_id]
-    canceled = await sdk.collect("listen", WRITER, status=[Status.CANCELED], limit=1, wait_seconds=0.05)
+    canceled = await collect(sdk.listen(WRITER, status=[Status.CANCELED], wait_seconds=0.05), limit=1)
     assert [i.intent_id for i in canceled] == [dropped.intent_id]
 
 
 # --- retries (the network is the one thing mocked: MockTransport plays a failing server) ----------
 
-INTENT_WIRE = {
-    "intent_id": "i-1",
-    "intent_type": "intent.draft.v1",
-    "status": "SUBMITTED",
-    "correlation_id": "c",
-    "from_agent": "agent://acme/prod/boss",
-    "to_agent": WRITER,
-    "payload": {},
-    "created_at": "2030-01-01T00:00:00Z",
-    "last_seq": 2,
-}
-UNAVAILABLE = {"ok": False, "error": Unavailable().to_wire()}
 
-
-def flaky_server(
-    answers: list[int | Exception], body: dict[str, Any]
-) -> tuple[list[httpx.Request], httpx.MockTransport]:
-    """Answers request n with ``answers[n]`` (the last one repeats): a status, or an error raised."""
-    requests: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        answer = answers[min(len(requests), len(answers)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        if answer >= 400:
-            return httpx.Response(answer, json=UNAVAILABLE, headers={"Retry-After": "0"})
-        return httpx.Response(answer, json=body)
-
-    return requests, httpx.MockTransport(handle)
-
-
-async def call(client: AnyClient, method: str, *args: Any, **kwargs: Any) -> Any:
-    result = getattr(client, method)(*args, **kwargs)
-    return await result if isinstance(client, AsyncClient) else result
-
-
-def mock_client(flavour: str, transport: httpx.MockTransport) -> AnyClient:
-    cls = AsyncClient if flavour == "async" else Client
-    return cls(BASE, "k", transport=transport, backoff=0.001)
-
-
-FLAVOURS = pytest.mark.parametrize("flavour", ["async", "sync"])
-
-
-@FLAVOURS
-async def test_a_read_is_retried_on_503_with_one_trace_id(flavour: str) -> None:
+@each_flavour
+async def test_a_read_is_retried_on_503_with_one_trace_id(flavour: Flavour) -> None:
     requests, transport = flaky_server([503, 503, 200], {"ok": True, "intent": INTENT_WIRE})
-    intent = await call(mock_client(flavour, transport), "get", "i-1")
+    intent = await mock_client(flavour, transport).get("i-1")
     assert intent.intent_id == "i-1"
     assert len(requests) == 3
     assert len({r.headers["X-Trace-Id"] for r in requests}) == 1
 
 
-@FLAVOURS
-async def test_a_write_without_idempotency_is_sent_once(flavour: str) -> None:
+@each_flavour
+async def test_a_write_without_idempotency_is_sent_once(flavour: Flavour) -> None:
     requests, transport = flaky_server([503, 200], {"ok": True, "intent": INTENT_WIRE})
     client = mock_client(flavour, transport)
     with pytest.raises(Unavailable) as caught:
-        await call(client, "submit", WRITER, "intent.draft.v1")
+        await client.submit(WRITER, "intent.draft.v1")
     assert (caught.value.status_code, caught.value.retry_after) == (503, 0.0)
     with pytest.raises(TransportError):  # a lost answer could mean it was applied: not resent
-        await call(
-            mock_client(flavour, flaky_server([httpx.ReadError("reset")], {})[1]),
-            "resolve",
-            "i-1",
-            "COMPLETED",
+        await mock_client(flavour, flaky_server([httpx.ReadError("reset")], {})[1]).resolve(
+            "i-1", "COMPLETED"
         )
     assert len(requests) == 1
 
 
-@FLAVOURS
-async def test_submit_with_a_key_and_complete_are_retried(flavour: str) -> None:
+@each_flavour
+async def test_submit_with_a_key_and_complete_are_retried(flavour: Flavour) -> None:
     requests, transport = flaky_server([503, 200], {"ok": True, "intent": INTENT_WIRE})
-    await call(mock_client(flavour, transport), "submit", WRITER, "intent.draft.v1", idempotency_key="once")
+    await mock_client(flavour, transport).submit(WRITER, "intent.draft.v1", idempotency_key="once")
     assert [r.headers["Idempotency-Key"] for r in requests] == ["once", "once"]
     completion = {"ok": True, "intent": INTENT_WIRE, "then": [], "replayed": True}
     requests, transport = flaky_server([httpx.ConnectError("refused"), 200], completion)
-    done = await call(mock_client(flavour, transport), "complete", "i-1", "token", {})
+    done = await mock_client(flavour, transport).complete("i-1", "token", {})
     assert (done.replayed, len(requests)) == (True, 2)
 
 
-@FLAVOURS
-async def test_retries_stop_after_max_retries_and_timeouts_are_timeouts(flavour: str) -> None:
+@each_flavour
+async def test_retries_stop_after_max_retries_and_timeouts_are_timeouts(flavour: Flavour) -> None:
     requests, transport = flaky_server([httpx.ConnectError("refused")], {})
     with pytest.raises(TransportError) as caught:
-        await call(mock_client(flavour, transport), "get", "i-1")
+        await mock_client(flavour, transport).get("i-1")
     assert len(requests) == 3 and caught.value.trace_id
     _, transport = flaky_server([httpx.ReadTimeout("slow")], {})
     with pytest.raises(ClientTimeout) as timed_out:
-        await call(mock_client(flavour, transport), "health")
+        await mock_client(flavour, transport).health()
     assert isinstance(timed_out.value, TimeoutError)
     requests, transport = flaky_server([404], {})
     with pytest.raises(Unavailable):  # the body's code decides the class, whatever the status
-        await call(mock_client(flavour, transport), "get", "i-1")
+        await mock_client(flavour, transport).get("i-1")
     assert len(requests) == 1  # 4xx is never retried
 
 
@@ -641,7 +469,7 @@ def _capture(work: Callable[[], Any]) -> Any:
 @pytest.mark.slow
 def test_sync_observe_follows_a_real_stream_across_segments(server: Server) -> None:
     tap = Tap()
-    with Client(server.url, SERVER_KEY, transport=tap) as observer, Client(server.url, SERVER_KEY) as writer:
+    with Client(server.url, API_KEY, transport=tap) as observer, Client(server.url, API_KEY) as writer:
         intent = writer.submit(f"agent://acme/prod/{uuid.uuid4().hex[:8]}", "intent.draft.v1")
         thread, outcome = in_thread(
             lambda: list(observer.observe(intent.intent_id, wait_seconds=0.2, timeout=60))
@@ -662,7 +490,7 @@ def test_sync_observe_follows_a_real_stream_across_segments(server: Server) -> N
 def test_sync_wait_for_over_a_real_socket(server: Server) -> None:
     agent = f"agent://acme/prod/{uuid.uuid4().hex[:8]}"
     tap = Tap()
-    with Client(server.url, SERVER_KEY, transport=tap) as waiter, Client(server.url, SERVER_KEY) as worker:
+    with Client(server.url, API_KEY, transport=tap) as waiter, Client(server.url, API_KEY) as worker:
         intent = worker.submit(agent, "intent.draft.v1")
         thread, outcome = in_thread(lambda: waiter.wait_for(intent.intent_id, timeout=60, wait_seconds=30))
         tap.wait_count("/events/stream", 1)
