@@ -9,14 +9,17 @@ printed at teardown, so a failing test shows what the server said.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,9 +33,11 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from intentd.engine import Engine
+    from intentd.store import Hub, Subscription
 
 # The bootstrap key of every server a test starts, in this process or in another.
 API_KEY = "itd_test_key_for_the_test_suite_0123456789"
+API_NAMESPACE = "default"  # the namespace of a bootstrap key, so of everything made with API_KEY
 BASE_URL = "http://intentd.test"  # the in-process app's (never resolved: requests go to the app)
 START_TIMEOUT = 30.0  # seconds; two shared cores and a cold import of FastAPI, uvicorn, asyncpg
 STOP_TIMEOUT = 15.0
@@ -46,6 +51,22 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+class RequestSent:
+    """An httpx ``trace`` extension (``extensions={"trace": sent}``) that notes when the request
+    has gone out whole and the client has started waiting for the answer: a long poll sent to a
+    server in another process, observed from this side."""
+
+    def __init__(self) -> None:
+        self._sent = threading.Event()
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "http11.receive_response_headers.started":
+            self._sent.set()
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        return self._sent.wait(timeout)
 
 
 # --- the app in this process ----------------------------------------------------------------------
@@ -101,6 +122,34 @@ async def serving(app: FastAPI, *, raise_app_exceptions: bool = True) -> AsyncIt
         AppClient(app, raise_app_exceptions=raise_app_exceptions) as client,
     ):
         yield client
+
+
+class SubscriptionWatch:
+    """Stands in for a hub's ``subscribe`` and notes which keys are subscribed, so a test can wait
+    until a stream or long poll is parked on its wake-up rather than sleep. A key counts once its
+    subscription is in place: a change committed from then on wakes the subscriber."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._subscribe: Callable[..., AbstractContextManager[Subscription]] = hub.subscribe
+        self._keys: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+
+    @contextmanager
+    def subscribe(self, *keys: str) -> Iterator[Subscription]:
+        with self._subscribe(*keys) as subscription:
+            self._keys.update(keys)
+            self._changed.set()
+            try:
+                yield subscription
+            finally:
+                self._keys.subtract(keys)
+
+    async def wait_for(self, key: str, timeout: float = 5.0) -> None:
+        """Return once something is subscribed to ``key``; ``TimeoutError`` after ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while self._keys[key] <= 0:
+                self._changed.clear()
+                await self._changed.wait()
 
 
 # --- intentd serve in another process -------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +33,8 @@ class Load:
     """What the clients were told before the crash (only 2xx answers count as told)."""
 
     stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held to read or change the fields below; notified on every change (see ``update``).
+    lock: threading.Condition = field(default_factory=threading.Condition)
     acked: dict[str, str] = field(default_factory=dict)  # idempotency key -> intent id
     unacked: list[str] = field(default_factory=list)  # keys sent without a 2xx answer
     completed: set[str] = field(default_factory=set)  # completions the server acknowledged
@@ -41,6 +44,13 @@ class Load:
 
     def body(self, key: str) -> dict[str, Any]:
         return intent_body(AGENT, payload={"key": key}, correlation_id=f"crash-{key}")
+
+    @contextmanager
+    def update(self) -> Iterator[None]:
+        """Change what the clients were told, waking whoever waits on the load."""
+        with self.lock:
+            yield
+            self.lock.notify_all()
 
     def enough(self) -> bool:
         with self.lock:
@@ -59,13 +69,14 @@ def submitter(server: Server, load: Load, name: str) -> None:
             try:
                 response = http.post("/v1/intents", json=load.body(key), headers={"Idempotency-Key": key})
             except httpx.TransportError:
-                with load.lock:
+                with load.update():
                     load.unacked.append(key)
                 return  # the server is gone
             if response.status_code != 200:
-                load.errors.append(AssertionError(f"create {key}: {response.text}"))
+                with load.update():
+                    load.errors.append(AssertionError(f"create {key}: {response.text}"))
                 return
-            with load.lock:
+            with load.update():
                 load.acked[key] = response.json()["intent_id"]
             if load.stop.wait(PACE):  # a steady stream, so the crash lands amid creates
                 return
@@ -84,7 +95,7 @@ def worker(server: Server, load: Load) -> None:
                 for delivery in claim.raise_for_status().json()["deliveries"]:
                     intent_id, lease = delivery["intent"]["intent_id"], delivery["lease"]
                     claimed += 1
-                    with load.lock:
+                    with load.update():
                         load.in_hand[intent_id] = (lease["token"], lease["delivery_attempt"])
                     if lease["delivery_attempt"] == 1 and claimed % 3 == 0:
                         continue  # kept in hand: its lease runs out (before or after the crash)
@@ -93,14 +104,15 @@ def worker(server: Server, load: Load) -> None:
                         json={"lease_token": lease["token"], "result": {"ok": True}},
                     )
                     done.raise_for_status()
-                    with load.lock:
+                    with load.update():
                         load.in_hand.pop(intent_id, None)
                         load.completed.add(intent_id)
                         load.recovered += lease["delivery_attempt"] > 1
             except httpx.TransportError:
                 return  # the server is gone; what was in hand stays in hand
             except httpx.HTTPStatusError as exc:
-                load.errors.append(AssertionError(f"{exc}: {exc.response.text}"))
+                with load.update():
+                    load.errors.append(AssertionError(f"{exc}: {exc.response.text}"))
                 return
 
 
@@ -112,9 +124,8 @@ def run_until_crash(server: Server, load: Load) -> None:
     threads.append(threading.Thread(target=worker, args=(server, load), daemon=True))
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 60
-    while not load.enough() and time.monotonic() < deadline and not load.errors:
-        time.sleep(0.02)  # watching the load build up, not waiting for a timer
+    with load.lock:  # until the load has built up (or went wrong); each change notifies
+        load.lock.wait_for(lambda: load.enough() or bool(load.errors), timeout=60)
     server.kill()  # mid-flight: submitters and the worker are still sending
     load.stop.set()
     for thread in threads:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests._support.http_api import events_of, intent_body, rfc3339_in, sse_events, wait_terminal
-from tests._support.servers import Server, Servers
+from tests._support.servers import RequestSent, Server, Servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 AGENT = "agent://acme/e2e/replicated"
@@ -32,18 +32,27 @@ def test_long_poll_claim_on_one_replica_wakes_for_work_created_on_the_other(
 ) -> None:
     a, b = replicas
     answer: dict[str, Any] = {}
+    sent = RequestSent()
 
     def claim_on_b() -> None:
         with b.client() as http:
             response = http.post(
-                f"/v1/agents/{AGENT}/claims", json={"lease_seconds": 30, "wait_seconds": CLAIM_WAIT}
+                f"/v1/agents/{AGENT}/claims",
+                json={"lease_seconds": 30, "wait_seconds": CLAIM_WAIT},
+                extensions={"trace": sent},
             )
             answer["at"] = time.monotonic()
             answer["body"] = response.raise_for_status().json()
 
     claimer = threading.Thread(target=claim_on_b)
     claimer.start()
-    time.sleep(0.5)  # let the claim reach B and park; if it had not, it would still pass below
+    # B is another process with no signal for a parked claim; what shows from here: the claim has
+    # gone out whole, and B has answered a request sent after it, so B has read the claim too (one
+    # event loop sees both sockets). Its read of the empty queue follows at once; had it not yet
+    # happened when A commits, the claim would find the intent there and pass without a NOTIFY.
+    assert sent.wait()
+    with b.client() as probe:
+        assert probe.get("/health").status_code == 200
     with a.client() as http:
         created = http.post("/v1/intents", json=intent_body(AGENT)).raise_for_status().json()
     created_at = time.monotonic()

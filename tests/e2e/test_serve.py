@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests._support.http_api import (
     sse_events,
     wait_terminal,
 )
-from tests._support.servers import Server, Servers, intentd_command
+from tests._support.servers import RequestSent, Server, Servers, intentd_command
 
 pytestmark = pytest.mark.slow
 AGENT = "agent://acme/e2e/writer"
@@ -141,20 +142,31 @@ def test_sigterm_answers_waiting_claims_and_streams_and_stops_at_once(
     from concurrent.futures import ThreadPoolExecutor
 
     server = servers.start(database_url)
+    claim_sent, streaming = RequestSent(), threading.Event()
     with server.client() as http, ThreadPoolExecutor(2) as pool:
         intent_id = http.post("/v1/intents", json=intent_body(AGENT)).json()["intent_id"]
         claim = pool.submit(
-            lambda: http.post("/v1/agents/acme/e2e/idle/claims", json={"wait_seconds": 60}).json()
+            lambda: http.post(
+                "/v1/agents/acme/e2e/idle/claims", json={"wait_seconds": 60}, extensions={"trace": claim_sent}
+            ).json()
         )
+        assert claim_sent.wait(10)
 
         def follow() -> list[str]:
+            names = []
             with http.stream(
                 "GET", f"/v1/intents/{intent_id}/events/stream", params={"wait_seconds": 60}
             ) as response:
-                return [name for name, _ in sse_events(response)]
+                for name, _ in sse_events(response):
+                    names.append(name)
+                    streaming.set()
+            return names
 
         stream = pool.submit(follow)
-        time.sleep(1.0)  # let both requests reach the server and start waiting
+        # The stream is being served, and the claim sent before it has been read: the server sees
+        # both sockets in one event loop and answered the later one. Both now wait (a claim not yet
+        # parked when the stop comes answers at once too: the stop closes the wake-ups first).
+        assert streaming.wait(10)
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 5

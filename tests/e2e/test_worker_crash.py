@@ -62,7 +62,10 @@ def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path)
                 "payload": {},
             },
         ).json()
-        wait_until(lambda: any((workdir / "marks").iterdir()), 30, "the first worker to start the handler")
+        # A mark with its key in it: killed between creating the file and writing it, the worker
+        # would leave an empty one, and the check on the keys below would fail for the wrong reason.
+        marks = workdir / "marks"
+        wait_until(lambda: any(m.read_text() for m in marks.iterdir()), 30, "the first handler to start")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:

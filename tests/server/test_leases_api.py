@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from intentd.engine import Engine
-from intentd.store import agent_key
 from tests._support.http_api import WRITER, create
+from tests._support.servers import API_NAMESPACE, AppClient
 
 JSON = dict[str, Any]
 CLAIMS = "/v1/agents/acme/prod/writer/claims"
@@ -68,13 +67,9 @@ async def test_claim_returns_deliveries_with_a_lease(api: httpx.AsyncClient) -> 
     assert (await event_types(api, first))[-1] == "intent.delivered"
 
 
-async def test_claim_long_polls_until_work_arrives(api: httpx.AsyncClient) -> None:
+async def test_claim_long_polls_until_work_arrives(api: AppClient) -> None:
     waiting = asyncio.create_task(api.post(CLAIMS, json={"wait_seconds": 20}))
-    engine: Engine = api.app.state.engine  # type: ignore[attr-defined]
-    for _ in range(500):  # until the claim is parked on its wake-up (no public signal for it)
-        if agent_key("default", WRITER) in engine.store.hub._subscribers:
-            break
-        await asyncio.sleep(0.01)
+    await api.engine.dispatcher.wait_for_waiter(API_NAMESPACE, WRITER)
 
     intent_id = await create(api)
     async with asyncio.timeout(10):  # woken by the commit, not by the 20 s deadline

@@ -15,13 +15,12 @@ import httpx
 import orjson
 import pytest
 
-from intentd.engine import Engine
 from intentd.store import agent_key, intent_key
 from tests._support.http_api import WRITER, create
+from tests._support.servers import API_NAMESPACE, SubscriptionWatch
 
 JSON = dict[str, Any]
 CALLER = "agent://acme/prod/caller"
-NAMESPACE = "default"  # the bootstrap key's namespace
 
 
 class Block(NamedTuple):
@@ -52,17 +51,6 @@ async def resolve(api: httpx.AsyncClient, intent_id: str) -> None:
         f"/v1/intents/{intent_id}/resolve", json={"status": "COMPLETED", "result": {"ok": 1}}
     )
     assert response.status_code == 200, response.text
-
-
-async def subscribed(api: httpx.AsyncClient, key: str) -> None:
-    """Yield to the server until a stream has subscribed to ``key`` (it then waits for a wake-up).
-    Reads the hub's private table: there is no public signal that a stream is parked."""
-    engine: Engine = api.app.state.engine  # type: ignore[attr-defined]
-    for _ in range(500):
-        if key in engine.store.hub._subscribers:
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"no stream subscribed to {key}")
 
 
 def intent_stream(intent_id: str) -> str:
@@ -140,10 +128,12 @@ async def test_idle_intent_stream_holds_the_connection_for_wait_seconds(api: htt
     ]
 
 
-async def test_an_event_committed_while_the_stream_waits_is_delivered(api: httpx.AsyncClient) -> None:
+async def test_an_event_committed_while_the_stream_waits_is_delivered(
+    api: httpx.AsyncClient, subscriptions: SubscriptionWatch
+) -> None:
     intent_id = await create(api)
     stream = asyncio.create_task(api.get(intent_stream(intent_id), params={"since": 2, "wait_seconds": 20}))
-    await subscribed(api, intent_key(intent_id))
+    await subscriptions.wait_for(intent_key(intent_id))
 
     await resolve(api, intent_id)
     async with asyncio.timeout(10):  # woken by the commit, not by the 20 s deadline
@@ -255,12 +245,14 @@ async def test_agent_stream_with_an_unknown_status_is_422(api: httpx.AsyncClient
     assert response.json()["error"]["details"]["field"] == "status"
 
 
-async def test_agent_stream_delivers_an_intent_submitted_while_it_waits(api: httpx.AsyncClient) -> None:
+async def test_agent_stream_delivers_an_intent_submitted_while_it_waits(
+    api: httpx.AsyncClient, subscriptions: SubscriptionWatch
+) -> None:
     # The agent stream ends only at its deadline, so the wait is kept to one second.
     stream = asyncio.create_task(
         api.get("/v1/agents/acme/prod/writer/intents/stream", params={"wait_seconds": 1})
     )
-    await subscribed(api, agent_key(NAMESPACE, WRITER))
+    await subscriptions.wait_for(agent_key(API_NAMESPACE, WRITER))
 
     intent_id = await create(api)
     response = await stream
