@@ -18,7 +18,11 @@ class Store(Protocol):
     hub: Hub
 
     async def read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run ``fn`` against a consistent read view."""
+        """Run ``fn`` on a read connection, outside any transaction: each statement sees what was
+        committed when it ran, and two statements of one ``fn`` may see different commits (a
+        snapshot per ``fn`` would cost a BEGIN and a COMMIT on every read, and the SQLite backend
+        shares one reader connection between concurrent reads). A decision that needs a stable view
+        belongs in a write unit, which is a transaction."""
         ...
 
     async def write(self, unit: Callable[[Tx], Awaitable[T]]) -> T:

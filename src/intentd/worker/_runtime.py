@@ -225,8 +225,10 @@ class _Run:
             )
         except IntentdError as exc:
             log.warning("claim for %s failed: %s; retrying", address, exc)
-            await asyncio.sleep(1.0)  # a pause before the next claim, holding the reservation
-            return []
+        except Exception:  # a bug must not end this agent's claims silently until shutdown
+            log.exception("claim for %s failed unexpectedly; retrying", address)
+        await asyncio.sleep(1.0)  # a pause before the next claim, holding the reservation
+        return []
 
     def _finished(self, address: str, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
