@@ -141,6 +141,16 @@ async def stream_events(
     return event_stream(follow(lambda: engine.intents.watch(intent_id), fetch, since, wait))
 
 
+def _applied(intent: Intent) -> JSON:
+    """The answer of resume, controls and policy (``AppliedAnswer``)."""
+    return {
+        "ok": True,
+        "applied": True,
+        "policy_generation": intent.policy_generation,
+        "intent": intent.to_wire(),
+    }
+
+
 def _resolved(intent: Intent, event: Event) -> JSON:
     delivery = {"reply_to": intent.reply_to, "status": "queued"} if intent.reply_to else None
     return {"ok": True, "intent": intent.to_wire(), "event": event.to_wire(), "completion_delivery": delivery}
@@ -179,14 +189,7 @@ async def resume_intent(
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> FastJSONResponse:
     intent = await engine.intents.resume(caller, intent_id, body or {})
-    return answer(
-        {
-            "ok": True,
-            "applied": True,
-            "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire(),
-        }
-    )
+    return answer(_applied(intent))
 
 
 @router.post(
@@ -198,14 +201,7 @@ async def update_controls(
     intent = await engine.intents.update_controls(
         caller, intent_id, body.controls_patch, body.expected_policy_generation, body.actor
     )
-    return answer(
-        {
-            "ok": True,
-            "applied": True,
-            "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire(),
-        }
-    )
+    return answer(_applied(intent))
 
 
 @router.post(
@@ -222,14 +218,7 @@ async def update_policy(
     intent = await engine.intents.update_policy(
         caller, intent_id, patch, body.expected_policy_generation, body.actor
     )
-    return answer(
-        {
-            "ok": True,
-            "applied": True,
-            "policy_generation": intent.policy_generation,
-            "intent": intent.to_wire(),
-        }
-    )
+    return answer(_applied(intent))
 
 
 def _encode_cursor(position: tuple[int, str]) -> str:
