@@ -12,7 +12,7 @@ import pydantic
 import pytest
 
 from intentd import wire
-from intentd.client import Client, UnexpectedResponse, _base
+from intentd.client import Client, UnexpectedResponse, _calls
 from intentd.client._types import IntentSpec
 from tests._support.servers import AppClient
 
@@ -157,12 +157,12 @@ async def test_openapi_documents_real_bodies_errors_and_keys(api: AppClient) -> 
                     assert error == {"$ref": "#/components/schemas/ErrorAnswer"}, where
 
 
-def _client_calls() -> list[tuple[_base.Call[Any], type[pydantic.BaseModel]]]:
+def _client_calls() -> list[tuple[_calls.Call[Any], type[pydantic.BaseModel]]]:
     when = datetime(2030, 1, 1, tzinfo=UTC)
     spec = IntentSpec(REVIEWER, "intent.review.v1", {"d": 1}, deadline_at=when)
     return [
         (
-            _base.submit_intent(
+            _calls.submit_intent(
                 WRITER,
                 "intent.draft.v1",
                 {},
@@ -176,37 +176,37 @@ def _client_calls() -> list[tuple[_base.Call[Any], type[pydantic.BaseModel]]]:
             wire.CreateIntent,
         ),
         (
-            _base.resolve_intent(
+            _calls.resolve_intent(
                 "i", "failed", result=None, error="no", reason="r", actor=None, expected_policy_generation=1
             ),
             wire.ResolveBody,
         ),
-        (_base.cancel_intent("i", reason="r", actor="a"), wire.CancelBody),
+        (_calls.cancel_intent("i", reason="r", actor="a"), wire.CancelBody),
         (
-            _base.update_controls("i", {"a": 1}, expected_policy_generation=0, actor=None, reason=None),
+            _calls.update_controls("i", {"a": 1}, expected_policy_generation=0, actor=None, reason=None),
             wire.ControlsBody,
         ),
         (
-            _base.update_policy(
+            _calls.update_policy(
                 "i", grants={"g": 1}, envelope=None, expected_policy_generation=None, actor="a", reason="r"
             ),
             wire.PolicyBody,
         ),
-        (_base.claim(WRITER, worker_id="w", max_intents=2, lease_seconds=5, wait_seconds=1), wire.ClaimBody),
-        (_base.heartbeat("i", "t", 10), wire.HeartbeatBody),
-        (_base.complete("i", "t", {"r": 1}, then=[spec], usage={"tokens": 3}), wire.CompleteBody),
-        (_base.fail("i", "t", "boom", retry=True, retry_after_seconds=2, usage=None), wire.FailBody),
-        (_base.release("i", "t"), wire.LeaseBody),
-        (_base.wait("i", "t", "human", wake_at=when, details={"why": 1}), wire.WaitBody),
-        (_base.progress("i", "m", lease_token="t", usage={"tokens": 1}), wire.ProgressBody),
-        (_base.decide_approval("a", "approve", "fine"), wire.DecisionBody),
-        (_base.mesh_heartbeat({"cpu": 1}, owner_agent=None), wire.MeshHeartbeatBody),
+        (_calls.claim(WRITER, worker_id="w", max_intents=2, lease_seconds=5, wait_seconds=1), wire.ClaimBody),
+        (_calls.heartbeat("i", "t", 10), wire.HeartbeatBody),
+        (_calls.complete("i", "t", {"r": 1}, then=[spec], usage={"tokens": 3}), wire.CompleteBody),
+        (_calls.fail("i", "t", "boom", retry=True, retry_after_seconds=2, usage=None), wire.FailBody),
+        (_calls.release("i", "t"), wire.LeaseBody),
+        (_calls.wait("i", "t", "human", wake_at=when, details={"why": 1}), wire.WaitBody),
+        (_calls.progress("i", "m", lease_token="t", usage={"tokens": 1}), wire.ProgressBody),
+        (_calls.decide_approval("a", "approve", "fine"), wire.DecisionBody),
+        (_calls.mesh_heartbeat({"cpu": 1}, owner_agent=None), wire.MeshHeartbeatBody),
     ]
 
 
 @pytest.mark.parametrize(("call", "model"), _client_calls(), ids=lambda v: getattr(v, "path", None))
 def test_the_sdk_sends_bodies_the_server_models_accept(
-    call: _base.Call[Any], model: type[pydantic.BaseModel]
+    call: _calls.Call[Any], model: type[pydantic.BaseModel]
 ) -> None:
     parsed = model.model_validate(call.json)
     assert not parsed.model_extra, f"{model.__name__}: the SDK sends {sorted(parsed.model_extra or {})}"

@@ -1,5 +1,5 @@
-"""``AsyncClient``: the send loop over ``httpx.AsyncClient``; requests, parsing and errors come from
-``_base.py``. ``_sync.py`` is generated from ``_async.py`` by ``scripts/gen_sync.py``: edit
+"""``AsyncClient``: the send loop over ``httpx.AsyncClient``; requests come from ``_calls.py``, parsing
+and errors from ``_base.py``. ``_sync.py`` is generated from ``_async.py`` by ``scripts/gen_sync.py``: edit
 ``_async.py``, then run the script.
 """
 
@@ -16,7 +16,7 @@ import httpx
 
 from intentd.model import JSON, Status, WaitingReason
 
-from . import _base
+from . import _calls
 from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
 from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, Message, S
@@ -158,10 +158,10 @@ class AsyncClient(BaseClient):
     # --- intents --------------------------------------------------------------------------------
 
     async def health(self) -> Health:
-        return await self._send(_base.health())
+        return await self._send(_calls.health())
 
     async def capabilities(self) -> Capabilities:
-        return await self._send(_base.capabilities())
+        return await self._send(_calls.capabilities())
 
     async def submit(
         self,
@@ -183,7 +183,7 @@ class AsyncClient(BaseClient):
                                          {"topic": "leases"}, idempotency_key="draft-42")
         """
         return await self._send(
-            _base.submit_intent(
+            _calls.submit_intent(
                 to_agent,
                 intent_type,
                 payload or {},
@@ -197,7 +197,7 @@ class AsyncClient(BaseClient):
         )
 
     async def get(self, intent_id: str) -> Intent:
-        return await self._send(_base.get_intent(intent_id))
+        return await self._send(_calls.get_intent(intent_id))
 
     async def iter_intents(
         self,
@@ -225,7 +225,7 @@ class AsyncClient(BaseClient):
 
     async def events(self, intent_id: str, since: int = 0, limit: int = 1000) -> list[Event]:
         """The intent's events with ``seq > since``, in order."""
-        return await self._send(_base.list_events(intent_id, since, limit))
+        return await self._send(_calls.list_events(intent_id, since, limit))
 
     async def resolve(
         self,
@@ -241,7 +241,7 @@ class AsyncClient(BaseClient):
         """Move the intent to COMPLETED, FAILED or CANCELED (409 ``IntentTerminal`` if it is
         already terminal)."""
         return await self._send(
-            _base.resolve_intent(
+            _calls.resolve_intent(
                 intent_id,
                 status,
                 result=result,
@@ -253,12 +253,12 @@ class AsyncClient(BaseClient):
         )
 
     async def cancel(self, intent_id: str, *, reason: str | None = None, actor: str | None = None) -> Intent:
-        return await self._send(_base.cancel_intent(intent_id, reason=reason, actor=actor))
+        return await self._send(_calls.cancel_intent(intent_id, reason=reason, actor=actor))
 
     async def resume(self, intent_id: str, body: JSON | None = None) -> Intent:
         """AXP resume: a WAITING intent goes back to its agent with ``body`` as input;
         ``{"action": "complete"|"fail", ...}`` resolves it (see the API docs)."""
-        return await self._send(_base.resume_intent(intent_id, body))
+        return await self._send(_calls.resume_intent(intent_id, body))
 
     async def update_controls(
         self,
@@ -272,7 +272,7 @@ class AsyncClient(BaseClient):
         """Merge-patch the intent's controls; with ``expected_policy_generation`` the write is a
         compare-and-set (409 ``StalePolicyGeneration`` when another writer came first)."""
         return await self._send(
-            _base.update_controls(
+            _calls.update_controls(
                 intent_id,
                 patch,
                 expected_policy_generation=expected_policy_generation,
@@ -292,7 +292,7 @@ class AsyncClient(BaseClient):
         reason: str | None = None,
     ) -> Intent:
         return await self._send(
-            _base.update_policy(
+            _calls.update_policy(
                 intent_id,
                 grants=grants,
                 envelope=envelope,
@@ -316,7 +316,7 @@ class AsyncClient(BaseClient):
         """Lease up to ``max_intents`` intents sent to ``agent``, waiting up to ``wait_seconds``
         for one to arrive. Each delivery's ``lease_token`` must accompany what follows."""
         return await self._send(
-            _base.claim(
+            _calls.claim(
                 agent,
                 worker_id=worker_id,
                 max_intents=max_intents,
@@ -327,7 +327,7 @@ class AsyncClient(BaseClient):
 
     async def heartbeat(self, intent_id: str, lease_token: str, *, lease_seconds: float = 30.0) -> Delivery:
         """Extend the lease; ``StaleLease`` (409) means another worker owns the intent now."""
-        return await self._send(_base.heartbeat(intent_id, lease_token, lease_seconds))
+        return await self._send(_calls.heartbeat(intent_id, lease_token, lease_seconds))
 
     async def complete(
         self,
@@ -339,7 +339,7 @@ class AsyncClient(BaseClient):
         usage: Mapping[str, float] | None = None,
     ) -> Completion:
         """Complete a leased intent and submit its follow-ups (``then``) in the same commit."""
-        return await self._send(_base.complete(intent_id, lease_token, result, then=then, usage=usage))
+        return await self._send(_calls.complete(intent_id, lease_token, result, then=then, usage=usage))
 
     async def fail(
         self,
@@ -354,7 +354,7 @@ class AsyncClient(BaseClient):
         """Fail a leased intent; ``retry=True`` queues it again while delivery attempts remain,
         after ``retry_after_seconds`` (a durable WAITING_FOR_TIME wait) if given."""
         return await self._send(
-            _base.fail(
+            _calls.fail(
                 intent_id,
                 lease_token,
                 error,
@@ -366,7 +366,7 @@ class AsyncClient(BaseClient):
 
     async def release(self, intent_id: str, lease_token: str) -> Intent:
         """Give the intent back for immediate redelivery (e.g. on shutdown)."""
-        return await self._send(_base.release(intent_id, lease_token))
+        return await self._send(_calls.release(intent_id, lease_token))
 
     async def wait(
         self,
@@ -378,7 +378,7 @@ class AsyncClient(BaseClient):
         details: JSON | None = None,
     ) -> Intent:
         """Park the intent in WAITING (the lease ends); ``wake_at`` queues it again then."""
-        return await self._send(_base.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
+        return await self._send(_calls.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
 
     async def progress(
         self,
@@ -389,7 +389,7 @@ class AsyncClient(BaseClient):
         usage: Mapping[str, float] | None = None,
     ) -> Intent:
         """Record progress (and usage) as an ``intent.progress`` event."""
-        return await self._send(_base.progress(intent_id, message, lease_token=lease_token, usage=usage))
+        return await self._send(_calls.progress(intent_id, message, lease_token=lease_token, usage=usage))
 
     # --- inbox, approvals, mesh ----------------------------------------------------------------
 
@@ -403,12 +403,12 @@ class AsyncClient(BaseClient):
             for thread in await client.inbox("agent://acme/prod/boss", status="done"):
                 print(thread.thread_id, thread.intent_status, thread.messages[-1]["content"])
         """
-        return await self._send(_base.list_inbox(owner_agent=owner_agent, status=status, limit=limit))
+        return await self._send(_calls.list_inbox(owner_agent=owner_agent, status=status, limit=limit))
 
     async def inbox_thread(self, thread_id: str, owner_agent: str | None = None) -> Thread:
         """One thread with its timeline; a thread of another owner is ``NotFound``
         (``thread_not_found``), as is an intent sent without ``reply_to``."""
-        return await self._send(_base.get_inbox_thread(thread_id, owner_agent=owner_agent))
+        return await self._send(_calls.get_inbox_thread(thread_id, owner_agent=owner_agent))
 
     async def decide_approval(self, approval_id: str, decision: str, comment: str | None = None) -> Approval:
         """Decide ``approve`` or ``reject``. When ``approval_id`` is the id of a WAITING intent
@@ -422,7 +422,7 @@ class AsyncClient(BaseClient):
 
             approval = await client.decide_approval(intent.intent_id, "approve", "ship it")
         """
-        return await self._send(_base.decide_approval(approval_id, decision, comment))
+        return await self._send(_calls.decide_approval(approval_id, decision, comment))
 
     async def mesh_heartbeat(
         self, metrics: Mapping[str, Any] | None = None, owner_agent: str | None = None
@@ -430,17 +430,17 @@ class AsyncClient(BaseClient):
         """Tell the mesh this agent is alive, with optional ``metrics``. The beat is recorded for
         ``owner_agent``, or for ``agent://<key name>`` when None. (Not ``heartbeat``, which
         extends a lease.) Retried: a repeated beat only moves "last seen" again."""
-        return await self._send(_base.mesh_heartbeat(metrics, owner_agent=owner_agent))
+        return await self._send(_calls.mesh_heartbeat(metrics, owner_agent=owner_agent))
 
     async def mesh_agents(self, health: str | None = None, limit: int = 100) -> list[MeshAgent]:
         """Known agents with their health (``healthy``, ``degraded``, ``unreachable``, or
         ``unknown`` for an address that never beat); ``health`` keeps only those in that state."""
-        return await self._send(_base.list_mesh_agents(health=health, limit=limit))
+        return await self._send(_calls.list_mesh_agents(health=health, limit=limit))
 
     async def mesh_agent(self, address: str) -> MeshAgent:
         """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``);
         ``NotFound`` (``agent_not_found``) if the mesh has never seen it."""
-        return await self._send(_base.get_mesh_agent(address))
+        return await self._send(_calls.get_mesh_agent(address))
 
     # --- following ------------------------------------------------------------------------------
 
@@ -526,7 +526,7 @@ class AsyncClient(BaseClient):
     ) -> IntentPage:
         """One page of intents, newest first; pass ``page.next_cursor`` for the next one."""
         return await self._send(
-            _base.list_intents(
+            _calls.list_intents(
                 status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit, cursor=cursor
             )
         )

@@ -19,7 +19,8 @@ import orjson
 
 from intentd.model import JSON, Status
 
-from ._base import Call, RetryPolicy, agent_path, ignore, intent_path, list_events
+from ._base import Call, RetryPolicy, ignore
+from ._calls import agent_path, intent_path, list_events
 from ._errors import TransportError, WaitTimeout
 from ._types import Event, FeedItem
 

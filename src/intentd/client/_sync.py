@@ -1,7 +1,7 @@
 # GENERATED from _async.py by scripts/gen_sync.py. Do not edit: edit _async.py and rerun.
 # ruff: noqa: UP028  (`for x in y: yield x` mirrors `async for`, which has no `yield from`)
-"""``Client``: the send loop over ``httpx.Client``; requests, parsing and errors come from
-``_base.py``. ``_sync.py`` is generated from ``_async.py`` by ``scripts/gen_sync.py``: edit
+"""``Client``: the send loop over ``httpx.Client``; requests come from ``_calls.py``, parsing
+and errors from ``_base.py``. ``_sync.py`` is generated from ``_async.py`` by ``scripts/gen_sync.py``: edit
 ``_async.py``, then run the script.
 """
 
@@ -18,7 +18,7 @@ import httpx
 
 from intentd.model import JSON, Status, WaitingReason
 
-from . import _base
+from . import _calls
 from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
 from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, Message, S
@@ -160,10 +160,10 @@ class Client(BaseClient):
     # --- intents --------------------------------------------------------------------------------
 
     def health(self) -> Health:
-        return self._send(_base.health())
+        return self._send(_calls.health())
 
     def capabilities(self) -> Capabilities:
-        return self._send(_base.capabilities())
+        return self._send(_calls.capabilities())
 
     def submit(
         self,
@@ -185,7 +185,7 @@ class Client(BaseClient):
                                          {"topic": "leases"}, idempotency_key="draft-42")
         """
         return self._send(
-            _base.submit_intent(
+            _calls.submit_intent(
                 to_agent,
                 intent_type,
                 payload or {},
@@ -199,7 +199,7 @@ class Client(BaseClient):
         )
 
     def get(self, intent_id: str) -> Intent:
-        return self._send(_base.get_intent(intent_id))
+        return self._send(_calls.get_intent(intent_id))
 
     def iter_intents(
         self,
@@ -227,7 +227,7 @@ class Client(BaseClient):
 
     def events(self, intent_id: str, since: int = 0, limit: int = 1000) -> list[Event]:
         """The intent's events with ``seq > since``, in order."""
-        return self._send(_base.list_events(intent_id, since, limit))
+        return self._send(_calls.list_events(intent_id, since, limit))
 
     def resolve(
         self,
@@ -243,7 +243,7 @@ class Client(BaseClient):
         """Move the intent to COMPLETED, FAILED or CANCELED (409 ``IntentTerminal`` if it is
         already terminal)."""
         return self._send(
-            _base.resolve_intent(
+            _calls.resolve_intent(
                 intent_id,
                 status,
                 result=result,
@@ -255,12 +255,12 @@ class Client(BaseClient):
         )
 
     def cancel(self, intent_id: str, *, reason: str | None = None, actor: str | None = None) -> Intent:
-        return self._send(_base.cancel_intent(intent_id, reason=reason, actor=actor))
+        return self._send(_calls.cancel_intent(intent_id, reason=reason, actor=actor))
 
     def resume(self, intent_id: str, body: JSON | None = None) -> Intent:
         """AXP resume: a WAITING intent goes back to its agent with ``body`` as input;
         ``{"action": "complete"|"fail", ...}`` resolves it (see the API docs)."""
-        return self._send(_base.resume_intent(intent_id, body))
+        return self._send(_calls.resume_intent(intent_id, body))
 
     def update_controls(
         self,
@@ -274,7 +274,7 @@ class Client(BaseClient):
         """Merge-patch the intent's controls; with ``expected_policy_generation`` the write is a
         compare-and-set (409 ``StalePolicyGeneration`` when another writer came first)."""
         return self._send(
-            _base.update_controls(
+            _calls.update_controls(
                 intent_id,
                 patch,
                 expected_policy_generation=expected_policy_generation,
@@ -294,7 +294,7 @@ class Client(BaseClient):
         reason: str | None = None,
     ) -> Intent:
         return self._send(
-            _base.update_policy(
+            _calls.update_policy(
                 intent_id,
                 grants=grants,
                 envelope=envelope,
@@ -318,7 +318,7 @@ class Client(BaseClient):
         """Lease up to ``max_intents`` intents sent to ``agent``, waiting up to ``wait_seconds``
         for one to arrive. Each delivery's ``lease_token`` must accompany what follows."""
         return self._send(
-            _base.claim(
+            _calls.claim(
                 agent,
                 worker_id=worker_id,
                 max_intents=max_intents,
@@ -329,7 +329,7 @@ class Client(BaseClient):
 
     def heartbeat(self, intent_id: str, lease_token: str, *, lease_seconds: float = 30.0) -> Delivery:
         """Extend the lease; ``StaleLease`` (409) means another worker owns the intent now."""
-        return self._send(_base.heartbeat(intent_id, lease_token, lease_seconds))
+        return self._send(_calls.heartbeat(intent_id, lease_token, lease_seconds))
 
     def complete(
         self,
@@ -341,7 +341,7 @@ class Client(BaseClient):
         usage: Mapping[str, float] | None = None,
     ) -> Completion:
         """Complete a leased intent and submit its follow-ups (``then``) in the same commit."""
-        return self._send(_base.complete(intent_id, lease_token, result, then=then, usage=usage))
+        return self._send(_calls.complete(intent_id, lease_token, result, then=then, usage=usage))
 
     def fail(
         self,
@@ -356,7 +356,7 @@ class Client(BaseClient):
         """Fail a leased intent; ``retry=True`` queues it again while delivery attempts remain,
         after ``retry_after_seconds`` (a durable WAITING_FOR_TIME wait) if given."""
         return self._send(
-            _base.fail(
+            _calls.fail(
                 intent_id,
                 lease_token,
                 error,
@@ -368,7 +368,7 @@ class Client(BaseClient):
 
     def release(self, intent_id: str, lease_token: str) -> Intent:
         """Give the intent back for immediate redelivery (e.g. on shutdown)."""
-        return self._send(_base.release(intent_id, lease_token))
+        return self._send(_calls.release(intent_id, lease_token))
 
     def wait(
         self,
@@ -380,7 +380,7 @@ class Client(BaseClient):
         details: JSON | None = None,
     ) -> Intent:
         """Park the intent in WAITING (the lease ends); ``wake_at`` queues it again then."""
-        return self._send(_base.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
+        return self._send(_calls.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
 
     def progress(
         self,
@@ -391,7 +391,7 @@ class Client(BaseClient):
         usage: Mapping[str, float] | None = None,
     ) -> Intent:
         """Record progress (and usage) as an ``intent.progress`` event."""
-        return self._send(_base.progress(intent_id, message, lease_token=lease_token, usage=usage))
+        return self._send(_calls.progress(intent_id, message, lease_token=lease_token, usage=usage))
 
     # --- inbox, approvals, mesh ----------------------------------------------------------------
 
@@ -405,12 +405,12 @@ class Client(BaseClient):
             for thread in client.inbox("agent://acme/prod/boss", status="done"):
                 print(thread.thread_id, thread.intent_status, thread.messages[-1]["content"])
         """
-        return self._send(_base.list_inbox(owner_agent=owner_agent, status=status, limit=limit))
+        return self._send(_calls.list_inbox(owner_agent=owner_agent, status=status, limit=limit))
 
     def inbox_thread(self, thread_id: str, owner_agent: str | None = None) -> Thread:
         """One thread with its timeline; a thread of another owner is ``NotFound``
         (``thread_not_found``), as is an intent sent without ``reply_to``."""
-        return self._send(_base.get_inbox_thread(thread_id, owner_agent=owner_agent))
+        return self._send(_calls.get_inbox_thread(thread_id, owner_agent=owner_agent))
 
     def decide_approval(self, approval_id: str, decision: str, comment: str | None = None) -> Approval:
         """Decide ``approve`` or ``reject``. When ``approval_id`` is the id of a WAITING intent
@@ -424,7 +424,7 @@ class Client(BaseClient):
 
             approval = client.decide_approval(intent.intent_id, "approve", "ship it")
         """
-        return self._send(_base.decide_approval(approval_id, decision, comment))
+        return self._send(_calls.decide_approval(approval_id, decision, comment))
 
     def mesh_heartbeat(
         self, metrics: Mapping[str, Any] | None = None, owner_agent: str | None = None
@@ -432,17 +432,17 @@ class Client(BaseClient):
         """Tell the mesh this agent is alive, with optional ``metrics``. The beat is recorded for
         ``owner_agent``, or for ``agent://<key name>`` when None. (Not ``heartbeat``, which
         extends a lease.) Retried: a repeated beat only moves "last seen" again."""
-        return self._send(_base.mesh_heartbeat(metrics, owner_agent=owner_agent))
+        return self._send(_calls.mesh_heartbeat(metrics, owner_agent=owner_agent))
 
     def mesh_agents(self, health: str | None = None, limit: int = 100) -> list[MeshAgent]:
         """Known agents with their health (``healthy``, ``degraded``, ``unreachable``, or
         ``unknown`` for an address that never beat); ``health`` keeps only those in that state."""
-        return self._send(_base.list_mesh_agents(health=health, limit=limit))
+        return self._send(_calls.list_mesh_agents(health=health, limit=limit))
 
     def mesh_agent(self, address: str) -> MeshAgent:
         """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``);
         ``NotFound`` (``agent_not_found``) if the mesh has never seen it."""
-        return self._send(_base.get_mesh_agent(address))
+        return self._send(_calls.get_mesh_agent(address))
 
     # --- following ------------------------------------------------------------------------------
 
@@ -528,7 +528,7 @@ class Client(BaseClient):
     ) -> IntentPage:
         """One page of intents, newest first; pass ``page.next_cursor`` for the next one."""
         return self._send(
-            _base.list_intents(
+            _calls.list_intents(
                 status=status, to_agent=to_agent, correlation_id=correlation_id, limit=limit, cursor=cursor
             )
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from intentd.model import TERMINAL, Status
 
@@ -57,6 +57,14 @@ class Intent(WireModel):
     usage: JSON = Field(default_factory=dict)
     idempotency_key: str | None = None
     last_seq: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _updated_at_defaults_to_created_at(cls, data: Any) -> Any:
+        # An intent that never changed may be sent without it (AXP makes only created_at required).
+        if isinstance(data, dict) and data.get("updated_at") is None and "created_at" in data:
+            return {**data, "updated_at": data["created_at"]}
+        return data
 
     @property
     def is_terminal(self) -> bool:

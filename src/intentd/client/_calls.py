@@ -1,0 +1,394 @@
+"""One :class:`~intentd.client._base.Call` per operation of the API, built before any I/O: method,
+path, body (with the wire request models' field names, ``intentd.wire``), the parser of the answer
+(the wire response models), and whether it is safe to send twice. Both clients send these."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from intentd.model import JSON, Status, WaitingReason
+from intentd.wire import (
+    CancelBody,
+    ClaimBody,
+    CompleteBody,
+    ControlsBody,
+    CreateIntent,
+    DecisionBody,
+    FailBody,
+    HeartbeatBody,
+    LeaseAnswer,
+    LeaseBody,
+    MeshHeartbeatBody,
+    PolicyBody,
+    ProgressBody,
+    ResolveBody,
+    WaitBody,
+    request_body,
+)
+
+from ._base import Call
+from ._types import (
+    AgentHealth,
+    Approval,
+    Capabilities,
+    Completion,
+    Delivery,
+    Event,
+    Health,
+    Intent,
+    IntentPage,
+    IntentSpec,
+    MeshAgent,
+    Thread,
+)
+
+
+def intent_path(intent_id: str, suffix: str = "") -> str:
+    return f"/v1/intents/{quote(intent_id, safe='')}{suffix}"
+
+
+def agent_path(address: str, suffix: str) -> str:
+    # The address goes into the path with its slashes (PROTOCOL.md §2.3).
+    return f"/v1/agents/{quote(address.removeprefix('agent://'), safe='/')}{suffix}"
+
+
+def _intent(body: JSON) -> Intent:
+    return Intent.from_wire(body["intent"])
+
+
+def _events(body: JSON) -> list[Event]:
+    return [Event.from_wire(e) for e in body.get("events") or []]
+
+
+def _deliveries(body: JSON) -> list[Delivery]:
+    return [Delivery.from_wire(d) for d in body.get("deliveries") or []]
+
+
+def _present(**values: Any) -> JSON:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def health() -> Call[Health]:
+    return Call("GET", "/health", Health.from_wire, retry_safe=True)
+
+
+def capabilities() -> Call[Capabilities]:
+    return Call("GET", "/v1/capabilities", Capabilities.from_wire, retry_safe=True)
+
+
+def submit_intent(
+    to_agent: str,
+    intent_type: str,
+    payload: JSON,
+    *,
+    correlation_id: str | None,
+    idempotency_key: str | None,
+    reply_to: str | None,
+    deadline_at: datetime | None,
+    max_delivery_attempts: int | None,
+    parent_intent_id: str | None,
+) -> Call[Intent]:
+    body = request_body(
+        CreateIntent,
+        to_agent=to_agent,
+        intent_type=intent_type,
+        payload=payload,
+        correlation_id=correlation_id or str(uuid.uuid4()),
+        reply_to=reply_to,
+        deadline_at=deadline_at,
+        max_delivery_attempts=max_delivery_attempts,
+        parent_intent_id=parent_intent_id,
+    )
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    # With a key the server answers a repeat with the first intent, so a retry cannot duplicate.
+    return Call(
+        "POST", "/v1/intents", _intent, json=body, headers=headers, retry_safe=idempotency_key is not None
+    )
+
+
+def get_intent(intent_id: str) -> Call[Intent]:
+    return Call("GET", intent_path(intent_id), _intent, retry_safe=True)
+
+
+def list_intents(
+    *,
+    status: Status | str | None,
+    to_agent: str | None,
+    correlation_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Call[IntentPage]:
+    params = _present(
+        status=getattr(status, "value", status),
+        to_agent=to_agent,
+        correlation_id=correlation_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Call("GET", "/v1/intents", IntentPage.from_wire, params=params, retry_safe=True)
+
+
+def list_events(intent_id: str, since: int, limit: int) -> Call[list[Event]]:
+    return Call(
+        "GET",
+        intent_path(intent_id, "/events"),
+        _events,
+        params={"since": since, "limit": limit},
+        retry_safe=True,
+    )
+
+
+def resolve_intent(
+    intent_id: str,
+    status: Status | str,
+    *,
+    result: JSON | None,
+    error: Any,
+    reason: str | None,
+    actor: str | None,
+    expected_policy_generation: int | None,
+) -> Call[Intent]:
+    body = request_body(
+        ResolveBody,
+        status=str(getattr(status, "value", status)).upper(),
+        result=result,
+        error=error,
+        reason=reason,
+        actor=actor,
+        expected_policy_generation=expected_policy_generation,
+    )
+    return Call("POST", intent_path(intent_id, "/resolve"), _intent, json=body)
+
+
+def cancel_intent(intent_id: str, *, reason: str | None, actor: str | None) -> Call[Intent]:
+    return Call(
+        "POST",
+        intent_path(intent_id, "/cancel"),
+        _intent,
+        json=request_body(CancelBody, reason=reason, actor=actor),
+    )
+
+
+def resume_intent(intent_id: str, body: JSON | None) -> Call[Intent]:
+    return Call("POST", intent_path(intent_id, "/resume"), _intent, json=body or {})
+
+
+def update_controls(
+    intent_id: str,
+    patch: JSON,
+    *,
+    expected_policy_generation: int | None,
+    actor: str | None,
+    reason: str | None,
+) -> Call[Intent]:
+    body = request_body(
+        ControlsBody,
+        controls_patch=patch,
+        expected_policy_generation=expected_policy_generation,
+        actor=actor,
+        reason=reason,
+    )
+    return Call("POST", intent_path(intent_id, "/controls"), _intent, json=body)
+
+
+def update_policy(
+    intent_id: str,
+    *,
+    grants: JSON | None,
+    envelope: JSON | None,
+    expected_policy_generation: int | None,
+    actor: str | None,
+    reason: str | None,
+) -> Call[Intent]:
+    body = request_body(
+        PolicyBody,
+        grants_patch=grants,
+        envelope_patch=envelope,
+        expected_policy_generation=expected_policy_generation,
+        actor=actor,
+        reason=reason,
+    )
+    return Call("POST", intent_path(intent_id, "/policy"), _intent, json=body)
+
+
+def claim(
+    agent: str, *, worker_id: str, max_intents: int, lease_seconds: float, wait_seconds: float
+) -> Call[list[Delivery]]:
+    # Not retried: a lost answer to a claim leaves leases nobody holds; they expire and the
+    # intents are delivered again, which a retry could not do any better.
+    body = request_body(
+        ClaimBody,
+        worker_id=worker_id,
+        max_intents=max_intents,
+        lease_seconds=lease_seconds,
+        wait_seconds=wait_seconds,
+    )
+    return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body, read_timeout=wait_seconds)
+
+
+def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[LeaseAnswer]:
+    # Extending a lease twice is harmless, so a heartbeat may be retried.
+    return Call(
+        "POST",
+        intent_path(intent_id, "/lease/heartbeat"),
+        LeaseAnswer.from_wire,
+        json=request_body(HeartbeatBody, lease_token=lease_token, lease_seconds=lease_seconds),
+        retry_safe=True,
+    )
+
+
+def complete(
+    intent_id: str,
+    lease_token: str,
+    result: JSON | None,
+    *,
+    then: Sequence[IntentSpec | JSON],
+    usage: Mapping[str, float] | None,
+) -> Call[Completion]:
+    body = request_body(
+        CompleteBody,
+        lease_token=lease_token,
+        result=result or {},
+        then=[s.to_wire() if isinstance(s, IntentSpec) else dict(s) for s in then],
+        usage=dict(usage) if usage else None,
+    )
+    # The server answers a repeated completion with the same token as a replay (replayed=True).
+    return Call("POST", intent_path(intent_id, "/complete"), Completion.from_wire, json=body, retry_safe=True)
+
+
+def fail(
+    intent_id: str,
+    lease_token: str,
+    error: str | JSON,
+    *,
+    retry: bool,
+    retry_after_seconds: float,
+    usage: Mapping[str, float] | None,
+) -> Call[Intent]:
+    body = request_body(
+        FailBody,
+        lease_token=lease_token,
+        error=error,
+        retry=retry,
+        usage=dict(usage) if usage else None,
+        retry_after_seconds=retry_after_seconds if retry_after_seconds > 0 else None,
+    )
+    return Call("POST", intent_path(intent_id, "/fail"), _intent, json=body)
+
+
+def release(intent_id: str, lease_token: str) -> Call[Intent]:
+    return Call(
+        "POST",
+        intent_path(intent_id, "/release"),
+        _intent,
+        json=request_body(LeaseBody, lease_token=lease_token),
+    )
+
+
+def wait(
+    intent_id: str,
+    lease_token: str,
+    reason: WaitingReason | str,
+    *,
+    wake_at: datetime | None,
+    details: JSON | None,
+) -> Call[Intent]:
+    body = request_body(
+        WaitBody,
+        lease_token=lease_token,
+        reason=waiting_reason(reason),
+        details=details or {},
+        wake_at=wake_at,
+    )
+    return Call("POST", intent_path(intent_id, "/wait"), _intent, json=body)
+
+
+def progress(
+    intent_id: str, message: str | None, *, lease_token: str | None, usage: Mapping[str, float] | None
+) -> Call[Intent]:
+    body = request_body(
+        ProgressBody, message=message, lease_token=lease_token, usage=dict(usage) if usage else None
+    )
+    return Call("POST", intent_path(intent_id, "/progress"), _intent, json=body)
+
+
+def waiting_reason(reason: WaitingReason | str) -> str:
+    """``WaitingReason.HUMAN``, ``"WAITING_FOR_HUMAN"`` and ``"human"`` all mean the same."""
+    if isinstance(reason, WaitingReason):
+        return reason.value
+    upper = reason.upper()
+    return upper if upper.startswith("WAITING_FOR_") else f"WAITING_FOR_{upper}"
+
+
+# --- inbox, approvals, mesh (docs/axp-compat.md) ---------------------------------------------------
+
+
+def _threads(body: JSON) -> list[Thread]:
+    return [Thread.from_wire(t) for t in body.get("threads") or []]
+
+
+def _thread(body: JSON) -> Thread:
+    return Thread.from_wire(body["thread"])
+
+
+def _mesh_agents(body: JSON) -> list[MeshAgent]:
+    return [MeshAgent.from_wire(a) for a in body.get("agents") or []]
+
+
+def _mesh_agent(body: JSON) -> MeshAgent:
+    return MeshAgent.from_wire(body["agent"])
+
+
+def list_inbox(*, owner_agent: str | None, status: str | None, limit: int) -> Call[list[Thread]]:
+    params = _present(owner_agent=owner_agent, status=status, limit=limit)
+    return Call("GET", "/v1/inbox", _threads, params=params, retry_safe=True)
+
+
+def get_inbox_thread(thread_id: str, *, owner_agent: str | None) -> Call[Thread]:
+    return Call(
+        "GET",
+        f"/v1/inbox/{quote(thread_id, safe='')}",
+        _thread,
+        params=_present(owner_agent=owner_agent),
+        retry_safe=True,
+    )
+
+
+def decide_approval(approval_id: str, decision: str, comment: str | None) -> Call[Approval]:
+    # The server records one decision per id and answers the same decision (and comment) again
+    # with the recorded one (replayed=True), so a retry after a lost answer cannot decide twice.
+    return Call(
+        "POST",
+        f"/v1/approvals/{quote(approval_id, safe='')}/decision",
+        Approval.from_wire,
+        json=request_body(DecisionBody, decision=decision, comment=comment),
+        retry_safe=True,
+    )
+
+
+def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None) -> Call[AgentHealth]:
+    # A second beat only moves "last seen" again: safe to retry.
+    return Call(
+        "POST",
+        "/v1/mesh/heartbeat",
+        AgentHealth.from_wire,
+        params=_present(owner_agent=owner_agent),
+        json=request_body(MeshHeartbeatBody, metrics=dict(metrics) if metrics is not None else None),
+        retry_safe=True,
+    )
+
+
+def list_mesh_agents(*, health: str | None, limit: int) -> Call[list[MeshAgent]]:
+    return Call(
+        "GET", "/v1/mesh/agents", _mesh_agents, params=_present(health=health, limit=limit), retry_safe=True
+    )
+
+
+def get_mesh_agent(address: str) -> Call[MeshAgent]:
+    # The address id (the address without agent://) goes into the path with its slashes.
+    address_id = quote(address.removeprefix("agent://"), safe="/")
+    return Call("GET", f"/v1/mesh/agents/{address_id}", _mesh_agent, retry_safe=True)
