@@ -58,13 +58,13 @@ async def intentd_server(database_url: str, workdir: Path, api_key: str) -> Asyn
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             str(executable),
+            "--database",
+            database_url,
             "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--database",
-            database_url,
             env=env,
             stdout=log,
             stderr=log,
