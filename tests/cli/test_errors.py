@@ -111,4 +111,5 @@ def test_a_web_page_at_the_url_is_one_line(web_page: str, tmp_path: Path) -> Non
     result = intentd(tmp_path, "intents", "list", url=web_page, api_key=TEST_KEY)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"not an intentd server at {web_page}: the answer is not JSON")
+    assert line.startswith(f"not an intentd server at {web_page}: ")
+    assert "text/html" in line

@@ -4,11 +4,17 @@ answered. Scripts tell the cases apart by the exit code."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from intentd.client import Client, ClientTimeout, IntentdError, TransportError, WaitTimeout
+from intentd.client import (
+    Client,
+    ClientTimeout,
+    IntentdError,
+    TransportError,
+    UnexpectedResponse,
+    WaitTimeout,
+)
 from intentd.settings import Settings
 
 from ._output import fail
@@ -33,12 +39,10 @@ def connect(settings: Settings) -> Iterator[Client]:
         fail(f"{exc.code}: {exc.message}", EXIT_GAVE_UP, style="yellow")
     except TransportError as exc:
         fail(unreachable(exc, settings.url), EXIT_UNREACHABLE)
+    except UnexpectedResponse as exc:  # a success status, but not the API's answer (a web page)
+        fail(f"not an intentd server at {settings.url}: {exc.message}", EXIT_REFUSED)
     except IntentdError as exc:
         fail(refusal(exc), EXIT_REFUSED)
-    except json.JSONDecodeError as exc:
-        # A success status with a body that is not JSON (a web page at a wrong --url): the SDK
-        # raises the decoder's error here, not one of its own.
-        fail(f"not an intentd server at {settings.url}: the answer is not JSON ({exc})", EXIT_REFUSED)
 
 
 def refusal(exc: IntentdError) -> str:
