@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = Field(1024 * 1024, description="larger requests get 413")
+    max_header_bytes: int = Field(16 * 1024, description="requests with more header bytes get 431")
     bootstrap_api_key: str | None = Field(
         None, description="if set, an admin key with exactly this value exists after start"
     )

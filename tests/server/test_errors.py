@@ -77,12 +77,13 @@ async def test_wrong_method_is_405_with_the_error_shape(api: httpx.AsyncClient) 
     assert "POST" in response.headers["allow"]
 
 
-async def test_malformed_json_is_422(api: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_400(api: httpx.AsyncClient) -> None:
     response = await api.post(
         "/v1/intents", content=b'{"intent_type": ', headers={"Content-Type": "application/json"}
     )
 
-    assert_error_shape(response, 422, "validation_error")
+    body = assert_error_shape(response, 400, "bad_request")
+    assert body["error"]["details"] == {"field": "body"}
 
 
 async def test_crash_is_500_without_a_stack_trace(

@@ -30,14 +30,15 @@ async def create(api: httpx.AsyncClient, **overrides: Any) -> JSON:
     return created
 
 
-def assert_validation_error(response: httpx.Response, field: str) -> None:
+def assert_validation_error(response: httpx.Response, field: str) -> JSON:
     assert response.status_code == 422, response.text
-    body = response.json()
+    body: JSON = response.json()
     assert body["ok"] is False
     assert body["error"]["code"] == "validation_error"
     assert body["error"]["details"]["field"] == field
     assert field in body["error"]["message"]
     assert body["detail"] == body["error"]["message"]
+    return body
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -60,7 +61,8 @@ INVALID_CREATES: list[tuple[JSON, str]] = [
     ({"payload": None}, "payload"),  # missing
     ({"payload": [1, 2]}, "payload"),  # not an object
     ({"intent_type": "Not A Type"}, "intent_type"),
-    ({"intent_type": "intent.demo"}, "intent_type"),  # no version segment
+    ({"intent_type": "intent..demo"}, "intent_type"),  # an empty segment
+    ({"intent_type": "intent.demo.v1."}, "intent_type"),
     ({"to_agent": "agent://has spaces/x"}, "to_agent"),
     ({"deadline_at": "2030-01-01T12:00:00"}, "deadline_at"),  # naive: which time zone?
     ({"max_delivery_attempts": 0}, "max_delivery_attempts"),
@@ -381,4 +383,5 @@ async def test_policy_with_nothing_to_patch_is_422(api: httpx.AsyncClient) -> No
 
     response = await api.post(f"/v1/intents/{intent_id}/policy", json={})
 
-    assert_validation_error(response, "grants_patch")
+    body = assert_validation_error(response, "body")  # the body as a whole lacks one of two fields
+    assert "grants_patch and/or envelope_patch" in body["error"]["message"]

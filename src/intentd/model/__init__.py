@@ -1,12 +1,13 @@
 """Pure domain: statuses, transitions, intents, events, errors. No I/O, imports nothing of intentd."""
 
-from ._address import normalize_address
+from ._address import ADDRESS_PATTERN, normalize_address
 from ._errors import (
     AgentNotFound,
     ApprovalDecided,
     BadRequest,
     Conflict,
     Forbidden,
+    HeadersTooLarge,
     IdempotencyConflict,
     IllegalTransition,
     IntentdError,
@@ -33,6 +34,7 @@ from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason,
 from ._time import Micros, from_rfc3339, new_id, now_us, to_rfc3339
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "FOLDS",
     "JSON",
     "NON_TERMINAL",
@@ -46,6 +48,7 @@ __all__ = [
     "Event",
     "EventType",
     "Forbidden",
+    "HeadersTooLarge",
     "IdempotencyConflict",
     "IllegalTransition",
     "Intent",

@@ -8,7 +8,10 @@ import re
 from ._errors import ValidationFailed
 
 SCHEME = "agent://"
-_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._@\-]*)*$")
+_SEGMENTS = r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._@\-]*)*"
+_PATH = re.compile(_SEGMENTS)
+# What ``normalize_address`` accepts, as one pattern (published in the API schema).
+ADDRESS_PATTERN = f"^({SCHEME})?/*{_SEGMENTS}/*$"
 MAX_LENGTH = 383  # PROTOCOL.md §2.2
 
 
@@ -16,7 +19,7 @@ def normalize_address(address: str, field: str = "to_agent") -> str:
     """``acme/prod/writer`` and ``agent://acme/prod/writer`` are the same agent."""
     path = address[len(SCHEME) :] if address.startswith(SCHEME) else address
     path = path.strip("/")
-    if not path or len(path) > MAX_LENGTH or not _PATH.match(path):
+    if not path or len(path) > MAX_LENGTH or not _PATH.fullmatch(path):
         raise ValidationFailed(
             f"{field} must look like agent://org/env/name (letters, digits, . _ - separated by /)",
             details={"field": field, "value": address[:100]},

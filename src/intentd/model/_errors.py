@@ -5,6 +5,7 @@
     ├── BadRequest                    400 bad_request
     │   └── OwnerMismatch             400 owner_mismatch
     ├── PayloadTooLarge               413 payload_too_large
+    ├── HeadersTooLarge               431 headers_too_large
     ├── Unauthorized                  401 unauthorized
     │   ├── MissingApiKey             401 missing_api_key
     │   └── InvalidApiKey             401 invalid_api_key
@@ -97,6 +98,14 @@ class PayloadTooLarge(IntentdError):
 
     code = "payload_too_large"
     http_status = 413
+    retryable = False
+
+
+class HeadersTooLarge(IntentdError):
+    """The request's headers are larger than the server accepts."""
+
+    code = "headers_too_large"
+    http_status = 431
     retryable = False
 
 

@@ -10,6 +10,7 @@ move that is only a status). ``intent.created`` carries the whole submitted spec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
@@ -119,9 +120,16 @@ def _from_created(event: Event) -> Intent:
 def _add_usage(total: JSON, delta: JSON) -> JSON:
     summed = dict(total)
     for key, value in delta.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            summed[key] = summed.get(key, 0) + value
+        if _is_number(value):
+            prior = summed.get(key)
+            # A prior that is no number (a null stored before the API refused non-finite figures)
+            # counts as 0, so one bad report cannot break every later one.
+            summed[key] = (prior if _is_number(prior) else 0) + value
     return summed
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def merge_patch(base: JSON, patch: JSON) -> JSON:

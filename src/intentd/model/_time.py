@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Micros = int
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_EXACT_AS_FLOAT = 2**31 * 1_000_000  # until 2038 a double divides to within half a microsecond
 
 
 def now_us() -> Micros:
@@ -16,14 +20,16 @@ def now_us() -> Micros:
 
 
 def to_rfc3339(us: Micros | None) -> str | None:
+    """RFC 3339 in UTC, always six fraction digits (so the wire format is uniform and sorts as text).
+    Total: a time outside what RFC 3339 can say (the API refuses to store one; an older row may hold
+    it) is rendered at the nearest end of the range rather than failing the read."""
     if us is None:
         return None
-    # Always six fraction digits, so the wire format is uniform and sorts as text.
-    return (
-        datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-        .isoformat(timespec="microseconds")
-        .replace("+00:00", "Z")
-    )
+    if 0 <= us < _EXACT_AS_FLOAT:  # every time of this era: the quicker conversion, exact here
+        at = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+    else:
+        at = _EPOCH + timedelta(microseconds=min(max(us, _FIRST_US), _LAST_US))
+    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def from_rfc3339(text: str) -> Micros:

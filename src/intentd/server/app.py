@@ -57,5 +57,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     openapi.install(app)
     for module in (meta, intents, leases, agents, inbox, approvals, mesh):
         app.include_router(module.router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    )
     return app

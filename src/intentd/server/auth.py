@@ -16,13 +16,24 @@ async def engine_of(request: Request) -> Engine:
 
 
 async def authenticate(request: Request) -> Principal:
+    """The caller, from its key; once per request (the route authenticates before it reads the body,
+    see parsing.py, and the ``Caller`` dependency then finds the principal in the request's state)."""
+    state = request.scope.setdefault("state", {})
+    principal: Principal | None = state.get("principal")
+    if principal is None:
+        principal = await (await engine_of(request)).keys.authenticate(_key(request))
+        state["principal"] = principal
+    return principal
+
+
+def _key(request: Request) -> str | None:
     headers = request.headers
     key = headers.get("x-api-key")
     if not key:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             key = token.strip()
-    return await (await engine_of(request)).keys.authenticate(key)
+    return key
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

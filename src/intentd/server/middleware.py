@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request on the hot path).
 
 - every response carries ``x-request-id``; an incoming ``X-Trace-Id`` is echoed back;
-- request bodies above the configured limit are refused with 413 before the route runs.
+- requests whose headers pass the configured size get 431, and bodies above theirs 413, before the
+  route runs.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intentd.model import PayloadTooLarge
+from intentd.model import HeadersTooLarge, IntentdError, PayloadTooLarge
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_header_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,7 +29,9 @@ class RequestContext:
         request_id = uuid.uuid4().hex
         trace_id = None
         length = None
+        header_bytes = 0
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
             if name == b"x-trace-id":
                 trace_id = value
             elif name == b"content-length":
@@ -42,8 +46,11 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        if header_bytes > self.max_header_bytes:
+            await _refuse(_headers_too_large(self.max_header_bytes), send_with_ids)
+            return
         if length is not None and length > self.max_body_bytes:
-            await _too_large(self.max_body_bytes, send_with_ids)
+            await _refuse(_too_large_error(self.max_body_bytes), send_with_ids)
             return
         await self.app(scope, self._limited(receive), send_with_ids)
 
@@ -66,14 +73,17 @@ def _too_large_error(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
 
 
-async def _too_large(limit: int, send: Send) -> None:
-    err = _too_large_error(limit)
+def _headers_too_large(limit: int) -> HeadersTooLarge:
+    return HeadersTooLarge(f"request headers exceed {limit} bytes", details={"limit_bytes": limit})
+
+
+async def _refuse(err: IntentdError, send: Send) -> None:
     body: dict[str, Any] = {"ok": False, "error": err.to_wire(), "detail": err.message}
     payload = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": err.http_status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

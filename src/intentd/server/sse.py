@@ -1,10 +1,16 @@
 """Server-sent events exactly as the official SDK parses them (PROTOCOL.md §2.3): named ``event:``
 lines, ``id:`` lines, JSON ``data:``; when idle the connection is held up to ``wait_seconds``, then
 ``event: stream.timeout`` (data ``{"ok": true, "next_seq": N}``) and close. Keep-alive comments keep
-proxies from cutting an idle stream."""
+proxies from cutting an idle stream.
+
+A stream is validated before it starts (unknown intent, bad parameters: an ordinary error answer). An
+error after the headers are sent can no longer change the status, so it ends the stream with
+``event: stream.error`` whose data is the error body every route uses (``{"ok": false, "error": …}``),
+instead of cutting the connection; a client reconnects from the last ``id:`` it saw."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -13,7 +19,10 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 from starlette.responses import StreamingResponse
 
+from intentd.model import IntentdError
+
 KEEPALIVE_SECONDS = 15.0
+log = logging.getLogger("intentd.server.sse")
 
 
 class Watch(Protocol):
@@ -65,5 +74,18 @@ async def follow(
 
 def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(
-        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        _ending_on_error(body),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _ending_on_error(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in body:
+            yield chunk
+    except Exception as exc:  # noqa: BLE001 - answered in the stream, the only way left
+        error = exc if isinstance(exc, IntentdError) else IntentdError("internal error; see the server log")
+        if not isinstance(exc, IntentdError):
+            log.error("stream failed", exc_info=exc)
+        yield frame("stream.error", {"ok": False, "error": error.to_wire(), "detail": error.message})

@@ -19,6 +19,7 @@ from .requests import (
     PolicyBody,
     ProgressBody,
     ResolveBody,
+    ResumeBody,
     WaitBody,
     request_body,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "ProgressBody",
     "ResolveAnswer",
     "ResolveBody",
+    "ResumeBody",
     "StreamTimeout",
     "Thread",
     "ThreadAnswer",

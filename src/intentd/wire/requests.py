@@ -4,19 +4,34 @@ transitions, leases) are the engine's; these say only what a well-formed body is
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-# PROTOCOL.md §2.2: dotted lower-case segments ending in a version, e.g. intent.demo.v1
-INTENT_TYPE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+\.v[0-9]+$")
-
+from .limits import (
+    Actor,
+    Address,
+    Comment,
+    CorrelationId,
+    Count,
+    FollowUpCorrelationId,
+    Generation,
+    Id,
+    IntentType,
+    Message,
+    Name,
+    Reason,
+    Seconds,
+    Time,
+)
 
 # Fields of a create that AXP programs send for human tasks; intentd keeps them in the intent's controls.
 AXP_EXTRAS = ("human_task", "remind_after_seconds", "remind_interval_seconds", "max_reminders", "escalate_to")
+_TEN_YEARS = 10 * 365 * 24 * 3600
+
+Usage = dict[str, Count] | None
 
 
 class CreateIntent(BaseModel):
@@ -25,35 +40,21 @@ class CreateIntent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    intent_type: str = Field(min_length=3, max_length=255, examples=["intent.demo.v1"])
-    correlation_id: str = Field(min_length=1, max_length=128)
-    to_agent: str = Field(min_length=1, max_length=383, examples=["agent://acme/prod/writer"])
+    intent_type: IntentType = Field(examples=["intent.demo.v1", "process_task"])
+    correlation_id: CorrelationId
+    to_agent: Address = Field(examples=["agent://acme/prod/writer"])
     payload: dict[str, Any]
-    from_agent: str | None = Field(None, description="deprecated in AXP: the caller's key decides")
-    reply_to: str | None = Field(None, max_length=383)
-    deadline_at: datetime | None = Field(None, description="RFC 3339; TIMED_OUT after it")
-    max_delivery_attempts: int = Field(5, ge=1, le=100)
-    parent_intent_id: str | None = None
+    from_agent: Address | None = Field(None, description="deprecated in AXP: the caller's key decides")
+    reply_to: Address | None = None
+    deadline_at: Time | None = Field(None, description="RFC 3339 with a time zone; TIMED_OUT after it")
+    max_delivery_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
+    parent_intent_id: Id | None = None
     # Accepted for AXP compatibility; stored in controls until human tasks land.
     human_task: dict[str, Any] | None = None
-    remind_after_seconds: int | None = Field(None, ge=1)
-    remind_interval_seconds: int | None = Field(None, ge=1)
-    max_reminders: int | None = Field(None, ge=0)
-    escalate_to: str | None = None
-
-    @field_validator("intent_type")
-    @classmethod
-    def _intent_type(cls, value: str) -> str:
-        if not INTENT_TYPE.match(value):
-            raise ValueError("must be dotted lower-case segments ending in a version, e.g. intent.demo.v1")
-        return value
-
-    @field_validator("deadline_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone, e.g. 2026-01-01T12:00:00Z")
-        return value
+    remind_after_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
+    remind_interval_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
+    max_reminders: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
+    escalate_to: Address | None = None
 
     def axp_extras(self) -> dict[str, Any]:
         """The AXP human-task fields that were sent (kept in the intent's controls for now)."""
@@ -66,51 +67,76 @@ class CreateIntent(BaseModel):
 class ResolveBody(BaseModel):
     status: Literal["COMPLETED", "FAILED", "CANCELED"]
     result: dict[str, Any] | None = None
-    error: Any = None
-    reason: str | None = Field(None, max_length=2000)
-    actor: str | None = Field(None, max_length=383)
-    expected_policy_generation: int | None = Field(None, ge=0)
+    error: dict[str, Any] | Comment | None = None
+    reason: Reason | None = None
+    actor: Actor | None = None
+    expected_policy_generation: Generation | None = None
 
 
 class CancelBody(BaseModel):
-    reason: str | None = Field(None, max_length=2000)
-    actor: str | None = Field(None, max_length=383)
+    reason: Reason | None = None
+    actor: Actor | None = None
+
+
+class ResumeBody(BaseModel):
+    """``POST /v1/intents/{id}/resume`` (AXP): a free-form body; these keys steer the call, every
+    other key is the input (or the result) it carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: Literal["complete", "fail", "resume"] | None = None
+    actor: Actor | None = None
+    expected_policy_generation: Generation | None = None
+    owner_agent: Address | None = None
+    lease_token: Id | None = None
 
 
 class ControlsBody(BaseModel):
     controls_patch: dict[str, Any]
-    expected_policy_generation: int | None = Field(None, ge=0)
-    actor: str | None = None
-    reason: str | None = None
+    expected_policy_generation: Generation | None = None
+    actor: Actor | None = None
+    reason: Reason | None = None
 
 
 class PolicyBody(BaseModel):
-    grants_patch: dict[str, Any] | None = None
-    envelope_patch: dict[str, Any] | None = None
-    expected_policy_generation: int | None = Field(None, ge=0)
-    actor: str | None = None
-    reason: str | None = None
+    """At least one of the two patches (the schema says so with ``anyOf``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["grants_patch"]}, {"required": ["envelope_patch"]}]}
+    )
+
+    grants_patch: dict[str, Any] = None  # type: ignore[assignment]  # absent, never null
+    envelope_patch: dict[str, Any] = None  # type: ignore[assignment]
+    expected_policy_generation: Generation | None = None
+    actor: Actor | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _a_patch(self) -> PolicyBody:
+        if self.grants_patch is None and self.envelope_patch is None:
+            raise ValueError("send grants_patch and/or envelope_patch")
+        return self
 
 
 class ClaimBody(BaseModel):
-    worker_id: str = Field("worker", min_length=1, max_length=200)
-    max_intents: int = Field(1, ge=1, le=100)
-    lease_seconds: float = Field(30.0, gt=0, le=3600)
-    wait_seconds: float = Field(0.0, ge=0, le=60)
+    worker_id: Name = "worker"
+    max_intents: Annotated[int, Strict(), Field(ge=1, le=100)] = 1
+    lease_seconds: Annotated[Seconds, Field(gt=0, le=3600)] = 30.0
+    wait_seconds: Annotated[Seconds, Field(le=60)] = 0.0
 
 
 class LeaseBody(BaseModel):
-    lease_token: str = Field(min_length=1)
+    lease_token: Id
 
 
 class HeartbeatBody(LeaseBody):
-    lease_seconds: float = Field(30.0, gt=0, le=3600)
+    lease_seconds: Annotated[Seconds, Field(gt=0, le=3600)] = 30.0
 
 
 class FollowUp(CreateIntent):
     """A ``then`` entry of a completion; without ``correlation_id`` it joins its parent's."""
 
-    correlation_id: str = Field("", max_length=128)
+    correlation_id: FollowUpCorrelationId = ""
 
 
 class CompleteBody(LeaseBody):
@@ -118,35 +144,36 @@ class CompleteBody(LeaseBody):
     then: list[FollowUp] = Field(
         default_factory=list, max_length=100, description="follow-up intents, submitted atomically"
     )
-    usage: dict[str, float] | None = None
+    usage: Usage = None
 
 
 class FailBody(LeaseBody):
-    error: dict[str, Any] | str
-    retry: bool = False
-    retry_after_seconds: float = Field(
-        0.0, ge=0, le=7 * 24 * 3600, description="with retry: wait this long before redelivery"
+    error: dict[str, Any] | Comment
+    retry: Annotated[bool, Strict()] = False
+    retry_after_seconds: Annotated[Seconds, Field(le=7 * 24 * 3600)] = Field(
+        0.0, description="with retry: wait this long before redelivery"
     )
-    usage: dict[str, float] | None = None
+    usage: Usage = None
 
 
 class WaitBody(LeaseBody):
-    reason: str = Field(examples=["WAITING_FOR_HUMAN"])
-    wake_at: datetime | None = None
+    reason: Literal["WAITING_FOR_HUMAN", "WAITING_FOR_AGENT", "WAITING_FOR_TOOL", "WAITING_FOR_TIME"]
+    wake_at: Time | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProgressBody(BaseModel):
-    lease_token: str | None = None
-    message: str | None = Field(None, max_length=4000)
-    usage: dict[str, float] | None = None
+    lease_token: Id | None = None
+    message: Message | None = None
+    usage: Usage = None
 
 
 class DecisionBody(BaseModel):
-    decision: str = Field(min_length=1, max_length=32, examples=["approve", "reject"])
-    comment: str | None = Field(None, max_length=5000)
+    # The AXP docs' own example sends "approved" (PROTOCOL.md §9.13).
+    decision: Literal["approve", "approved", "reject", "rejected"]
+    comment: Comment | None = None
     # The AXP docs' example sends ``reason`` (PROTOCOL.md §9.13): taken as the comment.
-    reason: str | None = Field(None, max_length=5000)
+    reason: Comment | None = None
 
 
 class MeshHeartbeatBody(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Claim
@@ -23,10 +23,11 @@ from intentd.wire import ClaimAnswer, ClaimBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..openapi import ERRORS, EVENT_STREAM
+from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
+from ._params import FeedSince, WaitSeconds, v1_router
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
+router = v1_router("/v1/agents", "agents")
 _ACTIONABLE = frozenset(Status) - TERMINAL
 
 
@@ -41,9 +42,11 @@ async def agent_stream(
     request: Request,
     caller: Caller,
     engine: EngineDep,
-    since: Annotated[int, Query(ge=0)] = 0,
-    wait_seconds: Annotated[float, Query(ge=0)] = 15,
-    status: Annotated[str | None, Query(description="comma-separated; default: non-terminal")] = None,
+    since: FeedSince = 0,
+    wait_seconds: WaitSeconds = 15,
+    status: Annotated[
+        str | None, Query(max_length=200, description="comma-separated statuses; default: non-terminal")
+    ] = None,
 ) -> StreamingResponse:
     agent = normalize_address(address, "address")
     wanted = _statuses(status)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from intentd.engine.inbox import Approval, Decide
 from intentd.model import JSON, to_rfc3339
 from intentd.wire import Approval as ApprovalAnswer
 from intentd.wire import DecisionBody
+from intentd.wire.limits import NO_NUL
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..openapi import ERRORS
+from ._params import v1_router
 
-router = APIRouter(prefix="/v1/approvals", tags=["approvals"], responses=ERRORS)
+router = v1_router("/v1/approvals", "approvals")
 
 
 @router.post(
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/v1/approvals", tags=["approvals"], responses=ERRORS)
     response_model=ApprovalAnswer,
 )
 async def decide(
-    approval_id: Annotated[str, Path(min_length=1, max_length=255)],
+    approval_id: Annotated[str, Path(min_length=1, max_length=255, pattern=NO_NUL)],
     body: DecisionBody,
     caller: Caller,
     engine: EngineDep,

@@ -8,27 +8,39 @@ namespace is listed (an API key is not bound to one address yet). See docs/axp-c
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import Depends, Header, Query
 
 from intentd.engine.inbox import Thread
-from intentd.model import JSON, TERMINAL, Event, OwnerMismatch, normalize_address, to_rfc3339
+from intentd.model import (
+    ADDRESS_PATTERN,
+    JSON,
+    TERMINAL,
+    Event,
+    OwnerMismatch,
+    normalize_address,
+    to_rfc3339,
+)
 from intentd.wire import ThreadAnswer, ThreadList
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..openapi import ERRORS
+from ._params import IntentId, v1_router
 
-router = APIRouter(prefix="/v1/inbox", tags=["inbox"], responses=ERRORS)
+router = v1_router("/v1/inbox", "inbox")
 
 # Timeline and message ids are derived, stable UUIDs: the same thread always shows the same ids.
 _IDS = uuid.UUID("6f1c1f4e-3f55-4b1e-9d6a-1c0de0a1b0c5")
 
 
 async def owner_scope(
-    owner_agent: Annotated[str | None, Query(description="the owner address (scope)")] = None,
-    x_owner_agent: Annotated[str | None, Header(alias="x-owner-agent")] = None,
+    owner_agent: Annotated[
+        str | None, Query(max_length=383, pattern=ADDRESS_PATTERN, description="the owner address (scope)")
+    ] = None,
+    x_owner_agent: Annotated[
+        str | None, Header(alias="x-owner-agent", max_length=383, pattern=ADDRESS_PATTERN)
+    ] = None,
 ) -> str | None:
     """AXP owner scope: query or header; both present and different is a 400 (PROTOCOL.md §7).
     (async: FastAPI would run a sync dependency in a thread pool.)"""
@@ -46,7 +58,7 @@ async def list_threads(
     caller: Caller,
     engine: EngineDep,
     owner: Owner,
-    status: Annotated[str | None, Query(description="pending | active | done")] = None,
+    status: Literal["pending", "active", "done"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> FastJSONResponse:
     threads = await engine.inbox.threads(caller, owner=owner, status=status, limit=limit)
@@ -54,7 +66,9 @@ async def list_threads(
 
 
 @router.get("/{thread_id}", summary="One completion thread with its timeline", response_model=ThreadAnswer)
-async def get_thread(thread_id: str, caller: Caller, engine: EngineDep, owner: Owner) -> FastJSONResponse:
+async def get_thread(
+    thread_id: IntentId, caller: Caller, engine: EngineDep, owner: Owner
+) -> FastJSONResponse:
     thread = await engine.inbox.thread(caller, thread_id, owner=owner)
     wire = thread_wire(thread)
     # The AXP examples read the messages at the top level of this response.

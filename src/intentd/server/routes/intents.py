@@ -4,13 +4,13 @@ cancel, controls, policy."""
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import Body, Header, Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Resolve
-from intentd.model import JSON, BadRequest, Event, Intent, ValidationFailed
+from intentd.model import JSON, BadRequest, Event, Intent, Status, ValidationFailed
 from intentd.wire import (
     AppliedAnswer,
     CancelBody,
@@ -23,16 +23,18 @@ from intentd.wire import (
     PolicyBody,
     ResolveAnswer,
     ResolveBody,
+    ResumeBody,
 )
+from intentd.wire.limits import INT64_MAX, MAX_SEQ, NO_NUL
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..inputs import submit_spec
-from ..openapi import ERRORS, EVENT_STREAM
+from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
+from ._params import IntentId, LastEventId, Since, WaitSeconds, v1_router
 
-router = APIRouter(prefix="/v1/intents", tags=["intents"], responses=ERRORS)
-IntentId = Annotated[str, "intent id"]
+router = v1_router("/v1/intents", "intents")
 
 
 @router.post("", summary="Submit an intent", response_model=CreateAnswer)
@@ -40,12 +42,10 @@ async def create_intent(
     body: CreateIntent,
     caller: Caller,
     engine: EngineDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=NO_NUL)
+    ] = None,
 ) -> FastJSONResponse:
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise ValidationFailed(
-            "Idempotency-Key must be 1..255 characters", details={"field": "Idempotency-Key"}
-        )
     intent, created = await engine.intents.submit(caller, submit_spec(body), idempotency_key)
     wire = intent.to_wire()
     response: JSON = {
@@ -65,15 +65,22 @@ async def create_intent(
 async def list_intents(
     caller: Caller,
     engine: EngineDep,
-    status: str | None = None,
-    to_agent: str | None = None,
-    correlation_id: str | None = None,
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="one status (any case)",
+            json_schema_extra={"enum": [s.value for s in Status]},
+        ),
+    ] = None,
+    to_agent: Annotated[str | None, Query(max_length=383, pattern=NO_NUL)] = None,
+    correlation_id: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=1024, pattern=NO_NUL)] = None,
 ) -> FastJSONResponse:
     page = await engine.intents.list(
         caller,
-        status=status.upper() if status else None,
+        status=_status(status),
         to_agent=to_agent,
         correlation_id=correlation_id,
         before=_decode_cursor(cursor),
@@ -102,7 +109,7 @@ async def list_events(
     intent_id: IntentId,
     caller: Caller,
     engine: EngineDep,
-    since: Annotated[int, Query(ge=0)] = 0,
+    since: Since = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> FastJSONResponse:
     events = await engine.intents.events(caller, intent_id, since, limit)
@@ -120,13 +127,13 @@ async def stream_events(
     request: Request,
     caller: Caller,
     engine: EngineDep,
-    since: Annotated[int, Query(ge=0)] = 0,
-    wait_seconds: Annotated[float, Query(ge=0)] = 15,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    since: Since = 0,
+    wait_seconds: WaitSeconds = 15,
+    last_event_id: LastEventId = None,
 ) -> StreamingResponse:
     await engine.intents.get(caller, intent_id)  # 404 before the stream starts
-    if last_event_id is not None and last_event_id.isdigit():
-        since = max(since, int(last_event_id))
+    if last_event_id:
+        since = max(since, min(int(last_event_id), MAX_SEQ))  # past the last event: nothing follows
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
 
     async def fetch(cursor: int) -> Batch:
@@ -186,9 +193,10 @@ async def resume_intent(
     intent_id: IntentId,
     caller: Caller,
     engine: EngineDep,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
+    body: Annotated[ResumeBody | None, Body()] = None,
 ) -> FastJSONResponse:
-    intent = await engine.intents.resume(caller, intent_id, body or {})
+    sent = body.model_dump(exclude_unset=True) if body is not None else {}
+    intent = await engine.intents.resume(caller, intent_id, sent)
     return answer(_applied(intent))
 
 
@@ -213,12 +221,18 @@ async def update_policy(
     patch = {
         k: v for k, v in (("grants", body.grants_patch), ("envelope", body.envelope_patch)) if v is not None
     }
-    if not patch:
-        raise ValidationFailed("send grants_patch and/or envelope_patch", details={"field": "grants_patch"})
     intent = await engine.intents.update_policy(
         caller, intent_id, patch, body.expected_policy_generation, body.actor
     )
     return answer(_applied(intent))
+
+
+def _status(param: str | None) -> str | None:
+    if param is None:
+        return None
+    if param.upper() not in Status.__members__:
+        raise ValidationFailed(f"unknown status {param!r}", details={"field": "status"})
+    return param.upper()
 
 
 def _encode_cursor(position: tuple[int, str]) -> str:
@@ -230,8 +244,9 @@ def _decode_cursor(cursor: str | None) -> tuple[int, str] | None:
         return None
     try:
         at, _, intent_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if not intent_id:
-            raise ValueError("no intent id")
-        return int(at), intent_id
+        position = int(at)
+        if not intent_id or "\x00" in intent_id or not 0 <= position <= INT64_MAX:
+            raise ValueError("not a position")
+        return position, intent_id
     except ValueError:
         raise BadRequest("cursor is not one this server issued", details={"field": "cursor"}) from None

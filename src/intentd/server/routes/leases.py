@@ -3,10 +3,6 @@ the intent's current lease gets 409 ``stale_lease``; a terminal intent gets 409 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter
-
 from intentd.engine import Complete, Fail, Wait
 from intentd.model import JSON, Intent, from_rfc3339, to_rfc3339
 from intentd.wire import (
@@ -24,10 +20,9 @@ from intentd.wire import (
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..inputs import submit_spec
-from ..openapi import ERRORS
+from ._params import IntentId, v1_router
 
-router = APIRouter(prefix="/v1/intents/{intent_id}", tags=["leases"], responses=ERRORS)
-IntentId = Annotated[str, "intent id"]
+router = v1_router("/v1/intents/{intent_id}", "leases")
 
 
 def _ok(intent: Intent) -> JSON:

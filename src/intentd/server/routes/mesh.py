@@ -9,21 +9,21 @@ in the path. Kill switch, cost policies and mesh events come with the fleet feat
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Path, Query
 
 from intentd.engine import Principal
 from intentd.engine.mesh import HEALTH_STATES, MeshAgent
-from intentd.model import JSON, ValidationFailed, normalize_address, to_rfc3339
+from intentd.model import JSON, normalize_address, to_rfc3339
 from intentd.wire import AgentHealth, MeshAgentAnswer, MeshAgentList, MeshHeartbeatBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
-from ..openapi import ERRORS
+from ._params import v1_router
 from .inbox import Owner
 
-router = APIRouter(prefix="/v1/mesh", tags=["mesh"], responses=ERRORS)
+router = v1_router("/v1/mesh", "mesh")
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9._\-/]+")
 
 
@@ -54,12 +54,8 @@ async def list_agents(
     caller: Caller,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    health: Annotated[str | None, Query(description=" | ".join(HEALTH_STATES))] = None,
+    health: Literal["healthy", "degraded", "unreachable", "unknown"] | None = None,
 ) -> FastJSONResponse:
-    if health is not None and health not in HEALTH_STATES:
-        raise ValidationFailed(
-            f"health must be one of {', '.join(HEALTH_STATES)}", details={"field": "health"}
-        )
     now = engine.mesh.now()
     agents = [(a, a.health(now)) for a in await engine.mesh.agents(caller)]
     summary = {
@@ -74,7 +70,9 @@ async def list_agents(
 @router.get(
     "/agents/{address_id:path}", summary="One agent with its last metrics", response_model=MeshAgentAnswer
 )
-async def get_agent(address_id: str, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+async def get_agent(
+    address_id: Annotated[str, Path(max_length=400)], caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
     agent = await engine.mesh.agent(caller, normalize_address(address_id, "address_id"))
     return answer({"ok": True, "agent": _agent_wire(agent, agent.health(engine.mesh.now()))})
 

@@ -10,8 +10,9 @@ from intentd.wire import Capabilities, HealthAnswer
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller
 from ..openapi import ERRORS
+from ..parsing import IntentdRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=IntentdRoute)
 
 CAPABILITIES = [
     "intents.create",
