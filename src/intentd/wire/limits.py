@@ -22,7 +22,7 @@ from intentd.model import ADDRESS_PATTERN
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 MAX_SEQ = 2**31 - 1  # intent_events.seq and everything compared with it (since, Last-Event-ID)
-MAX_JSON_DEPTH = 32  # nested objects and arrays in any JSON value of a request
+MAX_JSON_DEPTH = 32  # levels of objects and arrays in a request body, the body itself the first
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of the end: any offset still renders
 
@@ -91,7 +91,8 @@ def _walk(value: Any, path: str, depth: int) -> bool:
     else:
         return isinstance(value, float) and abs(value) >= _FLOAT_SUSPECT
     if depth >= MAX_JSON_DEPTH:
-        raise JsonTooDeep(f"{path}: JSON may nest at most {MAX_JSON_DEPTH} levels")
+        where = ".".join(path.split(".")[:6])  # enough to find it; the rest is the same path deeper
+        raise JsonTooDeep(f"{where}…: a request body may nest at most {MAX_JSON_DEPTH} levels")
     suspect = False
     for key, item in items:
         suspect = _walk(item, f"{path}.{key}", depth + 1) or suspect
