@@ -43,6 +43,7 @@ REWRITES: list[tuple[str, str]] = [
     (r"\baclose\b", "close"),
     (r"\baread\b", "read"),
     (r"\baiter_lines\b", "iter_lines"),
+    (r"\baiter_text\b", "iter_text"),
     (r"\baiter_bytes\b", "iter_bytes"),
     (r"\bAsynchronous\b", "Synchronous"),
     (r"\basynchronous\b", "synchronous"),

@@ -10,6 +10,7 @@ with a newline; lines starting with ``:`` are comments (keep-alives); a block wi
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,30 @@ class Message:
     event: str
     data: str
     id: str | None = None
+
+
+class LineSplitter:
+    """Text chunks into SSE lines. The SSE rules end a line at CR, LF or CRLF only; httpx's
+    ``iter_lines`` also splits at U+2028, U+2029 and U+0085, which may stand inside a ``data:`` line.
+
+    >>> splitter = LineSplitter()
+    >>> splitter.feed("data: a\u2028b\r"), splitter.feed("\nid: 1\n")
+    ([], ['data: a\u2028b', 'id: 1'])
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, chunk: str) -> list[str]:
+        text = self._pending + chunk
+        # A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+        cut = len(text) - 1 if text.endswith("\r") else len(text)
+        lines = _LINE_END.split(text[:cut])
+        self._pending = lines.pop() + text[cut:]
+        return lines
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(slots=True)

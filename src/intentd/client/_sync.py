@@ -21,7 +21,7 @@ from intentd.model import JSON, Status, WaitingReason
 from . import _calls
 from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
-from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, Message, S
+from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, LineSplitter, Message, S
 from ._types import (
     AgentHealth,
     Approval,
@@ -124,13 +124,14 @@ class Client(BaseClient):
                 if response.status_code >= 400 or not is_event_stream(response):
                     response.read()
                     raise self._stream_refusal(response, trace_id)
-                decoder = Decoder()
-                for line in response.iter_lines():
-                    message = decoder.feed(line)
-                    if message is not None:
-                        yield message
-                        if message.event == SEGMENT_END:
-                            return
+                decoder, splitter = Decoder(), LineSplitter()
+                for chunk in response.iter_text():
+                    for line in splitter.feed(chunk):
+                        message = decoder.feed(line)
+                        if message is not None:
+                            yield message
+                            if message.event == SEGMENT_END:
+                                return
         except httpx.TransportError as exc:
             raise transport_error(exc, trace_id) from exc
 

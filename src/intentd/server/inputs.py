@@ -8,6 +8,13 @@ from intentd.model import from_rfc3339, normalize_address
 from intentd.wire import CreateIntent
 
 
+def _extras(body: CreateIntent) -> dict[str, object]:
+    extras = body.axp_extras()
+    if "escalate_to" in extras:  # an address like any other: one normal form
+        extras["escalate_to"] = normalize_address(extras["escalate_to"], "escalate_to")
+    return extras
+
+
 def submit_spec(body: CreateIntent) -> SubmitIntent:
     return SubmitIntent(
         intent_type=body.intent_type,
@@ -19,5 +26,5 @@ def submit_spec(body: CreateIntent) -> SubmitIntent:
         deadline_at=from_rfc3339(body.deadline_at.isoformat()) if body.deadline_at else None,
         max_delivery_attempts=body.max_delivery_attempts,
         parent_intent_id=body.parent_intent_id,
-        controls=body.axp_extras(),
+        controls=_extras(body),
     )

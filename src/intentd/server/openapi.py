@@ -55,6 +55,21 @@ def install(app: FastAPI) -> None:
 # The success answer of the SSE routes (what the frames are is in each route's description).
 EVENT_STREAM: dict[str, Any] = {
     "description": "server-sent events: `id:`, `event:` and a JSON `data:` line per frame; an idle stream "
-    "ends with `event: stream.timeout` (data `{ok, next_seq}`)",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "ends with `event: stream.timeout` (data `{ok, next_seq}`), an error after the stream started with "
+    "`event: stream.error` (data: the error body)",
+    # OpenAPI 3.2's way to describe a sequence: each item is one event (a `schema` here would describe
+    # every event as the whole stream).
+    "content": {
+        "text/event-stream": {
+            "itemSchema": {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                    "data": {"type": "string", "contentMediaType": "application/json"},
+                },
+            }
+        }
+    },
 }

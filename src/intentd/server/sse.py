@@ -36,7 +36,19 @@ class Watch(Protocol):
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+    return f"{head}event: {event}\ndata: ".encode() + _one_line(orjson.dumps(data)) + b"\n\n"
+
+
+# Characters JSON leaves as they are but that line readers built on str.splitlines (httpx's
+# iter_lines among them) take for line ends, cutting a data: line in two: written as JSON escapes.
+_LINE_BREAKING = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
+
+
+def _one_line(data: bytes) -> bytes:
+    if b"\xe2\x80" in data or b"\xc2\x85" in data:
+        for raw, escaped in _LINE_BREAKING:
+            data = data.replace(raw, escaped)
+    return data
 
 
 class Batch(NamedTuple):

@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, Strict, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints
 
 from intentd.model import ADDRESS_PATTERN
 
@@ -31,6 +31,14 @@ NO_NUL = r"^[^\x00]*$"
 # Intent types as AXP ScenarioBundles write them: dotted lower-case segments (``intent.demo.v1``,
 # ``process_task``, ``human_approval.v1``).
 INTENT_TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
+
+
+def _rfc3339_text(value: Any) -> Any:
+    # Lax pydantic would also take a number, as seconds or milliseconds by its size: a year-10000
+    # time in seconds would pass as a 1978 one in milliseconds.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 time, e.g. 2026-01-01T12:00:00Z")
+    return value
 
 
 def _within_range(value: datetime) -> datetime:
@@ -53,7 +61,7 @@ Message = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 Comment = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=ADDRESS_PATTERN)]
 IntentType = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=INTENT_TYPE_PATTERN)]
-Time = Annotated[datetime, AfterValidator(_within_range)]
+Time = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_within_range)]
 Int64 = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
 Generation = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
 Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
