@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
 
@@ -31,21 +31,11 @@ from intentd import wire
 from intentd.model import Event, EventType, Intent, Lease, Status, WaitingReason
 from intentd.store import Store
 from intentd.wire.limits import EARLIEST_TIME, INT64_MAX, INT64_MIN, LATEST_TIME, MAX_JSON_DEPTH, MAX_SEQ
+from tests._support.properties import against_one_database
 
 JSON = dict[str, Any]
 EXAMPLES = 60
-PROPERTY = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    # Not the explain phase: it traces every line (slow before Python 3.12).
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-    # One database serves every example of a run: each example writes an intent of its own.
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+PROPERTY = against_one_database(EXAMPLES)
 INT32_MAX = 2**31 - 1  # INTEGER columns: attempts, policy_generation, last_seq, seq
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)

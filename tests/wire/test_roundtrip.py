@@ -39,7 +39,7 @@ from typing import Any, cast
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, note, settings
+from hypothesis import example, given, note
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
 from pydantic import BaseModel
@@ -49,22 +49,11 @@ from intentd.client import AsyncClient
 from intentd.wire.limits import EARLIEST_TIME, INT64_MAX, INT64_MIN, LATEST_TIME, MAX_JSON_DEPTH
 from intentd.wire.requests import CreateIntent
 from tests._support.http_api import JSON
+from tests._support.properties import against_one_database
 from tests._support.servers import API_KEY, BASE_URL, AppClient
 
 EXAMPLES = 50
-PROPERTY = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    # Not the explain phase: it traces every line (slow before Python 3.12), and a failure here
-    # explains itself by the field that differs.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-    # One app and one database serve every example of a test: each example makes its own intent.
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+PROPERTY = against_one_database(EXAMPLES)
 SCHEME = "agent://"
 TEN_YEARS = 10 * 365 * 24 * 3600
 MAX_BODY_BYTES = 1 << 20
