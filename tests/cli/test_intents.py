@@ -163,3 +163,13 @@ def test_flags_win_over_the_variables(server: Server, tmp_path: Path) -> None:
     args = ("--url", server.url, "--api-key", TEST_KEY, "intents", "list", "--json")
     result = intentd(tmp_path, *args, url=f"http://127.0.0.1:{free_port()}", api_key="itd_wrong")
     assert "intents" in as_json(result)
+
+
+def test_tree_draws_the_run(server: Server, tmp_path: Path) -> None:
+    intent_id = submitted_over_http(server)
+    drawn = succeeded(remote(server, tmp_path, "intents", "tree", intent_id))
+    assert intent_id in drawn and "SUBMITTED" in drawn and AGENT in drawn
+    as_data = as_json(remote(server, tmp_path, "intents", "tree", intent_id, "--json"))
+    assert as_data["root_intent_id"] == intent_id and [i["intent_id"] for i in as_data["intents"]] == [
+        intent_id
+    ]

@@ -93,6 +93,7 @@ CREATE INDEX intents_lease_expiry ON public.intents USING btree (lease_expires_a
 CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_at, intent_id);
 CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
 CREATE INDEX intents_reply_to ON public.intents USING btree (namespace, reply_to, updated_at) WHERE (reply_to IS NOT NULL);
+CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_id, created_at, intent_id);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);

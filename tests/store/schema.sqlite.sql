@@ -128,6 +128,9 @@ CREATE INDEX intents_listing ON intents (namespace, created_at, intent_id);
 CREATE INDEX intents_reply_to ON intents (namespace, reply_to, updated_at)
     WHERE reply_to IS NOT NULL;
 
+-- index intents_tree
+CREATE INDEX intents_tree ON intents (namespace, root_intent_id, created_at, intent_id);
+
 -- index timers_due
 CREATE INDEX timers_due ON timers (due_at);
 

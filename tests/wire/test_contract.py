@@ -83,6 +83,7 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
         json={"lease_token": token, "result": {}, "then": then},
     )
     await _ok(api, "GET", f"{base}/events", wire.EventList)
+    await _ok(api, "GET", f"{base}/tree", wire.RunTree)
     child = done["then"][0]["intent_id"]
     await _ok(
         api, "POST", f"/v1/intents/{child}/controls", wire.AppliedAnswer, json={"controls_patch": {"a": 1}}

@@ -13,8 +13,9 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree
 
-from intentd.client import Event, Intent
+from intentd.client import Event, Intent, RunTree
 from intentd.settings import Settings
 
 console = Console()
@@ -68,6 +69,28 @@ def intent_rows(intents: Iterable[Intent]) -> list[list[Any]]:
     return [
         [i.intent_id, status_text(i.status), i.intent_type, i.to_agent, _time(i.created_at)] for i in intents
     ]
+
+
+def run_tree(run: RunTree) -> Tree:
+    """The run drawn as a tree: each intent under the one that handed it on, with its agent, status
+    and delivery attempts."""
+
+    def label(intent: Intent) -> str:
+        attempts = f", attempt {intent.delivery_attempt}" if intent.delivery_attempt > 1 else ""
+        what = f"{status_text(intent.status)} {intent.intent_type} → {intent.to_agent}{attempts}"
+        return f"{what}  [dim]{intent.intent_id}[/dim]"
+
+    def grow(node: Tree, intent: Intent) -> None:
+        for child in run.children(intent.intent_id):
+            grow(node.add(label(child)), child)
+
+    roots = [i for i in run.intents if i.intent_id == run.root_intent_id] or run.intents[:1]
+    tree = Tree(label(roots[0]) if roots else f"run {run.root_intent_id}")
+    if roots:
+        grow(tree, roots[0])
+    if run.truncated:
+        tree.add("[yellow]… more intents than shown[/yellow]")
+    return tree
 
 
 def event_row(e: Event) -> list[Any]:

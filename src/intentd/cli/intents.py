@@ -19,6 +19,7 @@ from ._output import (
     event_row,
     field_rows,
     intent_rows,
+    run_tree,
     status_text,
     table,
 )
@@ -126,6 +127,17 @@ def intents_show(ctx: typer.Context, intent_id: str, as_json: JsonOpt = False) -
         emit_json(intent.raw)
     else:  # the wire form: every field as the server states it, also ones this version lacks
         table(None, ["field", "value"], field_rows(intent.raw, SHOWN_FIELDS))
+
+
+@app.command("tree")
+def intents_tree(ctx: typer.Context, intent_id: str, as_json: JsonOpt = False) -> None:
+    """Show the whole run an intent belongs to: who handed what to whom, and where each step is."""
+    with connect(settings_of(ctx)) as client:
+        run = client.tree(intent_id)
+    if as_json:
+        emit_json(run.raw)
+    else:
+        console.print(run_tree(run))
 
 
 @app.command("events")

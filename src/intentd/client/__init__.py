@@ -46,6 +46,7 @@ from ._types import (
     IntentPage,
     IntentSpec,
     MeshAgent,
+    RunTree,
     Thread,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "MeshAgent",
     "NotFound",
     "PayloadTooLarge",
+    "RunTree",
     "StaleLease",
     "StalePolicyGeneration",
     "Status",

@@ -33,6 +33,7 @@ from ._types import (
     IntentPage,
     IntentSpec,
     MeshAgent,
+    RunTree,
     Thread,
 )
 
@@ -199,6 +200,11 @@ class AsyncClient(BaseClient):
 
     async def get(self, intent_id: str) -> Intent:
         return await self._send(_calls.get_intent(intent_id))
+
+    async def tree(self, intent_id: str, *, limit: int = 1000) -> RunTree:
+        """The whole run ``intent_id`` belongs to: the intent that began it and every intent handed on
+        from there, in creation order (``RunTree.children(id)`` walks it)."""
+        return await self._send(_calls.get_tree(intent_id, limit))
 
     async def iter_intents(
         self,

@@ -43,6 +43,7 @@ from ._types import (
     IntentPage,
     IntentSpec,
     MeshAgent,
+    RunTree,
     Thread,
 )
 
@@ -112,6 +113,12 @@ def submit_intent(
 
 def get_intent(intent_id: str) -> Call[Intent]:
     return Call("GET", intent_path(intent_id), _intent, retry_safe=True)
+
+
+def get_tree(intent_id: str, limit: int) -> Call[RunTree]:
+    return Call(
+        "GET", intent_path(intent_id, "/tree"), RunTree.from_wire, params={"limit": limit}, retry_safe=True
+    )
 
 
 def list_intents(

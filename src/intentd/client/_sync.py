@@ -35,6 +35,7 @@ from ._types import (
     IntentPage,
     IntentSpec,
     MeshAgent,
+    RunTree,
     Thread,
 )
 
@@ -201,6 +202,11 @@ class Client(BaseClient):
 
     def get(self, intent_id: str) -> Intent:
         return self._send(_calls.get_intent(intent_id))
+
+    def tree(self, intent_id: str, *, limit: int = 1000) -> RunTree:
+        """The whole run ``intent_id`` belongs to: the intent that began it and every intent handed on
+        from there, in creation order (``RunTree.children(id)`` walks it)."""
+        return self._send(_calls.get_tree(intent_id, limit))
 
     def iter_intents(
         self,

@@ -20,6 +20,7 @@ from intentd.wire import (
     Intent,
     IntentPage,
     MeshAgent,
+    RunTree,
     Thread,
     request_body,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "IntentPage",
     "IntentSpec",
     "MeshAgent",
+    "RunTree",
     "Thread",
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins  # IntentService.list shadows the builtin inside the class
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from intentd.model import (
@@ -89,6 +89,15 @@ async def submit_in(
     return await recorder.record(tx, change), True
 
 
+@dataclass(frozen=True, slots=True)
+class RunTree:
+    """The intents of one run; each names its ``parent_intent_id``, so the tree follows from them."""
+
+    root_intent_id: str
+    intents: list[Intent]
+    truncated: bool = False
+
+
 class IntentService:
     def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
         self._store = store
@@ -128,6 +137,18 @@ class IntentService:
                 limit=limit,
             )
         )
+
+    async def tree(self, principal: Principal, intent_id: str, limit: int = 1000) -> RunTree:
+        """The whole run ``intent_id`` belongs to: the intent that began it and every intent handed on
+        from there (``then`` follow-ups and their follow-ups), in creation order, up to ``limit``."""
+
+        async def read(tx: Tx) -> RunTree:
+            intent = await load(tx, principal, intent_id)
+            root = intent.root_intent_id or intent.intent_id
+            members = await tx.list_tree(principal.namespace, root, limit + 1)
+            return RunTree(root, members[:limit], truncated=len(members) > limit)
+
+        return await self._store.read(read)
 
     def watch(self, intent_id: str) -> AbstractContextManager[Subscription]:
         """Woken after every commit that changes the intent (subscribe, then read: see store/_hub.py)."""

@@ -149,6 +149,11 @@ class Tx:
         cursor = (intents[-1].created_at, intents[-1].intent_id) if more and intents else None
         return IntentPage(intents, cursor)
 
+    async def list_tree(self, namespace: str, root_intent_id: str, limit: int) -> list[Intent]:
+        """The intents of the run that ``root_intent_id`` began (itself first), in creation order."""
+        rows = await self._rows("list_tree", namespace=namespace, root_intent_id=root_intent_id, limit=limit)
+        return [intent_from_row(r) for r in rows]
+
     # -- delivery ------------------------------------------------------------------------------
     async def claimable_intents(self, namespace: str, to_agent: str, limit: int) -> list[Intent]:
         rows = await self._rows("claimable_intents", namespace=namespace, to_agent=to_agent, limit=limit)

@@ -174,6 +174,20 @@ class IntentPage(WireModel):
     has_more: bool = False
 
 
+class RunTree(WireModel):
+    """A run: the intent that began it and every intent handed on from there, in creation order;
+    each names its ``parent_intent_id``. ``truncated`` when the run has more than the answer holds."""
+
+    ok: bool = True
+    root_intent_id: str
+    intents: list[Intent]
+    truncated: bool = False
+
+    def children(self, intent_id: str) -> list[Intent]:
+        """The intents handed on from ``intent_id``."""
+        return [i for i in self.intents if i.parent_intent_id == intent_id]
+
+
 class EventList(WireModel):
     ok: bool = True
     events: list[Event]

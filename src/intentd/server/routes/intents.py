@@ -24,6 +24,7 @@ from intentd.wire import (
     ResolveAnswer,
     ResolveBody,
     ResumeBody,
+    RunTree,
 )
 from intentd.wire.limits import INT64_MAX, MAX_SEQ, NO_NUL
 
@@ -100,6 +101,24 @@ async def list_intents(
 @router.get("/{intent_id}", summary="Get one intent", response_model=IntentAnswer)
 async def get_intent(intent_id: IntentId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     return answer({"ok": True, "intent": (await engine.intents.get(caller, intent_id)).to_wire()})
+
+
+@router.get("/{intent_id}/tree", summary="The whole run this intent belongs to", response_model=RunTree)
+async def get_tree(
+    intent_id: IntentId,
+    caller: Caller,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> FastJSONResponse:
+    tree = await engine.intents.tree(caller, intent_id, limit)
+    return answer(
+        {
+            "ok": True,
+            "root_intent_id": tree.root_intent_id,
+            "intents": [i.to_wire() for i in tree.intents],
+            "truncated": tree.truncated,
+        }
+    )
 
 
 @router.get(

@@ -18,6 +18,7 @@ CAPABILITIES = [
     "intents.create",
     "intents.idempotency",
     "intents.events",
+    "intents.tree",
     "intents.stream",
     "intents.resolve",
     "intents.resume",

@@ -145,3 +145,9 @@ SELECT * FROM agents WHERE namespace = :namespace ORDER BY address;
 
 -- name: get_agent
 SELECT * FROM agents WHERE namespace = :namespace AND address = :address;
+
+-- name: list_tree
+SELECT * FROM intents
+WHERE namespace = :namespace AND root_intent_id = :root_intent_id
+ORDER BY created_at, intent_id
+LIMIT :limit;
