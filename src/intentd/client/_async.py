@@ -19,7 +19,7 @@ from intentd.model import JSON, Status, WaitingReason
 from . import _calls
 from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
-from ._sse import SEGMENT_END, Decoder, FeedFollow, Follow, IntentFollow, LineSplitter, Message, S
+from ._sse import SEGMENT_END, Deadline, Decoder, FeedFollow, Follow, IntentFollow, LineSplitter, Message, S
 from ._types import (
     AgentHealth,
     Approval,
@@ -500,6 +500,21 @@ class AsyncClient(BaseClient):
         ):
             pass
         return await self.get(intent_id)
+
+    async def wait_for_run(self, intent_id: str, *, timeout: float | None = None) -> RunTree:
+        """The run ``intent_id`` belongs to, once it has finished: every intent in it terminal (a
+        handoff is made only when an intent completes, so nothing can join a finished run). Its
+        ``leaves`` hold the final results. Waits on one open intent's stream at a time, no polling;
+        ``WaitTimeout`` after ``timeout`` seconds."""
+        deadline = Deadline.after(timeout)
+        while True:
+            run = await self.tree(intent_id)
+            open_intent = next((i for i in run.intents if not i.is_terminal), None)
+            if open_intent is None:
+                return run
+            deadline.check(f"run of {intent_id}")
+            remaining = None if timeout is None else deadline.remaining(timeout)
+            await self.wait_for(open_intent.intent_id, timeout=remaining)
 
     async def listen(
         self,

@@ -187,6 +187,17 @@ class RunTree(WireModel):
         """The intents handed on from ``intent_id``."""
         return [i for i in self.intents if i.parent_intent_id == intent_id]
 
+    @property
+    def finished(self) -> bool:
+        """Every intent of the run is terminal (and all of them are here)."""
+        return not self.truncated and all(i.is_terminal for i in self.intents)
+
+    @property
+    def leaves(self) -> list[Intent]:
+        """The intents that handed nothing on: where the run ended, with its final results."""
+        parents = {i.parent_intent_id for i in self.intents}
+        return [i for i in self.intents if i.intent_id not in parents]
+
 
 class EventList(WireModel):
     ok: bool = True
