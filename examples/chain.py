@@ -1,19 +1,17 @@
 """A three-agent chain: researcher → writer → reviewer, each a handler of one worker.
 
 Each handler completes its intent and, in the same request, hands the work to the next agent
-(`Result(..., then=[...])`): one round trip and one commit per handoff. The last step replies to the
-requester's address, where the answer arrives on `listen()`.
+(`Result(..., then=[...])`): one round trip and one commit per handoff. The requester waits for the
+whole run on the id it submitted (`wait_for_run`) and reads the answer where the run ended.
 
 Start a server first (`make serve`), then: `.venv/bin/python examples/chain.py "durable agents"`.
 """
 
 import sys
-import uuid
 
 from intentd.client import Client, IntentSpec
 from intentd.worker import Result, Worker
 
-REQUESTER = "agent://demo/local/requester"
 worker = Worker(concurrency=8)
 
 
@@ -32,11 +30,7 @@ def write(ctx, intent):
     ctx.report_usage(tokens=len(draft.split()))
     return Result(
         {"draft": draft},
-        then=[
-            IntentSpec(
-                "agent://demo/local/reviewer", "intent.review.v1", {"draft": draft}, reply_to=REQUESTER
-            )
-        ],
+        then=[IntentSpec("agent://demo/local/reviewer", "intent.review.v1", {"draft": draft})],
     )
 
 
@@ -46,15 +40,10 @@ def review(ctx, intent):
 
 
 def run_chain(client: Client, topic: str) -> dict:
-    correlation_id = str(uuid.uuid4())
-    client.submit(
-        "agent://demo/local/researcher", "intent.research.v1", {"topic": topic}, correlation_id=correlation_id
-    )
-    # The requester's feed holds the replies sent to it; ours is the one with our correlation id.
-    for item in client.listen(REQUESTER, status=["COMPLETED", "FAILED"], timeout=30):
-        if item.correlation_id == correlation_id:
-            return client.get(item.intent_id).result or {}
-    raise AssertionError("unreachable: listen() raises WaitTimeout after 30 s")
+    first = client.submit("agent://demo/local/researcher", "intent.research.v1", {"topic": topic})
+    run = client.wait_for_run(first.intent_id, timeout=30)  # every step ended: nothing more can follow
+    [last] = run.leaves  # the reviewer's intent
+    return last.result or {}
 
 
 if __name__ == "__main__":
