@@ -140,7 +140,8 @@ class IntentService:
 
     async def tree(self, principal: Principal, intent_id: str, limit: int = 1000) -> RunTree:
         """The whole run ``intent_id`` belongs to: the intent that began it and every intent handed on
-        from there (``then`` follow-ups and their follow-ups), in creation order, up to ``limit``."""
+        from there (``then`` follow-ups and their follow-ups), in creation order (intents handed on together
+        share their time and come in id order), up to ``limit``."""
 
         async def read(tx: Tx) -> RunTree:
             intent = await load(tx, principal, intent_id)
