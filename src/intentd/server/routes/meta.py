@@ -29,6 +29,7 @@ CAPABILITIES = [
     "agents.claims",
     "leases",
     "deadlines",
+    "scenarios.validate",
 ]
 
 

@@ -1,0 +1,167 @@
+"""AXP ScenarioBundles (PROTOCOL.md §4.4): the bundle ``POST /v1/scenarios/validate`` checks, and its
+answer. These say what a well-formed bundle is, field by field, with the limits of ``limits.py``; what
+the fields mean together (links between steps, who a step is assigned to) is the engine's
+(``engine/scenarios.py``), which reports every problem with its path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+
+from ._model import WireModel
+from .limits import (
+    INTENT_TYPE_PATTERN,
+    NO_NUL,
+    Comment,
+    Id,
+    IntentType,
+    Name,
+    Reason,
+    Time,
+)
+from .requests import _TEN_YEARS
+
+ScenarioId = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=INTENT_TYPE_PATTERN)]
+# An agent's address as a bundle writes it: a short service-account name or ``agent://…``. Only text
+# here, so that a malformed one is reported with the bundle's other problems, at its path.
+AddressText = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=NO_NUL)]
+# Whom a step or a reminder goes to: a role alias of the bundle or an address (PROTOCOL.md §4.1).
+Target = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=NO_NUL)]
+# ``reply_to`` may be symbolic (``initiator_inbox``, which the AXP CLI substitutes).
+ReplyTo = Target
+CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\x00\s]+$")]
+Duration = Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)]
+DelaySeconds = Annotated[int, Strict(), Field(ge=0, le=_TEN_YEARS)]
+Reminders = Annotated[int, Strict(), Field(ge=0, le=1000)]
+StrictBool = Annotated[bool, Strict()]
+
+TaskType = Literal[
+    "approval",
+    "review",
+    "clarification",
+    "provide_data",
+    "attach_file",
+    "manual_action",
+    "confirmation",
+    "validate_real_world",
+    "validate_output",
+    "assignment",
+    "delegation",
+    "reroute",
+    "override",
+    "escalate",
+    "form",  # not in the AXP schema's enum, but in its README and CLI (PROTOCOL.md §4.1)
+]
+RuntimeType = Literal["human_approval", "timeout", "reminder", "delay", "escalation", "notification"]
+DeliveryMode = Literal["stream", "poll", "http", "inbox", "internal"]
+
+
+class HumanTaskSpec(BaseModel):
+    """A task for a person (PROTOCOL.md §4.1); ``notify_email`` is outside the AXP schema but sent by
+    its SDK, CLI and examples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Id
+    description: Reason | None = None
+    task_type: TaskType | None = None
+    allowed_outcomes: list[Id] | None = Field(None, min_length=1, max_length=20)
+    required_comment: StrictBool = False
+    assignees: list[Id] | None = Field(None, min_length=1, max_length=20)
+    evidence_required: StrictBool = False
+    form_schema: dict[str, Any] | None = None
+    notify_email: Id | None = None
+
+
+class AgentSpec(BaseModel):
+    """An agent of the bundle. Extra fields are kept: the AXP example runner reads ``handler`` and
+    ``description``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Id
+    address: AddressText = Field(examples=["agent://acme/prod/writer", "writer"])
+    create_if_missing: StrictBool = False
+    display_name: Name | None = None
+    delivery_mode: DeliveryMode | None = None
+    callback_url: CallbackUrl | None = None
+
+
+class HumanSpec(BaseModel):
+    role: Id
+    contact: Id | None = Field(None, description="an email or org member id (AXP examples omit it)")
+    display_name: Name | None = None
+
+
+class RetrySpec(BaseModel):
+    max_retries: Annotated[int, Strict(), Field(ge=0, le=100)] = 0
+    retry_delay_seconds: DelaySeconds = 30
+
+
+class WorkflowStepSpec(BaseModel):
+    step_id: Id
+    tool_id: Id | None = Field(None, examples=["tool.agent.task.v1", "tool.approval.human_signoff"])
+    runtime_type: RuntimeType | None = None
+    runtime_config: dict[str, Any] | None = None
+    assigned_to: Target | None = Field(None, description="a role of the bundle or an agent address")
+    requires_approval: StrictBool = False
+    step_deadline_seconds: Duration | None = None
+    retry: RetrySpec | None = None
+    human_task: HumanTaskSpec | None = None
+    remind_after_seconds: Duration | None = None
+    remind_interval_seconds: Duration | None = None
+    max_reminders: Reminders | None = None
+    escalate_to: Target | None = None
+    on_success: Id | None = Field(None, description="the next step; none ends the workflow")
+    on_failure: Id | None = Field(None, description="the step on failure; none fails the workflow")
+    input: dict[str, Any] | None = None
+
+
+class WorkflowSpec(BaseModel):
+    macro_id: Id | None = None
+    steps: list[WorkflowStepSpec] = Field(min_length=1, max_length=100)
+    parameters: dict[str, Any] | None = None
+    entry_step: Id | None = Field(None, description="the first step run (default: the first listed)")
+
+
+class IntentSpec(BaseModel):
+    """The intent that starts the scenario."""
+
+    type: IntentType = Field(examples=["intent.demo.v1"])
+    payload: dict[str, Any] = Field(default_factory=dict)
+    deadline_at: Time | None = None
+    max_delivery_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] | None = None
+    human_task: HumanTaskSpec | None = None
+    remind_after_seconds: Duration | None = None
+    remind_interval_seconds: Duration | None = None
+    max_reminders: Reminders | None = None
+    escalate_to: Target | None = None
+    reply_to: ReplyTo | None = Field(None, examples=["initiator_inbox"])
+    to_agent: Target | None = None
+
+
+class ScenarioBundle(BaseModel):
+    """``POST /v1/scenarios/validate``: an AXP ScenarioBundle. Extra fields are accepted: the AXP
+    example runner adds ``model``, ``pattern``, ``durability`` and ``_implementation_note``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scenario_id: ScenarioId = Field(examples=["demo.approval_flow"])
+    description: Comment | None = None
+    idempotency_key: Id | None = None
+    title: Id | None = None
+    agents: list[AgentSpec] = Field(default_factory=list, max_length=50)
+    humans: list[HumanSpec] = Field(default_factory=list, max_length=20)
+    workflow: WorkflowSpec | None = None
+    intent: IntentSpec
+
+
+class ScenarioValid(WireModel):
+    """The answer of a bundle with no problem (one with problems is a 422 listing them all in
+    ``error.details.problems``)."""
+
+    ok: bool = True
+    valid: bool = True
+    scenario_id: str
+    steps: int = Field(description="the number of workflow steps")
