@@ -97,6 +97,15 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     agents = await _ok(api, "GET", "/v1/mesh/agents", wire.MeshAgentList)
     address_id = agents["agents"][0]["address_id"]
     await _ok(api, "GET", f"/v1/mesh/agents/{address_id}", wire.MeshAgentAnswer)
+    scenario = {
+        "scenario_id": "contract.check",
+        "agents": [{"role": "writer", "address": WRITER}],
+        "workflow": {
+            "steps": [{"step_id": "draft", "tool_id": "tool.agent.task.v1", "assigned_to": "writer"}]
+        },
+        "intent": {"type": "intent.draft.v1", "payload": {}},
+    }
+    await _ok(api, "POST", "/v1/scenarios/validate", wire.ScenarioValid, json=scenario)
     await _ok(api, "GET", "/health", wire.HealthAnswer)
     await _ok(api, "GET", "/v1/capabilities", wire.Capabilities)
 
