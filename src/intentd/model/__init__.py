@@ -31,7 +31,7 @@ from ._errors import (
 from ._fold import FOLDS, evolve, merge_patch, rebuild
 from ._intent import JSON, TERMINAL_EVENT, Event, EventType, Intent, Lease
 from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason, check_transition
-from ._time import Micros, from_rfc3339, new_id, now_us, to_rfc3339
+from ._time import Micros, from_rfc3339, new_id, now_us, to_micros, to_rfc3339
 
 __all__ = [
     "ADDRESS_PATTERN",
@@ -81,5 +81,6 @@ __all__ = [
     "normalize_address",
     "now_us",
     "rebuild",
+    "to_micros",
     "to_rfc3339",
 ]

@@ -74,6 +74,14 @@ class Lease:
     expires_at: Micros
     attempt: int
 
+    def to_wire(self) -> JSON:
+        """What a claim and a heartbeat answer about the lease (the owner stays on the server)."""
+        return {
+            "token": self.token,
+            "expires_at": to_rfc3339(self.expires_at),
+            "delivery_attempt": self.attempt,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:

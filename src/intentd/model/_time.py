@@ -34,11 +34,15 @@ def to_rfc3339(us: Micros | None) -> str | None:
 
 def from_rfc3339(text: str) -> Micros:
     """Parse an RFC 3339 timestamp; a naive one is taken as UTC."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    return to_micros(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def to_micros(at: datetime) -> Micros:
+    """``at`` as microseconds since the epoch; a naive time is taken as UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     # In whole microseconds: through a float, one instant in a hundred came back a microsecond early.
-    return (parsed - _EPOCH) // timedelta(microseconds=1)
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def new_id() -> str:

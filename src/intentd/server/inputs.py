@@ -4,7 +4,7 @@ sees it (addresses normalised, times to microseconds)."""
 from __future__ import annotations
 
 from intentd.engine import SubmitIntent
-from intentd.model import from_rfc3339, normalize_address
+from intentd.model import normalize_address, to_micros
 from intentd.wire import CreateIntent
 
 
@@ -23,7 +23,7 @@ def submit_spec(body: CreateIntent) -> SubmitIntent:
         payload=body.payload,
         from_agent=normalize_address(body.from_agent, "from_agent") if body.from_agent else None,
         reply_to=normalize_address(body.reply_to, "reply_to") if body.reply_to else None,
-        deadline_at=from_rfc3339(body.deadline_at.isoformat()) if body.deadline_at else None,
+        deadline_at=to_micros(body.deadline_at) if body.deadline_at else None,
         max_delivery_attempts=body.max_delivery_attempts,
         parent_intent_id=body.parent_intent_id,
         controls=_extras(body),

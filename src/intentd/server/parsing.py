@@ -22,7 +22,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from intentd.model import BadRequest, ValidationFailed
-from intentd.wire.limits import check_json
+from intentd.wire.limits import LimitExceeded, check_json
 
 from .auth import authenticate
 
@@ -37,9 +37,8 @@ class WireRequest(Request):
                 raise BadRequest(f"the body is not valid JSON: {exc}", details={"field": "body"}) from None
             try:
                 check_json(value, body)
-            except ValueError as exc:
-                field = str(exc).split(":", 1)[0]
-                raise ValidationFailed(str(exc), details={"field": field}) from None
+            except LimitExceeded as exc:
+                raise ValidationFailed(str(exc), details={"field": exc.path}) from None
             self._json = value
         return self._json
 

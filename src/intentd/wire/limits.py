@@ -69,11 +69,19 @@ Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
 Count = Annotated[float, Strict(), Field(ge=0, le=1e15, allow_inf_nan=False)]
 
 
-class JsonTooDeep(ValueError):
+class LimitExceeded(ValueError):
+    """A parsed body breaks a limit; ``path`` says where (``body.payload.n``)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+class JsonTooDeep(LimitExceeded):
     pass
 
 
-class IntegerOutOfRange(ValueError):
+class IntegerOutOfRange(LimitExceeded):
     pass
 
 
@@ -94,13 +102,13 @@ def _walk(value: Any, path: str, depth: int) -> bool:
         items = enumerate(value)
     elif isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
-            raise IntegerOutOfRange(f"{path}: integers must fit in 64 bits (signed)")
+            raise IntegerOutOfRange(path, "integers must fit in 64 bits (signed)")
         return False
     else:
         return isinstance(value, float) and abs(value) >= _FLOAT_SUSPECT
     if depth >= MAX_JSON_DEPTH:
         where = ".".join(path.split(".")[:6])  # enough to find it; the rest is the same path deeper
-        raise JsonTooDeep(f"{where}…: a request body may nest at most {MAX_JSON_DEPTH} levels")
+        raise JsonTooDeep(f"{where}…", f"a request body may nest at most {MAX_JSON_DEPTH} levels")
     suspect = False
     for key, item in items:
         suspect = _walk(item, f"{path}.{key}", depth + 1) or suspect
@@ -113,5 +121,5 @@ _FLOAT_SUSPECT = float(2**63)
 def _int64(literal: str) -> int:
     value = int(literal)
     if not INT64_MIN <= value <= INT64_MAX:
-        raise IntegerOutOfRange(f"body: the integer {literal[:24]}… does not fit in 64 bits (signed)")
+        raise IntegerOutOfRange("body", f"the integer {literal[:24]}… does not fit in 64 bits (signed)")
     return value

@@ -111,11 +111,4 @@ async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep
 def _delivery(intent: Intent) -> JSON:
     lease = intent.lease
     assert lease is not None  # a claim returns leased intents only
-    return {
-        "intent": intent.to_wire(),
-        "lease": {
-            "token": lease.token,
-            "expires_at": to_rfc3339(lease.expires_at),
-            "delivery_attempt": lease.attempt,
-        },
-    }
+    return {"intent": intent.to_wire(), "lease": lease.to_wire()}

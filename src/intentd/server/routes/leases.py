@@ -4,7 +4,7 @@ the intent's current lease gets 409 ``stale_lease``; a terminal intent gets 409 
 from __future__ import annotations
 
 from intentd.engine import Complete, Fail, Wait
-from intentd.model import JSON, Intent, from_rfc3339, to_rfc3339
+from intentd.model import JSON, Intent, to_micros
 from intentd.wire import (
     CompleteBody,
     Completion,
@@ -35,16 +35,7 @@ async def heartbeat(
 ) -> FastJSONResponse:
     intent = await engine.delivery.heartbeat(caller, intent_id, body.lease_token, body.lease_seconds)
     assert intent.lease is not None
-    return answer(
-        {
-            **_ok(intent),
-            "lease": {
-                "token": intent.lease.token,
-                "expires_at": to_rfc3339(intent.lease.expires_at),
-                "delivery_attempt": intent.lease.attempt,
-            },
-        }
-    )
+    return answer({**_ok(intent), "lease": intent.lease.to_wire()})
 
 
 @router.post(
@@ -103,7 +94,7 @@ async def release(
     "/wait", summary="Park a claimed intent in WAITING (ends the lease)", response_model=IntentAnswer
 )
 async def wait(intent_id: IntentId, body: WaitBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
-    wake_at = from_rfc3339(body.wake_at.isoformat()) if body.wake_at else None
+    wake_at = to_micros(body.wake_at) if body.wake_at else None
     return answer(
         _ok(
             await engine.delivery.wait(
