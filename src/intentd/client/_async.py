@@ -68,6 +68,7 @@ class AsyncClient(BaseClient):
         super().__init__(
             base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff, headers=headers
         )
+        self.transport = transport  # as given; None means httpx's own network transport
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:

@@ -79,6 +79,11 @@ class BaseClient:
         if self.api_key:
             self._default_headers["x-api-key"] = self.api_key
 
+    @property
+    def default_headers(self) -> dict[str, str]:
+        """The headers sent with every request: the caller's, the API key and the User-Agent."""
+        return dict(self._default_headers)
+
     def _headers(self, call: Call[Any], trace_id: str) -> dict[str, str]:
         # One trace id per call, the same on every retry, so the server log ties them together.
         return {**self._default_headers, **call.headers, "X-Trace-Id": trace_id}

@@ -70,6 +70,7 @@ class Client(BaseClient):
         super().__init__(
             base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff, headers=headers
         )
+        self.transport = transport  # as given; None means httpx's own network transport
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
 
     def __enter__(self) -> Client:

@@ -22,17 +22,17 @@ def async_twin(client: Client, *, threads: int) -> AsyncClient:
         client.base_url,
         client.api_key or "",  # not None, which would look a key up in the environment again
         timeout=client.timeout,
-        headers=client._default_headers,  # the caller's headers, with the API key and User-Agent
-        transport=_borrow(client._http._transport, threads),
+        headers=client.default_headers,  # the caller's headers, with the API key and User-Agent
+        transport=_borrow(client.transport, threads),
     )
     twin.retry = client.retry  # the whole policy: the constructor takes no max_backoff
     return twin
 
 
-def _borrow(transport: httpx.BaseTransport, threads: int) -> httpx.AsyncBaseTransport | None:
-    if type(transport) is httpx.HTTPTransport:
-        # What httpx builds when a Client is given no transport. The AsyncClient's own network
-        # transport is its equivalent, needs no thread per request, and a long poll on it is cut
+def _borrow(transport: httpx.BaseTransport | None, threads: int) -> httpx.AsyncBaseTransport | None:
+    if transport is None or type(transport) is httpx.HTTPTransport:
+        # httpx's own network transport (a plain one given by hand is taken as that too). The
+        # AsyncClient's is its equivalent, needs no thread per request, and a long poll on it is cut
         # short at shutdown (a poll in a thread runs on and may lease intents nobody handles).
         return None
     return BorrowedTransport(transport, threads)
