@@ -63,6 +63,20 @@ intents.last_seq integer NOT NULL
 intents.created_at bigint NOT NULL
 intents.updated_at bigint NOT NULL
 intents.queued_at bigint
+intents.step_key text
+run_journal.run_id text NOT NULL
+run_journal.key text NOT NULL
+run_journal.seq integer NOT NULL
+run_journal.kind text NOT NULL
+run_journal.status text NOT NULL
+run_journal.attempt integer NOT NULL
+run_journal.child_intent_id text
+run_journal.result text
+run_journal.error text
+run_journal.awaited integer NOT NULL
+run_journal.started_at bigint NOT NULL
+run_journal.ended_at bigint
+run_journal.due_at bigint
 schema_migrations.version integer NOT NULL
 schema_migrations.name text NOT NULL
 schema_migrations.applied_at bigint NOT NULL
@@ -71,6 +85,11 @@ timers.intent_id text NOT NULL
 timers.kind text NOT NULL
 timers.due_at bigint NOT NULL
 timers.payload text NOT NULL
+workflow_runs.run_id text NOT NULL
+workflow_runs.namespace text NOT NULL
+workflow_runs.scenario_id text NOT NULL
+workflow_runs.plan text NOT NULL
+workflow_runs.created_at bigint NOT NULL
 agent_feed PRIMARY KEY (namespace, address, seq)
 agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
@@ -78,8 +97,10 @@ api_keys UNIQUE (key_hash)
 approvals PRIMARY KEY (namespace, approval_id)
 intent_events PRIMARY KEY (intent_id, seq)
 intents PRIMARY KEY (intent_id)
+run_journal PRIMARY KEY (run_id, key)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
+workflow_runs PRIMARY KEY (run_id)
 CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
@@ -94,6 +115,8 @@ CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_a
 CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
 CREATE INDEX intents_reply_to ON public.intents USING btree (namespace, reply_to, updated_at) WHERE (reply_to IS NOT NULL);
 CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_id, created_at, intent_id);
+CREATE UNIQUE INDEX run_journal_pkey ON public.run_journal USING btree (run_id, key);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
+CREATE UNIQUE INDEX workflow_runs_pkey ON public.workflow_runs USING btree (run_id);

@@ -88,7 +88,25 @@ CREATE TABLE intents (
     last_seq               INTEGER NOT NULL,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL
-, queued_at BIGINT);
+, queued_at BIGINT, step_key TEXT);
+
+-- table run_journal
+CREATE TABLE run_journal (
+    run_id          TEXT NOT NULL,      -- the parent intent
+    key             TEXT NOT NULL,
+    seq             INTEGER NOT NULL,   -- creation order within the run
+    kind            TEXT NOT NULL,      -- child | value | step
+    status          TEXT NOT NULL,      -- RUNNING | WAITING | COMPLETED | FAILED | CANCELED | SKIPPED
+    attempt         INTEGER NOT NULL,
+    child_intent_id TEXT,
+    result          TEXT,               -- JSON
+    error           TEXT,               -- JSON
+    awaited         INTEGER NOT NULL,   -- 1 while the parent is parked until this entry finishes
+    started_at      BIGINT NOT NULL,
+    ended_at        BIGINT,
+    due_at          BIGINT,
+    PRIMARY KEY (run_id, key)
+);
 
 -- table schema_migrations
 CREATE TABLE schema_migrations (
@@ -104,6 +122,15 @@ CREATE TABLE timers (
     kind       TEXT NOT NULL,
     due_at     BIGINT NOT NULL,
     payload    TEXT NOT NULL
+);
+
+-- table workflow_runs
+CREATE TABLE workflow_runs (
+    run_id       TEXT PRIMARY KEY,
+    namespace    TEXT NOT NULL,
+    scenario_id  TEXT NOT NULL,
+    plan         TEXT NOT NULL,         -- JSON (engine/workflows/plan.py)
+    created_at   BIGINT NOT NULL
 );
 
 -- index intents_claimable

@@ -36,6 +36,7 @@ class SubmitIntent:
     parent_intent_id: str | None = None
     controls: JSON = field(default_factory=dict)
     policy: JSON = field(default_factory=dict)
+    step_key: str | None = None  # set by the runtime for a run's children, never by an API caller
 
     def fields(self) -> JSON:
         """The submitted fields by name (shallow: the payload is not copied). ``intent.created``

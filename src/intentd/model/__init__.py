@@ -30,10 +30,15 @@ from ._errors import (
 )
 from ._fold import FOLDS, evolve, merge_patch, rebuild
 from ._intent import JSON, TERMINAL_EVENT, Event, EventType, Intent, Lease
+from ._journal import CHILD_OUTCOME, EntryKind, EntryStatus, JournalEntry
 from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason, check_transition
 from ._time import Micros, from_rfc3339, new_id, now_us, to_micros, to_rfc3339
 
 __all__ = [
+    "CHILD_OUTCOME",
+    "EntryKind",
+    "EntryStatus",
+    "JournalEntry",
     "ADDRESS_PATTERN",
     "FOLDS",
     "JSON",

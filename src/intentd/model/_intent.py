@@ -30,6 +30,14 @@ class EventType(StrEnum):
     CANCELED = "intent.canceled"
     TIMED_OUT = "intent.timed_out"
     DELIVERY_FAILED = "intent.delivery_failed"
+    # A run's steps, recorded on the run (the parent intent); the status does not move with them.
+    STEP_STARTED = "intent.step_started"
+    STEP_COMPLETED = "intent.step_completed"
+    STEP_FAILED = "intent.step_failed"
+    STEP_RETRYING = "intent.step_retrying"
+    STEP_ESCALATED = "intent.step_escalated"
+    STEP_SKIPPED = "intent.step_skipped"
+    STEP_COMPENSATING = "intent.step_compensating"
 
 
 TERMINAL_EVENT: dict[Status, EventType] = {
@@ -112,6 +120,8 @@ class Intent:
     policy: JSON = field(default_factory=dict)
     usage: JSON = field(default_factory=dict)
     idempotency_key: str | None = None
+    # The key under which its parent's journal holds it (a workflow step, a spawned child).
+    step_key: str | None = None
     # Operational columns, not part of the lifecycle projection (see docs/design.md):
     request_hash: str | None = None
     queued_at: Micros | None = None  # when it last entered its agent's queue (claim order)
@@ -153,5 +163,6 @@ class Intent:
             },
             "usage": self.usage,
             "idempotency_key": self.idempotency_key,
+            "step_key": self.step_key,
             "last_seq": self.last_seq,
         }

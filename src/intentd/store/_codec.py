@@ -7,7 +7,18 @@ from typing import Any
 
 import orjson
 
-from intentd.model import JSON, Event, EventType, Intent, Lease, Status, WaitingReason
+from intentd.model import (
+    JSON,
+    EntryKind,
+    EntryStatus,
+    Event,
+    EventType,
+    Intent,
+    JournalEntry,
+    Lease,
+    Status,
+    WaitingReason,
+)
 
 
 def dumps(value: Any) -> str | None:
@@ -87,4 +98,40 @@ def event_from_row(row: Any) -> Event:
         actor=row["actor"],
         waiting_reason=WaitingReason(waiting) if waiting else None,
         details=details,
+    )
+
+
+def entry_to_params(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "run_id": entry.run_id,
+        "key": entry.key,
+        "seq": entry.seq,
+        "kind": entry.kind.value,
+        "status": entry.status.value,
+        "attempt": entry.attempt,
+        "child_intent_id": entry.child_intent_id,
+        "result": dumps(entry.result),
+        "error": dumps(entry.error),
+        "awaited": int(entry.awaited),
+        "started_at": entry.started_at,
+        "ended_at": entry.ended_at,
+        "due_at": entry.due_at,
+    }
+
+
+def entry_from_row(row: Any) -> JournalEntry:
+    return JournalEntry(
+        run_id=row["run_id"],
+        key=row["key"],
+        seq=row["seq"],
+        kind=EntryKind(row["kind"]),
+        status=EntryStatus(row["status"]),
+        started_at=row["started_at"],
+        attempt=row["attempt"],
+        child_intent_id=row["child_intent_id"],
+        result=loads(row["result"]),
+        error=loads(row["error"]),
+        ended_at=row["ended_at"],
+        due_at=row["due_at"],
+        awaited=bool(row["awaited"]),
     )

@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Protocol
 
-from intentd.model import Event, Intent, Micros, new_id
+from intentd.model import Event, Intent, JournalEntry, Micros, new_id
 
-from ._codec import dumps, event_from_row, event_to_params, intent_from_row, intent_to_params, loads
+from ._codec import (
+    dumps,
+    entry_from_row,
+    entry_to_params,
+    event_from_row,
+    event_to_params,
+    intent_from_row,
+    intent_to_params,
+    loads,
+)
 from ._hub import agent_key, intent_key
 from ._sql import Query
 
@@ -267,6 +276,45 @@ class Tx:
         lease = await self._one("next_lease_expiry")
         dues = [r["due_at"] for r in (timer, lease) if r is not None and r["due_at"] is not None]
         return min(dues) if dues else None
+
+    # -- runs: a parent's journal, a declared workflow's plan -----------------------------------
+    async def insert_workflow_run(
+        self, run_id: str, namespace: str, scenario_id: str, plan: dict[str, Any], now: Micros
+    ) -> None:
+        await self._write(
+            "insert_workflow_run",
+            run_id=run_id,
+            namespace=namespace,
+            scenario_id=scenario_id,
+            plan=dumps(plan),
+            created_at=now,
+        )
+
+    async def workflow_plan(self, run_id: str) -> dict[str, Any] | None:
+        """The plan of a declared workflow run, or None for any other intent."""
+        row = await self._one("get_workflow_run", run_id=run_id)
+        return loads(row["plan"]) if row else None
+
+    async def journal(self, run_id: str) -> list[JournalEntry]:
+        """The run's entries in creation order."""
+        return [entry_from_row(r) for r in await self._rows("journal", run_id=run_id)]
+
+    async def journal_entry(self, run_id: str, key: str) -> JournalEntry | None:
+        row = await self._one("journal_entry", run_id=run_id, key=key)
+        return entry_from_row(row) if row else None
+
+    async def put_journal_entry(self, entry: JournalEntry) -> None:
+        """Insert the entry, or replace the state of the entry under its key."""
+        await self._write("put_journal_entry", **entry_to_params(entry))
+
+    async def next_journal_seq(self, run_id: str) -> int:
+        row = await self._one("next_journal_seq", run_id=run_id)
+        return int(row["seq"]) if row else 1
+
+    async def awaited_unfinished(self, run_id: str) -> int:
+        """How many entries the parked run still waits for."""
+        row = await self._one("count_awaited_unfinished", run_id=run_id)
+        return int(row["n"]) if row else 0
 
     # -- API keys ------------------------------------------------------------------------------
     async def insert_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:

@@ -56,6 +56,7 @@ class Intent(WireModel):
     workflow_control_policy: WorkflowControlPolicy = Field(default_factory=WorkflowControlPolicy)
     usage: JSON = Field(default_factory=dict)
     idempotency_key: str | None = None
+    step_key: str | None = Field(None, description="the key of this step in its parent's journal")
     last_seq: int = 0
 
     @model_validator(mode="before")

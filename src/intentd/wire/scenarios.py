@@ -5,6 +5,7 @@ the fields mean together (links between steps, who a step is assigned to) is the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
@@ -21,6 +22,7 @@ from .limits import (
     Time,
 )
 from .requests import _TEN_YEARS
+from .responses import Intent
 
 ScenarioId = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=INTENT_TYPE_PATTERN)]
 # An agent's address as a bundle writes it: a short service-account name or ``agent://…``. Only text
@@ -95,12 +97,53 @@ class HumanSpec(BaseModel):
 
 
 class RetrySpec(BaseModel):
+    """AXP's ``max_retries`` and ``retry_delay_seconds``; intentd adds exponential backoff with jitter
+    and which error codes retry (all, unless ``retry_on`` names some)."""
+
     max_retries: Annotated[int, Strict(), Field(ge=0, le=100)] = 0
-    retry_delay_seconds: DelaySeconds = 30
+    retry_delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] = 30
+    backoff_multiplier: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = 2.0
+    max_delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] = 3600
+    jitter: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.2, description="each delay is scaled by a random factor in [1 - jitter, 1 + jitter]"
+    )
+    retry_on: list[Id] | None = Field(
+        None, max_length=50, description="error codes that retry (default: all)"
+    )
+
+
+class JoinSpec(BaseModel):
+    """How a ``parallel`` step joins its branches (intentd's extension)."""
+
+    policy: Literal["all", "any", "quorum"] = "all"
+    quorum: Annotated[int, Strict(), Field(ge=1, le=50)] | None = Field(
+        None, description="with policy quorum: how many branches must complete"
+    )
+    remaining: Literal["cancel", "finish"] = Field(
+        "cancel", description="what happens to branches still running once the join is decided"
+    )
+
+
+class CompensateSpec(BaseModel):
+    """The intent that undoes a completed step's side effect (intentd's extension)."""
+
+    assigned_to: Target
+    intent_type: IntentType | None = None
+    input: dict[str, Any] | None = None
+    retry: RetrySpec | None = None
+
+
+StepKind = Literal["agent", "human", "parallel", "delay", "notification", "subflow"]
 
 
 class WorkflowStepSpec(BaseModel):
+    """A step. AXP says what it is with ``tool_id`` (``tool.agent.task.v1``,
+    ``tool.approval.human_signoff``) or ``runtime_type``; intentd also takes ``kind``, and adds
+    ``parallel`` (``branches`` and ``join``), ``subflow`` (``workflow``), ``delay_seconds``,
+    ``compensate`` and input expressions (``${steps.draft.output.text}``, docs/patterns.md)."""
+
     step_id: Id
+    kind: StepKind | None = Field(None, description="default: from tool_id / runtime_type, else agent")
     tool_id: Id | None = Field(None, examples=["tool.agent.task.v1", "tool.approval.human_signoff"])
     runtime_type: RuntimeType | None = None
     runtime_config: dict[str, Any] | None = None
@@ -116,6 +159,12 @@ class WorkflowStepSpec(BaseModel):
     on_success: Id | None = Field(None, description="the next step; none ends the workflow")
     on_failure: Id | None = Field(None, description="the step on failure; none fails the workflow")
     input: dict[str, Any] | None = None
+    intent_type: IntentType | None = Field(None, description="the step intent's type (default: the run's)")
+    branches: list[WorkflowStepSpec] | None = Field(None, min_length=1, max_length=50)
+    join: JoinSpec | None = None
+    delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] | None = None
+    compensate: CompensateSpec | None = None
+    workflow: WorkflowSpec | None = Field(None, description="a subflow's own steps")
 
 
 class WorkflowSpec(BaseModel):
@@ -157,6 +206,31 @@ class ScenarioBundle(BaseModel):
     intent: IntentSpec
 
 
+class AppliedAgent(WireModel):
+    role: str
+    address: str
+    created: bool = False
+
+
+class ScenarioApplied(WireModel):
+    """The answer of ``POST /v1/scenarios/apply`` (PROTOCOL.md §4.4): the run is the intent
+    ``intent_id``; follow it with its events, ``/tree`` or ``wait_for_run``."""
+
+    ok: bool = True
+    intent_id: str
+    run_id: str = Field(description="the same id: the run is that intent")
+    scenario_id: str
+    status: str
+    pending_with: str | None = Field(None, description="who the run waits for first")
+    compile_id: str
+    workflow_compile_id: str
+    idempotent: bool = Field(description="true when an idempotency key replayed an earlier apply")
+    agents: list[AppliedAgent]
+    deadline_at: datetime | None = None
+    created_at: datetime
+    intent: Intent
+
+
 class ScenarioValid(WireModel):
     """The answer of a bundle with no problem (one with problems is a 422 listing them all in
     ``error.details.problems``)."""
@@ -165,3 +239,6 @@ class ScenarioValid(WireModel):
     valid: bool = True
     scenario_id: str
     steps: int = Field(description="the number of workflow steps")
+
+
+WorkflowStepSpec.model_rebuild()

@@ -6,13 +6,13 @@ INSERT INTO intents (
     parent_intent_id, root_intent_id, payload, status, waiting_reason, result, error, reason,
     deadline_at, max_delivery_attempts, delivery_attempt, lease_token, lease_owner, lease_expires_at,
     policy_generation, controls, policy, usage, idempotency_key, request_hash, last_seq, queued_at,
-    created_at, updated_at
+    created_at, updated_at, step_key
 ) VALUES (
     :intent_id, :namespace, :intent_type, :correlation_id, :from_agent, :to_agent, :reply_to,
     :parent_intent_id, :root_intent_id, :payload, :status, :waiting_reason, :result, :error, :reason,
     :deadline_at, :max_delivery_attempts, :delivery_attempt, :lease_token, :lease_owner,
     :lease_expires_at, :policy_generation, :controls, :policy, :usage, :idempotency_key,
-    :request_hash, :last_seq, :queued_at, :created_at, :updated_at
+    :request_hash, :last_seq, :queued_at, :created_at, :updated_at, :step_key
 );
 
 -- name: update_intent
@@ -151,3 +151,36 @@ SELECT * FROM intents
 WHERE namespace = :namespace AND root_intent_id = :root_intent_id
 ORDER BY created_at, intent_id
 LIMIT :limit;
+
+-- name: insert_workflow_run
+INSERT INTO workflow_runs (run_id, namespace, scenario_id, plan, created_at)
+VALUES (:run_id, :namespace, :scenario_id, :plan, :created_at);
+
+-- name: get_workflow_run
+SELECT * FROM workflow_runs WHERE run_id = :run_id;
+
+-- name: journal
+SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq;
+
+-- name: journal_entry
+SELECT * FROM run_journal WHERE run_id = :run_id AND key = :key;
+
+-- name: put_journal_entry
+INSERT INTO run_journal (
+    run_id, key, seq, kind, status, attempt, child_intent_id, result, error, awaited,
+    started_at, ended_at, due_at
+) VALUES (
+    :run_id, :key, :seq, :kind, :status, :attempt, :child_intent_id, :result, :error, :awaited,
+    :started_at, :ended_at, :due_at
+)
+ON CONFLICT (run_id, key) DO UPDATE SET
+    status = excluded.status, attempt = excluded.attempt, child_intent_id = excluded.child_intent_id,
+    result = excluded.result, error = excluded.error, awaited = excluded.awaited,
+    ended_at = excluded.ended_at, due_at = excluded.due_at;
+
+-- name: count_awaited_unfinished
+SELECT COUNT(*) AS n FROM run_journal
+WHERE run_id = :run_id AND awaited = 1 AND status IN ('RUNNING', 'WAITING');
+
+-- name: next_journal_seq
+SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_journal WHERE run_id = :run_id;
