@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 from intentd.model import JSON, Status, WaitingReason
 from intentd.wire import (
+    AwaitAnswer,
+    AwaitBody,
     CancelBody,
     ClaimBody,
     CompleteBody,
@@ -20,12 +22,17 @@ from intentd.wire import (
     DecisionBody,
     FailBody,
     HeartbeatBody,
+    JournalAnswer,
+    JournalEntry,
     LeaseAnswer,
     LeaseBody,
     MeshHeartbeatBody,
     PolicyBody,
     ProgressBody,
+    RecordAnswer,
+    RecordBody,
     ResolveBody,
+    SpawnBody,
     WaitBody,
     request_body,
 )
@@ -35,6 +42,7 @@ from ._types import (
     AgentHealth,
     Approval,
     Capabilities,
+    ChildSpec,
     Completion,
     Delivery,
     Event,
@@ -329,6 +337,53 @@ def waiting_reason(reason: WaitingReason | str) -> str:
         return reason.value
     upper = reason.upper()
     return upper if upper.startswith("WAITING_FOR_") else f"WAITING_FOR_{upper}"
+
+
+# --- a run's journal (a supervisor's durable delegation) ------------------------------------------
+
+
+def _entries(body: JSON) -> list[JournalEntry]:
+    return JournalAnswer.from_wire(body).entries
+
+
+def get_journal(intent_id: str) -> Call[list[JournalEntry]]:
+    return Call("GET", intent_path(intent_id, "/journal"), _entries, retry_safe=True)
+
+
+def spawn_children(
+    intent_id: str, lease_token: str, children: Sequence[ChildSpec | JSON]
+) -> Call[list[JournalEntry]]:
+    body = request_body(
+        SpawnBody,
+        lease_token=lease_token,
+        children=[c.to_wire() if isinstance(c, ChildSpec) else dict(c) for c in children],
+    )
+    # Keyed: a key already journaled answers its entry and creates nothing, so a retry after a
+    # lost answer cannot spawn a child twice.
+    return Call("POST", intent_path(intent_id, "/children"), _entries, json=body, retry_safe=True)
+
+
+def record_step(intent_id: str, lease_token: str, key: str, result: Any) -> Call[RecordAnswer]:
+    # The first write of a key wins and a repeat answers it (recorded=False): safe to retry.
+    return Call(
+        "POST",
+        intent_path(intent_id, "/journal"),
+        RecordAnswer.from_wire,
+        json=request_body(RecordBody, lease_token=lease_token, key=key, result=result),
+        retry_safe=True,
+    )
+
+
+def await_entries(intent_id: str, lease_token: str, keys: Sequence[str]) -> Call[AwaitAnswer]:
+    # Sent again, it answers the same when nothing was parked; when the first one parked the intent
+    # its lease ended with it, and the repeat is refused (409 stale_lease): nothing applies twice.
+    return Call(
+        "POST",
+        intent_path(intent_id, "/await"),
+        AwaitAnswer.from_wire,
+        json=request_body(AwaitBody, lease_token=lease_token, keys=list(keys)),
+        retry_safe=True,
+    )
 
 
 # --- inbox, approvals, mesh (docs/axp-compat.md) ---------------------------------------------------

@@ -25,7 +25,9 @@ from ._sse import SEGMENT_END, Deadline, Decoder, FeedFollow, Follow, IntentFoll
 from ._types import (
     AgentHealth,
     Approval,
+    AwaitAnswer,
     Capabilities,
+    ChildSpec,
     Completion,
     Delivery,
     Event,
@@ -34,7 +36,9 @@ from ._types import (
     Intent,
     IntentPage,
     IntentSpec,
+    JournalEntry,
     MeshAgent,
+    RecordAnswer,
     RunTree,
     Thread,
 )
@@ -50,9 +54,10 @@ class Client(BaseClient):
             final = client.wait_for(intent.intent_id, timeout=60)
 
     ``base_url`` and ``api_key`` default to ``INTENTD_URL`` and ``INTENTD_API_KEY``. Reads, submits
-    with an ``idempotency_key``, lease and mesh heartbeats, completions and approval decisions are
-    retried on connection errors, 429 and 5xx (``max_retries`` times, exponential backoff with
-    jitter, ``Retry-After`` honoured); other writes are sent once. ``transport`` replaces the
+    with an ``idempotency_key``, lease and mesh heartbeats, completions, approval decisions and the
+    journal's keyed writes (spawn, record_step, await_entries) are retried on connection errors, 429
+    and 5xx (``max_retries`` times, exponential backoff with jitter, ``Retry-After`` honoured); other
+    writes are sent once. ``transport`` replaces the
     network, e.g. ``httpx.ASGITransport(app)`` to talk to an app in the same process.
     """
 
@@ -400,6 +405,41 @@ class Client(BaseClient):
     ) -> Intent:
         """Record progress (and usage) as an ``intent.progress`` event."""
         return self._send(_calls.progress(intent_id, message, lease_token=lease_token, usage=usage))
+
+    # --- a run's journal (durable delegation) --------------------------------------------------
+
+    def journal(self, intent_id: str) -> list[JournalEntry]:
+        """The journal of a parent intent: one entry per key it spawned a child or journaled a value
+        under, in creation order. The worker's ``ctx.spawn`` / ``ctx.gather`` / ``ctx.step`` use it;
+        this is the same view, for tools and tests.
+
+            for entry in client.journal(parent_id):
+                print(entry.key, entry.kind, entry.status, entry.child_intent_id)
+        """
+        return self._send(_calls.get_journal(intent_id))
+
+    def spawn(
+        self, intent_id: str, lease_token: str, children: Sequence[ChildSpec | JSON]
+    ) -> list[JournalEntry]:
+        """Spawn children of a leased intent, in one transaction; one entry per child, in order. A
+        key already journaled answers its existing entry and creates nothing, so a handler that runs
+        again spawns no child twice (and the call is retried safely).
+
+            [entry] = client.spawn(parent_id, token, [ChildSpec("draft-1", WRITER)])
+        """
+        return self._send(_calls.spawn_children(intent_id, lease_token, children))
+
+    def record_step(self, intent_id: str, lease_token: str, key: str, result: Any) -> RecordAnswer:
+        """Journal ``result`` (JSON) under ``key`` on a leased intent. The first write of a key wins:
+        a later one answers ``recorded=False`` with the earlier entry (and is retried safely)."""
+        return self._send(_calls.record_step(intent_id, lease_token, key, result))
+
+    def await_entries(self, intent_id: str, lease_token: str, keys: Sequence[str]) -> AwaitAnswer:
+        """Wait for the journal entries ``keys`` without holding the lease. When they have all
+        finished the answer has ``parked=False``, their entries, and the lease is still held.
+        Otherwise the intent is parked (WAITING_FOR_AGENT, the lease ends; ``parked=True``): report
+        nothing more, it is queued again once every entry has finished."""
+        return self._send(_calls.await_entries(intent_id, lease_token, keys))
 
     # --- inbox, approvals, mesh ----------------------------------------------------------------
 

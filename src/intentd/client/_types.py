@@ -11,6 +11,7 @@ from intentd.model import JSON
 from intentd.wire import (
     AgentHealth,
     Approval,
+    AwaitAnswer,
     Capabilities,
     Completion,
     Delivery,
@@ -19,17 +20,22 @@ from intentd.wire import (
     FollowUp,
     Intent,
     IntentPage,
+    JournalEntry,
     MeshAgent,
+    RecordAnswer,
     RunTree,
     Thread,
     request_body,
 )
+from intentd.wire import ChildSpec as WireChildSpec
 from intentd.wire import HealthAnswer as Health
 
 __all__ = [
     "AgentHealth",
     "Approval",
+    "AwaitAnswer",
     "Capabilities",
+    "ChildSpec",
     "Completion",
     "Delivery",
     "Event",
@@ -38,7 +44,9 @@ __all__ = [
     "Intent",
     "IntentPage",
     "IntentSpec",
+    "JournalEntry",
     "MeshAgent",
+    "RecordAnswer",
     "RunTree",
     "Thread",
 ]
@@ -66,6 +74,35 @@ class IntentSpec:
             payload=self.payload,
             correlation_id=self.correlation_id,
             reply_to=self.reply_to,
+            deadline_at=self.deadline_at,
+            max_delivery_attempts=self.max_delivery_attempts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """A child intent for ``spawn(...)``, journaled on its parent under ``key`` (unique within the
+    parent: spawning a key again answers the child it already has). The child comes from the parent's
+    agent and joins its run and correlation.
+
+        ChildSpec("draft-1", "agent://acme/prod/writer", "intent.draft.v1", {"topic": "leases"})
+    """
+
+    key: str
+    to_agent: str
+    intent_type: str = "intent.task.v1"
+    payload: JSON = field(default_factory=dict)
+    deadline_at: datetime | None = None
+    max_delivery_attempts: int = 5
+
+    def to_wire(self) -> JSON:
+        """The ``children`` entry (``intentd.wire.ChildSpec``) this spec stands for."""
+        return request_body(
+            WireChildSpec,
+            key=self.key,
+            to_agent=self.to_agent,
+            intent_type=self.intent_type,
+            payload=self.payload,
             deadline_at=self.deadline_at,
             max_delivery_attempts=self.max_delivery_attempts,
         )
