@@ -29,6 +29,8 @@ STATUS_STYLE = {
     "WAITING": "magenta",
     "SUBMITTED": "cyan",
     "DELIVERED": "blue",
+    "RUNNING": "blue",  # a run's step (its journal entry) while its intent is worked on
+    "SKIPPED": "dim",
 }
 EVENT_COLUMNS = ["seq", "at", "event", "status", "actor", "details"]
 INTENT_COLUMNS = ["intent_id", "status", "type", "to_agent", "created_at"]

@@ -1,0 +1,370 @@
+"""``intentd scenarios``: an AXP ScenarioBundle file (JSON or YAML) checked by a running server
+(``validate``) or started on it (``apply``), and the run it starts followed step by step until it ends
+(``apply --watch``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+import yaml
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+# The SDK has no scenario or journal call yet: these build the errors its calls raise from a response,
+# so connect() reports a refusal here exactly as for every other command.
+from intentd.client import Client, Intent, RunTree
+from intentd.client._errors import error_from_response, transport_error, unexpected_response
+from intentd.wire import JournalAnswer, JournalEntry, ScenarioApplied, ScenarioValid
+
+from ._client import EXIT_REFUSED, connect
+from ._options import JsonOpt, settings_of
+from ._output import console, emit_json, emit_json_line, errors, fail, status_text
+
+app = typer.Typer(help="Check and start AXP scenarios (ScenarioBundle files).", no_args_is_help=True)
+
+EXIT_BAD_FILE = 2  # as for a bad flag: nothing was sent
+YAML_SUFFIXES = {".yaml", ".yml"}
+FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or .yml", show_default=False)]
+
+
+@app.command("validate")
+def validate(ctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
+    """Check a ScenarioBundle: every problem with its path (creates nothing)."""
+    bundle = read_bundle(file)
+    with connect(settings_of(ctx)) as client, ScenarioApi(client, as_json) as api:
+        valid = ScenarioValid.from_wire(api.send_bundle("validate", bundle))
+    if as_json:
+        emit_json(valid.raw)
+    else:
+        console.print(f"valid: {valid.scenario_id} ({valid.steps} steps)", markup=False)
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    file: FileArg,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="applying again with this key returns the first run")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the run until it ends (exit 1 unless it completed)")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a ScenarioBundle's run; print its id and status, or with --watch follow it step by step."""
+    bundle = read_bundle(file)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    with connect(settings_of(ctx)) as client, ScenarioApi(client, as_json) as api:
+        applied = ScenarioApplied.from_wire(api.send_bundle("apply", bundle, headers))
+        show_applied(applied, as_json, watch)
+        state = watch_run(client, api, applied.intent_id, as_json) if watch else None
+    if state is not None:
+        end_of_run(state, as_json)
+
+
+# --- the file ---------------------------------------------------------------------------------------
+
+
+def read_bundle(path: Path) -> dict[str, Any]:
+    """The bundle in ``path`` as a JSON object; a file that cannot be read or parsed ends the command
+    (exit 2) before anything is sent."""
+    if path.suffix.lower() not in YAML_SUFFIXES | {".json"}:
+        fail(f"{path}: a ScenarioBundle file ends in .json, .yaml or .yml", EXIT_BAD_FILE)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}", EXIT_BAD_FILE)
+    value = _parse_yaml(path, text) if path.suffix.lower() in YAML_SUFFIXES else _parse_json(path, text)
+    if not isinstance(value, dict):
+        fail(f"{path}: a ScenarioBundle is an object, not {type(value).__name__}", EXIT_BAD_FILE)
+    return value
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        fail(f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}", EXIT_BAD_FILE)
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)  # safe: a scenario file is data and must not build Python objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""  # the mark counts from 0
+        problem = getattr(exc, "problem", None) or exc
+        fail(f"{path}{where}: not valid YAML: {problem}", EXIT_BAD_FILE)
+
+
+def _body(bundle: dict[str, Any]) -> bytes:
+    # YAML gives datetimes for unquoted times (deadline_at) and may give non-text keys; orjson writes
+    # the first as RFC 3339 and, with this option, the second as text, where json.dumps would fail.
+    try:
+        return orjson.dumps(bundle, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as exc:
+        fail(f"the bundle cannot be sent as JSON: {exc}", EXIT_BAD_FILE)
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+
+class ScenarioApi:
+    """The calls the SDK lacks, over a plain httpx client configured like the SDK's ``client``."""
+
+    def __init__(self, client: Client, as_json: bool) -> None:
+        self.as_json = as_json
+        self._http = httpx.Client(
+            base_url=client.base_url,
+            headers=client.default_headers,  # the API key and User-Agent
+            transport=client.transport,
+            timeout=client.timeout,
+        )
+
+    def __enter__(self) -> ScenarioApi:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._http.close()
+
+    def send_bundle(self, action: str, bundle: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """``POST /v1/scenarios/<action>``; a bundle the server refuses as invalid ends the command with
+        its problems (exit 1)."""
+        headers = {"content-type": "application/json", **(headers or {})}
+        response = self._send("POST", f"/v1/scenarios/{action}", content=_body(bundle), headers=headers)
+        if response.status_code == 422:
+            show_problems(response, self.as_json)
+        return self._answer(response)
+
+    def journal(self, run_id: str) -> list[JournalEntry]:
+        response = self._send("GET", f"/v1/intents/{run_id}/journal")
+        return JournalAnswer.from_wire(self._answer(response)).entries
+
+    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **request)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, "") from exc
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            raise error_from_response(response, "")
+        try:
+            return response.json()
+        except ValueError as problem:  # not JSON: not intentd answering
+            raise unexpected_response(response, "", problem) from None
+
+
+def show_problems(response: httpx.Response, as_json: bool) -> None:
+    """A refused bundle: every problem as ``path: message (code)`` (exit 1). Problems of how the parts
+    fit together come in ``details.problems``, malformed fields in ``details.errors``."""
+    try:
+        error = response.json()["error"]
+        details = error.get("details") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return  # not intentd's error shape: reported as any other refusal
+    if as_json:
+        emit_json(response.json())
+        raise typer.Exit(EXIT_REFUSED)
+    listed = (
+        details.get("problems")
+        or [
+            {"path": e.get("field"), "message": e.get("message"), "code": e.get("type")}
+            for e in details.get("errors") or []
+        ]
+        or [
+            {"path": details.get("field", "body"), "message": error.get("message"), "code": error.get("code")}
+        ]
+    )
+    errors.print(f"the scenario has {len(listed)} problem(s):", style="red", markup=False, highlight=False)
+    for problem in listed:
+        line = f"  {problem.get('path')}: {problem.get('message')} ({problem.get('code')})"
+        errors.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_REFUSED)
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A row of the run: one journal entry (a step, or its approval, escalation or compensation) and
+    with whom its work is (the agent of its child intent)."""
+
+    entry: JournalEntry
+    with_whom: str | None
+
+    @property
+    def change(self) -> tuple[str, int, str | None]:
+        return (self.entry.status, self.entry.attempt, self.with_whom)
+
+    def took(self, now: datetime) -> str:
+        return duration((self.entry.ended_at or now) - self.entry.started_at)
+
+    def line(self, now: datetime) -> str:
+        e = self.entry
+        with_whom = f" with {self.with_whom}" if self.with_whom else ""
+        took = f" in {self.took(now)}" if e.finished else ""
+        return f"step {e.key} {e.status} attempt {e.attempt}{with_whom}{took}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    run: Intent
+    steps: list[Step]
+
+
+def read_run(client: Client, api: ScenarioApi, run_id: str) -> RunState:
+    # The tree first: whatever changes after it is an event after its root's last_seq.
+    tree = client.tree(run_id)
+    entries = api.journal(run_id)
+    (run,) = [i for i in tree.intents if i.intent_id == run_id]
+    return RunState(run, [Step(e, _with_whom(e, tree, run_id)) for e in entries])
+
+
+def _with_whom(entry: JournalEntry, tree: RunTree, run_id: str) -> str | None:
+    """The agent of the entry's child intent; the latest child of its step if the entry names none."""
+    children = [i for i in tree.intents if i.parent_intent_id == run_id]
+    named = [i for i in children if i.intent_id == entry.child_intent_id]
+    of_step = sorted((i for i in children if i.step_key == entry.key), key=lambda i: i.created_at)
+    child = (named or of_step[-1:])[:1]
+    return child[0].to_agent if child else None
+
+
+def watch_run(client: Client, api: ScenarioApi, run_id: str, as_json: bool) -> RunState:
+    view = LinesView(as_json) if as_json or not console.is_terminal else LiveView()
+    try:
+        return follow_run(client, api, run_id, view)
+    except KeyboardInterrupt:
+        fail(f"stopped watching; the run goes on: intentd intents watch {run_id}", 130, style="yellow")
+
+
+def follow_run(client: Client, api: ScenarioApi, run_id: str, view: LiveView | LinesView) -> RunState:
+    """Show the run, then again on each of its events, until it ends (the SDK's stream ends there)."""
+    state = read_run(client, api, run_id)
+    with view:
+        view.show(state)
+        if not state.run.is_terminal:
+            for _ in client.observe(run_id, since=state.run.last_seq, wait_seconds=30.0):
+                state = read_run(client, api, run_id)
+                view.show(state)
+    return state
+
+
+def show_applied(applied: ScenarioApplied, as_json: bool, watch: bool) -> None:
+    if as_json:
+        (emit_json_line if watch else emit_json)(applied.raw)
+        return
+    pending = f", pending with {applied.pending_with}" if applied.pending_with else ""
+    replayed = " (the run of an earlier apply with this idempotency key)" if applied.idempotent else ""
+    console.print(
+        f"run {applied.intent_id} {applied.status}{pending}{replayed}", markup=False, soft_wrap=True
+    )
+
+
+def end_of_run(state: RunState, as_json: bool) -> None:
+    """The result of a completed run (exit 0), or how it ended otherwise and at which step (exit 1)."""
+    run = state.run
+    if as_json:
+        emit_json_line(run.raw)
+    if run.status == "COMPLETED":
+        if not as_json:
+            result = orjson.dumps(run.result).decode()
+            console.print(f"run {run.intent_id} COMPLETED: {result}", markup=False, soft_wrap=True)
+        return
+    fail(f"run {run.intent_id} {run.status}{_why(state)}", EXIT_REFUSED)
+
+
+def _why(state: RunState) -> str:
+    error = state.run.error if isinstance(state.run.error, dict) else {}
+    failed = [s.entry.key for s in state.steps if s.entry.status == "FAILED"]
+    step = error.get("step_id") or (failed[0] if failed else None)
+    where = f" at step {step}" if step else ""
+    what = f"{error.get('code')}: {error.get('message')}" if error else state.run.reason
+    return f"{where}: {what}" if what else where
+
+
+# --- showing it -------------------------------------------------------------------------------------
+
+
+class LinesView:
+    """One line per change of a step, for pipes and logs (``--json``: one object per line)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self._seen: dict[str, tuple[str, int, str | None]] = {}
+
+    def __enter__(self) -> LinesView:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def show(self, state: RunState) -> None:
+        now = datetime.now(UTC)
+        for step in state.steps:
+            if self._seen.get(step.entry.key) == step.change:
+                continue
+            self._seen[step.entry.key] = step.change
+            if self.as_json:
+                emit_json_line({**step.entry.raw, "with": step.with_whom})
+            else:
+                console.print(step.line(now), markup=False, highlight=False, soft_wrap=True)
+
+
+class LiveView:
+    """The run as a table redrawn in place; between events the durations still tick (Rich redraws
+    from the last state it was shown, without asking the server)."""
+
+    def __init__(self) -> None:
+        self.state: RunState | None = None
+        self._live = Live(self, console=console, refresh_per_second=4)
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._live.__exit__(*exc)
+
+    def show(self, state: RunState) -> None:
+        self.state = state
+        self._live.refresh()
+
+    def __rich__(self) -> RenderableType:
+        return run_table(self.state, datetime.now(UTC)) if self.state else ""
+
+
+def run_table(state: RunState, now: datetime) -> RenderableType:
+    grid = Table(header_style="bold")
+    for column in ("step", "status", "attempt", "with", "took"):
+        grid.add_column(column, overflow="fold")
+    for step in state.steps:
+        e = step.entry
+        grid.add_row(
+            escape(e.key), status_text(e.status), str(e.attempt), escape(step.with_whom or ""), step.took(now)
+        )
+    run = state.run
+    waiting = f" ({run.waiting_reason})" if run.waiting_reason and not run.is_terminal else ""
+    took = duration((run.updated_at if run.is_terminal else now) - run.created_at)
+    return Group(grid, f"run {run.intent_id} {status_text(run.status)}{escape(waiting)} · {took}")
+
+
+def duration(elapsed: Any) -> str:
+    seconds = max(0.0, elapsed.total_seconds())
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
