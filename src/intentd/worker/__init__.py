@@ -10,15 +10,20 @@
         ctx.progress("drafting")
         return {"draft": "..."}
 
-Run it with ``worker.run()`` or ``intentd worker run module:worker``.
+Run it with ``worker.run()`` or ``intentd worker run module:worker``. A supervisor delegates durably:
+``ctx.spawn`` children, ``ctx.gather`` their results (the intent waits without a lease meanwhile) and
+``ctx.step`` journals a result, with a compensation should the handler fail for good.
 """
 
 from ._context import AsyncContext, Context
-from ._errors import FatalError, RetryableError
+from ._errors import ChildFailed, FatalError, RetryableError
+from ._journal import Child
 from ._runtime import Handler, Result, RetryPolicy, Worker
 
 __all__ = [
     "AsyncContext",
+    "Child",
+    "ChildFailed",
     "Context",
     "FatalError",
     "Handler",

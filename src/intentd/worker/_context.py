@@ -1,20 +1,25 @@
 """What a handler receives besides the intent: the delivery's facts and a few actions on it.
 
 Sync handlers run in a thread and get :class:`Context`, whose actions block; async handlers get
-:class:`AsyncContext`, whose actions are awaited. Both share :class:`_ContextState`.
+:class:`AsyncContext`, whose actions are awaited. Both share :class:`_ContextState`. Durable delegation
+(``spawn``, ``gather``, ``step``) is the journal's (``_journal.py``); the contexts only call it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from intentd.client import AsyncClient, Delivery, Intent, WaitingReason
+from intentd.client import AsyncClient, ChildSpec, Delivery, Intent, WaitingReason
 from intentd.model import JSON
+
+from ._journal import Child, Journal
 
 
 @dataclass
@@ -25,9 +30,18 @@ class _ContextState:
     parked: bool = False
     # Set when the server says the intent is no longer ours (canceled, or the lease was lost).
     lost: threading.Event = field(default_factory=threading.Event)
+    journal: Journal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.journal = Journal(self.client, self.delivery, park=self._park, lose=self.lost.set)
+
+    def _park(self) -> None:
+        self.parked = True
 
 
 class _ContextBase:
+    _awaitable_children = False
+
     def __init__(self, state: _ContextState) -> None:
         self._state = state
 
@@ -60,6 +74,27 @@ class _ContextBase:
         for name, amount in amounts.items():
             self._state.usage[name] = self._state.usage.get(name, 0) + amount
 
+    def spawn(
+        self,
+        to_agent: str,
+        payload: JSON | None = None,
+        *,
+        key: str,
+        intent_type: str = "intent.task.v1",
+        deadline_at: datetime | None = None,
+        max_delivery_attempts: int = 5,
+    ) -> Child:
+        """A child intent for ``to_agent``, journaled on this intent under ``key`` (stable across
+        runs of the handler, unique per intent). Nothing is sent yet: await the child (async), call
+        ``child.result()`` (sync), or pass several to :meth:`gather`, which spawns each key once, ever.
+        The child comes from this intent's agent and joins its run and correlation."""
+        spec = ChildSpec(key, to_agent, intent_type, dict(payload or {}), deadline_at, max_delivery_attempts)
+        self._state.journal.claim_child(spec)
+        return Child(spec, self._one, awaitable=self._awaitable_children)
+
+    def _one(self, child: Child) -> Any:
+        raise NotImplementedError
+
     def _progress_call(self, message: str) -> Any:
         d = self._state.delivery
         return self._state.client.progress(d.intent.intent_id, message, lease_token=d.lease_token)
@@ -73,6 +108,50 @@ class _ContextBase:
 
 
 class AsyncContext(_ContextBase):
+    """The context of an async handler: its actions are awaited.
+
+    drafts = await ctx.gather(*(ctx.spawn(WRITER, {"topic": t}, key=f"draft-{t}") for t in topics))
+    score = await ctx.step("review", lambda: review(drafts), compensate=undo_review)
+    """
+
+    _awaitable_children = True
+
+    async def gather(self, *children: Child, return_exceptions: bool = False) -> list[Any]:
+        """The children's results, in order. Spawns those not spawned yet (one request); when some
+        have not finished, the intent is parked without a lease and this handler stops here (nothing
+        is reported), to run again from the top, on any worker, once they all have. A child that
+        failed or was canceled raises :class:`~intentd.worker.ChildFailed` (the first in order), or
+        stands in its place with ``return_exceptions=True``."""
+        return await self._state.journal.gather(children, return_exceptions)
+
+    async def _one(self, child: Child) -> Any:
+        [result] = await self.gather(child)
+        return result
+
+    async def step(
+        self,
+        key: str,
+        fn: Callable[[], Any] | Awaitable[Any],
+        *,
+        compensate: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Run ``fn`` (a callable, sync or async, or an awaitable) once, ever, for this intent: its
+        JSON result is journaled under ``key`` and a later run of the handler gets the journaled
+        result without running it. ``compensate(result)`` (sync or async) undoes the step if the
+        handler fails for good later; each runs once, last registered first."""
+        journal = self._state.journal
+        found, result = await journal.journaled(key)
+        if found:
+            if inspect.iscoroutine(fn):
+                fn.close()  # not needed: never awaited, and not to be warned about
+        else:
+            value = fn() if callable(fn) else fn
+            if inspect.isawaitable(value):
+                value = await value
+            result = await journal.record(key, value)
+        journal.register(key, compensate, result)
+        return result
+
     async def progress(self, message: str) -> None:
         """Record progress as an ``intent.progress`` event."""
         await self._progress_call(message)
@@ -90,12 +169,44 @@ class AsyncContext(_ContextBase):
 
 
 class Context(_ContextBase):
+    """The context of a sync handler, which runs in a thread: its actions block.
+
+    drafts = ctx.gather(*(ctx.spawn(WRITER, {"topic": t}, key=f"draft-{t}") for t in topics))
+    score = ctx.step("review", lambda: review(drafts), compensate=undo_review)
+    """
+
     def __init__(self, state: _ContextState, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(state)
         self._loop = loop
+        state.journal.blocking = True
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def gather(self, *children: Child, return_exceptions: bool = False) -> list[Any]:
+        """The children's results, in order. Spawns those not spawned yet (one request); when some
+        have not finished, the intent is parked without a lease and this handler stops here (nothing
+        is reported), to run again from the top, on any worker, once they all have. A child that
+        failed or was canceled raises :class:`~intentd.worker.ChildFailed` (the first in order), or
+        stands in its place with ``return_exceptions=True``."""
+        return list(self._run(self._state.journal.gather(children, return_exceptions)))
+
+    def _one(self, child: Child) -> Any:
+        [result] = self.gather(child)
+        return result
+
+    def step(self, key: str, fn: Callable[[], Any], *, compensate: Callable[[Any], Any] | None = None) -> Any:
+        """Run ``fn()`` once, ever, for this intent: its JSON result is journaled under ``key`` and a
+        later run of the handler gets the journaled result without calling it. ``compensate(result)``
+        undoes the step if the handler fails for good later; each runs once, last registered first."""
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError("a sync handler's step takes a plain callable (async ones: an async handler)")
+        journal = self._state.journal
+        found, result = self._run(journal.journaled(key))
+        if not found:
+            result = self._run(journal.record(key, fn()))
+        journal.register(key, compensate, result)
+        return result
 
     def progress(self, message: str) -> None:
         """Record progress as an ``intent.progress`` event."""

@@ -35,7 +35,7 @@ from intentd.model import JSON, normalize_address
 
 from ._client import async_twin
 from ._context import AsyncContext, Context, _ContextState
-from ._errors import FatalError, RetryableError
+from ._errors import FatalError, RetryableError, error_object
 from ._slots import Slots
 
 log = logging.getLogger("intentd.worker")
@@ -254,6 +254,20 @@ class _Run:
         await self._report(state, outcome)
 
     async def _call(self, handler: Handler, state: _ContextState) -> Any:
+        """The handler's outcome; a failure for good first compensates the steps that asked to be
+        (while the heartbeat still holds the lease)."""
+        try:
+            return state.journal.returned(await self._invoke(handler, state))
+        except Exception as exc:
+            failure = state.journal.failure(exc)
+            if _retryable(state.delivery, failure):
+                raise
+            final = await state.journal.compensate(failure)
+            if final is exc:
+                raise
+            raise final from exc
+
+    async def _invoke(self, handler: Handler, state: _ContextState) -> Any:
         intent = state.delivery.intent
         if inspect.iscoroutinefunction(handler):
             return await handler(AsyncContext(state), intent)
@@ -295,8 +309,8 @@ class _Run:
 
     async def _report_failure(self, state: _ContextState, exc: BaseException) -> None:
         d = state.delivery
-        error = {"code": type(exc).__name__, "message": str(exc) or type(exc).__name__}
-        retryable = not isinstance(exc, FatalError) and d.attempt < RetryPolicy.attempts(d.intent)
+        error = error_object(exc)
+        retryable = _retryable(d, exc)
         delay = 0.0
         if retryable:
             given = exc.retry_after if isinstance(exc, RetryableError) else None
@@ -329,6 +343,10 @@ class _Run:
                 log.warning("could not release %s: %s", delivery.intent.intent_id, exc)
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
+
+
+def _retryable(delivery: Delivery, exc: BaseException) -> bool:
+    return not isinstance(exc, FatalError) and delivery.attempt < RetryPolicy.attempts(delivery.intent)
 
 
 def _as_result(value: Any) -> JSON:
