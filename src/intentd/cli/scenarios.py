@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import orjson
@@ -19,11 +19,12 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-# The SDK has no scenario or journal call yet: these build the errors its calls raise from a response,
-# so connect() reports a refusal here exactly as for every other command.
-from intentd.client import Client, Intent, RunTree
+from intentd.client import Client, Intent, JournalEntry, RunTree
+
+# The SDK has no scenario calls yet: these build the errors its calls raise from a response, so
+# connect() reports a refusal of a bundle exactly as any other.
 from intentd.client._errors import error_from_response, transport_error, unexpected_response
-from intentd.wire import JournalAnswer, JournalEntry, ScenarioApplied, ScenarioValid
+from intentd.wire import ScenarioApplied, ScenarioValid
 
 from ._client import EXIT_REFUSED, connect
 from ._options import JsonOpt, settings_of
@@ -33,6 +34,7 @@ app = typer.Typer(help="Check and start AXP scenarios (ScenarioBundle files).", 
 
 EXIT_BAD_FILE = 2  # as for a bad flag: nothing was sent
 YAML_SUFFIXES = {".yaml", ".yml"}
+T = TypeVar("T")
 FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or .yml", show_default=False)]
 
 
@@ -40,8 +42,8 @@ FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or
 def validate(ctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
     """Check a ScenarioBundle: every problem with its path (creates nothing)."""
     bundle = read_bundle(file)
-    with connect(settings_of(ctx)) as client, ScenarioApi(client, as_json) as api:
-        valid = ScenarioValid.from_wire(api.send_bundle("validate", bundle))
+    with connect(settings_of(ctx)) as client:
+        valid = send_bundle(client, "validate", bundle, ScenarioValid.from_wire, as_json)
     if as_json:
         emit_json(valid.raw)
     else:
@@ -63,10 +65,10 @@ def apply(
     """Start a ScenarioBundle's run; print its id and status, or with --watch follow it step by step."""
     bundle = read_bundle(file)
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    with connect(settings_of(ctx)) as client, ScenarioApi(client, as_json) as api:
-        applied = ScenarioApplied.from_wire(api.send_bundle("apply", bundle, headers))
+    with connect(settings_of(ctx)) as client:
+        applied = send_bundle(client, "apply", bundle, ScenarioApplied.from_wire, as_json, headers)
         show_applied(applied, as_json, watch)
-        state = watch_run(client, api, applied.intent_id, as_json) if watch else None
+        state = watch_run(client, applied.intent_id, as_json) if watch else None
     if state is not None:
         end_of_run(state, as_json)
 
@@ -118,79 +120,50 @@ def _body(bundle: dict[str, Any]) -> bytes:
 # --- the server -------------------------------------------------------------------------------------
 
 
-class ScenarioApi:
-    """The calls the SDK lacks, over a plain httpx client configured like the SDK's ``client``."""
-
-    def __init__(self, client: Client, as_json: bool) -> None:
-        self.as_json = as_json
-        self._http = httpx.Client(
-            base_url=client.base_url,
-            headers=client.default_headers,  # the API key and User-Agent
-            transport=client.transport,
-            timeout=client.timeout,
-        )
-
-    def __enter__(self) -> ScenarioApi:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._http.close()
-
-    def send_bundle(self, action: str, bundle: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        """``POST /v1/scenarios/<action>``; a bundle the server refuses as invalid ends the command with
-        its problems (exit 1)."""
-        headers = {"content-type": "application/json", **(headers or {})}
-        response = self._send("POST", f"/v1/scenarios/{action}", content=_body(bundle), headers=headers)
-        if response.status_code == 422:
-            show_problems(response, self.as_json)
-        return self._answer(response)
-
-    def journal(self, run_id: str) -> list[JournalEntry]:
-        response = self._send("GET", f"/v1/intents/{run_id}/journal")
-        return JournalAnswer.from_wire(self._answer(response)).entries
-
-    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
+def send_bundle(
+    client: Client,
+    action: str,
+    bundle: dict[str, Any],
+    parse: Callable[[Any], T],
+    as_json: bool,
+    headers: dict[str, str] | None = None,
+) -> T:
+    """``POST /v1/scenarios/<action>`` with the SDK client's URL and headers (API key, User-Agent); a
+    bundle the server refuses as invalid ends the command with its problems (exit 1)."""
+    body, sent = _body(bundle), {"content-type": "application/json", **(headers or {})}
+    with httpx.Client(
+        base_url=client.base_url, headers=client.default_headers, timeout=client.timeout
+    ) as http:
         try:
-            return self._http.request(method, path, **request)
+            response = http.post(f"/v1/scenarios/{action}", content=body, headers=sent)
         except httpx.TransportError as exc:
             raise transport_error(exc, "") from exc
-
-    @staticmethod
-    def _answer(response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            raise error_from_response(response, "")
-        try:
-            return response.json()
-        except ValueError as problem:  # not JSON: not intentd answering
-            raise unexpected_response(response, "", problem) from None
+    if response.status_code == 422:
+        show_problems(response, as_json)
+    if response.status_code >= 400:
+        raise error_from_response(response, "")
+    try:
+        return parse(response.json())
+    except ValueError as problem:  # not JSON, or not this answer: not intentd answering
+        raise unexpected_response(response, "", problem) from None
 
 
 def show_problems(response: httpx.Response, as_json: bool) -> None:
-    """A refused bundle: every problem as ``path: message (code)`` (exit 1). Problems of how the parts
-    fit together come in ``details.problems``, malformed fields in ``details.errors``."""
+    """A refused bundle: every problem as ``path: message (code)`` (exit 1). How the parts fit
+    together comes in ``details.problems``, a malformed field in ``details.errors``."""
     try:
-        error = response.json()["error"]
-        details = error.get("details") or {}
+        details = response.json()["error"].get("details") or {}
+        listed = details.get("problems") or [
+            {"path": e["field"], "message": e["message"], "code": e.get("type")} for e in details["errors"]
+        ]
+        lines = [f"  {p['path']}: {p['message']} ({p['code']})" for p in listed]
     except (ValueError, KeyError, TypeError, AttributeError):
         return  # not intentd's error shape: reported as any other refusal
     if as_json:
         emit_json(response.json())
         raise typer.Exit(EXIT_REFUSED)
-    listed = (
-        details.get("problems")
-        or [
-            {"path": e.get("field"), "message": e.get("message"), "code": e.get("type")}
-            for e in details.get("errors") or []
-        ]
-        or [
-            {"path": details.get("field", "body"), "message": error.get("message"), "code": error.get("code")}
-        ]
-    )
-    errors.print(f"the scenario has {len(listed)} problem(s):", style="red", markup=False, highlight=False)
-    for problem in listed:
-        line = f"  {problem.get('path')}: {problem.get('message')} ({problem.get('code')})"
+    errors.print(f"the scenario has {len(lines)} problem(s):", style="red", markup=False, highlight=False)
+    for line in lines:
         errors.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_REFUSED)
 
@@ -226,10 +199,10 @@ class RunState:
     steps: list[Step]
 
 
-def read_run(client: Client, api: ScenarioApi, run_id: str) -> RunState:
+def read_run(client: Client, run_id: str) -> RunState:
     # The tree first: whatever changes after it is an event after its root's last_seq.
     tree = client.tree(run_id)
-    entries = api.journal(run_id)
+    entries = client.journal(run_id)
     (run,) = [i for i in tree.intents if i.intent_id == run_id]
     return RunState(run, [Step(e, _with_whom(e, tree, run_id)) for e in entries])
 
@@ -243,23 +216,25 @@ def _with_whom(entry: JournalEntry, tree: RunTree, run_id: str) -> str | None:
     return child[0].to_agent if child else None
 
 
-def watch_run(client: Client, api: ScenarioApi, run_id: str, as_json: bool) -> RunState:
-    view = LinesView(as_json) if as_json or not console.is_terminal else LiveView()
+def watch_run(client: Client, run_id: str, as_json: bool) -> RunState:
     try:
-        return follow_run(client, api, run_id, view)
+        if as_json or not console.is_terminal:
+            return follow_run(client, run_id, LinesView(as_json).show)
+        view = LiveView()
+        with view.live:
+            return follow_run(client, run_id, view.show)
     except KeyboardInterrupt:
         fail(f"stopped watching; the run goes on: intentd intents watch {run_id}", 130, style="yellow")
 
 
-def follow_run(client: Client, api: ScenarioApi, run_id: str, view: LiveView | LinesView) -> RunState:
+def follow_run(client: Client, run_id: str, show: Callable[[RunState], None]) -> RunState:
     """Show the run, then again on each of its events, until it ends (the SDK's stream ends there)."""
-    state = read_run(client, api, run_id)
-    with view:
-        view.show(state)
-        if not state.run.is_terminal:
-            for _ in client.observe(run_id, since=state.run.last_seq, wait_seconds=30.0):
-                state = read_run(client, api, run_id)
-                view.show(state)
+    state = read_run(client, run_id)
+    show(state)
+    if not state.run.is_terminal:
+        for _ in client.observe(run_id, since=state.run.last_seq, wait_seconds=30.0):
+            state = read_run(client, run_id)
+            show(state)
     return state
 
 
@@ -306,12 +281,6 @@ class LinesView:
         self.as_json = as_json
         self._seen: dict[str, tuple[str, int, str | None]] = {}
 
-    def __enter__(self) -> LinesView:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        pass
-
     def show(self, state: RunState) -> None:
         now = datetime.now(UTC)
         for step in state.steps:
@@ -330,18 +299,11 @@ class LiveView:
 
     def __init__(self) -> None:
         self.state: RunState | None = None
-        self._live = Live(self, console=console, refresh_per_second=4)
-
-    def __enter__(self) -> LiveView:
-        self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._live.__exit__(*exc)
+        self.live = Live(self, console=console, refresh_per_second=4)
 
     def show(self, state: RunState) -> None:
         self.state = state
-        self._live.refresh()
+        self.live.refresh()
 
     def __rich__(self) -> RenderableType:
         return run_table(self.state, datetime.now(UTC)) if self.state else ""
@@ -362,7 +324,7 @@ def run_table(state: RunState, now: datetime) -> RenderableType:
     return Group(grid, f"run {run.intent_id} {status_text(run.status)}{escape(waiting)} · {took}")
 
 
-def duration(elapsed: Any) -> str:
+def duration(elapsed: timedelta) -> str:
     seconds = max(0.0, elapsed.total_seconds())
     if seconds < 60:
         return f"{seconds:.1f}s"

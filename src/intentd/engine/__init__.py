@@ -9,10 +9,14 @@ from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wai
 from .intents import IntentService
 from .keys import KeyService, hash_key
 from .mesh import MeshService
+from .runs import ApplyScenario, RunService, SpawnChild
 from .runtime import Engine
 from .scheduler import Scheduler
 
 __all__ = [
+    "ApplyScenario",
+    "RunService",
+    "SpawnChild",
     "Claim",
     "Complete",
     "Completion",

@@ -4,6 +4,8 @@ its effects, in the unit's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from intentd.model import (
     JSON,
     Event,
@@ -19,6 +21,8 @@ from intentd.model import (
     new_id,
 )
 
+from .inputs import SubmitIntent
+
 
 class Change:
     """Accumulates the events of one state change of one intent."""
@@ -27,6 +31,9 @@ class Change:
         self.before = intent
         self.intent = intent
         self.events: list[Event] = list(already)
+        # Changes of other intents that this one causes (a run moving on when its child ends, the
+        # children of a canceled run): recorded after it, in this order, in the same transaction.
+        self.follow_ups: list[Change] = []
 
     @property
     def is_new(self) -> bool:
@@ -98,3 +105,36 @@ def check_lease(intent: Intent, token: str) -> None:
             "lease token is not the intent's current lease (expired, released or superseded)",
             details={"intent_id": intent.intent_id, "delivery_attempt": intent.delivery_attempt},
         )
+
+
+def new_intent(
+    namespace: str,
+    spec: SubmitIntent,
+    now: Micros,
+    *,
+    actor: str,
+    root_intent_id: str | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Change:
+    """The change that creates an intent: ``intent.created`` then ``intent.submitted`` (not recorded
+    yet: a caller may add events, e.g. park a workflow run before anything can deliver it)."""
+    intent_id = new_id()
+    created = Event(
+        intent_id,
+        1,
+        EventType.CREATED,
+        Status.CREATED,
+        now,
+        actor,
+        details={
+            **spec.fields(),
+            "namespace": namespace,
+            "from_agent": actor,
+            "root_intent_id": root_intent_id or spec.parent_intent_id or intent_id,
+            "idempotency_key": idempotency_key,
+        },
+    )
+    change = Change(replace(evolve(None, created), request_hash=fingerprint), created)
+    change.step(EventType.SUBMITTED, Status.SUBMITTED, actor, now)
+    return change

@@ -36,6 +36,7 @@ from intentd.store import Store, Tx
 from ._change import Change
 from .inputs import Principal
 from .recorder import Recorder
+from .workflows.human import HumanAnswers
 
 Clock = Callable[[], Micros]
 
@@ -109,10 +110,11 @@ class Approval:
 
 
 class InboxService:
-    def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder, answers: HumanAnswers) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
+        self._answers = answers
 
     async def threads(
         self, principal: Principal, *, owner: str | None = None, status: str | None = None, limit: int = 50
@@ -187,8 +189,15 @@ class InboxService:
                 details={"intent_id": intent.intent_id, "status": intent.status.value},
             )
         record = approval.record()
+        approve = approval.decision == "approve"
+        answered = await self._answers.decide(
+            tx, intent, approve, approval.comment, approval.decided_by, approval.decided_at
+        )
+        if answered is not None:  # a run's human step: the decision ends it
+            await self._recorder.record(tx, answered)
+            return await tx.get_intent(intent.intent_id) or intent
         change = Change(intent)
-        if approval.decision == "approve":
+        if approve:
             change.step(
                 EventType.RESUMED,
                 Status.SUBMITTED,

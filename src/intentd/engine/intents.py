@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins  # IntentService.list shadows the builtin inside the class
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from intentd.model import (
@@ -20,14 +20,13 @@ from intentd.model import (
     StalePolicyGeneration,
     Status,
     ValidationFailed,
-    evolve,
-    new_id,
 )
 from intentd.store import IntentPage, Store, Subscription, Tx, intent_key
 
-from ._change import Change, check_lease
+from ._change import Change, check_lease, new_intent
 from .inputs import Principal, Resolve, SubmitIntent
 from .recorder import Recorder
+from .workflows.human import HumanAnswers
 
 Clock = Callable[[], Micros]
 
@@ -45,6 +44,18 @@ async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool
     return intent
 
 
+async def replayed_submit(tx: Tx, namespace: str, idempotency_key: str, fingerprint: str) -> Intent | None:
+    """The intent an earlier request with this ``Idempotency-Key`` created, if its body was the same;
+    a different body is a conflict."""
+    existing = await tx.intent_by_idempotency_key(namespace, idempotency_key)
+    if existing is not None and existing.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "Idempotency-Key was already used with a different request body",
+            details={"idempotency_key": idempotency_key, "intent_id": existing.intent_id},
+        )
+    return existing
+
+
 async def submit_in(
     tx: Tx,
     recorder: Recorder,
@@ -58,34 +69,19 @@ async def submit_in(
     """Create an intent inside an open transaction: ``intent.created`` then ``intent.submitted``."""
     # Only a keyed submit is ever compared, so only it pays for the fingerprint.
     fingerprint = spec.fingerprint() if idempotency_key is not None else None
-    if idempotency_key is not None:
-        existing = await tx.intent_by_idempotency_key(principal.namespace, idempotency_key)
+    if idempotency_key is not None and fingerprint is not None:
+        existing = await replayed_submit(tx, principal.namespace, idempotency_key, fingerprint)
         if existing is not None:
-            if existing.request_hash != fingerprint:
-                raise IdempotencyConflict(
-                    "Idempotency-Key was already used with a different request body",
-                    details={"idempotency_key": idempotency_key, "intent_id": existing.intent_id},
-                )
             return existing, False
-    intent_id = new_id()
-    actor = spec.from_agent or principal.name
-    created = Event(
-        intent_id,
-        1,
-        EventType.CREATED,
-        Status.CREATED,
+    change = new_intent(
+        principal.namespace,
+        spec,
         now,
-        actor,
-        details={
-            **spec.fields(),
-            "namespace": principal.namespace,
-            "from_agent": actor,
-            "root_intent_id": root_intent_id or spec.parent_intent_id or intent_id,
-            "idempotency_key": idempotency_key,
-        },
+        actor=spec.from_agent or principal.name,
+        root_intent_id=root_intent_id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
     )
-    change = Change(replace(evolve(None, created), request_hash=fingerprint), created)
-    change.step(EventType.SUBMITTED, Status.SUBMITTED, actor, now)
     return await recorder.record(tx, change), True
 
 
@@ -99,10 +95,11 @@ class RunTree:
 
 
 class IntentService:
-    def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder, answers: HumanAnswers) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
+        self._answers = answers
 
     async def submit(
         self, principal: Principal, spec: SubmitIntent, idempotency_key: str | None = None
@@ -207,7 +204,12 @@ class IntentService:
             _check_generation(intent, body.get("expected_policy_generation"))
             if body.get("lease_token") is not None:
                 check_lease(intent, str(body["lease_token"]))
-            change, now = Change(intent), self._clock()
+            now = self._clock()
+            answered = await self._answers.resume(tx, intent, body, actor, now)
+            if answered is not None:  # a person's answer to a run's human step
+                await self._recorder.record(tx, answered)
+                return await load(tx, principal, intent_id)
+            change = Change(intent)
             if action == "fail":
                 change.step(
                     EventType.FAILED,

@@ -23,7 +23,8 @@ from ._change import Change
 
 class Effect(Protocol):
     """One consequence of a change, written in the change's transaction before its rows. An effect
-    may add events to the change (the direct handoff leases the intent it just queued)."""
+    may add events to the change (the direct handoff leases the intent it just queued) and changes of
+    other intents to ``change.follow_ups`` (a run moving on when its step ends)."""
 
     async def apply(self, tx: Tx, change: Change) -> None: ...
 
@@ -33,11 +34,14 @@ class Recorder:
         self.effects = tuple(effects)
 
     async def record(self, tx: Tx, change: Change) -> Intent:
-        """Apply the change's effects in order, then write the projection and its events."""
+        """Apply the change's effects in order, write the projection and its events, then record the
+        changes of other intents it caused (its effects' ``follow_ups``), each with its own effects."""
         for effect in self.effects:
             await effect.apply(tx, change)
         if change.is_new:
             await tx.insert_intent(change.intent, change.events)
         else:
             await tx.save_intent(change.intent, change.events)
+        for follow_up in change.follow_ups:
+            await self.record(tx, follow_up)
         return change.intent

@@ -12,14 +12,16 @@ from intentd.store import Store
 
 from .delivery import DeliveryService
 from .dispatch import Dispatcher
-from .effects import DirectHandoff, QueueForDelivery, ReplyToSender
+from .effects import CancelChildren, DirectHandoff, JoinParent, QueueForDelivery, ReplyToSender
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import KeyService
 from .mesh import MeshService
 from .recorder import Recorder
+from .runs import RunService
 from .scheduler import Scheduler
-from .timers import Deadline, WakeUp
+from .timers import Deadline, StepTimer, WakeUp
+from .workflows import HumanAnswers
 
 
 class Engine:
@@ -29,17 +31,27 @@ class Engine:
         self.store = store
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
-        timer_kinds = (Deadline(), WakeUp())
+        timer_kinds = (Deadline(), WakeUp(), StepTimer())
         # The order matters: an intent is queued before it can be handed off, and a handoff may
-        # add events that the effects after it see.
+        # add events that the effects after it see. A run that ends stops its subtree before its
+        # own parent moves on.
         self.recorder = Recorder(
-            [QueueForDelivery(), DirectHandoff(self.dispatcher), ReplyToSender(), *timer_kinds]
+            [
+                QueueForDelivery(),
+                DirectHandoff(self.dispatcher),
+                ReplyToSender(),
+                CancelChildren(),
+                JoinParent(),
+                *timer_kinds,
+            ]
         )
-        self.intents = IntentService(store, clock, self.recorder)
+        answers = HumanAnswers()
+        self.intents = IntentService(store, clock, self.recorder, answers)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.keys = KeyService(store, clock)
-        self.inbox = InboxService(store, clock, self.recorder)
+        self.inbox = InboxService(store, clock, self.recorder, answers)
+        self.runs = RunService(store, clock, self.recorder)
         self.mesh = MeshService(store, clock)
 
     @property

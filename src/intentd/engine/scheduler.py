@@ -58,7 +58,7 @@ class Scheduler:
                 continue
             if intent is None or intent.is_terminal:
                 continue
-            change = kind.fire(intent, timer, now)
+            change = await kind.fire(tx, intent, timer, now)
             if change is not None:
                 await self._recorder.record(tx, change)
         return len(timers)

@@ -15,6 +15,7 @@ from ._errors import (
     IntentNotWaiting,
     IntentTerminal,
     InvalidApiKey,
+    JournalKeyConflict,
     MethodNotAllowed,
     MissingApiKey,
     NotFound,
@@ -35,6 +36,7 @@ from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason,
 from ._time import Micros, from_rfc3339, new_id, now_us, to_micros, to_rfc3339
 
 __all__ = [
+    "JournalKeyConflict",
     "CHILD_OUTCOME",
     "EntryKind",
     "EntryStatus",

@@ -219,6 +219,12 @@ class IntentNotWaiting(Conflict):
     code = "intent_not_waiting"
 
 
+class JournalKeyConflict(Conflict):
+    """A run's journal key was used for another kind of entry (a spawn's key for a step's result)."""
+
+    code = "journal_key_conflict"
+
+
 class ApprovalDecided(Conflict):
     """This approval was already decided."""
 

@@ -52,7 +52,14 @@ def _policy_updated(intent: Intent, d: JSON) -> dict[str, Any]:
     }
 
 
+def _resumed(_: Intent, d: JSON) -> dict[str, Any]:
+    # A run woken because the children it awaited have finished made progress: it gets its whole
+    # budget of delivery attempts again (a supervisor parks once per gather).
+    return {"delivery_attempt": 0} if d.get("restart_attempts") else {}
+
+
 FOLDS: dict[EventType, Fold] = {
+    EventType.RESUMED: _resumed,
     EventType.DELIVERED: _delivered,
     EventType.COMPLETED: _completed,
     EventType.FAILED: _errored,

@@ -13,6 +13,7 @@ from intentd.store import Timer, Tx
 
 from .._change import Change
 from .deadline import Deadline
+from .step import StepTimer
 from .wake import WakeUp
 
 
@@ -23,9 +24,9 @@ class TimerKind(Protocol):
         """Arm or disarm this kind's timers for ``change`` (an effect, see ``recorder.py``)."""
         ...
 
-    def fire(self, intent: Intent, timer: Timer, now: Micros) -> Change | None:
-        """The change a due timer makes to its (non-terminal) intent, or None to drop it."""
+    async def fire(self, tx: Tx, intent: Intent, timer: Timer, now: Micros) -> Change | None:
+        """The change a due timer makes to its (non-terminal, locked) intent, or None to drop it."""
         ...
 
 
-__all__ = ["Deadline", "TimerKind", "WakeUp"]
+__all__ = ["Deadline", "StepTimer", "TimerKind", "WakeUp"]

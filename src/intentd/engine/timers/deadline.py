@@ -17,7 +17,7 @@ class Deadline:
         if change.is_new and deadline is not None:
             await tx.add_timer(change.intent.intent_id, self.kind, deadline)
 
-    def fire(self, intent: Intent, timer: Timer, now: Micros) -> Change | None:
+    async def fire(self, tx: Tx, intent: Intent, timer: Timer, now: Micros) -> Change | None:
         change = Change(intent)
         error = {"code": "intent_timeout", "message": "deadline_at passed"}
         change.step(EventType.TIMED_OUT, Status.TIMED_OUT, "scheduler", now, details={"error": error})

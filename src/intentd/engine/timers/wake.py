@@ -24,7 +24,7 @@ class WakeUp:
             if wake_at is not None:
                 await tx.add_timer(intent.intent_id, self.kind, wake_at)
 
-    def fire(self, intent: Intent, timer: Timer, now: Micros) -> Change | None:
+    async def fire(self, tx: Tx, intent: Intent, timer: Timer, now: Micros) -> Change | None:
         if intent.status is not Status.WAITING:
             return None
         change = Change(intent)

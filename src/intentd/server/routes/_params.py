@@ -31,3 +31,13 @@ WaitSeconds = Annotated[
     ),
 ]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=NO_NUL,
+        description="a repeated request with this key answers what the first one did",
+    ),
+]

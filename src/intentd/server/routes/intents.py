@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import Body, Header, Query, Request
+from fastapi import Body, Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Resolve
@@ -33,7 +33,7 @@ from ..auth import Caller, EngineDep
 from ..inputs import submit_spec
 from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
-from ._params import IntentId, LastEventId, Since, WaitSeconds, v1_router
+from ._params import IdempotencyKey, IntentId, LastEventId, Since, WaitSeconds, v1_router
 
 router = v1_router("/v1/intents", "intents")
 
@@ -43,9 +43,7 @@ async def create_intent(
     body: CreateIntent,
     caller: Caller,
     engine: EngineDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=NO_NUL)
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> FastJSONResponse:
     intent, created = await engine.intents.submit(caller, submit_spec(body), idempotency_key)
     wire = intent.to_wire()

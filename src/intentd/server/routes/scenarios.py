@@ -1,17 +1,17 @@
-"""AXP ScenarioBundles (PROTOCOL.md §4.4): ``POST /v1/scenarios/validate`` checks a bundle before
-anything runs and creates nothing. The schema (``wire/scenarios.py``) refuses a malformed field with the
-usual 422; a well-formed bundle whose parts do not fit together (``engine/scenarios.py``) gets one 422
-listing every problem in ``error.details.problems``, each with its path and code."""
+"""AXP ScenarioBundles (PROTOCOL.md §4.4): ``POST /v1/scenarios/validate`` checks a bundle and creates
+nothing; ``POST /v1/scenarios/apply`` starts a run of it. The schema (``wire/scenarios.py``) refuses a
+malformed field with the usual 422; a well-formed bundle whose parts do not fit together
+(``engine/workflows/check.py``) gets one 422 listing every problem in ``error.details.problems``,
+each with its path and code, and nothing is created."""
 
 from __future__ import annotations
 
-from intentd.engine.scenarios import ScenarioAgent, ScenarioPlan, ScenarioStep, check_scenario
-from intentd.model import ValidationFailed
-from intentd.wire import ScenarioBundle, ScenarioValid
+from intentd.wire import ScenarioApplied, ScenarioBundle, ScenarioValid
 
 from .._responses import FastJSONResponse, answer
-from ..auth import Caller
-from ._params import v1_router
+from ..auth import Caller, EngineDep
+from ..plans import apply_request, scenario_plan
+from ._params import IdempotencyKey, v1_router
 
 router = v1_router("/v1/scenarios", "scenarios")
 
@@ -21,28 +21,39 @@ router = v1_router("/v1/scenarios", "scenarios")
     summary="Check a ScenarioBundle: every problem with its path (creates nothing)",
     response_model=ScenarioValid,
 )
-async def validate(body: ScenarioBundle, _: Caller) -> FastJSONResponse:
-    problems = check_scenario(scenario_plan(body))
-    if problems:
-        listed = [{"path": p.path, "code": p.code, "message": p.message} for p in problems]
-        raise ValidationFailed(
-            f"the scenario has {len(problems)} problem(s); first: {problems[0].path}: {problems[0].message}",
-            details={"field": problems[0].path, "problems": listed},
-        )
+async def validate(body: ScenarioBundle, _: Caller, engine: EngineDep) -> FastJSONResponse:
+    engine.runs.check(scenario_plan(body))
     steps = len(body.workflow.steps) if body.workflow else 0
     return answer({"ok": True, "valid": True, "scenario_id": body.scenario_id, "steps": steps})
 
 
-def scenario_plan(bundle: ScenarioBundle) -> ScenarioPlan:
-    workflow = bundle.workflow
-    return ScenarioPlan(
-        steps=tuple(
-            ScenarioStep(
-                s.step_id, on_success=s.on_success, on_failure=s.on_failure, assigned_to=s.assigned_to
-            )
-            for s in (workflow.steps if workflow else [])
-        ),
-        entry_step=workflow.entry_step if workflow else None,
-        agents=tuple(ScenarioAgent(a.role, a.address) for a in bundle.agents),
-        human_roles=tuple(h.role for h in bundle.humans),
+@router.post(
+    "/apply",
+    summary="Start a run of a ScenarioBundle: the run is an intent, its steps are its children",
+    response_model=ScenarioApplied,
+)
+async def apply(
+    body: ScenarioBundle, caller: Caller, engine: EngineDep, idempotency_key: IdempotencyKey = None
+) -> FastJSONResponse:
+    request = apply_request(body)
+    run, created = await engine.runs.apply(caller, request, idempotency_key or body.idempotency_key)
+    wire = run.to_wire()
+    entry = request.plan.entry
+    compile_id = (run.controls.get("plan_sha256") or "")[:32]
+    return answer(
+        {
+            "ok": True,
+            "intent_id": run.intent_id,
+            "run_id": run.intent_id,
+            "scenario_id": body.scenario_id,
+            "status": run.status.value,
+            "pending_with": (entry.to_agent or entry.approver) if entry else None,
+            "compile_id": compile_id,
+            "workflow_compile_id": compile_id,
+            "idempotent": not created,
+            "agents": [{"role": a.role, "address": a.address, "created": False} for a in request.plan.agents],
+            "deadline_at": wire["deadline_at"],
+            "created_at": wire["created_at"],
+            "intent": wire,
+        }
     )
