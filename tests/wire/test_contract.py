@@ -110,6 +110,30 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     await _ok(api, "GET", "/v1/capabilities", wire.Capabilities)
 
 
+async def test_workflow_answers_are_documented(api: AppClient) -> None:
+    scenario = {
+        "scenario_id": "contract.run",
+        "agents": [{"role": "writer", "address": WRITER}],
+        "workflow": {"steps": [{"step_id": "draft", "assigned_to": "writer"}]},
+        "intent": {"type": "intent.draft.v1", "payload": {"topic": "x"}},
+    }
+    run = await _ok(api, "POST", "/v1/scenarios/apply", wire.ScenarioApplied, json=scenario)
+    await _ok(api, "GET", f"/v1/intents/{run['intent_id']}/journal", wire.JournalAnswer)
+    body = {"intent_type": "intent.edit.v1", "correlation_id": "c", "to_agent": REVIEWER, "payload": {}}
+    parent = (await api.post("/v1/intents", json=body)).json()["intent_id"]
+    claims = (await api.post("/v1/agents/test/local/reviewer/claims", json={"worker_id": "w"})).json()
+    token = claims["deliveries"][0]["lease"]["token"]
+    base = f"/v1/intents/{parent}"
+    child = {"key": "a", "to_agent": WRITER, "intent_type": "intent.draft.v1", "payload": {}}
+    spawned = await _ok(
+        api, "POST", f"{base}/children", wire.JournalAnswer, json={"lease_token": token, "children": [child]}
+    )
+    assert spawned["entries"][0]["kind"] == "child"
+    record = {"lease_token": token, "key": "s", "result": 1}
+    await _ok(api, "POST", f"{base}/journal", wire.RecordAnswer, json=record)
+    await _ok(api, "POST", f"{base}/await", wire.AwaitAnswer, json={"lease_token": token, "keys": ["a"]})
+
+
 async def test_resume_and_lease_answers_are_documented(api: AppClient) -> None:
     body = {"intent_type": "intent.draft.v1", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
     first = (await api.post("/v1/intents", json=body)).json()["intent_id"]

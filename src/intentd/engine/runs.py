@@ -85,7 +85,10 @@ class RunService:
 
         async def unit(tx: Tx) -> tuple[Intent, bool]:
             now = self._clock()
-            fingerprint = spec.fingerprint() if idempotency_key is not None else None
+            # The run's correlation id is new on each request: what is compared is the bundle.
+            fingerprint = (
+                replace(spec, correlation_id="").fingerprint() if idempotency_key is not None else None
+            )
             if idempotency_key is not None and fingerprint is not None:
                 existing = await replayed_submit(tx, principal.namespace, idempotency_key, fingerprint)
                 if existing is not None:

@@ -24,6 +24,7 @@ class _Names:
     agents: dict[str, str]  # role -> address (as written when it is not one)
     humans: tuple[str, ...]
     default_agent: str | None
+    declared: tuple[Agent, ...] = ()
 
     def resolve(self, target: str | None) -> str | None:
         if target is None:
@@ -56,12 +57,13 @@ def scenario_plan(bundle: ScenarioBundle) -> Plan:
         agents={a.role: _address(a.address) or a.address for a in bundle.agents},
         humans=humans,
         default_agent=_address(bundle.intent.to_agent) if bundle.intent.to_agent else None,
+        declared=tuple(Agent(a.role, a.address) for a in bundle.agents),
     )
     return _plan(
         bundle.workflow,
         "workflow",
         names,
-        agents=tuple(Agent(a.role, a.address) for a in bundle.agents),
+        agents=names.declared,
         humans=humans,
         intent_type=bundle.intent.type,
         attempts=bundle.intent.max_delivery_attempts or 5,
@@ -109,7 +111,7 @@ def _steps(
     if spec.workflow is not None:
         subflow = _plan(
             spec.workflow, f"{path}.workflow", names,
-            agents=(), humans=names.humans, intent_type=intent_type, attempts=attempts,
+            agents=names.declared, humans=names.humans, intent_type=intent_type, attempts=attempts,
         )  # fmt: skip
     step = Step(
         step_id=spec.step_id,

@@ -125,7 +125,7 @@ class DeclaredRun:
     async def _spawn_step(self, step: Step) -> Intent:
         payload = {**self._render(step.input), "parent_payload": self.run.payload, "step_id": step.step_id}
         human = step.kind is StepKind.HUMAN
-        controls: JSON = {"human_task": step.human_task} if human and step.human_task else {}
+        controls: JSON = {"human_task": step.human_task or _signoff(step)} if human else {}
         deadline = self.now + micros(step.deadline_seconds) if step.deadline_seconds else None
         spec = SubmitIntent(
             intent_type=step.intent_type or self.plan.intent_type,
@@ -504,6 +504,15 @@ class DeclaredRun:
         }
         rendered = render(template, scope)
         return rendered if isinstance(rendered, dict) else {"input": rendered}
+
+
+def _signoff(step: Step) -> JSON:
+    """The task of a human step that declares none: approve or reject."""
+    return {
+        "title": f"Sign off step {step.step_id!r}",
+        "task_type": "approval",
+        "allowed_outcomes": ["approved", "rejected"],
+    }
 
 
 def _decision(entry: JournalEntry) -> str:
