@@ -461,3 +461,67 @@ async def test_mesh_health_follows_the_age_of_the_last_heartbeat(
     assert (await health())[beating] == "unreachable"
     await engine.mesh.heartbeat(principal, beating)
     assert (await health())[beating] == "healthy"
+
+
+def step_agent(client: AxmeClient, address: str) -> Json:
+    """An AXME scenario agent: ``listen`` for its step intent, read the run's payload from
+    ``parent_payload`` and finish the step with ``resume`` ``{"action": "complete", ...}``."""
+    for delivery in client.listen(address, wait_seconds=2, timeout_seconds=30):
+        step = client.get_intent(delivery["intent_id"])["intent"]
+        if step["status"] in TERMINAL:
+            continue
+        topic = step["payload"]["parent_payload"]["topic"]
+        client.resume_intent(
+            step["intent_id"], {"action": "complete", "draft": f"On {topic}."}, owner_agent=address
+        )
+        return dict(step)
+    raise AssertionError("listen ended without a step")
+
+
+def test_apply_scenario_runs_a_workflow_that_axme_agents_and_humans_finish(
+    axme: AxmeClient, connect: Callable[..., AxmeClient], agents: Agents, pool: ThreadPoolExecutor
+) -> None:
+    bundle = {
+        "scenario_id": "compat.draft_and_signoff",
+        "agents": [{"role": "writer", "address": agents.writer, "delivery_mode": "stream"}],
+        "humans": [{"role": "editor", "contact": "editor@example.com"}],
+        "workflow": {
+            "steps": [
+                {
+                    "step_id": "draft",
+                    "tool_id": "tool.agent.task.v1",
+                    "assigned_to": "writer",
+                    "on_success": "signoff",
+                },
+                {"step_id": "signoff", "tool_id": "tool.approval.human_signoff", "assigned_to": "editor"},
+            ]
+        },
+        "intent": {"type": "intent.article.v1", "payload": {"topic": "durability"}},
+    }
+    assert axme.validate_scenario(bundle)["valid"] is True
+    agent: Future[Json] = pool.submit(step_agent, connect(), agents.writer)
+
+    applied = axme.apply_scenario(bundle, idempotency_key=f"apply-{uuid.uuid4()}")
+    run_id = applied["intent_id"]
+    assert applied["status"] == "WAITING" and applied["compile_id"]
+    step = agent.result(timeout=60)
+    assert step["parent_intent_id"] == run_id and step["payload"]["step_id"] == "draft"
+
+    observed: Future[Json] = pool.submit(axme.wait_for, run_id, timeout_seconds=30)
+    axme.resume_intent(run_id, {"task_result": {"outcome": "approved", "comment": "ship it"}})
+    terminal = observed.result(timeout=60)
+    assert terminal["event_type"] == "intent.completed"
+    run = axme.get_intent(run_id)["intent"]
+    assert run["result"]["steps"]["draft"] == {"draft": "On durability."}
+    assert run["result"]["output"]["outcome"] == "approved"
+
+
+def test_validate_scenario_refuses_a_bundle_with_problems(axme: AxmeClient) -> None:
+    bundle = {
+        "scenario_id": "compat.broken",
+        "workflow": {"steps": [{"step_id": "a", "on_success": "missing"}]},
+        "intent": {"type": "intent.x.v1", "to_agent": "agent://acme/prod/a"},
+    }
+    with pytest.raises(AxmeValidationError) as refused:
+        axme.validate_scenario(bundle)
+    assert "workflow.steps[0].on_success" in str(refused.value.body)

@@ -239,6 +239,8 @@ class ScenarioValid(WireModel):
     valid: bool = True
     scenario_id: str
     steps: int = Field(description="the number of workflow steps")
+    errors: list[str] = Field(default_factory=list, description="always empty here (AXP clients read it)")
+    warnings: list[str] = Field(default_factory=list)
 
 
 WorkflowStepSpec.model_rebuild()

@@ -24,7 +24,16 @@ router = v1_router("/v1/scenarios", "scenarios")
 async def validate(body: ScenarioBundle, _: Caller, engine: EngineDep) -> FastJSONResponse:
     engine.runs.check(scenario_plan(body))
     steps = len(body.workflow.steps) if body.workflow else 0
-    return answer({"ok": True, "valid": True, "scenario_id": body.scenario_id, "steps": steps})
+    return answer(
+        {
+            "ok": True,
+            "valid": True,
+            "scenario_id": body.scenario_id,
+            "steps": steps,
+            "errors": [],
+            "warnings": [],
+        }
+    )
 
 
 @router.post(
