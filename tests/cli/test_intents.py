@@ -173,3 +173,24 @@ def test_tree_draws_the_run(server: Server, tmp_path: Path) -> None:
     assert as_data["root_intent_id"] == intent_id and [i["intent_id"] for i in as_data["intents"]] == [
         intent_id
     ]
+
+
+def test_answer_moves_a_runs_human_step_on(server: Server, tmp_path: Path) -> None:
+    bundle = {
+        "scenario_id": "cli.signoff",
+        "humans": [{"role": "editor"}],
+        "workflow": {
+            "steps": [{"step_id": "ok", "tool_id": "tool.approval.human_signoff", "assigned_to": "editor"}]
+        },
+        "intent": {"type": "intent.cli.v1", "payload": {}},
+    }
+    with server.client() as http:
+        run_id = http.post("/v1/scenarios/apply", json=bundle).raise_for_status().json()["intent_id"]
+        refused = remote(server, tmp_path, "intents", "answer", run_id, "maybe")
+        assert refused.returncode == 1 and "outcome must be one of approved, rejected" in refused.stderr
+
+        succeeded(remote(server, tmp_path, "intents", "answer", run_id, "approved", "--comment", "fine"))
+
+        run = http.get(f"/v1/intents/{run_id}").raise_for_status().json()["intent"]
+    assert run["status"] == "COMPLETED"
+    assert run["result"]["output"] == {"outcome": "approved", "comment": "fine"}

@@ -182,3 +182,27 @@ def intents_cancel(
         emit_json(intent.raw)
     else:
         console.print(f"{intent.intent_id} {status_text(intent.status)}")
+
+
+@app.command("answer")
+def intents_answer(
+    ctx: typer.Context,
+    intent_id: Annotated[
+        str, typer.Argument(help="a run's human step, or the run (its one pending human step)")
+    ],
+    outcome: Annotated[
+        str, typer.Argument(help="e.g. approved, rejected; an escalation takes retry, skip or abort")
+    ],
+    comment: Annotated[str | None, typer.Option(help="kept with the answer")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a human step of a workflow run (AXP resume with a task_result)."""
+    task_result: dict[str, Any] = {"outcome": outcome}
+    if comment is not None:
+        task_result["comment"] = comment
+    with connect(settings_of(ctx)) as client:
+        intent = client.resume(intent_id, {"task_result": task_result})
+    if as_json:
+        emit_json(intent.raw)
+    else:
+        console.print(f"{intent.intent_id} {status_text(intent.status)}")
