@@ -121,7 +121,8 @@ class AsyncContext(_ContextBase):
         have not finished, the intent is parked without a lease and this handler stops here (nothing
         is reported), to run again from the top, on any worker, once they all have. A child that
         failed or was canceled raises :class:`~intentd.worker.ChildFailed` (the first in order), or
-        stands in its place with ``return_exceptions=True``."""
+        stands in its place with ``return_exceptions=True``. Gather a fan-out in one call, not in
+        concurrent gathers: the first one to park the intent ends the lease of the others."""
         return await self._state.journal.gather(children, return_exceptions)
 
     async def _one(self, child: Child) -> Any:
