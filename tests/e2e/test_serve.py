@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -172,3 +173,26 @@ def test_sigterm_answers_waiting_claims_and_streams_and_stops_at_once(
         assert time.monotonic() - started < 5
         assert claim.result(5) == {"ok": True, "deliveries": []}
         assert stream.result(5)[-1] == "stream.timeout"
+
+
+def test_a_claim_whose_worker_hung_up_takes_nothing(database_url: str, servers: Servers) -> None:
+    """A worker shutting down drops its long polls, then releases its intents: the server must not
+    hand them to the dropped claims (they would sit leased to nobody until the lease expired)."""
+    server = servers.start(database_url)
+    assert server.api_key is not None
+    body = b'{"worker_id": "gone", "wait_seconds": 30}'
+    head = (
+        f"POST /v1/agents/{AGENT.removeprefix('agent://')}/claims HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"x-api-key: {server.api_key}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port)) as doomed:
+        doomed.sendall(head.encode() + body)
+        time.sleep(0.5)  # parked on the server, waiting for work
+    time.sleep(0.5)  # the worker hung up; the server notices
+    with server.client() as http:
+        intent_id = http.post("/v1/intents", json=intent_body(AGENT)).raise_for_status().json()["intent_id"]
+        claim = http.post(f"/v1/agents/{AGENT}/claims", json={"wait_seconds": 5}).raise_for_status()
+        (delivery,) = claim.json()["deliveries"]
+    assert delivery["intent"]["intent_id"] == intent_id
+    assert delivery["lease"]["delivery_attempt"] == 1  # first delivered to this live claim

@@ -23,6 +23,7 @@ from intentd.wire import ClaimAnswer, ClaimBody
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..disconnect import unless_disconnected
 from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 from ._params import FeedSince, WaitSeconds, v1_router
@@ -93,9 +94,11 @@ def _statuses(param: str | None) -> frozenset[str]:
     summary="Claim (lease) intents for an agent; long-polls",
     response_model=ClaimAnswer,
 )
-async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+async def claim(
+    address: str, body: ClaimBody, request: Request, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
     agent = normalize_address(address, "address")
-    leased = await engine.delivery.claim(
+    claiming = engine.delivery.claim(
         caller,
         Claim(
             agent=agent,
@@ -105,6 +108,8 @@ async def claim(address: str, body: ClaimBody, caller: Caller, engine: EngineDep
             wait_seconds=body.wait_seconds,
         ),
     )
+    # A long poll stops waiting when its worker is gone (see disconnect.py).
+    leased = await (unless_disconnected(request, claiming, []) if body.wait_seconds > 0 else claiming)
     return answer({"ok": True, "deliveries": [_delivery(i) for i in leased]})
 
 
