@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from intentd.client import AsyncClient, IntentSpec, Status, WaitTimeout
+from intentd.client import AsyncClient, IntentSpec, Status, ValidationFailed, WaitTimeout
 from tests._support.sdk import Recorder
 
 WRITER = "agent://acme/prod/writer"
@@ -54,3 +54,42 @@ async def test_wait_for_run_times_out_while_a_step_is_open(sdk: AsyncClient) -> 
     with pytest.raises(WaitTimeout):
         await sdk.wait_for_run(first.intent_id, timeout=0.3)
     assert not (await sdk.tree(first.intent_id)).finished
+
+
+SCENARIO = {
+    "scenario_id": "sdk.two_steps",
+    "agents": [{"role": "writer", "address": WRITER}, {"role": "reviewer", "address": REVIEWER}],
+    "workflow": {
+        "steps": [
+            {"step_id": "draft", "assigned_to": "writer", "on_success": "review"},
+            {"step_id": "review", "assigned_to": "reviewer", "input": {"draft": "${steps.draft.output}"}},
+        ]
+    },
+    "intent": {"type": "intent.article.v1", "payload": {"topic": "runs"}},
+}
+
+
+async def test_a_declared_workflow_is_applied_and_awaited_on_its_run_id(sdk: AsyncClient) -> None:
+    checked = await sdk.validate_scenario(SCENARIO)
+    assert (checked.valid, checked.steps) == (True, 2)
+    applied = await sdk.apply_scenario(SCENARIO, idempotency_key="sdk-apply")
+    again = await sdk.apply_scenario(SCENARIO, idempotency_key="sdk-apply")
+    assert again.intent_id == applied.intent_id and again.idempotent and not applied.idempotent
+    assert applied.status == "WAITING" and applied.pending_with == WRITER
+
+    await complete_next(sdk, WRITER, {"step": 1})
+    await complete_next(sdk, REVIEWER, {"step": 2})
+
+    run = await sdk.wait_for(applied.intent_id, timeout=10)
+    assert run.status is Status.COMPLETED and run.result == {
+        "output": {"step": 2},
+        "steps": {"draft": {"step": 1}, "review": {"step": 2}},
+    }
+    assert [e.key for e in await sdk.journal(applied.intent_id)] == ["draft", "review"]
+
+
+async def test_a_bundle_with_problems_is_refused_with_each_problem(sdk: AsyncClient) -> None:
+    broken = {**SCENARIO, "workflow": {"steps": [{"step_id": "draft", "assigned_to": "nobody"}]}}
+    with pytest.raises(ValidationFailed) as refused:
+        await sdk.validate_scenario(broken)
+    assert refused.value.details["problems"][0]["path"] == "workflow.steps[0].assigned_to"

@@ -51,6 +51,8 @@ from ._types import (
     MeshAgent,
     RecordAnswer,
     RunTree,
+    ScenarioApplied,
+    ScenarioValid,
     Thread,
 )
 
@@ -85,6 +87,8 @@ __all__ = [
     "PayloadTooLarge",
     "RecordAnswer",
     "RunTree",
+    "ScenarioApplied",
+    "ScenarioValid",
     "StaleLease",
     "StalePolicyGeneration",
     "Status",

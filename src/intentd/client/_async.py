@@ -38,6 +38,8 @@ from ._types import (
     MeshAgent,
     RecordAnswer,
     RunTree,
+    ScenarioApplied,
+    ScenarioValid,
     Thread,
 )
 
@@ -405,6 +407,18 @@ class AsyncClient(BaseClient):
         return await self._send(_calls.progress(intent_id, message, lease_token=lease_token, usage=usage))
 
     # --- a run's journal (durable delegation) --------------------------------------------------
+
+    async def validate_scenario(self, bundle: Mapping[str, Any]) -> ScenarioValid:
+        """Check an AXP ScenarioBundle without running it; a bundle with problems raises
+        ``ValidationFailed`` whose ``details["problems"]`` lists each (``path``, ``code``, ``message``)."""
+        return await self._send(_calls.validate_scenario(bundle))
+
+    async def apply_scenario(
+        self, bundle: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> ScenarioApplied:
+        """Start a run of an AXP ScenarioBundle (a dict, as JSON or YAML has it). The run is the intent
+        ``intent_id``: follow it with ``wait_for``, ``tree`` or ``journal``."""
+        return await self._send(_calls.apply_scenario(bundle, idempotency_key))
 
     async def journal(self, intent_id: str) -> list[JournalEntry]:
         """The journal of a parent intent: one entry per key it spawned a child or journaled a value

@@ -52,6 +52,8 @@ from ._types import (
     IntentSpec,
     MeshAgent,
     RunTree,
+    ScenarioApplied,
+    ScenarioValid,
     Thread,
 )
 
@@ -387,6 +389,26 @@ def await_entries(intent_id: str, lease_token: str, keys: Sequence[str]) -> Call
 
 
 # --- inbox, approvals, mesh (docs/axp-compat.md) ---------------------------------------------------
+
+
+# -- declared workflows ------------------------------------------------------------------------------
+
+
+def validate_scenario(bundle: Mapping[str, Any]) -> Call[ScenarioValid]:
+    return Call("POST", "/v1/scenarios/validate", ScenarioValid.from_wire, json=dict(bundle), retry_safe=True)
+
+
+def apply_scenario(bundle: Mapping[str, Any], idempotency_key: str | None) -> Call[ScenarioApplied]:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    # With a key a repeat answers the first run, so a retry cannot start a second one.
+    return Call(
+        "POST",
+        "/v1/scenarios/apply",
+        ScenarioApplied.from_wire,
+        json=dict(bundle),
+        headers=headers,
+        retry_safe=idempotency_key is not None,
+    )
 
 
 def _threads(body: JSON) -> list[Thread]:

@@ -24,6 +24,8 @@ from intentd.wire import (
     MeshAgent,
     RecordAnswer,
     RunTree,
+    ScenarioApplied,
+    ScenarioValid,
     Thread,
     request_body,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "MeshAgent",
     "RecordAnswer",
     "RunTree",
+    "ScenarioApplied",
+    "ScenarioValid",
     "Thread",
 ]
 
