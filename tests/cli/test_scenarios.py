@@ -1,8 +1,13 @@
-"""``intentd scenarios validate|apply``: an AXP ScenarioBundle file (JSON or YAML) checked on a real
-server, and files that cannot be read refused before anything is sent."""
+"""``intentd scenarios validate|apply``: an AXP ScenarioBundle file (JSON or YAML) checked and started on
+a real server, and a run followed with ``--watch`` while a real worker process does its steps."""
 
 from __future__ import annotations
 
+import subprocess
+import textwrap
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +16,29 @@ import pytest
 import yaml
 
 from tests.cli._run import as_json, intentd, remote, succeeded
-from tests.e2e._server import TEST_KEY, Server, free_port
+from tests.e2e._server import TEST_KEY, Server, child_environment, free_port, intentd_command
 
 pytestmark = pytest.mark.slow
 FIXTURE = Path(__file__).parent / "scenarios" / "draft_review.yaml"
+
+AGENTS = textwrap.dedent("""
+    import os
+
+    from intentd.worker import FatalError, Worker
+
+    worker = Worker(concurrency=2, claim_wait_seconds=1.0)
+    AGENTS = os.environ["AGENTS"]
+
+    @worker.agent(f"{AGENTS}/writer")
+    def write(ctx, intent):
+        return {"draft": "durable agents, in short"}
+
+    @worker.agent(f"{AGENTS}/reviewer")
+    def review(ctx, intent):
+        if os.environ["VERDICT"] == "reject":
+            raise FatalError("the draft is not good enough")
+        return {"approved": True}
+""")
 
 
 def bundle(agents: str = "agent://cli/scenarios") -> dict[str, Any]:
@@ -30,6 +54,11 @@ def write_json(path: Path, body: dict[str, Any]) -> Path:
     return path
 
 
+def fresh_agents() -> str:
+    """Addresses of this test's own: the server is shared by the module."""
+    return f"agent://cli/s{uuid.uuid4().hex[:8]}"
+
+
 # --- validate -------------------------------------------------------------------------------------
 
 
@@ -40,7 +69,7 @@ def test_a_yaml_file_and_the_same_bundle_as_json_are_valid(server: Server, tmp_p
         out = succeeded(remote(server, tmp_path, "scenarios", "validate", str(path)))
         assert out == "valid: cli.draft_review (2 steps)\n"
     answer = as_json(remote(server, tmp_path, "scenarios", "validate", str(FIXTURE), "--json"))
-    assert answer == {"ok": True, "valid": True, "scenario_id": "cli.draft_review", "steps": 2}
+    assert (answer["valid"], answer["scenario_id"], answer["steps"]) == (True, "cli.draft_review", 2)
 
 
 def test_every_problem_is_listed_with_its_path_and_code(server: Server, tmp_path: Path) -> None:
@@ -108,3 +137,117 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "cannot read nowhere.yaml: No such file or directory"
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def worker(server: Server, workdir: Path, agents: str, verdict: str) -> Iterator[None]:
+    """``intentd worker run`` serving the bundle's two agents; the reviewer accepts or rejects."""
+    (workdir / "scenario_agents.py").write_text(AGENTS)
+    env = child_environment(url=server.url, api_key=server.api_key)
+    env.update({"AGENTS": agents, "VERDICT": verdict})
+    with (workdir / "worker.log").open("ab") as log:
+        process = subprocess.Popen(
+            intentd_command("worker", "run", "scenario_agents:worker"),
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait(10)
+        print((workdir / "worker.log").read_text())  # shown when the test fails
+
+
+def watching(server: Server, workdir: Path, path: Path) -> subprocess.Popen[str]:
+    """``intentd scenarios apply FILE --watch`` with its output in a pipe (not a terminal: lines)."""
+    return subprocess.Popen(
+        intentd_command(
+            "--url", server.url, "--api-key", TEST_KEY, "scenarios", "apply", str(path), "--watch"
+        ),
+        cwd=workdir,
+        env=child_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_apply_prints_the_run_it_started(server: Server, tmp_path: Path) -> None:
+    agents = fresh_agents()
+    path = write_json(tmp_path / "bundle.json", bundle(agents))
+
+    out = succeeded(remote(server, tmp_path, "scenarios", "apply", str(path)))
+
+    run_id = out.split()[1]
+    assert out == f"run {run_id} WAITING, pending with {agents}/writer\n"
+    with server.client() as http:
+        run = http.get(f"/v1/intents/{run_id}").raise_for_status().json()["intent"]
+    assert (run["intent_type"], run["status"]) == ("intent.cli.draft_review.v1", "WAITING")
+
+
+def test_applying_again_with_the_same_key_returns_the_first_run(server: Server, tmp_path: Path) -> None:
+    path = write_json(tmp_path / "bundle.json", bundle(fresh_agents()))
+    args = ("scenarios", "apply", str(path), "--idempotency-key", f"cli-{uuid.uuid4()}", "--json")
+
+    first = as_json(remote(server, tmp_path, *args))
+    again = as_json(remote(server, tmp_path, *args))
+
+    assert (again["intent_id"], again["idempotent"]) == (first["intent_id"], True)
+
+
+def test_apply_refuses_an_invalid_bundle_with_its_problems(server: Server, tmp_path: Path) -> None:
+    agents = fresh_agents()
+    body = bundle(agents)
+    body["workflow"]["steps"][0]["on_success"] = "revew"
+    path = write_json(tmp_path / "broken.json", body)
+
+    result = remote(server, tmp_path, "scenarios", "apply", str(path), "--watch")
+
+    assert result.returncode == 1
+    assert "  workflow.steps[0].on_success: " in result.stderr and "(unknown_step)" in result.stderr
+    with server.client() as http:  # no run began: its first step would be with the writer
+        assert http.get("/v1/intents", params={"to_agent": f"{agents}/writer"}).json()["intents"] == []
+
+
+def test_watch_follows_each_step_until_the_run_completes(server: Server, tmp_path: Path) -> None:
+    agents = fresh_agents()
+    watch = watching(server, tmp_path, write_json(tmp_path / "bundle.json", bundle(agents)))
+    try:
+        assert watch.stdout is not None
+        assert watch.stdout.readline().startswith("run ")
+        # No worker yet: the first step is with the writer until one starts.
+        assert watch.stdout.readline() == f"step draft RUNNING attempt 1 with {agents}/writer\n"
+        with worker(server, tmp_path, agents, verdict="accept"):
+            out, err = watch.communicate(timeout=60)
+    finally:
+        watch.kill()
+
+    assert watch.returncode == 0, out + err
+    lines = out.splitlines()
+    ended = [line.split()[:5] for line in lines[:-1] if " RUNNING " not in line]
+    assert ended == [
+        ["step", "draft", "COMPLETED", "attempt", "1"],
+        ["step", "review", "COMPLETED", "attempt", "1"],
+    ]
+    assert lines[-1].startswith("run ") and ' COMPLETED: {"output":{"approved":true},' in lines[-1]
+
+
+def test_watch_of_a_failing_run_names_the_step_and_exits_1(server: Server, tmp_path: Path) -> None:
+    agents = fresh_agents()
+    path = write_json(tmp_path / "bundle.json", bundle(agents))
+
+    with worker(server, tmp_path, agents, verdict="reject"):
+        result = remote(server, tmp_path, "scenarios", "apply", str(path), "--watch")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    steps = [line.split()[1] for line in result.stdout.splitlines()[1:]]
+    assert set(steps) == {"draft", "review"}  # the engine's own entries are not steps
+    assert f"step review FAILED attempt 1 with {agents}/reviewer" in result.stdout
+    (line,) = result.stderr.splitlines()
+    assert " FAILED at step review: " in line and "the draft is not good enough" in line

@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import httpx
 import orjson
 import typer
 import yaml
@@ -19,12 +19,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from intentd.client import Client, Intent, JournalEntry, RunTree
-
-# The SDK has no scenario calls yet: these build the errors its calls raise from a response, so
-# connect() reports a refusal of a bundle exactly as any other.
-from intentd.client._errors import error_from_response, transport_error, unexpected_response
-from intentd.wire import ScenarioApplied, ScenarioValid
+from intentd.client import Client, Intent, JournalEntry, RunTree, ScenarioApplied, ValidationFailed
 
 from ._client import EXIT_REFUSED, connect
 from ._options import JsonOpt, settings_of
@@ -34,7 +29,6 @@ app = typer.Typer(help="Check and start AXP scenarios (ScenarioBundle files).", 
 
 EXIT_BAD_FILE = 2  # as for a bad flag: nothing was sent
 YAML_SUFFIXES = {".yaml", ".yml"}
-T = TypeVar("T")
 FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or .yml", show_default=False)]
 
 
@@ -42,12 +36,14 @@ FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or
 def validate(ctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None:
     """Check a ScenarioBundle: every problem with its path (creates nothing)."""
     bundle = read_bundle(file)
-    with connect(settings_of(ctx)) as client:
-        valid = send_bundle(client, "validate", bundle, ScenarioValid.from_wire, as_json)
+    with connect(settings_of(ctx)) as client, problems_shown(as_json):
+        valid = client.validate_scenario(bundle)
     if as_json:
         emit_json(valid.raw)
-    else:
-        console.print(f"valid: {valid.scenario_id} ({valid.steps} steps)", markup=False)
+        return
+    console.print(f"valid: {valid.scenario_id} ({valid.steps} steps)", markup=False)
+    for warning in valid.warnings:
+        errors.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("apply")
@@ -64,9 +60,9 @@ def apply(
 ) -> None:
     """Start a ScenarioBundle's run; print its id and status, or with --watch follow it step by step."""
     bundle = read_bundle(file)
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     with connect(settings_of(ctx)) as client:
-        applied = send_bundle(client, "apply", bundle, ScenarioApplied.from_wire, as_json, headers)
+        with problems_shown(as_json):
+            applied = client.apply_scenario(bundle, idempotency_key=idempotency_key)
         show_applied(applied, as_json, watch)
         state = watch_run(client, applied.intent_id, as_json) if watch else None
     if state is not None:
@@ -88,7 +84,7 @@ def read_bundle(path: Path) -> dict[str, Any]:
     value = _parse_yaml(path, text) if path.suffix.lower() in YAML_SUFFIXES else _parse_json(path, text)
     if not isinstance(value, dict):
         fail(f"{path}: a ScenarioBundle is an object, not {type(value).__name__}", EXIT_BAD_FILE)
-    return value
+    return _as_json(value)
 
 
 def _parse_json(path: Path, text: str) -> Any:
@@ -108,64 +104,44 @@ def _parse_yaml(path: Path, text: str) -> Any:
         fail(f"{path}{where}: not valid YAML: {problem}", EXIT_BAD_FILE)
 
 
-def _body(bundle: dict[str, Any]) -> bytes:
-    # YAML gives datetimes for unquoted times (deadline_at) and may give non-text keys; orjson writes
-    # the first as RFC 3339 and, with this option, the second as text, where json.dumps would fail.
+def _as_json(bundle: dict[str, Any]) -> dict[str, Any]:
+    # YAML gives datetimes for unquoted times (deadline_at) and may give keys that are not text; a
+    # round trip through orjson writes the first as RFC 3339 and the second as text, so the SDK can
+    # send the bundle as JSON.
     try:
-        return orjson.dumps(bundle, option=orjson.OPT_NON_STR_KEYS)
+        value: dict[str, Any] = orjson.loads(orjson.dumps(bundle, option=orjson.OPT_NON_STR_KEYS))
     except orjson.JSONEncodeError as exc:
         fail(f"the bundle cannot be sent as JSON: {exc}", EXIT_BAD_FILE)
+    return value
 
 
-# --- the server -------------------------------------------------------------------------------------
+# --- the server's refusal ---------------------------------------------------------------------------
 
 
-def send_bundle(
-    client: Client,
-    action: str,
-    bundle: dict[str, Any],
-    parse: Callable[[Any], T],
-    as_json: bool,
-    headers: dict[str, str] | None = None,
-) -> T:
-    """``POST /v1/scenarios/<action>`` with the SDK client's URL and headers (API key, User-Agent); a
-    bundle the server refuses as invalid ends the command with its problems (exit 1)."""
-    body, sent = _body(bundle), {"content-type": "application/json", **(headers or {})}
-    with httpx.Client(
-        base_url=client.base_url, headers=client.default_headers, timeout=client.timeout
-    ) as http:
-        try:
-            response = http.post(f"/v1/scenarios/{action}", content=body, headers=sent)
-        except httpx.TransportError as exc:
-            raise transport_error(exc, "") from exc
-    if response.status_code == 422:
-        show_problems(response, as_json)
-    if response.status_code >= 400:
-        raise error_from_response(response, "")
+@contextmanager
+def problems_shown(as_json: bool) -> Iterator[None]:
+    """A bundle the server refuses as invalid ends the command with every problem as
+    ``path: message (code)`` (exit 1): how its parts fit together comes in ``details.problems``, a
+    malformed field in ``details.errors``. Any other refusal goes on to ``connect``."""
     try:
-        return parse(response.json())
-    except ValueError as problem:  # not JSON, or not this answer: not intentd answering
-        raise unexpected_response(response, "", problem) from None
-
-
-def show_problems(response: httpx.Response, as_json: bool) -> None:
-    """A refused bundle: every problem as ``path: message (code)`` (exit 1). How the parts fit
-    together comes in ``details.problems``, a malformed field in ``details.errors``."""
-    try:
-        details = response.json()["error"].get("details") or {}
-        listed = details.get("problems") or [
-            {"path": e["field"], "message": e["message"], "code": e.get("type")} for e in details["errors"]
+        yield
+    except ValidationFailed as exc:
+        listed = exc.details.get("problems") or [
+            {"path": e.get("field"), "message": e.get("message"), "code": e.get("type")}
+            for e in exc.details.get("errors") or []
         ]
-        lines = [f"  {p['path']}: {p['message']} ({p['code']})" for p in listed]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return  # not intentd's error shape: reported as any other refusal
-    if as_json:
-        emit_json(response.json())
-        raise typer.Exit(EXIT_REFUSED)
-    errors.print(f"the scenario has {len(lines)} problem(s):", style="red", markup=False, highlight=False)
-    for line in lines:
-        errors.print(line, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_REFUSED)
+        if not listed:
+            raise
+        if as_json:
+            emit_json({"ok": False, "error": exc.to_wire()})
+            raise typer.Exit(EXIT_REFUSED) from None
+        errors.print(
+            f"the scenario has {len(listed)} problem(s):", style="red", markup=False, highlight=False
+        )
+        for p in listed:
+            line = f"  {p.get('path')}: {p.get('message')} ({p.get('code')})"
+            errors.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -204,16 +180,23 @@ def read_run(client: Client, run_id: str) -> RunState:
     tree = client.tree(run_id)
     entries = client.journal(run_id)
     (run,) = [i for i in tree.intents if i.intent_id == run_id]
-    return RunState(run, [Step(e, _with_whom(e, tree, run_id)) for e in entries])
+    # "$…" keys are the engine's own bookkeeping ($failure: the step that failed the run, which the
+    # last line reports), not steps.
+    shown = [e for e in entries if not e.key.startswith("$")]
+    return RunState(run, [Step(e, _with_whom(e, tree, run_id)) for e in shown])
 
 
 def _with_whom(entry: JournalEntry, tree: RunTree, run_id: str) -> str | None:
-    """The agent of the entry's child intent; the latest child of its step if the entry names none."""
+    """The agent (or ``human://role``) of the entry's child intent, the latest of its step if the
+    entry names none; nobody while the entry waits on something else than its ended child (its
+    approval, a backoff)."""
     children = [i for i in tree.intents if i.parent_intent_id == run_id]
     named = [i for i in children if i.intent_id == entry.child_intent_id]
     of_step = sorted((i for i in children if i.step_key == entry.key), key=lambda i: i.created_at)
     child = (named or of_step[-1:])[:1]
-    return child[0].to_agent if child else None
+    if not child or (entry.status == "WAITING" and child[0].is_terminal):
+        return None
+    return child[0].to_agent
 
 
 def watch_run(client: Client, run_id: str, as_json: bool) -> RunState:
