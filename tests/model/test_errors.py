@@ -22,6 +22,7 @@ from intentd.model import (
     IntentNotWaiting,
     IntentTerminal,
     InvalidApiKey,
+    JournalKeyConflict,
     MethodNotAllowed,
     MissingApiKey,
     NotFound,
@@ -61,6 +62,7 @@ WIRE = [
     (StalePolicyGeneration, "stale_policy_generation", 409, False),
     (IntentNotWaiting, "intent_not_waiting", 409, False),
     (ApprovalDecided, "approval_decided", 409, False),
+    (JournalKeyConflict, "journal_key_conflict", 409, False),
     (Unavailable, "unavailable", 503, True),
 ]
 

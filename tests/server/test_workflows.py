@@ -503,6 +503,7 @@ async def test_a_bundle_with_problems_creates_nothing(api: AppClient) -> None:
             "join": {"policy": "quorum", "quorum": 3},
         },
         step("fail"),
+        step("$failure"),
         step("c", input={"x": "${steps.nope.output}", "y": "${bad root}"}, on_failure="escalate"),
         humans=[],
     )
@@ -512,7 +513,8 @@ async def test_a_bundle_with_problems_creates_nothing(api: AppClient) -> None:
     assert ("workflow.steps[0].branches[0].on_success", "branch_link") in problems
     assert ("workflow.steps[0].join.quorum", "bad_quorum") in problems
     assert ("workflow.steps[1].step_id", "reserved_step_id") in problems
-    assert ("workflow.steps[2].input.x", "unknown_step") in problems
-    assert ("workflow.steps[2].input.y", "bad_expression") in problems
-    assert ("workflow.steps[2].on_failure", "no_escalation_target") in problems
+    assert ("workflow.steps[2].step_id", "reserved_step_id") in problems
+    assert ("workflow.steps[3].input.x", "unknown_step") in problems
+    assert ("workflow.steps[3].input.y", "bad_expression") in problems
+    assert ("workflow.steps[3].on_failure", "no_escalation_target") in problems
     assert (await api.get("/v1/intents")).json()["intents"] == []

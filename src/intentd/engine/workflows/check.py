@@ -84,6 +84,9 @@ def _step_problems(plan: Plan, prefix: str) -> list[Problem]:
         if step.step_id in RESERVED_STEP_IDS:
             message = f"{step.step_id!r} is an on_failure keyword and cannot name a step"
             problems.append(Problem(_at(step, "step_id"), RESERVED_STEP, message))
+        elif step.step_id.startswith("$") or ":" in step.step_id:
+            message = "a step id cannot start with $ or hold ':' (the runtime's own journal keys do)"
+            problems.append(Problem(_at(step, "step_id"), RESERVED_STEP, message))
         if step.step_id in index:
             message = f"step_id {step.step_id!r} is already used by {index[step.step_id].path}"
             problems.append(Problem(_at(step, "step_id"), DUPLICATE_STEP, message))
