@@ -38,12 +38,26 @@ from ..inputs import SubmitIntent
 from .expressions import render
 from .journal import child_entry, outcome, spawn
 from .plan import OnFailure, Plan, Step, StepKind
+from .readings import (
+    APPROVAL,
+    COMPENSATE,
+    ESCALATION,
+    FAILURE,
+    comment,
+    completion_result,
+    decision,
+    failure_error,
+    join_errors,
+    join_outputs,
+    join_state,
+    next_to_compensate,
+    scope,
+    signoff,
+    tally,
+    waiting_for,
+)
 
 ACTOR = "workflow"
-COMPENSATE = "compensate:"
-APPROVAL = ":approval"
-ESCALATION = ":escalation"
-FAILURE = "$failure"  # the entry that remembers which step failed the run, and why
 ESCALATION_OUTCOMES = ["retry", "skip", "abort"]
 
 
@@ -125,7 +139,7 @@ class DeclaredRun:
     async def _spawn_step(self, step: Step) -> Intent:
         payload = {**self._render(step.input), "parent_payload": self.run.payload, "step_id": step.step_id}
         human = step.kind is StepKind.HUMAN
-        controls: JSON = {"human_task": step.human_task or _signoff(step)} if human else {}
+        controls: JSON = {"human_task": step.human_task or signoff(step)} if human else {}
         deadline = self.now + micros(step.deadline_seconds) if step.deadline_seconds else None
         spec = SubmitIntent(
             intent_type=step.intent_type or self.plan.intent_type,
@@ -251,7 +265,7 @@ class DeclaredRun:
         if ended.status is EntryStatus.COMPLETED:  # a rejection fails the approval (workflows/human.py)
             await self._complete_step(step, entry.result)
             return
-        error = {"code": "rejected", "message": _comment(ended) or "the approval was rejected"}
+        error = {"code": "rejected", "message": comment(ended) or "the approval was rejected"}
         await self._failed(step, entry.ended(EntryStatus.FAILED, self.now, error=error))
 
     async def _escalate(self, step: Step, error: JSON) -> None:
@@ -268,11 +282,11 @@ class DeclaredRun:
         )  # fmt: skip
 
     async def _escalation_ended(self, step: Step, ended: JournalEntry) -> None:
-        decision = _decision(ended) if ended.status is EntryStatus.COMPLETED else "abort"
+        chosen = decision(ended) if ended.status is EntryStatus.COMPLETED else "abort"
         entry = self.entries[step.step_id]
-        if decision == "retry":
+        if chosen == "retry":
             await self._start(step)  # a fresh round of attempts
-        elif decision == "skip":
+        elif chosen == "skip":
             await self._put(entry.ended(EntryStatus.SKIPPED, self.now, error=entry.error))
             self._event(EventType.STEP_SKIPPED, step, entry.attempt, by=ended.child_intent_id)
             await self._after(step)
@@ -282,33 +296,24 @@ class DeclaredRun:
     # -- parallel steps ------------------------------------------------------------------------------
     async def _join(self, parallel: Step) -> None:
         entry = self.entries[parallel.step_id]
-        if entry.finished:
-            return  # decided already; a branch that was let finish ended
-        branches = [self.entries.get(b) for b in parallel.branches]
-        completed = sum(1 for b in branches if b is not None and b.status is EntryStatus.COMPLETED)
-        running = [b for b in branches if b is not None and not b.finished]
-        needed = parallel.join.needed(len(branches))
-        succeeded = completed >= needed
-        if not succeeded and completed + len(running) >= needed:
-            return  # undecided: wait for more branches
-        if not succeeded or parallel.join.remaining == "cancel":
-            await self._cancel(running)
-        tally = self._tally(parallel)
-        if succeeded:
-            outputs = {
-                b.key: b.result for b in branches if b is not None and b.status is EntryStatus.COMPLETED
-            }
-            await self._put(
-                entry.ended(EntryStatus.COMPLETED, self.now, result={"branches": outputs, "tally": tally})
-            )
-            self._event(EventType.STEP_COMPLETED, parallel, entry.attempt, tally=tally)
+        state = join_state(parallel, self.entries)
+        if entry.finished or not state.decided:
+            return  # decided already (a branch let finish ended), or waiting for more branches
+        if not state.succeeded or parallel.join.remaining == "cancel":
+            await self._cancel(state.running)
+        counts = tally(parallel, self.entries)
+        if state.succeeded:
+            output = {"branches": join_outputs(parallel, self.entries), "tally": counts}
+            await self._put(entry.ended(EntryStatus.COMPLETED, self.now, result=output))
+            self._event(EventType.STEP_COMPLETED, parallel, entry.attempt, tally=counts)
             await self._after(parallel)
             return
         error = {
             "code": "join_failed",
-            "message": f"{completed} of {len(branches)} branches completed; the join needs {needed}",
-            "tally": tally,
-            "branches": {b.key: b.error for b in branches if b is not None and b.error is not None},
+            "message": f"{state.completed} of {state.branches} branches completed; "
+            f"the join needs {state.needed}",
+            "tally": counts,
+            "branches": join_errors(parallel, self.entries),
         }
         await self._put(entry.ended(EntryStatus.FAILED, self.now, error=error))
         self._event(EventType.STEP_FAILED, parallel, entry.attempt, error=error)
@@ -331,19 +336,6 @@ class DeclaredRun:
             error = {"code": "canceled", "message": "the join was decided", "never_ran": never_ran}
             await self._put(entry.ended(EntryStatus.CANCELED, self.now, error=error))
 
-    def _tally(self, parallel: Step) -> dict[str, int]:
-        tally = dict.fromkeys(("completed", "failed", "canceled", "never_ran", "running"), 0)
-        for branch in parallel.branches:
-            entry = self.entries.get(branch)
-            if entry is None or (entry.error or {}).get("never_ran"):
-                tally["never_ran"] += 1
-            elif not entry.finished:
-                tally["running"] += 1
-            else:
-                name = entry.status.value.lower()
-                tally[name if name in tally else "failed"] += 1
-        return tally
-
     # -- the end: compensation, failure, completion ---------------------------------------------------
     async def _fail(self, step: Step, error: JSON, *, compensate: bool) -> None:
         await self._put(
@@ -356,21 +348,11 @@ class DeclaredRun:
             self._finish_failed()
 
     async def _compensate_next(self) -> bool:
-        """Start the compensation of the newest completed step not compensated yet; False if none is left."""
-        completed = [
-            e
-            for e in self.entries.values()
-            if e.kind is EntryKind.STEP and e.status is EntryStatus.COMPLETED and self._compensable(e.key)
-        ]
-        for entry in sorted(completed, key=lambda e: (e.ended_at or 0, e.seq), reverse=True):
-            if COMPENSATE + entry.key not in self.entries:
-                await self._compensate(self.plan.step(entry.key), 1)
-                return True
-        return False
-
-    def _compensable(self, key: str) -> bool:
-        steps = {s.step_id: s for s in self.plan.steps}
-        return key in steps and steps[key].compensate is not None
+        """Start undoing the newest completed step not undone yet; False if none is left."""
+        step = next_to_compensate(self.plan, self.entries)
+        if step is not None:
+            await self._compensate(step, 1)
+        return step is not None
 
     async def _compensate(self, step: Step, attempt: int) -> None:
         task = step.compensate
@@ -414,33 +396,11 @@ class DeclaredRun:
             self._finish_failed()
 
     def _finish_failed(self) -> None:
-        failure = self.entries[FAILURE].error or {}
-        step_id, cause = failure.get("step_id"), failure.get("cause") or {}
-        compensations = [e for e in self.entries.values() if e.key.startswith(COMPENSATE)]
-        error: JSON = {
-            "code": "step_failed",
-            "message": f"step {step_id!r} failed: {cause.get('message', cause.get('code', 'failed'))}",
-            "step_id": step_id,
-            "cause": cause,
-            "compensated": [
-                e.key.removeprefix(COMPENSATE) for e in compensations if e.status is EntryStatus.COMPLETED
-            ],
-        }
-        failed = [
-            e.key.removeprefix(COMPENSATE) for e in compensations if e.status is not EntryStatus.COMPLETED
-        ]
-        if failed:
-            error["compensation_failed"] = failed
+        error = failure_error(self.entries)
         self.change.step(EventType.FAILED, Status.FAILED, ACTOR, self.now, details={"error": error})
 
     def _complete(self, last: Step | None) -> None:
-        steps = {s.step_id for s in self.plan.steps}
-        outputs = {
-            key: e.result
-            for key, e in self.entries.items()
-            if key in steps and e.status is EntryStatus.COMPLETED
-        }
-        result = {"output": self.entries[last.step_id].result if last else None, "steps": outputs}
+        result = completion_result(self.plan, self.entries, last)
         self.change.step(EventType.COMPLETED, Status.COMPLETED, ACTOR, self.now, details={"result": result})
 
     # -- bookkeeping -----------------------------------------------------------------------------------
@@ -448,21 +408,9 @@ class DeclaredRun:
         """Say what the run waits for now (a person, time, or agents), if that changed."""
         if self.run.is_terminal:
             return
-        open_entries = [e for e in self.entries.values() if not e.finished]
-        if any(self._human(e) for e in open_entries if e.status is EntryStatus.RUNNING):
-            reason = WaitingReason.HUMAN
-        elif open_entries and all(e.status is EntryStatus.WAITING and e.due_at for e in open_entries):
-            reason = WaitingReason.TIME
-        else:
-            reason = WaitingReason.AGENT
+        reason = waiting_for(self.plan, self.entries)
         if reason is not self.run.waiting_reason or self.run.status is not Status.WAITING:
             self.change.step(EventType.WAITING, Status.WAITING, ACTOR, self.now, waiting_reason=reason)
-
-    def _human(self, entry: JournalEntry) -> bool:
-        if entry.key.endswith((APPROVAL, ESCALATION)):
-            return True
-        steps = {s.step_id: s for s in self.plan.steps}
-        return entry.key in steps and steps[entry.key].kind is StepKind.HUMAN
 
     def _event(self, event_type: EventType, step: Step, attempt: int, **details: Any) -> None:
         if self.run.is_terminal:
@@ -489,38 +437,5 @@ class DeclaredRun:
         self.entries[entry.key] = entry
 
     def _render(self, template: JSON) -> JSON:
-        steps = {
-            key: {"output": e.result, "status": e.status.value, "error": e.error}
-            for key, e in self.entries.items()
-        }
-        scope = {
-            "run": {
-                "payload": self.run.payload,
-                "intent_id": self.run.intent_id,
-                "correlation_id": self.run.correlation_id,
-            },
-            "steps": steps,
-            "parameters": self.plan.parameters,
-        }
-        rendered = render(template, scope)
+        rendered = render(template, scope(self.run, self.plan, self.entries))
         return rendered if isinstance(rendered, dict) else {"input": rendered}
-
-
-def _signoff(step: Step) -> JSON:
-    """The task of a human step that declares none: approve or reject."""
-    return {
-        "title": f"Sign off step {step.step_id!r}",
-        "task_type": "approval",
-        "allowed_outcomes": ["approved", "rejected"],
-    }
-
-
-def _decision(entry: JournalEntry) -> str:
-    result = entry.result if isinstance(entry.result, dict) else {}
-    return str(result.get("outcome", "")).strip().lower()
-
-
-def _comment(entry: JournalEntry) -> str | None:
-    source = entry.result if isinstance(entry.result, dict) else entry.error or {}
-    comment = source.get("comment") or source.get("message")
-    return str(comment) if comment else None
