@@ -118,5 +118,6 @@ CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_
 CREATE UNIQUE INDEX run_journal_pkey ON public.run_journal USING btree (run_id, key);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
+CREATE INDEX timers_intent ON public.timers USING btree (intent_id, kind);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
 CREATE UNIQUE INDEX workflow_runs_pkey ON public.workflow_runs USING btree (run_id);

@@ -161,3 +161,6 @@ CREATE INDEX intents_tree ON intents (namespace, root_intent_id, created_at, int
 -- index timers_due
 CREATE INDEX timers_due ON timers (due_at);
 
+-- index timers_intent
+CREATE INDEX timers_intent ON timers (intent_id, kind);
+

@@ -29,3 +29,7 @@ CREATE TABLE workflow_runs (
     plan         TEXT NOT NULL,         -- JSON (engine/workflows/plan.py)
     created_at   BIGINT NOT NULL
 );
+
+-- A wait's wake-up timer is deleted when its intent leaves WAITING (timers/wake.py): by intent, not by
+-- a scan of every timer (a hundred thousand parked runs each have one).
+CREATE INDEX timers_intent ON timers (intent_id, kind);
