@@ -1,5 +1,5 @@
 """The processes and databases a benchmark run sets up and tears down: a fresh database, ``intentd
-serve`` on a free port, and agent processes (bench/agents.py)."""
+serve`` on a free port, agent processes (bench/agents.py) and the supervisor (bench/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -42,9 +43,17 @@ async def stop(process: asyncio.subprocess.Process, grace_seconds: float = 10.0)
         return False
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running ``intentd serve``: where it answers, and its process id (for its CPU counters)."""
+
+    url: str
+    pid: int
+
+
 @contextlib.asynccontextmanager
-async def intentd_server(database_url: str, workdir: Path, api_key: str) -> AsyncIterator[str]:
-    """``intentd serve`` on a free port of 127.0.0.1; yields its base URL once /health answers.
+async def intentd_server(database_url: str, workdir: Path, api_key: str) -> AsyncIterator[Server]:
+    """``intentd serve`` on a free port of 127.0.0.1; yields it once /health answers.
     Its log goes to a file in ``workdir`` and is shown if it holds an error."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")}
@@ -73,7 +82,7 @@ async def intentd_server(database_url: str, workdir: Path, api_key: str) -> Asyn
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_healthy(url, process, log_path)
-        yield url
+        yield Server(url, process.pid)
     finally:
         # A claim long-poll whose client is gone still holds uvicorn's graceful shutdown until its
         # wait_seconds pass; the run is over and the data durable, so do not wait for that.
@@ -95,33 +104,44 @@ async def wait_healthy(url: str, process: asyncio.subprocess.Process, log_path: 
     raise RuntimeError(f"intentd did not become healthy; log:\n{log_path.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class AgentPlan:
+    """One bench/agents.py process: its address, the next step it hands on to (``then``) and that
+    step's ``reply_to``, its claim loops and how many intents a claim takes at most."""
+
+    agent: str
+    next_agent: str | None = None
+    reply_to: str | None = None
+    loops: int = 4
+    max_intents: int = 16
+
+
 @contextlib.asynccontextmanager
-async def agent_processes(
-    url: str, api_key: str, loops: int, plans: Sequence[tuple[str, str | None, str | None]]
-) -> AsyncIterator[None]:
-    """One bench/agents.py process per ``(agent, next agent, reply_to of the next step)``."""
+async def agent_processes(url: str, api_key: str, plans: Sequence[AgentPlan]) -> AsyncIterator[list[int]]:
+    """One bench/agents.py process per plan, stopped on exit; yields their process ids."""
     processes = []
     try:
-        for agent, next_agent, reply_to in plans:
-            argv = [
-                "-m",
-                "bench.agents",
-                "--url",
-                url,
-                "--api-key",
-                api_key,
-                "--agent",
-                agent,
-                "--loops",
-                str(loops),
-            ]
-            argv += ["--next", next_agent] if next_agent else []
-            argv += ["--next-reply-to", reply_to] if reply_to else []
+        for plan in plans:
+            argv = ["-m", "bench.agents", "--url", url, "--api-key", api_key, "--agent", plan.agent]
+            argv += ["--loops", str(plan.loops), "--max-intents", str(plan.max_intents)]
+            argv += ["--next", plan.next_agent] if plan.next_agent else []
+            argv += ["--next-reply-to", plan.reply_to] if plan.reply_to else []
             processes.append(await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=REPO))
-        yield
+        yield [process.pid for process in processes]
     finally:
         for process in processes:
             await stop(process)
+
+
+@contextlib.asynccontextmanager
+async def supervisor_process(url: str, api_key: str, concurrency: int) -> AsyncIterator[int]:
+    """The code-first fan-out's supervisor (bench/supervisor.py), stopped on exit; yields its pid."""
+    argv = ["-m", "bench.supervisor", "--url", url, "--api-key", api_key, "--concurrency", str(concurrency)]
+    process = await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=REPO)
+    try:
+        yield process.pid
+    finally:
+        await stop(process)
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,10 @@ it in ``then``, so the handoff to the next agent is one request and one commit. 
 chain was created with ``reply_to`` the driver, so its completion lands in the driver's feed.
 
     python -m bench.agents --url URL --api-key KEY --agent agent://bench/a \
-        --next agent://bench/b [--next-reply-to agent://bench/driver] --loops 4
+        --next agent://bench/b [--next-reply-to agent://bench/driver] --loops 4 [--max-intents 16]
+
+Without ``--next`` it only completes: the last step of a chain, or a step of a declared workflow
+(whose run moves on by itself when the step's intent completes).
 
 Runs until SIGTERM/SIGINT.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable
@@ -24,7 +28,7 @@ from typing import Any
 import httpx
 
 INTENT_TYPE = "intent.bench.step.v1"
-MAX_INTENTS = 16
+MAX_INTENTS = 16  # per claim, unless --max-intents says otherwise
 LEASE_SECONDS = 30
 CLAIM_WAIT_SECONDS = 10
 ERROR_PAUSE_SECONDS = 0.5
@@ -55,11 +59,11 @@ class Step:
         return body
 
 
-async def claim_loop(client: httpx.AsyncClient, step: Step, worker_id: str) -> None:
+async def claim_loop(client: httpx.AsyncClient, step: Step, worker_id: str, max_intents: int) -> None:
     path = f"/v1/agents/{step.agent.removeprefix('agent://')}/claims"
     claim = {
         "worker_id": worker_id,
-        "max_intents": MAX_INTENTS,
+        "max_intents": max_intents,
         "lease_seconds": LEASE_SECONDS,
         "wait_seconds": CLAIM_WAIT_SECONDS,
     }
@@ -95,15 +99,26 @@ async def complete(client: httpx.AsyncClient, step: Step, delivery: dict[str, An
         )
 
 
-async def run(url: str, api_key: str, step: Step, loops: int) -> None:
-    limits = httpx.Limits(
-        max_connections=loops * (MAX_INTENTS + 1), max_keepalive_connections=loops * (MAX_INTENTS + 1)
-    )
+async def run(url: str, api_key: str, step: Step, loops: int, max_intents: int = MAX_INTENTS) -> None:
+    # One client per claim loop, each with room for its claim and its completions. One shared pool
+    # of loops * (max_intents + 1) connections costs far more CPU: httpcore scans (and polls) every
+    # pooled connection on each request (encode/httpcore#928, #1035), and at 50 fan-outs in flight
+    # that made this agent, not intentd, the bottleneck.
+    limits = httpx.Limits(max_connections=max_intents + 1, max_keepalive_connections=max_intents + 1)
     timeout = httpx.Timeout(CLAIM_WAIT_SECONDS + 30)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"x-api-key": api_key}, limits=limits, timeout=timeout
-    ) as client:
-        tasks = [asyncio.create_task(claim_loop(client, step, f"{step.agent}#{i}")) for i in range(loops)]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=url, headers={"x-api-key": api_key}, limits=limits, timeout=timeout
+                )
+            )
+            for _ in range(loops)
+        ]
+        tasks = [
+            asyncio.create_task(claim_loop(client, step, f"{step.agent}#{i}", max_intents))
+            for i, client in enumerate(clients)
+        ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -124,10 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--next", dest="next_agent", help="the next step's agent, if any")
     parser.add_argument("--next-reply-to", help="reply_to for the next step (the driver)")
     parser.add_argument("--loops", type=int, default=4, help="concurrent claim loops")
+    parser.add_argument("--max-intents", type=int, default=MAX_INTENTS, help="intents a claim takes at most")
     args = parser.parse_args(argv)
     step = Step(args.agent, args.next_agent, args.next_reply_to)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(run(args.url, args.api_key, step, args.loops))
+        runner.run(run(args.url, args.api_key, step, args.loops, args.max_intents))
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

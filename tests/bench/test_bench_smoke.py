@@ -1,5 +1,8 @@
 """The benchmark harness keeps working: a quick run against a real ``intentd serve`` (SQLite), real
-agent processes and real HTTP prints a table with a number in every cell that should have one."""
+agent processes, the code-first supervisor and real HTTP prints a table with a number in every cell
+that should have one, for every workload: the handoff chain, the declared chain and fan-out, the
+code-first fan-out and the parked runs. The DBOS peer gets its own tiny run where DBOS is installed
+(the ``bench`` extra)."""
 
 from __future__ import annotations
 
@@ -12,43 +15,92 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WORKLOADS = ("roundtrip seq", "roundtrip x50", "chain3 seq", "chain3 x50")
+ROWS = [
+    ("roundtrip seq", "intentd"),
+    ("roundtrip x50", "intentd"),
+    ("chain3 seq", "intentd"),
+    ("chain3 x50", "intentd"),
+    ("chain3 seq", "intentd declared"),
+    ("chain3 x50", "intentd declared"),
+    ("fanout10 seq", "intentd declared"),
+    ("fanout10 x50", "intentd declared"),
+    ("fanout10 seq", "intentd code-first"),
+    ("fanout10 x50", "intentd code-first"),
+]
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
+PARKED = 30
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_quick_run_prints_a_table_of_numbers(tmp_path: Path) -> None:
     results_file = tmp_path / "results.json"
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--backends",
-            "sqlite",
-            "--skip-dbos",
-            "--json",
-            str(results_file),
+            sys.executable, "-m", "bench.run", "--quick", "--backends", "sqlite", "--skip-dbos",
+            "--parked", str(PARKED), "--json", str(results_file),
         ],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=90,
-    )
+        timeout=200,
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
 
-    for workload in WORKLOADS:
-        (row,) = [line for line in run.stdout.splitlines() if f" {workload} " in line]
-        cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    printed = [[cell.strip() for cell in line.split("│") if cell.strip()] for line in run.stdout.splitlines()]
+    for workload, system in ROWS:
+        (cells,) = [row for row in printed if row[:2] == [workload, system]]
         # workload, system, backend, n, p50, p99, max, per second
-        assert cells[1:3] == ["intentd", "sqlite"], row
-        assert all(NUMBER.match(cell) for cell in cells[3:8]), row
+        assert cells[2] == "sqlite", cells
+        assert all(NUMBER.match(cell) for cell in cells[3:8]), cells
 
-    summary = {r["workload"]: r for r in json.loads(results_file.read_text())["results"]}
-    assert sorted(summary) == sorted(WORKLOADS)
+    found = json.loads(results_file.read_text())
+    summary = {(r["workload"], r["system"]): r for r in found["results"]}
+    assert sorted(summary) == sorted(ROWS)
     for result in summary.values():
         assert result["failed"] == 0
         assert result["n"] >= 10
         assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
         assert result["per_second"] > 0
+
+    (parked,) = found["parked"]
+    assert (parked["system"], parked["backend"], parked["runs"], parked["failed"]) == (
+        "intentd",
+        "sqlite",
+        PARKED,
+        0,
+    )
+    # Each parked run is stored: its rows take room (a few KiB, not nothing and not megabytes).
+    assert 500 < parked["bytes_per_run"] < 100_000
+    assert parked["idle_cpu_parked"] >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_dbos_peer_runs_every_workload(tmp_path: Path) -> None:
+    pytest.importorskip("dbos", reason="DBOS Transact is the bench extra's (pip install -e '.[bench]')")
+    system_db = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    common = ["--chains", "3", "--concurrent-chains", "6", "--in-flight", "3", "--warmup", "1"]
+    runs = _dbos(system_db, *common)
+    for workload in ("chain3", "fanout10"):
+        assert len(runs[workload]["sequential"]["latencies"]) == 3
+        assert len(runs[workload]["concurrent"]["latencies"]) == 6
+
+    parked = _dbos(f"sqlite:///{tmp_path / 'parked.sqlite'}", "--parked", "100", "--idle-seconds", "0.2")[
+        "parked"
+    ]
+    assert parked["runs"] == 100
+    assert parked["bytes_after"] > parked["bytes_before"]  # 100 runs fill more than the free room of a page
+
+
+def _dbos(system_db: str, *options: str) -> dict[str, dict[str, dict[str, list[float]]]]:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.dbos_peer", "--system-db", system_db, *options],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    found: dict[str, dict[str, dict[str, list[float]]]] = json.loads(run.stdout.strip().splitlines()[-1])
+    return found
