@@ -235,6 +235,19 @@ async def test_a_quorum_join_survives_a_failing_branch(api: AppClient) -> None:
     }
 
 
+async def test_a_parallel_step_that_retries_runs_every_branch_again(api: AppClient) -> None:
+    run_id = await apply(api, fan_out({"policy": "all"}, retry={"max_retries": 1, "retry_delay_seconds": 0}))
+    await work(api, WRITER, {"wave": 1})
+    await work(api, REVIEWER, error="boom")  # the join fails: the third branch is canceled unrun
+    await work(api, WRITER, {"wave": 2})
+    await work(api, REVIEWER, {"wave": 2})
+    await work(api, PUBLISHER, {"wave": 2})
+
+    run = await settled(api, run_id)
+    assert run["status"] == "COMPLETED" and (await journal(api, run_id))["fan"]["attempt"] == 2
+    assert run["result"]["output"]["branches"] == {"b0": {"wave": 2}, "b1": {"wave": 2}, "b2": {"wave": 2}}
+
+
 async def test_branches_a_join_lets_finish_keep_running_after_the_run_ends(api: AppClient) -> None:
     run_id = await apply(api, fan_out({"policy": "any", "remaining": "finish"}))
     await work(api, WRITER)
@@ -326,6 +339,12 @@ async def test_a_late_failure_compensates_the_completed_steps_newest_first(api: 
 
     undo_hotel = await work(api, UNDO)
     undo_flight = await work(api, UNDO)
+    undone = [
+        e["details"]["step_id"]
+        for e in await events(api, run_id)
+        if e["event_type"] == "intent.step_compensated"
+    ]
+    assert undone == ["hotel", "flight"]
     assert (undo_hotel["payload"]["compensates"], undo_flight["payload"]["compensates"]) == (
         "hotel",
         "flight",
@@ -499,7 +518,7 @@ async def test_a_bundle_with_problems_creates_nothing(api: AppClient) -> None:
     body = bundle(
         {
             "step_id": "fan",
-            "branches": [step("a", on_success="b")],
+            "branches": [step("a", on_success="b", on_failure="escalate")],
             "join": {"policy": "quorum", "quorum": 3},
         },
         step("fail"),
@@ -511,6 +530,7 @@ async def test_a_bundle_with_problems_creates_nothing(api: AppClient) -> None:
     assert answer.status_code == 422
     problems = [(p["path"], p["code"]) for p in answer.json()["error"]["details"]["problems"]]
     assert ("workflow.steps[0].branches[0].on_success", "branch_link") in problems
+    assert ("workflow.steps[0].branches[0].on_failure", "branch_link") in problems
     assert ("workflow.steps[0].join.quorum", "bad_quorum") in problems
     assert ("workflow.steps[1].step_id", "reserved_step_id") in problems
     assert ("workflow.steps[2].step_id", "reserved_step_id") in problems

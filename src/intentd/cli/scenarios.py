@@ -180,7 +180,7 @@ def read_run(client: Client, run_id: str) -> RunState:
     tree = client.tree(run_id)
     entries = client.journal(run_id)
     (run,) = [i for i in tree.intents if i.intent_id == run_id]
-    # "$…" keys are the engine's own bookkeeping ($failure: the step that failed the run, which the
+    # "$…" keys are the engine's own bookkeeping ($failed: the step that failed the run, which the
     # last line reports), not steps.
     shown = [e for e in entries if not e.key.startswith("$")]
     return RunState(run, [Step(e, _with_whom(e, tree, run_id)) for e in shown])

@@ -38,6 +38,7 @@ class EventType(StrEnum):
     STEP_ESCALATED = "intent.step_escalated"
     STEP_SKIPPED = "intent.step_skipped"
     STEP_COMPENSATING = "intent.step_compensating"
+    STEP_COMPENSATED = "intent.step_compensated"
 
 
 TERMINAL_EVENT: dict[Status, EventType] = {

@@ -113,11 +113,13 @@ def _link_problems(step: Step, index: dict[str, Step]) -> list[Problem]:
     problems = []
     links = (("on_success", step.on_success), ("on_failure", step.on_failure))
     for field, target in links:
-        if target is None or (field == "on_failure" and target in RESERVED_STEP_IDS):
+        if target is None:
             continue
-        if step.branch_of is not None:
+        if step.branch_of is not None:  # a branch's failure counts against its join, keyword or not
             message = f"a branch ends at its parallel step's join; {field} belongs on {step.branch_of!r}"
             problems.append(Problem(_at(step, field), BRANCH_LINK, message))
+        elif field == "on_failure" and target in RESERVED_STEP_IDS:
+            continue
         elif target not in index:
             problems.append(Problem(_at(step, field), UNKNOWN_STEP, f"no step {target!r}"))
         elif index[target].branch_of is not None:

@@ -315,9 +315,9 @@ class DeclaredRun:
             "tally": counts,
             "branches": join_errors(parallel, self.entries),
         }
-        await self._put(entry.ended(EntryStatus.FAILED, self.now, error=error))
-        self._event(EventType.STEP_FAILED, parallel, entry.attempt, error=error)
-        await self._final_failure(parallel, error)
+        failed = entry.ended(EntryStatus.FAILED, self.now, error=error)
+        await self._put(failed)
+        await self._failed(parallel, failed)  # its own retry runs every branch again
 
     async def _cancel(self, entries: list[JournalEntry]) -> None:
         """End the branches still running (their intents are canceled after the run's change)."""
@@ -390,8 +390,10 @@ class DeclaredRun:
         ):
             await self._retry_later(ended.key, step, ended, retry.delay(ended.attempt))
             return
-        kind = EventType.STEP_COMPLETED if ended.status is EntryStatus.COMPLETED else EventType.STEP_FAILED
-        self._event(kind, step, ended.attempt, key=ended.key, error=ended.error)
+        if ended.status is EntryStatus.COMPLETED:
+            self._event(EventType.STEP_COMPENSATED, step, ended.attempt, key=ended.key)
+        else:
+            self._event(EventType.STEP_FAILED, step, ended.attempt, key=ended.key, error=ended.error)
         if not await self._compensate_next():
             self._finish_failed()
 

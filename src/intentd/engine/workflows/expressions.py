@@ -28,7 +28,7 @@ path of its string (the prefix, then ``.key`` or ``[i]``; a key that is not a na
 
 >>> scope = {
 ...     "run": {"payload": {"customer": {"id": 7}}},
-...     "steps": {"search": {"status": "completed", "output": {"hits": [{"url": "https://a.example"}]}}},
+...     "steps": {"search": {"status": "COMPLETED", "output": {"hits": [{"url": "https://a.example"}]}}},
 ...     "parameters": {"region": "eu"},
 ... }
 >>> render({"customer": "${run.payload.customer.id}", "tags": ["${parameters.region}", 1]}, scope)

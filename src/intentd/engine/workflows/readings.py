@@ -15,7 +15,7 @@ from .plan import Plan, Step, StepKind
 COMPENSATE = "compensate:"
 APPROVAL = ":approval"
 ESCALATION = ":escalation"
-FAILURE = "$failure"  # the entry that remembers which step failed the run, and why
+FAILURE = "$failed"  # the entry that remembers which step failed the run, and why (as code-first runs)
 
 Entries = Mapping[str, JournalEntry]
 
