@@ -74,13 +74,18 @@ def intent_rows(intents: Iterable[Intent]) -> list[list[Any]]:
 
 
 def run_tree(run: RunTree) -> Tree:
-    """The run drawn as a tree: each intent under the one that handed it on, with its agent, status
-    and delivery attempts."""
+    """The run drawn as a tree: each intent under the one that handed it on (or spawned it: its step
+    key first), with its agent, status, delivery attempts, how long it took and what it cost."""
 
     def label(intent: Intent) -> str:
+        step = f"[bold]{intent.step_key}[/bold] " if intent.step_key else ""
         attempts = f", attempt {intent.delivery_attempt}" if intent.delivery_attempt > 1 else ""
-        what = f"{status_text(intent.status)} {intent.intent_type} → {intent.to_agent}{attempts}"
-        return f"{what}  [dim]{intent.intent_id}[/dim]"
+        took = (intent.updated_at - intent.created_at).total_seconds() if intent.is_terminal else None
+        timing = f", {took:.2f} s" if took is not None else ""
+        cost = intent.usage.get("cost_usd")
+        spent = f", ${cost:.4f}" if isinstance(cost, int | float) else ""
+        what = f"{step}{status_text(intent.status)} {intent.intent_type} → {intent.to_agent}{attempts}"
+        return f"{what}{timing}{spent}  [dim]{intent.intent_id}[/dim]"
 
     def grow(node: Tree, intent: Intent) -> None:
         for child in run.children(intent.intent_id):
