@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intentd.client import AsyncClient, Delivery
+from intentd.client import AsyncClient, Delivery, IntentdError
 from intentd.worker import AsyncContext, Child, ChildFailed, Context, FatalError
 from intentd.worker._context import _ContextState
 from intentd.worker._errors import ReportedFailure, error_object
@@ -265,3 +265,20 @@ def test_error_objects_say_what_failed() -> None:
     }
     assert error_object(ValueError()) == {"code": "ValueError", "message": "ValueError"}
     assert error_object(ReportedFailure({"code": "x", "message": "y"})) == {"code": "x", "message": "y"}
+
+
+async def test_a_compensation_that_ran_but_could_not_be_journaled_is_not_reported_failed() -> None:
+    def unreachable(body: JSON) -> JSON:
+        if body["key"] == "compensate:a":
+            raise httpx.ConnectError("the server is restarting")
+        return echo_record(body)
+
+    script = Script(GET_journal=journal(entry("a", kind="value", result="A")), POST_journal=unreachable)
+    state = state_of(script)
+    ctx = AsyncContext(state)
+    undone: list[str] = []
+    await ctx.step("a", lambda: "never run", compensate=lambda _: undone.append("a"))
+
+    with pytest.raises(IntentdError):  # the next delivery compensates again: nothing is lost
+        await state.journal.compensate(state.journal.failure(FatalError("declined")))
+    assert undone == ["a"]

@@ -279,10 +279,13 @@ class Journal:
         if key in self._entries:
             return True  # compensated by an earlier delivery
         try:
-            await self.record(key, await self._call(step.undo, step.result))
+            result = await self._call(step.undo, step.result)
         except Exception:
             log.exception("compensation of step %r of intent %s failed", step.key, self._intent_id)
             return False
+        # Not journaled is not undone: an error here (the server unreachable) propagates, the delivery
+        # is retried, and the next one runs this compensation again (agents key it, as every side effect).
+        await self.record(key, result)
         return True
 
     async def _call(self, fn: Callable[[Any], Any], argument: Any) -> Any:
