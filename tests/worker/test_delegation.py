@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from intentd.client import AsyncClient, Intent, JournalEntry, Status
@@ -425,3 +426,48 @@ async def test_a_failure_interrupted_while_compensating_is_finished_by_the_next_
     assert final.status is Status.FAILED
     assert final.error == {"code": "FatalError", "message": "boom", "details": {"compensated": ["b", "a"]}}
     assert [e.key for e in await client.journal(parent.intent_id)] == [*interrupted, "compensate:a"]
+
+
+class DropsJournaling(httpx.AsyncHTTPTransport):
+    """The server unreachable, for every retry of one journal write (a restart at that moment)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key, self.dropped = key, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if (
+            request.url.path.endswith("/journal")
+            and f'"{self.key}"'.encode() in request.content
+            and self.dropped < 3
+        ):
+            self.dropped += 1
+            raise httpx.ConnectError("All connection attempts failed", request=request)
+        return await super().handle_async_request(request)
+
+
+async def test_a_compensation_that_could_not_be_journaled_is_finished_by_the_next_delivery(
+    live: Server, client: AsyncClient, agents: Agents
+) -> None:
+    undone: list[str] = []
+    transport = DropsJournaling("compensate:charge")
+    async with AsyncClient(live.url, API_KEY, transport=transport) as flaky:
+        worker = make_worker(flaky)
+
+        @worker.agent(agents.editor)
+        async def saga(ctx: Any, intent: Intent) -> None:
+            await ctx.step("reserve", lambda: "reserved", compensate=lambda _: undone.append("reserve"))
+            await ctx.step("charge", lambda: "charged", compensate=lambda _: undone.append("charge"))
+            raise FatalError("declined")
+
+        async with serving(worker):
+            order = await client.submit(agents.editor, "intent.order.v1", {})
+            done = await client.wait_for(order.intent_id, timeout=30)
+
+    assert transport.dropped == 3
+    assert done.status is Status.FAILED
+    assert done.error["details"]["compensated"] == ["charge", "reserve"]
+    assert "compensation_failed" not in done.error["details"]
+    assert undone == ["charge", "charge", "reserve"]  # ran again: not journaled is not undone
+    keys = [e.key for e in await client.journal(order.intent_id)]
+    assert keys == ["reserve", "charge", "$failed", "compensate:charge", "compensate:reserve"]

@@ -251,6 +251,9 @@ class _Run:
             beat.cancel()
         if state.lost.is_set() or state.parked:
             return
+        if isinstance(outcome, _Unfinished):
+            await self._give_back(state.delivery)
+            return
         await self._report(state, outcome)
 
     async def _call(self, handler: Handler, state: _ContextState) -> Any:
@@ -262,7 +265,10 @@ class _Run:
             failure = state.journal.failure(exc)
             if _retryable(state.delivery, failure):
                 raise
-            final = await state.journal.compensate(failure)
+            try:
+                final = await state.journal.compensate(failure)
+            except IntentdError as unjournaled:
+                raise _Unfinished from unjournaled
             if final is exc:
                 raise
             raise final from exc
@@ -331,6 +337,13 @@ class _Run:
             usage=state.usage or None,
         )
 
+    async def _give_back(self, delivery: Delivery) -> None:
+        """Release the intent at once (its lease would lapse otherwise: the same, later)."""
+        try:
+            await self.client.release(delivery.intent.intent_id, delivery.lease_token)
+        except IntentdError as exc:
+            log.warning("could not give %s back (%s): its lease will lapse", delivery.intent.intent_id, exc)
+
     async def drain(self, grace: float) -> None:
         """Let running handlers finish within ``grace`` seconds; release what is still running."""
         if self.running:
@@ -347,6 +360,12 @@ class _Run:
 
 def _retryable(delivery: Delivery, exc: BaseException) -> bool:
     return not isinstance(exc, FatalError) and delivery.attempt < RetryPolicy.attempts(delivery.intent)
+
+
+class _Unfinished(Exception):
+    """A compensation ran but could not be journaled (the server unreachable): the intent is given
+    back, so that the next delivery (which finds ``$failed``) finishes compensating and reports the
+    failure; a release needs no attempt left, where failing now would leave the rest undone."""
 
 
 def _as_result(value: Any) -> JSON:
