@@ -280,9 +280,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes, set[s
     parser.add_argument(
         "--parked", type=int, help="intentd runs parked on a human step [10000; full: 100000]"
     )
-    parser.add_argument(
-        "--dbos-parked", type=int, help="DBOS workflows parked in recv [min(--parked, 10000)]"
-    )
+    parser.add_argument("--dbos-parked", type=int, help="DBOS workflows parked in recv [min(--parked, 5000)]")
     parser.add_argument("--idle-seconds", type=float, help="each idle window of the parked measurement [20]")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--skip-dbos", action="store_true")
@@ -309,7 +307,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes, set[s
         fan_agents=args.fan_agents,
         fan_max_intents=args.fan_max_intents,
         parked=parked,
-        dbos_parked=args.dbos_parked if args.dbos_parked is not None else min(parked, 10_000),
+        dbos_parked=args.dbos_parked if args.dbos_parked is not None else min(parked, 5_000),
         idle_seconds=args.idle_seconds if args.idle_seconds is not None else idle,
         settle_seconds=1.0 if args.quick else 12.0,  # 12 > the agents' claim wait_seconds (10)
     )
