@@ -229,3 +229,43 @@ async def test_handoffs_across_agents_never_deadlock_the_writers(
         await store.close()
     rollbacks = [r.getMessage() for r in caplog.records if "rolled back" in r.getMessage()]
     assert not [m for m in rollbacks if "eadlock" in m], rollbacks
+
+
+@pytest.mark.postgres
+async def test_batches_that_want_each_others_rows_do_not_deadlock(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two writers (two replicas here) whose batches lock the same two rows in opposite orders: a
+    batch does not wait for the other's row (NOWAIT), so no deadlock; both re-run unit by unit."""
+    first = await PostgresStore.open(pg_url, writers=1)
+    second = await PostgresStore.open(pg_url, writers=1, migrate_schema=False)
+    engine = Engine(first)
+    a, b = [
+        (await engine.intents.submit(REPLICA_PRINCIPAL, SubmitIntent("demo.task", "c", AGENT, {})))[
+            0
+        ].intent_id
+        for _ in range(2)
+    ]
+    both_locked = asyncio.Barrier(2)
+
+    def lock(intent_id: str, *, first_of_batch: bool) -> Callable[[Tx], Any]:
+        async def unit(tx: Tx) -> str:
+            await tx.get_intent(intent_id, for_update=True)
+            if first_of_batch:
+                await both_locked.wait()  # each batch holds its first row before wanting the other's
+            return intent_id
+
+        return unit
+
+    caplog.set_level(logging.DEBUG, logger="intentd.store.writer")
+    try:
+        results = await asyncio.gather(
+            _while_writer_busy(first, [lock(a, first_of_batch=True), lock(b, first_of_batch=False)]),
+            _while_writer_busy(second, [lock(b, first_of_batch=True), lock(a, first_of_batch=False)]),
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert results == [[a, b], [b, a]]
+    rolled_back = [r.getMessage() for r in caplog.records if "rolled back" in r.getMessage()]
+    assert rolled_back and all("LockNotAvailable" in m for m in rolled_back), rolled_back

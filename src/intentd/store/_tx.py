@@ -90,6 +90,12 @@ class Tx:
         self.writes = 0
         self.changes: set[str] = set()
         self._feed: list[FeedEntry] = []
+        # Set by the writer for a transaction of several units: a row lock another transaction holds
+        # then fails at once (PostgreSQL NOWAIT) instead of waiting, and the writer runs the units one
+        # by one. Units of one batch lock rows in no global order (a step's end locks the step, then
+        # its run), so two batches waiting on each other's rows would deadlock, and PostgreSQL would
+        # take a second (deadlock_timeout) to say so.
+        self.batched = False
         # Callbacks the writer runs once the outcome is known (e.g. hand a lease to a waiting claim).
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
@@ -107,7 +113,10 @@ class Tx:
 
     # -- intents and their events ------------------------------------------------------------
     async def get_intent(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
-        row = await self._one("get_intent_for_update" if for_update else "get_intent", intent_id=intent_id)
+        query = "get_intent"
+        if for_update:
+            query = "get_intent_for_update_nowait" if self.batched else "get_intent_for_update"
+        row = await self._one(query, intent_id=intent_id)
         return intent_from_row(row) if row else None
 
     async def intent_by_idempotency_key(self, namespace: str, key: str) -> Intent | None:

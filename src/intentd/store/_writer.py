@@ -1,7 +1,8 @@
 """Group commit. Concurrent writes queue up; each writer task takes everything queued (up to
 ``max_batch``), runs the units in ONE transaction and commits once, so under load one fsync serves many
 state changes. Each unit is still atomic: units check before they write, a unit that fails without
-writing is simply left out, and anything unexpected re-runs the batch one unit per transaction.
+writing is simply left out, and anything unexpected re-runs the batch one unit per transaction. A batch
+does not wait for a row another transaction holds (``Tx.batched``): it re-runs unit by unit at once.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class BatchWriter:
         try:
             async with self._transaction() as tx:
                 opened.append(tx)
+                tx.batched = len(batch) > 1  # see Tx.batched
                 for unit, future in batch:
                     before = tx.writes
                     try:
@@ -109,10 +111,10 @@ class BatchWriter:
                         if alone or tx.writes != before:
                             raise
                         outcomes.append((future, False, err))
-                    except Exception:
+                    except Exception as exc:
                         if alone:
                             raise
-                        raise _PartialWrite() from None
+                        raise _PartialWrite(f"{type(exc).__name__}: {exc}") from None
                 await tx.flush()  # last: see Tx.flush
         except BaseException:
             for tx in opened:

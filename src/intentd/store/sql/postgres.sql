@@ -3,6 +3,9 @@
 -- name: get_intent_for_update
 SELECT * FROM intents WHERE intent_id = :intent_id FOR UPDATE;
 
+-- name: get_intent_for_update_nowait
+SELECT * FROM intents WHERE intent_id = :intent_id FOR UPDATE NOWAIT;
+
 -- name: claimable_intents
 SELECT * FROM intents
 WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'

@@ -30,6 +30,9 @@ SELECT * FROM intents WHERE intent_id = :intent_id;
 -- name: get_intent_for_update
 SELECT * FROM intents WHERE intent_id = :intent_id;
 
+-- name: get_intent_for_update_nowait
+SELECT * FROM intents WHERE intent_id = :intent_id;
+
 -- name: get_intent_by_idempotency_key
 SELECT * FROM intents WHERE namespace = :namespace AND idempotency_key = :idempotency_key;
 
