@@ -113,10 +113,12 @@ class Tx:
 
     # -- intents and their events ------------------------------------------------------------
     async def get_intent(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
-        query = "get_intent"
-        if for_update:
-            query = "get_intent_for_update_nowait" if self.batched else "get_intent_for_update"
-        row = await self._one(query, intent_id=intent_id)
+        row = await self._one(
+            ("get_intent_for_update_nowait" if self.batched else "get_intent_for_update")
+            if for_update
+            else "get_intent",
+            intent_id=intent_id,
+        )
         return intent_from_row(row) if row else None
 
     async def intent_by_idempotency_key(self, namespace: str, key: str) -> Intent | None:
