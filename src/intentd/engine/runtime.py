@@ -21,7 +21,7 @@ from .recorder import Recorder
 from .runs import RunService
 from .scheduler import Scheduler
 from .timers import Deadline, StepTimer, WakeUp
-from .workflows import HumanAnswers
+from .workflows import HumanAnswers, Plans
 
 
 class Engine:
@@ -31,7 +31,8 @@ class Engine:
         self.store = store
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
-        timer_kinds = (Deadline(), WakeUp(), StepTimer())
+        plans = Plans()  # declared runs' plans, read once per process
+        timer_kinds = (Deadline(), WakeUp(), StepTimer(plans))
         # The order matters: an intent is queued before it can be handed off, and a handoff may
         # add events that the effects after it see. A run that ends stops its subtree before its
         # own parent moves on.
@@ -41,11 +42,11 @@ class Engine:
                 DirectHandoff(self.dispatcher),
                 ReplyToSender(),
                 CancelChildren(),
-                JoinParent(),
+                JoinParent(plans),
                 *timer_kinds,
             ]
         )
-        answers = HumanAnswers()
+        answers = HumanAnswers(plans)
         self.intents = IntentService(store, clock, self.recorder, answers)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from intentd.store import Tx
 
 from .._change import Change
-from ..workflows import DeclaredRun, Plan, entry_ended, outcome
+from ..workflows import DeclaredRun, Plans, entry_ended, outcome
 
 
 class JoinParent:
+    def __init__(self, plans: Plans) -> None:
+        self._plans = plans
+
     async def apply(self, tx: Tx, change: Change) -> None:
         child = change.intent
         if child.step_key is None or child.parent_intent_id is None:
@@ -29,16 +32,14 @@ class JoinParent:
         if parent.is_terminal:  # the run ended first (canceled, timed out): only the entry moves
             await tx.put_journal_entry(outcome(entry, child, now))
             return
-        plan = await tx.workflow_plan(parent.intent_id)
+        plan = await self._plans.of(tx, parent.intent_id)
         parent_change = Change(parent)
         if plan is None:
             ended = outcome(entry, child, now)
             await tx.put_journal_entry(ended)
             await entry_ended(tx, parent_change, entry, ended, now)
         else:
-            run = DeclaredRun(
-                tx, parent_change, Plan.from_json(plan), await tx.journal(parent.intent_id), now
-            )
+            run = DeclaredRun(tx, parent_change, plan, await tx.journal(parent.intent_id), now)
             await run.child_ended(entry, child)
             parent_change.follow_ups += run.follow_ups
         change.follow_ups.append(parent_change)

@@ -9,13 +9,16 @@ from intentd.model import EventType, Intent, Micros
 from intentd.store import Timer, Tx
 
 from .._change import Change
-from ..workflows import DeclaredRun, Plan
+from ..workflows import DeclaredRun, Plans
 
 _TIMED = frozenset({EventType.STEP_STARTED, EventType.STEP_RETRYING})
 
 
 class StepTimer:
     kind = "step"
+
+    def __init__(self, plans: Plans) -> None:
+        self._plans = plans
 
     async def apply(self, tx: Tx, change: Change) -> None:
         for event in change.events:
@@ -24,10 +27,10 @@ class StepTimer:
                 await tx.add_timer(change.intent.intent_id, self.kind, due_at)
 
     async def fire(self, tx: Tx, intent: Intent, timer: Timer, now: Micros) -> Change | None:
-        plan = await tx.workflow_plan(intent.intent_id)
+        plan = await self._plans.of(tx, intent.intent_id)
         if plan is None:
             return None
-        run = DeclaredRun(tx, Change(intent), Plan.from_json(plan), await tx.journal(intent.intent_id), now)
+        run = DeclaredRun(tx, Change(intent), plan, await tx.journal(intent.intent_id), now)
         await run.timer_fired()
         run.change.follow_ups += run.follow_ups
         return run.change if run.change.events else None

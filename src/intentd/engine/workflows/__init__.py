@@ -8,6 +8,7 @@ from .declared import DeclaredRun
 from .human import HumanAnswers
 from .journal import child_entry, outcome, spawn
 from .plan import Agent, Join, OnFailure, Plan, Retry, Step, StepKind, Task, infer_kind
+from .plans import Plans
 from .supervised import entry_ended
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Join",
     "OnFailure",
     "Plan",
+    "Plans",
     "Problem",
     "Retry",
     "Step",

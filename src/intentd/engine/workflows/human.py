@@ -26,6 +26,7 @@ from intentd.model import (
 from intentd.store import Tx
 
 from .._change import Change
+from .plans import Plans
 
 # Outcomes that end the step as a failure; every other allowed outcome completes it.
 REJECTIONS = frozenset({"rejected", "abort"})
@@ -35,13 +36,16 @@ _ALIASES = {"approve": "approved", "reject": "rejected"}
 class HumanAnswers:
     """Answers to runs' human steps, for ``IntentService.resume`` and ``InboxService.decide``."""
 
+    def __init__(self, plans: Plans) -> None:
+        self._plans = plans
+
     async def resume(self, tx: Tx, intent: Intent, body: JSON, actor: str, now: Micros) -> Change | None:
         """The change a resume makes as an answer, or None when ``intent`` is no run's and the body
         is no answer (the generic resume then applies)."""
         task_result = body.get("task_result")
         if task_result is None and body.get("approve_current_step") is True:
             task_result = {"outcome": "approved", "comment": body.get("reason")}
-        is_run = intent.step_key is None and await tx.workflow_plan(intent.intent_id) is not None
+        is_run = intent.step_key is None and await self._plans.of(tx, intent.intent_id) is not None
         if task_result is None:
             if is_run:
                 raise ValidationFailed(
