@@ -109,7 +109,14 @@ async def test_a_valid_bundle_is_200_with_its_id_and_step_count(api: AppClient) 
     response = await api.post("/v1/scenarios/validate", json=bundle())
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"ok": True, "valid": True, "scenario_id": "demo.approval_flow", "steps": 4}
+    assert response.json() == {
+        "ok": True,
+        "valid": True,
+        "scenario_id": "demo.approval_flow",
+        "steps": 4,
+        "errors": [],  # AXP clients read these two
+        "warnings": [],
+    }
 
 
 async def test_validating_creates_nothing(api: AppClient) -> None:
