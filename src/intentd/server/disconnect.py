@@ -15,18 +15,19 @@ T = TypeVar("T")
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T], empty: T) -> T:
-    """``work``'s answer, or ``empty`` (and ``work`` cancelled) once the client has disconnected."""
+    """``work``'s answer, or ``empty`` once the client has disconnected. ``work`` runs in a task of
+    its own, so it is cancelled whenever it is not finished: on a disconnect, and when this request
+    is itself cancelled (a client in the same process giving up)."""
     task = asyncio.ensure_future(work)
     gone = asyncio.ensure_future(_disconnect(request))
     try:
         await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return empty
-    return task.result()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return empty if task.cancelled() else task.result()
 
 
 async def _disconnect(request: Request) -> None:
