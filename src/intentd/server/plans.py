@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass
 
 from intentd.engine import ApplyScenario, SubmitIntent
-from intentd.engine.workflows import Agent, Join, Plan, Retry, Step, Task, infer_kind
-from intentd.model import ValidationFailed, normalize_address, to_micros
+from intentd.engine.workflows import Agent, Join, Plan, Retry, Step, Task, address_of, infer_kind
+from intentd.model import to_micros
 from intentd.wire import CompensateSpec, RetrySpec, ScenarioBundle, WorkflowSpec, WorkflowStepSpec
 
 HUMAN_SCHEME = "human://"
@@ -33,7 +33,7 @@ class _Names:
             return self.agents[target]
         if target in self.humans:
             return HUMAN_SCHEME + target
-        return _address(target) or target
+        return address_of(target) or target
 
 
 def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
@@ -44,7 +44,7 @@ def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
         correlation_id=str(uuid.uuid4()),
         to_agent=f"agent://intentd/workflows/{bundle.scenario_id}",
         payload=intent.payload,
-        reply_to=_address(intent.reply_to) if intent.reply_to else None,  # symbolic ones are the CLI's
+        reply_to=address_of(intent.reply_to) if intent.reply_to else None,  # symbolic ones are the CLI's
         deadline_at=to_micros(intent.deadline_at) if intent.deadline_at else None,
         max_delivery_attempts=intent.max_delivery_attempts or 5,
     )
@@ -54,9 +54,9 @@ def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
 def scenario_plan(bundle: ScenarioBundle) -> Plan:
     humans = tuple(h.role for h in bundle.humans)
     names = _Names(
-        agents={a.role: _address(a.address) or a.address for a in bundle.agents},
+        agents={a.role: address_of(a.address) or a.address for a in bundle.agents},
         humans=humans,
-        default_agent=_address(bundle.intent.to_agent) if bundle.intent.to_agent else None,
+        default_agent=address_of(bundle.intent.to_agent) if bundle.intent.to_agent else None,
         declared=tuple(Agent(a.role, a.address) for a in bundle.agents),
     )
     return _plan(
@@ -165,10 +165,3 @@ def _task(spec: CompensateSpec | None, names: _Names) -> Task | None:
         input=spec.input or {},
         retry=_retry(spec.retry),
     )
-
-
-def _address(text: str | None) -> str | None:
-    try:
-        return normalize_address(text) if text else None
-    except ValidationFailed:
-        return None

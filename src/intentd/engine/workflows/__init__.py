@@ -3,7 +3,7 @@ runtime interprets) or code-first (a supervisor agent journaling its spawns and 
 journal on the parent (``model.JournalEntry``); the effects that move them live with the other
 effects (``effects/join.py``, ``effects/cascade.py``, ``timers/step.py``)."""
 
-from .check import Problem, check_plan
+from .check import Problem, address_of, check_plan
 from .declared import DeclaredRun
 from .human import HumanAnswers
 from .journal import child_entry, outcome, spawn
@@ -24,6 +24,7 @@ __all__ = [
     "Step",
     "StepKind",
     "Task",
+    "address_of",
     "check_plan",
     "child_entry",
     "entry_ended",
