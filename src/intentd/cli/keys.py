@@ -17,20 +17,35 @@ from ._output import console, emit_json, table
 
 app = typer.Typer(help="API keys (on the database of --database).", no_args_is_help=True)
 T = TypeVar("T")
-KEY_COLUMNS = ["key_id", "name", "role", "namespace", "revoked"]
+KEY_COLUMNS = ["key_id", "name", "role", "task_roles", "namespace", "revoked"]
 
 
 @app.command("create")
 def keys_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
-    role: Annotated[str, typer.Option(help="admin (scoped roles come with tenancy)")] = "admin",
+    role: Annotated[
+        str, typer.Option(help="admin, or approver: a person (--name) who decides human tasks")
+    ] = "admin",
+    task_role: Annotated[
+        list[str] | None,
+        typer.Option(help="an approver's role: it decides tasks assigned to role:<name> (repeatable)"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key and print it (it is shown only once)."""
-    record, secret = _on_keys(ctx, lambda keys: keys.create(name, role))
+    roles = tuple(task_role or ())
+    record, secret = _on_keys(ctx, lambda keys: keys.create(name, role, task_roles=roles))
     if as_json:
-        emit_json({"key_id": record.key_id, "api_key": secret, "name": name, "role": role})
+        emit_json(
+            {
+                "key_id": record.key_id,
+                "api_key": secret,
+                "name": name,
+                "role": role,
+                "task_roles": list(roles),
+            }
+        )
     else:
         console.print(secret, soft_wrap=True)
 
@@ -64,6 +79,7 @@ def _key_row(record: ApiKeyRecord) -> dict[str, Any]:
         "key_id": record.key_id,
         "name": record.name,
         "role": record.role,
+        "task_roles": ", ".join(record.task_roles),
         "namespace": record.namespace,
         "revoked": record.revoked_at is not None,
     }

@@ -25,6 +25,7 @@ from intentd.store import FeedItem, Store, Subscription, Tx, agent_key
 
 from ._change import Change, check_lease
 from .dispatch import Dispatcher, Waiter
+from .humans.answers import ask
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
 from .intents import load, submit_in
 from .recorder import Recorder
@@ -190,7 +191,10 @@ class DeliveryService:
         return await self._store.write(unit)
 
     async def wait(self, principal: Principal, intent_id: str, req: Wait) -> Intent:
-        """Park a leased intent in WAITING (the lease ends: a parked wait holds no worker)."""
+        """Park a leased intent in WAITING (the lease ends: a parked wait holds no worker); with a
+        ``human_task``, on a person's answer (``humans/``)."""
+        if req.human_task is not None and req.reason != WaitingReason.HUMAN.value:
+            raise ValidationFailed("a human_task waits WAITING_FOR_HUMAN", details={"field": "reason"})
         try:
             reason = WaitingReason(req.reason)
         except ValueError:
@@ -203,6 +207,9 @@ class DeliveryService:
             intent = await load(tx, principal, intent_id, for_update=True)
             check_lease(intent, req.lease_token)
             change = Change(intent)
+            if req.human_task is not None:  # the agent asks a person (ctx.ask_human)
+                ask(change, req.human_task, intent.to_agent, self._clock(), journal_key=req.key)
+                return await self._recorder.record(tx, change)
             change.step(
                 EventType.WAITING,
                 Status.WAITING,

@@ -21,6 +21,7 @@ class Principal:
     namespace: str
     name: str
     role: str
+    task_roles: tuple[str, ...] = ()  # an approver's roles (assignees ``role:<name>``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,18 @@ class Wait:
     reason: str  # a WaitingReason value
     wake_at: Micros | None = None
     details: JSON = field(default_factory=dict)
+    human_task: JSON | None = None  # ask a person (reason WAITING_FOR_HUMAN) ...
+    key: str | None = None  # ... and journal the answer under this key
 
 
 _SUBMIT_FIELDS = tuple(f.name for f in dataclass_fields(SubmitIntent))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A person's answer to a human task. ``via`` says where it came from (api, link, cli, resume)."""
+
+    outcome: str
+    comment: str | None = None
+    data: JSON | None = None
+    via: str = "api"

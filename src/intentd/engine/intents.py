@@ -24,6 +24,7 @@ from intentd.model import (
 from intentd.store import IntentPage, Store, Subscription, Tx, intent_key
 
 from ._change import Change, check_lease, new_intent
+from .humans.answers import ask
 from .inputs import Principal, Resolve, SubmitIntent
 from .recorder import Recorder
 from .workflows.human import HumanAnswers
@@ -73,15 +74,19 @@ async def submit_in(
         existing = await replayed_submit(tx, principal.namespace, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
+    actor = spec.from_agent or principal.name
     change = new_intent(
         principal.namespace,
         spec,
         now,
-        actor=spec.from_agent or principal.name,
+        actor=actor,
         root_intent_id=root_intent_id,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
     )
+    task = spec.controls.get("human_task")
+    if isinstance(task, dict):  # a person answers before the agent acts (or, to human://, instead)
+        ask(change, task, actor, now)
     return await recorder.record(tx, change), True
 
 
@@ -190,9 +195,11 @@ class IntentService:
         )
 
     async def resume(self, principal: Principal, intent_id: str, body: JSON) -> Intent:
-        """AXP resume with its three body shapes (PROTOCOL.md §2.2, choices in docs/design.md):
+        """AXP resume with its three body shapes (PROTOCOL.md §2.2, choices in docs/design.md): a
+        ``task_result`` (or ``approve_current_step``) answers the intent's open human task;
         ``action: complete|fail`` resolves; otherwise a WAITING intent goes back to its agent with the
-        body as input, and any other intent completes with the body as its result."""
+        body as input, and any other intent records the resume and stays open (the policy generation
+        moves), as AXP's example programs expect before they resolve."""
         action = body.get("action")
         if action not in (None, "complete", "fail", "resume"):
             raise ValidationFailed("action must be complete, fail or resume", details={"field": "action"})
@@ -205,8 +212,8 @@ class IntentService:
             if body.get("lease_token") is not None:
                 check_lease(intent, str(body["lease_token"]))
             now = self._clock()
-            answered = await self._answers.resume(tx, intent, body, actor, now)
-            if answered is not None:  # a person's answer to a run's human step
+            answered = await self._answers.resume(tx, principal, intent, body, actor, now)
+            if answered is not None:  # a person's answer to the intent's human task
                 await self._recorder.record(tx, answered)
                 return await load(tx, principal, intent_id)
             change = Change(intent)
@@ -218,11 +225,14 @@ class IntentService:
                     now,
                     details={"error": _error_object(payload.get("error"), payload.get("reason"))},
                 )
-            elif action == "resume" or (action is None and intent.status is Status.WAITING):
-                change.step(EventType.RESUMED, Status.SUBMITTED, actor, now, details={"input": payload})
-            else:
+            elif action == "complete":
                 result = payload["result"] if isinstance(payload.get("result"), dict) else payload
                 change.step(EventType.COMPLETED, Status.COMPLETED, actor, now, details={"result": result})
+            elif action == "resume" or intent.status is Status.WAITING:
+                change.step(EventType.RESUMED, Status.SUBMITTED, actor, now, details={"input": payload})
+            else:  # nothing waits: recorded (the body as input), the intent stays where it is
+                details = {"input": payload, "policy_generation": intent.policy_generation + 1}
+                change.step(EventType.RESUMED, intent.status, actor, now, details=details)
             return await self._recorder.record(tx, change)
 
         return await self._store.write(unit)

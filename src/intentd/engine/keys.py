@@ -9,14 +9,17 @@ import secrets
 import time
 from collections.abc import Callable
 
-from intentd.model import InvalidApiKey, Micros, MissingApiKey, new_id
+from intentd.model import InvalidApiKey, Micros, MissingApiKey, ValidationFailed, new_id
 from intentd.store import ApiKeyRecord, Store, Tx
 
 from .inputs import Principal
 
 Clock = Callable[[], Micros]
 KEY_PREFIX = "itd_"
-_CACHE_SECONDS = 5.0  # how long a revoked key may still pass on a replica that just verified it
+_CACHE_SECONDS = 5.0
+# ``admin`` may do everything; ``approver`` is a person who decides human tasks assigned to them.
+# (Scoped keys with a permission matrix per role come with the tenancy work.)
+ROLES = ("admin", "approver")  # how long a revoked key may still pass on a replica that just verified it
 
 
 def hash_key(plaintext: str) -> str:
@@ -30,11 +33,19 @@ class KeyService:
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     async def create(
-        self, name: str, role: str = "admin", namespace: str = "default", plaintext: str | None = None
+        self,
+        name: str,
+        role: str = "admin",
+        namespace: str = "default",
+        plaintext: str | None = None,
+        task_roles: tuple[str, ...] = (),
     ) -> tuple[ApiKeyRecord, str]:
-        """A new key; returns its record and the plaintext (shown once, never stored)."""
+        """A new key; returns its record and the plaintext (shown once, never stored). An
+        ``approver`` key is a person (``name``) holding ``task_roles`` (docs/humans.md)."""
+        if role not in ROLES:
+            raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", details={"field": "role"})
         secret = plaintext or KEY_PREFIX + secrets.token_urlsafe(32)
-        record = ApiKeyRecord(new_id(), namespace, name, role, self._clock(), None)
+        record = ApiKeyRecord(new_id(), namespace, name, role, self._clock(), None, tuple(task_roles))
 
         async def unit(tx: Tx) -> ApiKeyRecord:
             existing = await tx.api_key_by_hash(hash_key(secret))
@@ -62,6 +73,6 @@ class KeyService:
         record = await self._store.read(lambda tx: tx.api_key_by_hash(digest))
         if record is None or record.revoked_at is not None:
             raise InvalidApiKey()
-        principal = Principal(record.key_id, record.namespace, record.name, record.role)
+        principal = Principal(record.key_id, record.namespace, record.name, record.role, record.task_roles)
         self._cache[digest] = (time.monotonic() + _CACHE_SECONDS, principal)
         return principal

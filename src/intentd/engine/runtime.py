@@ -13,10 +13,13 @@ from intentd.store import Store
 from .delivery import DeliveryService
 from .dispatch import Dispatcher
 from .effects import CancelChildren, DirectHandoff, JoinParent, QueueForDelivery, ReplyToSender
+from .effects.inbox import InboxThreadChanges
+from .humans import HumanTasks, HumanTaskService
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import KeyService
 from .mesh import MeshService
+from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
 from .runs import RunService
 from .scheduler import Scheduler
@@ -27,12 +30,18 @@ from .workflows import HumanAnswers, Plans
 class Engine:
     """Everything one ``serve`` process runs, over one store. ``clock`` is injectable for tests."""
 
-    def __init__(self, store: Store, clock: Callable[[], Micros] = now_us) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], Micros] = now_us, notify: NotifyConfig | None = None
+    ) -> None:
         self.store = store
+        # Human tasks' notifications: queued in the transaction of each task change, sent after
+        # commit by the sender that `serve` starts next to the scheduler (no channels by default).
+        self.notifier = Notifier(store, clock, notify)
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
         plans = Plans()  # declared runs' plans, read once per process
-        timer_kinds = (Deadline(), WakeUp(), StepTimer(plans))
+        self.human_tasks = HumanTasks()
+        timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
         # The order matters: an intent is queued before it can be handed off, and a handoff may
         # add events that the effects after it see. A run that ends stops its subtree before its
         # own parent moves on.
@@ -41,6 +50,7 @@ class Engine:
                 QueueForDelivery(),
                 DirectHandoff(self.dispatcher),
                 ReplyToSender(),
+                InboxThreadChanges(),  # after the handoff: it may add the change's last event
                 CancelChildren(),
                 JoinParent(plans),
                 *timer_kinds,
@@ -54,6 +64,7 @@ class Engine:
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)
         self.mesh = MeshService(store, clock)
+        self.tasks = HumanTaskService(store, clock, self.recorder)
 
     @property
     def database(self) -> str:

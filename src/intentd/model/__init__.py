@@ -16,13 +16,22 @@ from ._errors import (
     IntentTerminal,
     InvalidApiKey,
     JournalKeyConflict,
+    LinkExpired,
+    LinkInvalid,
+    LinkUsed,
+    MessageNotDeletable,
+    MessageNotFound,
     MethodNotAllowed,
     MissingApiKey,
+    NotAssignee,
     NotFound,
     OwnerMismatch,
     PayloadTooLarge,
     StaleLease,
     StalePolicyGeneration,
+    TaskClosed,
+    TaskNotFound,
+    ThreadFull,
     ThreadNotFound,
     Unauthorized,
     Unavailable,
@@ -33,10 +42,19 @@ from ._fold import FOLDS, evolve, merge_patch, rebuild
 from ._intent import JSON, TERMINAL_EVENT, Event, EventType, Intent, Lease
 from ._journal import CHILD_OUTCOME, EntryKind, EntryStatus, JournalEntry
 from ._status import NON_TERMINAL, TERMINAL, TRANSITIONS, Status, WaitingReason, check_transition
+from ._task import HumanTask, TaskState
 from ._time import Micros, from_rfc3339, new_id, now_us, to_micros, to_rfc3339
 
 __all__ = [
     "JournalKeyConflict",
+    "HumanTask",
+    "TaskState",
+    "LinkExpired",
+    "LinkInvalid",
+    "LinkUsed",
+    "NotAssignee",
+    "TaskClosed",
+    "TaskNotFound",
     "CHILD_OUTCOME",
     "EntryKind",
     "EntryStatus",
@@ -74,6 +92,9 @@ __all__ = [
     "StaleLease",
     "StalePolicyGeneration",
     "Status",
+    "MessageNotDeletable",
+    "MessageNotFound",
+    "ThreadFull",
     "ThreadNotFound",
     "Unauthorized",
     "Unavailable",

@@ -10,11 +10,14 @@
     │   ├── MissingApiKey             401 missing_api_key
     │   └── InvalidApiKey             401 invalid_api_key
     ├── Forbidden                     403 forbidden
+    │   └── LinkInvalid               403 link_invalid
     ├── NotFound                      404 not_found
     │   ├── IntentNotFound            404 intent_not_found
     │   ├── ThreadNotFound            404 thread_not_found
-    │   └── AgentNotFound             404 agent_not_found
+    │   ├── AgentNotFound             404 agent_not_found
+    │   └── MessageNotFound           404 message_not_found
     ├── MethodNotAllowed              405 method_not_allowed
+    ├── LinkExpired                   410 link_expired
     ├── Conflict                      409 conflict
     │   ├── IntentTerminal            409 intent_terminal
     │   ├── IllegalTransition         409 illegal_transition
@@ -22,7 +25,9 @@
     │   ├── StaleLease                409 stale_lease
     │   ├── StalePolicyGeneration     409 stale_policy_generation
     │   ├── IntentNotWaiting          409 intent_not_waiting
-    │   └── ApprovalDecided           409 approval_decided
+    │   ├── ApprovalDecided           409 approval_decided
+    │   ├── MessageNotDeletable       409 message_not_deletable
+    │   └── ThreadFull                409 thread_full
     └── Unavailable                   503 unavailable (retryable)
 
 Every wire code the server sends is one class here (a test holds the server's code to that), with the
@@ -157,6 +162,18 @@ class ThreadNotFound(NotFound):
     code = "thread_not_found"
 
 
+class TaskNotFound(NotFound):
+    """No human task with this ID."""
+
+    code = "task_not_found"
+
+
+class NotAssignee(Forbidden):
+    """Only the task's assignees (at any escalation level reached) or an admin may decide it."""
+
+    code = "not_assignee"
+
+
 class AgentNotFound(NotFound):
     """No agent with this address."""
 
@@ -231,12 +248,56 @@ class ApprovalDecided(Conflict):
     code = "approval_decided"
 
 
+class TaskClosed(Conflict):
+    """The human task was already decided, timed out or canceled: a decision changes nothing now."""
+
+    code = "task_closed"
+
+
+class LinkUsed(Conflict):
+    """This signed link was used already: each link decides once."""
+
+    code = "link_used"
+
+
+class LinkInvalid(Forbidden):
+    """This link is not valid: it was not signed by this server, or it was changed."""
+
+    code = "link_invalid"
+
+
+class LinkExpired(IntentdError):
+    """This link has expired: answer the task in the app or the CLI, or ask for a new notification."""
+
+    code = "link_expired"
+    http_status = 410
+    retryable = False
+
+
 class Unavailable(IntentdError):
     """The service is temporarily unavailable; retry."""
 
     code = "unavailable"
     http_status = 503
     retryable = True
+
+
+class MessageNotFound(NotFound):
+    """No reply with this ID in the inbox thread."""
+
+    code = "message_not_found"
+
+
+class MessageNotDeletable(Conflict):
+    """Only replies can be deleted: a thread's request and outcome are its intent's own record."""
+
+    code = "message_not_deletable"
+
+
+class ThreadFull(Conflict):
+    """The inbox thread holds as many replies and delegations as a thread takes."""
+
+    code = "thread_full"
 
 
 def error_class_for(code: str) -> type[IntentdError]:

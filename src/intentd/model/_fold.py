@@ -55,7 +55,10 @@ def _policy_updated(intent: Intent, d: JSON) -> dict[str, Any]:
 def _resumed(_: Intent, d: JSON) -> dict[str, Any]:
     # A run woken because the children it awaited have finished made progress: it gets its whole
     # budget of delivery attempts again (a supervisor parks once per gather).
-    return {"delivery_attempt": 0} if d.get("restart_attempts") else {}
+    changes: dict[str, Any] = {"delivery_attempt": 0} if d.get("restart_attempts") else {}
+    if "policy_generation" in d:  # an AXP resume of an intent that is not waiting moves the generation
+        changes["policy_generation"] = d["policy_generation"]
+    return changes
 
 
 FOLDS: dict[EventType, Fold] = {

@@ -39,6 +39,11 @@ class EventType(StrEnum):
     STEP_SKIPPED = "intent.step_skipped"
     STEP_COMPENSATING = "intent.step_compensating"
     STEP_COMPENSATED = "intent.step_compensated"
+    # A person's part (PROTOCOL.md §1.4): asked (or re-assigned), reminded, escalated. The answer is
+    # in the details of the event that moves the intent on.
+    HUMAN_TASK_ASSIGNED = "intent.human_task_assigned"
+    REMINDER = "intent.reminder"
+    ESCALATED = "intent.escalated"
 
 
 TERMINAL_EVENT: dict[Status, EventType] = {

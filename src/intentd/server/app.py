@@ -12,13 +12,14 @@ from fastapi import FastAPI
 
 from intentd import __version__
 from intentd.engine import Engine
+from intentd.engine.notify import NotifyConfig, configure
 from intentd.settings import Settings
 from intentd.store import open_store
 
 from . import errors, openapi
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
-from .routes import agents, approvals, inbox, intents, leases, mesh, meta, runs, scenarios
+from .routes import agents, approvals, inbox, intents, leases, mesh, meta, runs, scenarios, tasks
 
 log = logging.getLogger("intentd.server")
 
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, exclusive=True)
-        engine = Engine(store)
+        engine = Engine(store, notify=notify_config(settings))
         if settings.bootstrap_api_key:
             await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
         app.state.engine = engine
@@ -39,9 +40,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         app.state.begin_drain = lambda: loop.call_soon_threadsafe(store.hub.close)
         if run_scheduler:
             engine.scheduler.start()
+            engine.notifier.start()
         try:
             yield
         finally:
+            await engine.notifier.stop()
             await engine.scheduler.stop()
             await store.close()
 
@@ -55,9 +58,21 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    for module in (meta, intents, leases, runs, agents, inbox, approvals, mesh, scenarios):
+    for module in (meta, intents, leases, runs, agents, inbox, approvals, tasks, mesh, scenarios):
         app.include_router(module.router)
     app.add_middleware(
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )
     return app
+
+
+def notify_config(settings: Settings) -> NotifyConfig:
+    """Notification channels and links from the settings (docs/notifications.md)."""
+    return configure(
+        smtp_url=settings.smtp_url,
+        webhook_url=settings.notify_webhook_url,
+        webhook_secret=settings.notify_webhook_secret,
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        link_secret=settings.link_secret,
+        link_ttl_seconds=settings.link_ttl_seconds,
+    )

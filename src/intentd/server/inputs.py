@@ -3,16 +3,29 @@ sees it (addresses normalised, times to microseconds)."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from intentd.engine import SubmitIntent
 from intentd.model import normalize_address, to_micros
-from intentd.wire import CreateIntent
+from intentd.wire import AXP_EXTRAS, CreateIntent
 
 
-def _extras(body: CreateIntent) -> dict[str, object]:
-    extras = body.axp_extras()
-    if "escalate_to" in extras:  # an address like any other: one normal form
-        extras["escalate_to"] = normalize_address(extras["escalate_to"], "escalate_to")
+def _controls(body: CreateIntent) -> dict[str, object]:
+    """A create's ``human_task`` (AXP's top-level reminder and escalation fields folded in) is kept
+    in its controls, where the engine finds it; without one, those fields are kept as sent."""
+    task = body.task_spec()
+    if task is not None:
+        return {"human_task": task.model_dump(mode="json", exclude_none=True)}
+    extras = {n: v for n in AXP_EXTRAS[1:] if (v := getattr(body, n)) is not None}
+    if "escalate_to" in extras:  # JSON, as every control
+        extras["escalate_to"] = _json(extras["escalate_to"])
     return extras
+
+
+def _json(value: object) -> object:
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
 
 
 def submit_spec(body: CreateIntent) -> SubmitIntent:
@@ -26,5 +39,5 @@ def submit_spec(body: CreateIntent) -> SubmitIntent:
         deadline_at=to_micros(body.deadline_at) if body.deadline_at else None,
         max_delivery_attempts=body.max_delivery_attempts,
         parent_intent_id=body.parent_intent_id,
-        controls=_extras(body),
+        controls=_controls(body),
     )

@@ -13,10 +13,12 @@ from intentd.model import (
     EntryStatus,
     Event,
     EventType,
+    HumanTask,
     Intent,
     JournalEntry,
     Lease,
     Status,
+    TaskState,
     WaitingReason,
 )
 
@@ -134,4 +136,40 @@ def entry_from_row(row: Any) -> JournalEntry:
         ended_at=row["ended_at"],
         due_at=row["due_at"],
         awaited=bool(row["awaited"]),
+    )
+
+
+def task_to_params(task: HumanTask) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "namespace": task.namespace,
+        "intent_id": task.intent_id,
+        "state": task.state.value,
+        "spec": dumps(task.spec),
+        "assignees": dumps(list(task.assignees)),
+        "level": task.level,
+        "level_started_at": task.level_started_at,
+        "reminders_sent": task.reminders_sent,
+        "journal_key": task.journal_key,
+        "decision": dumps(task.decision) if task.decision is not None else None,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+    }
+
+
+def task_from_row(row: Any) -> HumanTask:
+    return HumanTask(
+        task_id=row["task_id"],
+        namespace=row["namespace"],
+        intent_id=row["intent_id"],
+        spec=loads(row["spec"]) or {},
+        assignees=tuple(loads(row["assignees"]) or ()),
+        created_at=row["created_at"],
+        level_started_at=row["level_started_at"],
+        state=TaskState(row["state"]),
+        level=row["level"],
+        reminders_sent=row["reminders_sent"],
+        journal_key=row["journal_key"],
+        decision=loads(row["decision"]),
+        updated_at=row["updated_at"],
     )

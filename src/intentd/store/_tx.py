@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Protocol
 
-from intentd.model import Event, Intent, JournalEntry, Micros, new_id
+from intentd.model import Event, HumanTask, Intent, JournalEntry, Micros, new_id
 
 from ._codec import (
     dumps,
@@ -19,6 +19,8 @@ from ._codec import (
     intent_from_row,
     intent_to_params,
     loads,
+    task_from_row,
+    task_to_params,
 )
 from ._hub import agent_key, intent_key
 from ._sql import Query
@@ -65,6 +67,15 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxChange:
+    namespace: str
+    owner: str
+    thread_id: str
+    change_type: str
+    at: Micros
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     key_id: str
     namespace: str
@@ -72,6 +83,7 @@ class ApiKeyRecord:
     role: str
     created_at: Micros
     revoked_at: Micros | None
+    task_roles: tuple[str, ...] = ()  # an approver's roles: it may decide ``role:<name>`` tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,7 @@ class Tx:
         self.writes = 0
         self.changes: set[str] = set()
         self._feed: list[FeedEntry] = []
+        self._inbox_changes: list[InboxChange] = []
         # Set by the writer for a transaction of several units: a row lock another transaction holds
         # then fails at once (PostgreSQL NOWAIT) instead of waiting, and the writer runs the units one
         # by one. Units of one batch lock rows in no global order (a step's end locks the step, then
@@ -198,6 +211,12 @@ class Tx:
         self.changes.add(agent_key(namespace, address))
 
     async def flush(self) -> None:
+        """Write what units queued for the end of the transaction: agents' feed entries, then
+        inbox changes. Every transaction takes these counters in this one order."""
+        await self._flush_feed()
+        await self._flush_inbox_changes()
+
+    async def _flush_feed(self) -> None:
         """Write the queued feed entries: one counter update per agent, taken in one global order
         of agents and last in the transaction, so concurrent writers cannot deadlock on them."""
         if not self._feed:
@@ -327,6 +346,44 @@ class Tx:
         row = await self._one("count_awaited_unfinished", run_id=run_id)
         return int(row["n"]) if row else 0
 
+    # -- human tasks: written under their intent's row lock, so they need no lock of their own -----
+    async def insert_human_task(self, task: HumanTask) -> None:
+        await self._write("insert_human_task", **task_to_params(task))
+
+    async def update_human_task(self, task: HumanTask) -> None:
+        params = task_to_params(task)
+        for fixed in ("namespace", "intent_id", "spec", "journal_key", "created_at"):
+            del params[fixed]
+        await self._write("update_human_task", **params)
+
+    async def get_human_task(self, task_id: str) -> HumanTask | None:
+        row = await self._one("get_human_task", task_id=task_id)
+        return task_from_row(row) if row else None
+
+    async def open_human_task(self, intent_id: str) -> HumanTask | None:
+        """The intent's open task (an intent waits for at most one person's answer at a time)."""
+        row = await self._one("open_human_task_of_intent", intent_id=intent_id)
+        return task_from_row(row) if row else None
+
+    async def list_human_tasks(
+        self, namespace: str, *, state: str | None, intent_id: str | None, limit: int
+    ) -> list[HumanTask]:
+        rows = await self._rows(
+            "list_human_tasks", namespace=namespace, state=state, intent_id=intent_id, limit=limit
+        )
+        return [task_from_row(r) for r in rows]
+
+    async def use_link(self, nonce: str, task_id: str, now: Micros) -> bool:
+        """Record a signed link's use; False if it was used before."""
+        return await self._write("insert_link_use", nonce=nonce, task_id=task_id, used_at=now) == 1
+
+    async def approvers(self, namespace: str) -> list[tuple[str, list[str]]]:
+        """Every live approver key's person and task roles."""
+        return [
+            (r["name"], loads(r["task_roles"]) or [])
+            for r in await self._rows("approvers", namespace=namespace)
+        ]
+
     # -- API keys ------------------------------------------------------------------------------
     async def insert_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
         await self._write(
@@ -337,6 +394,7 @@ class Tx:
             role=record.role,
             key_hash=key_hash,
             created_at=record.created_at,
+            task_roles=dumps(list(record.task_roles)),
         )
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
@@ -352,12 +410,13 @@ class Tx:
     # -- inbox threads, approvals and the mesh registry (AXP compatibility) ----------------------
     async def list_inbox_threads(
         self, namespace: str, *, owner: str | None, thread_status: str | None, limit: int
-    ) -> list[Intent]:
-        """Intents with a ``reply_to`` (``owner`` = that address), most recently updated first."""
+    ) -> list[tuple[Intent, str]]:
+        """Threads (intents with a ``reply_to``) and their owners, of ``owner`` if given, most
+        recently changed first."""
         rows = await self._rows(
             "list_inbox_threads", namespace=namespace, owner=owner, thread_status=thread_status, limit=limit
         )
-        return [intent_from_row(r) for r in rows]
+        return [(intent_from_row(r), r["thread_owner"]) for r in rows]
 
     async def get_approval(self, namespace: str, approval_id: str) -> dict[str, Any] | None:
         row = await self._one("get_approval", namespace=namespace, approval_id=approval_id)
@@ -384,6 +443,88 @@ class Tx:
             intent_id=intent_id,
         )
 
+    # Inbox threads' own rows (engine/inbox.py), written under their intent's row lock.
+    async def touch_inbox_thread(self, namespace: str, thread_id: str, reply_to: str, at: Micros) -> str:
+        """Note that the thread changed at ``at`` (its row is made, owned by ``reply_to``, on the
+        first change); returns the thread's owner."""
+        self.writes += 1
+        row = await self._one(
+            "touch_inbox_thread", namespace=namespace, thread_id=thread_id, owner_agent=reply_to, at=at
+        )
+        assert row is not None
+        return str(row["owner_agent"])
+
+    async def set_inbox_thread_owner(self, thread_id: str, owner: str) -> None:
+        await self._write("set_inbox_thread_owner", thread_id=thread_id, owner_agent=owner)
+
+    async def inbox_thread_owner(self, thread_id: str) -> str | None:
+        row = await self._one("get_inbox_thread", thread_id=thread_id)
+        return str(row["owner_agent"]) if row else None
+
+    async def list_inbox_items(self, thread_id: str, limit: int) -> list[dict[str, Any]]:
+        """The thread's own entries in order, ``details`` decoded."""
+        rows = await self._rows("list_inbox_items", thread_id=thread_id, limit=limit)
+        return [{**dict(r), "details": loads(r["details"])} for r in rows]
+
+    async def next_inbox_item_seq(self, thread_id: str) -> int:
+        row = await self._one("next_inbox_item_seq", thread_id=thread_id)
+        return int(row["seq"]) if row else 1
+
+    async def inbox_item_by_key(self, thread_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        row = await self._one("inbox_item_by_key", thread_id=thread_id, idempotency_key=idempotency_key)
+        return {**dict(row), "details": loads(row["details"])} if row else None
+
+    async def insert_inbox_item(self, item: dict[str, Any]) -> None:
+        """``item``: thread_id, seq, item_type, actor, at, details (a dict), idempotency_key."""
+        await self._write("insert_inbox_item", **{**item, "details": dumps(item["details"])})
+
+    async def update_inbox_item(self, thread_id: str, seq: int, details: dict[str, Any]) -> None:
+        await self._write("update_inbox_item", thread_id=thread_id, seq=seq, details=dumps(details))
+
+    def queue_inbox_change(
+        self, namespace: str, owner: str, thread_id: str, change_type: str, at: Micros
+    ) -> None:
+        """Add a change to ``owner``'s feed of thread changes; written by :meth:`flush`, which
+        numbers each owner's changes at the end of the transaction, in commit order."""
+        self.writes += 1
+        self._inbox_changes.append(InboxChange(namespace, owner, thread_id, change_type, at))
+
+    async def _flush_inbox_changes(self) -> None:
+        """One counter update per owner, owners in one global order (as :meth:`_flush_feed`)."""
+        if not self._inbox_changes:
+            return
+        rows: list[dict[str, Any]] = []
+        by_owner = sorted(self._inbox_changes, key=lambda c: (c.namespace, c.owner))
+        for (namespace, owner), group in groupby(by_owner, key=lambda c: (c.namespace, c.owner)):
+            changes = list(group)
+            row = await self._one(
+                "reserve_inbox_seqs", namespace=namespace, owner_agent=owner, count=len(changes)
+            )
+            assert row is not None
+            first = int(row["change_seq"]) - len(changes) + 1
+            rows += [
+                {
+                    "namespace": namespace,
+                    "owner_agent": owner,
+                    "seq": first + i,
+                    "thread_id": c.thread_id,
+                    "change_type": c.change_type,
+                    "at": c.at,
+                }
+                for i, c in enumerate(changes)
+            ]
+        await self._ex.executemany(self._q["insert_inbox_change"], rows)
+        self._inbox_changes = []
+
+    async def read_inbox_changes(
+        self, namespace: str, owner: str, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """``owner``'s changes with a cursor past ``after``, in cursor order."""
+        rows = await self._rows(
+            "read_inbox_changes", namespace=namespace, owner_agent=owner, after=after, limit=limit
+        )
+        return [dict(r) for r in rows]
+
     async def list_agents(self, namespace: str) -> list[dict[str, Any]]:
         """Agents known in ``namespace`` (fed or heartbeating); ``heartbeat`` decoded."""
         rows = await self._rows("list_agents", namespace=namespace)
@@ -393,8 +534,80 @@ class Tx:
         row = await self._one("get_agent", namespace=namespace, address=address)
         return {**dict(row), "heartbeat": loads(row["heartbeat"])} if row else None
 
+    # -- the notification outbox (engine/notify) and the runtime's own secrets -------------------
+    async def insert_notifications(self, rows: list[dict[str, Any]]) -> None:
+        """Queue outbox rows (``notice`` is JSON-encoded here); the caller wakes the sender."""
+        if rows:
+            self.writes += 1
+            await self._ex.executemany(
+                self._q["insert_notification"], [{**r, "notice": dumps(r["notice"])} for r in rows]
+            )
+
+    async def due_notifications(self, now: Micros, limit: int) -> list[dict[str, Any]]:
+        """Pending rows due by ``now`` (on PostgreSQL locked, skipping rows another replica holds)."""
+        rows = await self._rows("due_notifications", now=now, limit=limit)
+        return [{**dict(r), "notice": loads(r["notice"])} for r in rows]
+
+    async def claim_notification(self, notification_id: str, lease_until: Micros) -> None:
+        await self._write("claim_notification", notification_id=notification_id, lease_until=lease_until)
+
+    async def reschedule_notification(
+        self, notification_id: str, attempts: int, due_at: Micros, error: str
+    ) -> bool:
+        return (
+            await self._write(
+                "reschedule_notification",
+                notification_id=notification_id,
+                attempts=attempts,
+                due_at=due_at,
+                last_error=error,
+            )
+            == 1
+        )
+
+    async def finish_notification(
+        self, notification_id: str, attempts: int, status: str, error: str | None, now: Micros
+    ) -> bool:
+        return (
+            await self._write(
+                "finish_notification",
+                notification_id=notification_id,
+                attempts=attempts,
+                status=status,
+                last_error=error,
+                now=now,
+            )
+            == 1
+        )
+
+    async def next_notification_due(self) -> Micros | None:
+        row = await self._one("next_notification_due")
+        return int(row["due_at"]) if row and row["due_at"] is not None else None
+
+    async def list_notifications(self, limit: int) -> list[dict[str, Any]]:
+        rows = await self._rows("list_notifications", limit=limit)
+        return [{**dict(r), "notice": loads(r["notice"])} for r in rows]
+
+    async def runtime_secret(self, name: str, candidate: str, now: Micros) -> str:
+        """The secret stored under ``name``; ``candidate`` becomes it if there is none yet (the first
+        replica to ask wins, and every replica then reads the same value)."""
+        await self._write("insert_runtime_secret", name=name, value=candidate, created_at=now)
+        secret = await self.stored_runtime_secret(name)
+        assert secret is not None
+        return secret
+
+    async def stored_runtime_secret(self, name: str) -> str | None:
+        row = await self._one("get_runtime_secret", name=name)
+        return str(row["value"]) if row else None
+
 
 def _key_from_row(row: Any) -> ApiKeyRecord:
     return ApiKeyRecord(
-        row["key_id"], row["namespace"], row["name"], row["role"], row["created_at"], row["revoked_at"]
+        row["key_id"],
+        row["namespace"],
+        row["name"],
+        row["role"],
+        row["created_at"],
+        row["revoked_at"],
+        tuple(loads(row["task_roles"]) or ()),
     )

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from .humans import Assignee, EscalationLevel, HumanTaskSpec
 from .limits import (
     Actor,
     Address,
@@ -27,7 +28,7 @@ from .limits import (
     Time,
 )
 
-# Fields of a create that AXP programs send for human tasks; intentd keeps them in the intent's controls.
+# Fields of a create that AXP programs send for human tasks (the last four also exist inside it).
 AXP_EXTRAS = ("human_task", "remind_after_seconds", "remind_interval_seconds", "max_reminders", "escalate_to")
 _TEN_YEARS = 10 * 365 * 24 * 3600
 
@@ -49,16 +50,22 @@ class CreateIntent(BaseModel):
     deadline_at: Time | None = Field(None, description="RFC 3339 with a time zone; TIMED_OUT after it")
     max_delivery_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
     parent_intent_id: Id | None = None
-    # Accepted for AXP compatibility; stored in controls until human tasks land.
-    human_task: dict[str, Any] | None = None
+    # A person is asked before the agent acts (or, to a ``human://`` address, the person is the
+    # agent): docs/humans.md. The four fields after it are AXP's top-level spellings of its fields.
+    human_task: HumanTaskSpec | None = None
     remind_after_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
     remind_interval_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
     max_reminders: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
-    escalate_to: Address | None = None
+    escalate_to: Annotated[list[EscalationLevel | Assignee], Field(max_length=10)] | Assignee | None = None
 
-    def axp_extras(self) -> dict[str, Any]:
-        """The AXP human-task fields that were sent (kept in the intent's controls for now)."""
-        return {name: value for name in AXP_EXTRAS if (value := getattr(self, name)) is not None}
+    def task_spec(self) -> HumanTaskSpec | None:
+        """``human_task`` with AXP's top-level reminder and escalation fields folded in (a field
+        inside ``human_task`` wins)."""
+        extras = {name: value for name in AXP_EXTRAS[1:] if (value := getattr(self, name)) is not None}
+        if self.human_task is None:
+            return None
+        given = self.human_task.model_fields_set
+        return self.human_task.model_copy(update={k: v for k, v in extras.items() if k not in given})
 
     def ignored_fields(self) -> list[str]:
         return sorted(self.model_extra or {})
@@ -157,9 +164,14 @@ class FailBody(LeaseBody):
 
 
 class WaitBody(LeaseBody):
+    """Park a claimed intent. With ``human_task`` (reason WAITING_FOR_HUMAN) a person is asked: the
+    answer is journaled under ``key`` and the intent comes back to its agent (``ctx.ask_human``)."""
+
     reason: Literal["WAITING_FOR_HUMAN", "WAITING_FOR_AGENT", "WAITING_FOR_TOOL", "WAITING_FOR_TIME"]
     wake_at: Time | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    human_task: HumanTaskSpec | None = None
+    key: Id | None = None
 
 
 class ProgressBody(BaseModel):

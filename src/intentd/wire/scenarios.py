@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from ._model import WireModel
+from .humans import HumanTaskSpec
 from .limits import (
     INTENT_TYPE_PATTERN,
     NO_NUL,
@@ -18,7 +19,6 @@ from .limits import (
     Id,
     IntentType,
     Name,
-    Reason,
     Time,
 )
 from .requests import _TEN_YEARS
@@ -38,42 +38,8 @@ DelaySeconds = Annotated[int, Strict(), Field(ge=0, le=_TEN_YEARS)]
 Reminders = Annotated[int, Strict(), Field(ge=0, le=1000)]
 StrictBool = Annotated[bool, Strict()]
 
-TaskType = Literal[
-    "approval",
-    "review",
-    "clarification",
-    "provide_data",
-    "attach_file",
-    "manual_action",
-    "confirmation",
-    "validate_real_world",
-    "validate_output",
-    "assignment",
-    "delegation",
-    "reroute",
-    "override",
-    "escalate",
-    "form",  # not in the AXP schema's enum, but in its README and CLI (PROTOCOL.md §4.1)
-]
 RuntimeType = Literal["human_approval", "timeout", "reminder", "delay", "escalation", "notification"]
 DeliveryMode = Literal["stream", "poll", "http", "inbox", "internal"]
-
-
-class HumanTaskSpec(BaseModel):
-    """A task for a person (PROTOCOL.md §4.1); ``notify_email`` is outside the AXP schema but sent by
-    its SDK, CLI and examples."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Id
-    description: Reason | None = None
-    task_type: TaskType | None = None
-    allowed_outcomes: list[Id] | None = Field(None, min_length=1, max_length=20)
-    required_comment: StrictBool = False
-    assignees: list[Id] | None = Field(None, min_length=1, max_length=20)
-    evidence_required: StrictBool = False
-    form_schema: dict[str, Any] | None = None
-    notify_email: Id | None = None
 
 
 class AgentSpec(BaseModel):

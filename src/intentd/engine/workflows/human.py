@@ -1,47 +1,30 @@
-"""A person's answer to a run's human step (a ``human`` step, an approval a step requires, or an
-escalation). Such a step is a child intent parked WAITING_FOR_HUMAN that no agent will ever claim; the
-answer ends it (completed with the ``task_result``, or failed when the outcome is a rejection) and the
-run moves on in the same transaction (``effects/join.py``).
-
-Answers arrive through AXP ``resume`` with ``{"task_result": {"outcome": ...}}`` (or
-``{"approve_current_step": true}``) or through an approval decision, on the step's intent or on the
-run's (which forwards to its one pending human step). Human tasks in full (reminders, assignees, forms)
-build on this in the human-tasks work.
-"""
+"""AXP's ways of answering a person's part, routed to human tasks (``engine/humans/``): a ``resume``
+with ``{"task_result": {"outcome": ...}}`` or ``{"approve_current_step": true}``, and an approval
+decision. Each answers the open task of the intent it names — or, named on a declared run, the task
+of its one pending human step (a run moves only by its steps)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from intentd.model import (
-    JSON,
-    EventType,
-    Intent,
-    IntentNotWaiting,
-    Micros,
-    Status,
-    ValidationFailed,
-    WaitingReason,
-)
+from intentd.model import JSON, Intent, IntentNotWaiting, Micros, Status, ValidationFailed, WaitingReason
 from intentd.store import Tx
 
 from .._change import Change
+from ..humans.service import answer_waiting
+from ..inputs import Principal
 from .plans import Plans
-
-# Outcomes that end the step as a failure; every other allowed outcome completes it.
-REJECTIONS = frozenset({"rejected", "abort"})
-_ALIASES = {"approve": "approved", "reject": "rejected"}
 
 
 class HumanAnswers:
-    """Answers to runs' human steps, for ``IntentService.resume`` and ``InboxService.decide``."""
+    """Answers to human tasks, for ``IntentService.resume`` and ``InboxService.decide``."""
 
     def __init__(self, plans: Plans) -> None:
         self._plans = plans
 
-    async def resume(self, tx: Tx, intent: Intent, body: JSON, actor: str, now: Micros) -> Change | None:
-        """The change a resume makes as an answer, or None when ``intent`` is no run's and the body
-        is no answer (the generic resume then applies)."""
+    async def resume(
+        self, tx: Tx, principal: Principal, intent: Intent, body: JSON, actor: str, now: Micros
+    ) -> Change | None:
+        """The change a resume makes as an answer, or None when the body is no answer or the intent
+        has no open task (the generic resume then applies)."""
         task_result = body.get("task_result")
         if task_result is None and body.get("approve_current_step") is True:
             task_result = {"outcome": "approved", "comment": body.get("reason")}
@@ -56,18 +39,15 @@ class HumanAnswers:
         if not isinstance(task_result, dict):
             raise ValidationFailed("task_result must be an object", details={"field": "task_result"})
         target = await self._pending_step(tx, intent) if is_run else intent
-        if not _asks_a_person(target):
-            return None
-        return answer(target, task_result, actor, now)
+        return await answer_waiting(tx, principal, target, task_result, actor=actor, via="resume", now=now)
 
     async def decide(
-        self, tx: Tx, intent: Intent, approve: bool, comment: str | None, actor: str, now: Micros
+        self, tx: Tx, principal: Principal, intent: Intent, approve: bool, comment: str | None, now: Micros
     ) -> Change | None:
-        """An approval decision on a run's human step (or on the run): None for any other intent."""
+        """An approval decision as an answer to the intent's (or the run's step's) open task."""
         outcome = "approved" if approve else "rejected"
-        return await self.resume(
-            tx, intent, {"task_result": {"outcome": outcome, "comment": comment}}, actor, now
-        )
+        body = {"task_result": {"outcome": outcome, "comment": comment}}
+        return await self.resume(tx, principal, intent, body, principal.name, now)
 
     async def _pending_step(self, tx: Tx, run: Intent) -> Intent:
         waiting = []
@@ -86,43 +66,5 @@ class HumanAnswers:
         return waiting[0]
 
 
-def answer(step: Intent, task_result: JSON, actor: str, now: Micros) -> Change:
-    outcome = _outcome(task_result.get("outcome"))
-    allowed = _allowed(step)
-    if allowed and outcome not in allowed:
-        raise ValidationFailed(
-            f"outcome must be one of {', '.join(allowed)}",
-            details={"field": "task_result.outcome", "allowed": allowed},
-        )
-    change = Change(step)
-    result = {**task_result, "outcome": outcome}
-    if outcome in REJECTIONS:
-        comment = task_result.get("comment")
-        error = {"code": "rejected", "message": str(comment or f"{outcome} by {actor}"), "outcome": outcome}
-        change.step(
-            EventType.FAILED, Status.FAILED, actor, now, details={"error": error, "task_result": result}
-        )
-    else:
-        change.step(EventType.COMPLETED, Status.COMPLETED, actor, now, details={"result": result})
-    return change
-
-
 def _asks_a_person(intent: Intent) -> bool:
-    return (
-        intent.step_key is not None
-        and intent.status is Status.WAITING
-        and intent.waiting_reason is WaitingReason.HUMAN
-    )
-
-
-def _outcome(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed("task_result.outcome is required", details={"field": "task_result.outcome"})
-    text = value.strip().lower()
-    return _ALIASES.get(text, text)
-
-
-def _allowed(step: Intent) -> list[str]:
-    task = step.controls.get("human_task") if isinstance(step.controls, dict) else None
-    outcomes = task.get("allowed_outcomes") if isinstance(task, dict) else None
-    return [_ALIASES.get(o.lower(), o.lower()) for o in outcomes] if isinstance(outcomes, list) else []
+    return intent.status is Status.WAITING and intent.waiting_reason is WaitingReason.HUMAN

@@ -19,6 +19,7 @@ from intentd.model import (
 )
 
 from .._change import Change, new_intent
+from ..humans.answers import ask
 from ..inputs import SubmitIntent
 
 
@@ -43,7 +44,10 @@ def spawn(
     change = new_intent(
         parent.namespace, spec, now, actor=parent.to_agent, root_intent_id=parent.root_intent_id
     )
-    if waiting_for is not None:
+    task = spec.controls.get("human_task")
+    if waiting_for is WaitingReason.HUMAN and isinstance(task, dict):
+        ask(change, task, parent.to_agent, now)  # a human step is a human task
+    elif waiting_for is not None:
         change.step(EventType.WAITING, Status.WAITING, parent.to_agent, now, waiting_reason=waiting_for)
     return change
 

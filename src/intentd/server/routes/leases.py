@@ -100,7 +100,14 @@ async def wait(intent_id: IntentId, body: WaitBody, caller: Caller, engine: Engi
             await engine.delivery.wait(
                 caller,
                 intent_id,
-                Wait(lease_token=body.lease_token, reason=body.reason, wake_at=wake_at, details=body.details),
+                Wait(
+                    lease_token=body.lease_token,
+                    reason=body.reason,
+                    wake_at=wake_at,
+                    details=body.details,
+                    human_task=body.human_task.model_dump(exclude_none=True) if body.human_task else None,
+                    key=body.key,
+                ),
             )
         )
     )

@@ -106,8 +106,8 @@ SELECT MIN(due_at) AS due_at FROM timers;
 SELECT MIN(lease_expires_at) AS due_at FROM intents WHERE lease_expires_at IS NOT NULL;
 
 -- name: insert_api_key
-INSERT INTO api_keys (key_id, namespace, name, role, key_hash, created_at)
-VALUES (:key_id, :namespace, :name, :role, :key_hash, :created_at);
+INSERT INTO api_keys (key_id, namespace, name, role, key_hash, created_at, task_roles)
+VALUES (:key_id, :namespace, :name, :role, :key_hash, :created_at, :task_roles);
 
 -- name: get_api_key_by_hash
 SELECT * FROM api_keys WHERE key_hash = :key_hash;
@@ -124,16 +124,17 @@ VALUES (:namespace, :address, 0, :now, :now, :heartbeat)
 ON CONFLICT (namespace, address) DO UPDATE SET last_seen_at = :now, heartbeat = :heartbeat;
 
 -- name: list_inbox_threads
--- Completion threads: intents with a reply_to. The CASE is the thread status of engine/inbox.py
--- (THREAD_STATUS); tests/compat checks the two agree.
-SELECT * FROM intents
-WHERE namespace = :namespace AND reply_to IS NOT NULL
-  AND (CAST(:owner AS TEXT) IS NULL OR reply_to = :owner)
+-- Completion threads (intents with a reply_to) by their current owner. The CASE is the thread status
+-- of engine/inbox.py (THREAD_STATUS); tests/compat checks the two agree.
+SELECT i.*, t.owner_agent AS thread_owner, t.updated_at AS thread_updated_at
+FROM inbox_threads t JOIN intents i ON i.intent_id = t.thread_id
+WHERE t.namespace = :namespace
+  AND (CAST(:owner AS TEXT) IS NULL OR t.owner_agent = :owner)
   AND (CAST(:thread_status AS TEXT) IS NULL OR :thread_status = CASE
-        WHEN status IN ('CREATED', 'SUBMITTED') THEN 'pending'
-        WHEN status IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT') THEN 'done'
+        WHEN i.status IN ('CREATED', 'SUBMITTED') THEN 'pending'
+        WHEN i.status IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT') THEN 'done'
         ELSE 'active' END)
-ORDER BY updated_at DESC, intent_id DESC
+ORDER BY t.updated_at DESC, t.thread_id DESC
 LIMIT :limit;
 
 -- name: get_approval
@@ -142,6 +143,55 @@ SELECT * FROM approvals WHERE namespace = :namespace AND approval_id = :approval
 -- name: insert_approval
 INSERT INTO approvals (namespace, approval_id, decision, comment, decided_by, decided_at, intent_id)
 VALUES (:namespace, :approval_id, :decision, :comment, :decided_by, :decided_at, :intent_id);
+
+-- name: touch_inbox_thread
+-- Written with every change of a thread: created owned by the intent's reply_to, later only its
+-- updated_at moves (never back: replicas' clocks may differ). Returns the thread's owner now.
+INSERT INTO inbox_threads (thread_id, namespace, owner_agent, updated_at)
+VALUES (:thread_id, :namespace, :owner_agent, :at)
+ON CONFLICT (thread_id) DO UPDATE SET updated_at = CASE
+    WHEN excluded.updated_at > inbox_threads.updated_at THEN excluded.updated_at
+    ELSE inbox_threads.updated_at END
+RETURNING owner_agent;
+
+-- name: set_inbox_thread_owner
+UPDATE inbox_threads SET owner_agent = :owner_agent WHERE thread_id = :thread_id;
+
+-- name: get_inbox_thread
+SELECT * FROM inbox_threads WHERE thread_id = :thread_id;
+
+-- name: list_inbox_items
+SELECT * FROM inbox_items WHERE thread_id = :thread_id ORDER BY seq LIMIT :limit;
+
+-- name: next_inbox_item_seq
+SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM inbox_items WHERE thread_id = :thread_id;
+
+-- name: inbox_item_by_key
+SELECT * FROM inbox_items WHERE thread_id = :thread_id AND idempotency_key = :idempotency_key;
+
+-- name: insert_inbox_item
+INSERT INTO inbox_items (thread_id, seq, item_type, actor, at, details, idempotency_key)
+VALUES (:thread_id, :seq, :item_type, :actor, :at, :details, :idempotency_key);
+
+-- name: update_inbox_item
+UPDATE inbox_items SET details = :details WHERE thread_id = :thread_id AND seq = :seq;
+
+-- name: reserve_inbox_seqs
+-- Reserves :count change cursors of an owner's feed; returns the last one (see reserve_feed_seqs).
+INSERT INTO inbox_owners (namespace, owner_agent, change_seq)
+VALUES (:namespace, :owner_agent, :count)
+ON CONFLICT (namespace, owner_agent) DO UPDATE SET change_seq = inbox_owners.change_seq + :count
+RETURNING change_seq;
+
+-- name: insert_inbox_change
+INSERT INTO inbox_changes (namespace, owner_agent, seq, thread_id, change_type, at)
+VALUES (:namespace, :owner_agent, :seq, :thread_id, :change_type, :at);
+
+-- name: read_inbox_changes
+SELECT seq, thread_id, change_type, at FROM inbox_changes
+WHERE namespace = :namespace AND owner_agent = :owner_agent AND seq > :after
+ORDER BY seq
+LIMIT :limit;
 
 -- name: list_agents
 SELECT * FROM agents WHERE namespace = :namespace ORDER BY address;
@@ -187,3 +237,79 @@ WHERE run_id = :run_id AND awaited = 1 AND status IN ('RUNNING', 'WAITING');
 
 -- name: next_journal_seq
 SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_journal WHERE run_id = :run_id;
+
+-- name: insert_human_task
+INSERT INTO human_tasks (
+    task_id, namespace, intent_id, state, spec, assignees, level, level_started_at, reminders_sent,
+    journal_key, decision, created_at, updated_at
+) VALUES (
+    :task_id, :namespace, :intent_id, :state, :spec, :assignees, :level, :level_started_at,
+    :reminders_sent, :journal_key, :decision, :created_at, :updated_at
+);
+
+-- name: update_human_task
+UPDATE human_tasks SET
+    state = :state, assignees = :assignees, level = :level, level_started_at = :level_started_at,
+    reminders_sent = :reminders_sent, decision = :decision, updated_at = :updated_at
+WHERE task_id = :task_id;
+
+-- name: get_human_task
+SELECT * FROM human_tasks WHERE task_id = :task_id;
+
+-- name: open_human_task_of_intent
+SELECT * FROM human_tasks WHERE intent_id = :intent_id AND state = 'open';
+
+-- name: list_human_tasks
+-- Oldest first: a list of what waits is a queue. :state and :intent_id filter when given.
+SELECT * FROM human_tasks
+WHERE namespace = :namespace
+  AND (CAST(:state AS TEXT) IS NULL OR state = :state)
+  AND (CAST(:intent_id AS TEXT) IS NULL OR intent_id = :intent_id)
+ORDER BY created_at, task_id
+LIMIT :limit;
+
+-- name: insert_link_use
+INSERT INTO link_uses (nonce, task_id, used_at) VALUES (:nonce, :task_id, :used_at)
+ON CONFLICT (nonce) DO NOTHING;
+
+-- name: approvers
+SELECT name, task_roles FROM api_keys
+WHERE namespace = :namespace AND role = 'approver' AND revoked_at IS NULL
+ORDER BY name;
+
+-- name: insert_notification
+INSERT INTO notifications (
+    notification_id, namespace, channel, recipient, notice, status, attempts, due_at, created_at
+) VALUES (
+    :notification_id, :namespace, :channel, :recipient, :notice, 'pending', 0, :due_at, :created_at
+);
+
+-- name: due_notifications
+SELECT * FROM notifications WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit;
+
+-- name: claim_notification
+-- The claim is a lease: due_at moves past the send's time limit, and the attempt is counted.
+UPDATE notifications SET attempts = attempts + 1, due_at = :lease_until
+WHERE notification_id = :notification_id AND status = 'pending';
+
+-- name: reschedule_notification
+-- Only the claim that made attempt :attempts may settle it (a sender that outlived its lease may not).
+UPDATE notifications SET due_at = :due_at, last_error = :last_error
+WHERE notification_id = :notification_id AND attempts = :attempts AND status = 'pending';
+
+-- name: finish_notification
+UPDATE notifications SET status = :status, last_error = :last_error, finished_at = :now
+WHERE notification_id = :notification_id AND attempts = :attempts AND status = 'pending';
+
+-- name: next_notification_due
+SELECT MIN(due_at) AS due_at FROM notifications WHERE status = 'pending';
+
+-- name: list_notifications
+SELECT * FROM notifications ORDER BY created_at, notification_id LIMIT :limit;
+
+-- name: insert_runtime_secret
+INSERT INTO runtime_secrets (name, value, created_at) VALUES (:name, :value, :created_at)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: get_runtime_secret
+SELECT value FROM runtime_secrets WHERE name = :name;
