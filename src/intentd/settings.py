@@ -25,6 +25,28 @@ class Settings(BaseSettings):
     )
     max_stream_wait_seconds: float = 300.0
     log_level: str = "info"
+    # Notifications of human tasks (docs/notifications.md):
+    smtp_url: str | None = Field(
+        None,
+        description="e-mail channel: smtp://user:pass@host:port?from=intentd@example.com&starttls=true "
+        "(smtps:// for TLS from the start); no e-mail when unset",
+    )
+    notify_webhook_url: str | None = Field(
+        None, description="webhook channel: each notice is POSTed here as JSON; no webhook when unset"
+    )
+    notify_webhook_secret: str | None = Field(
+        None, description="signs webhook bodies (X-Intentd-Signature: HMAC-SHA256 of timestamp.body)"
+    )
+    public_url: str | None = Field(
+        None,
+        description="the server's address as people reach it, for links in e-mail; default http://host:port",
+    )
+    link_secret: str | None = Field(
+        None, description="signs approve/reject links; default a secret generated once per database"
+    )
+    link_ttl_seconds: float = Field(
+        7 * 24 * 3600.0, gt=0, le=365 * 24 * 3600.0, description="how long a signed link stays valid"
+    )
     # Client side (CLI, SDK):
     url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     api_key: str | None = None

@@ -22,3 +22,7 @@ SELECT * FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDAT
 
 -- name: notify
 SELECT pg_notify('intentd_changes', :payload);
+
+-- name: due_notifications
+SELECT * FROM notifications WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit
+FOR UPDATE SKIP LOCKED;

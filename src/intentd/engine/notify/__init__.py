@@ -1,0 +1,30 @@
+"""Notifications of human tasks: a durable outbox (``notifier.py``), pluggable channels (``channels.py``:
+webhook and e-mail built in) and signed approve/reject links (``links.py``). docs/notifications.md
+describes the configuration and the links' security."""
+
+from __future__ import annotations
+
+from .channels import Channel, EmailChannel, Outgoing, SendFailed, SmtpSettings, WebhookChannel
+from .links import LinkClaims, LinkService, sign_token, verify_token
+from .notice import NOTICE_KINDS, Notice
+from .notifier import OUTBOX_KEY, Notifier, NotifyConfig, configure, retry_delay
+
+__all__ = [
+    "NOTICE_KINDS",
+    "OUTBOX_KEY",
+    "Channel",
+    "EmailChannel",
+    "LinkClaims",
+    "LinkService",
+    "Notice",
+    "Notifier",
+    "NotifyConfig",
+    "Outgoing",
+    "SendFailed",
+    "SmtpSettings",
+    "WebhookChannel",
+    "configure",
+    "retry_delay",
+    "sign_token",
+    "verify_token",
+]
