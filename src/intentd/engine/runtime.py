@@ -15,6 +15,7 @@ from .dispatch import Dispatcher
 from .effects import CancelChildren, DirectHandoff, JoinParent, QueueForDelivery, ReplyToSender
 from .effects.inbox import InboxThreadChanges
 from .humans import HumanTasks, HumanTaskService
+from .humans.notices import Announcer
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import KeyService
@@ -40,7 +41,7 @@ class Engine:
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
         plans = Plans()  # declared runs' plans, read once per process
-        self.human_tasks = HumanTasks()
+        self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
         # The order matters: an intent is queued before it can be handed off, and a handoff may
         # add events that the effects after it see. A run that ends stops its subtree before its

@@ -59,6 +59,7 @@ from .readings import (
 
 ACTOR = "workflow"
 ESCALATION_OUTCOMES = ["retry", "skip", "abort"]
+CHANGES_REQUESTED = "changes_requested"
 
 
 def micros(seconds: float) -> int:
@@ -77,6 +78,7 @@ class DeclaredRun:
         self.entries = {e.key: e for e in entries}
         self._seq = max((e.seq for e in entries), default=0)
         self.follow_ups: list[Change] = []
+        self._revision: JSON | None = None  # a person's requested changes, for the step run again
 
     @property
     def run(self) -> Intent:
@@ -138,6 +140,8 @@ class DeclaredRun:
 
     async def _spawn_step(self, step: Step) -> Intent:
         payload = {**self._render(step.input), "parent_payload": self.run.payload, "step_id": step.step_id}
+        if self._revision is not None:  # asked again after a person requested changes
+            payload["revision"] = self._revision
         human = step.kind is StepKind.HUMAN
         controls: JSON = {"human_task": step.human_task or signoff(step)} if human else {}
         deadline = self.now + micros(step.deadline_seconds) if step.deadline_seconds else None
@@ -165,6 +169,8 @@ class DeclaredRun:
     async def _step_ended(self, step: Step, ended: JournalEntry) -> None:
         if ended.status is not EntryStatus.COMPLETED:
             await self._failed(step, ended)
+        elif step.kind is StepKind.HUMAN and decision(ended) == CHANGES_REQUESTED:
+            await self._revise(self._agent_before(step), step, ended)
         elif step.requires_approval and step.kind is StepKind.AGENT:
             await self._ask_approval(step, ended)
         else:
@@ -262,11 +268,38 @@ class DeclaredRun:
 
     async def _approval_ended(self, step: Step, ended: JournalEntry) -> None:
         entry = self.entries[step.step_id]
+        if ended.status is EntryStatus.COMPLETED and decision(ended) == CHANGES_REQUESTED:
+            await self._revise(step, step, ended)
+            return
         if ended.status is EntryStatus.COMPLETED:  # a rejection fails the approval (workflows/human.py)
             await self._complete_step(step, entry.result)
             return
         error = {"code": "rejected", "message": comment(ended) or "the approval was rejected"}
         await self._failed(step, entry.ended(EntryStatus.FAILED, self.now, error=error))
+
+    def _agent_before(self, human: Step) -> Step | None:
+        """The agent step a human step follows (its ``on_success`` leads here)."""
+        return next(
+            (s for s in self.plan.steps if s.on_success == human.step_id and s.kind is StepKind.AGENT), None
+        )
+
+    async def _revise(self, agent: Step | None, asked: Step, ended: JournalEntry) -> None:
+        """``changes_requested``: the agent step runs again with the person's comment and data in its
+        input (``revision``), and the person is asked again when it completes. A human step with no
+        agent step before it has nothing to revise: the answer fails it."""
+        if agent is None:
+            error = {"code": CHANGES_REQUESTED, "message": comment(ended) or "changes requested"}
+            await self._failed(
+                asked, self.entries[asked.step_id].ended(EntryStatus.FAILED, self.now, error=error)
+            )
+            return
+        self._revision = {
+            "comment": comment(ended),
+            "data": (ended.result or {}).get("data"),
+            "step_id": asked.step_id,
+        }
+        await self._start(agent, self.entries[agent.step_id].attempt + 1)
+        self._revision = None
 
     async def _escalate(self, step: Step, error: JSON) -> None:
         task = {
