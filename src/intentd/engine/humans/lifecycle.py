@@ -100,7 +100,9 @@ class HumanTasks:
         return task
 
     async def _close(self, tx: Tx, task: HumanTask, change: Change) -> HumanTask:
-        last = change.events[-1]
+        # The event that ended the wait, not the last one: a claim waiting for the agent may be handed
+        # the intent in the same change (intent.delivered after it), which carries no decision.
+        last = next(e for e in change.events if e.status is not Status.WAITING)
         decision = last.details.get("decision")
         if last.details.get("timed_out_task") == task.task_id:
             state = TaskState.DECIDED if decision else TaskState.TIMED_OUT
