@@ -19,16 +19,20 @@ from intentd.model import (
     IntentdError,
     IntentNotFound,
     IntentTerminal,
+    NotAssignee,
     NotFound,
     PayloadTooLarge,
     StaleLease,
     StalePolicyGeneration,
     Status,
+    TaskClosed,
+    TaskNotFound,
     Unauthorized,
     Unavailable,
     ValidationFailed,
     WaitingReason,
 )
+from intentd.wire import HumanTask, TaskAnswerResponse, TaskDecision
 
 from ._async import AsyncClient
 from ._errors import ClientTimeout, TransportError, UnexpectedResponse, WaitTimeout
@@ -73,6 +77,7 @@ __all__ = [
     "FeedItem",
     "Forbidden",
     "Health",
+    "HumanTask",
     "IdempotencyConflict",
     "IllegalTransition",
     "Intent",
@@ -83,6 +88,7 @@ __all__ = [
     "IntentdError",
     "JournalEntry",
     "MeshAgent",
+    "NotAssignee",
     "NotFound",
     "PayloadTooLarge",
     "RecordAnswer",
@@ -92,6 +98,10 @@ __all__ = [
     "StaleLease",
     "StalePolicyGeneration",
     "Status",
+    "TaskAnswerResponse",
+    "TaskClosed",
+    "TaskDecision",
+    "TaskNotFound",
     "Thread",
     "TransportError",
     "Unauthorized",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from intentd.model import JSON, Status, WaitingReason
+from intentd.wire import HumanTask, TaskAnswerResponse
 
 from . import _calls
 from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
@@ -395,6 +396,18 @@ class AsyncClient(BaseClient):
         """Park the intent in WAITING (the lease ends); ``wake_at`` queues it again then."""
         return await self._send(_calls.wait(intent_id, lease_token, reason, wake_at=wake_at, details=details))
 
+    async def ask_human(
+        self, intent_id: str, lease_token: str, key: str, human_task: Mapping[str, Any]
+    ) -> Intent:
+        """Park a leased intent on a person's answer (WAITING_FOR_HUMAN; the lease ends). The answer
+        is journaled under ``key`` (``{outcome, comment, data, decided_by, decided_at}``) and the
+        intent comes back to its agent; the worker's ``ctx.ask_human`` is built on this.
+
+            await client.ask_human(intent_id, token, "sign-off",
+                                   {"title": "Ship release 4.2?", "assignees": ["role:release"]})
+        """
+        return await self._send(_calls.ask_human(intent_id, lease_token, key, human_task))
+
     async def progress(
         self,
         intent_id: str,
@@ -452,6 +465,53 @@ class AsyncClient(BaseClient):
         Otherwise the intent is parked (WAITING_FOR_AGENT, the lease ends; ``parked=True``): report
         nothing more, it is queued again once every entry has finished."""
         return await self._send(_calls.await_entries(intent_id, lease_token, keys))
+
+    # --- human tasks ---------------------------------------------------------------------------
+
+    async def my_tasks(self, state: str | None = "open", limit: int = 50) -> list[HumanTask]:
+        """The human tasks this key may decide (its person's, by name or ``role:``; every task for an
+        admin key), oldest first; ``state`` is ``open``, ``decided``, ``timed_out`` or ``canceled``
+        (None: the server's default, open).
+
+            for task in await client.my_tasks():
+                print(task.task_id, task.human_task.get("title"), task.allowed_outcomes)
+        """
+        return await self._send(_calls.list_my_tasks(state=state, limit=limit))
+
+    async def tasks(
+        self, state: str | None = None, intent_id: str | None = None, limit: int = 50
+    ) -> list[HumanTask]:
+        """The human tasks of the key's namespace, whoever may decide them, oldest first: those in
+        ``state`` (None: the server's default, open), of one intent if ``intent_id`` is given."""
+        return await self._send(_calls.list_tasks(state=state, intent_id=intent_id, limit=limit))
+
+    async def task(self, task_id: str) -> HumanTask:
+        """One human task: what was asked (``human_task``), of whom, and its ``decision`` once there
+        is one; ``TaskNotFound`` if there is none with this id."""
+        return await self._send(_calls.get_task(task_id))
+
+    async def decide_task(
+        self,
+        task_id: str,
+        outcome: str,
+        *,
+        comment: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> TaskAnswerResponse:
+        """Answer an open human task: ``outcome`` is one of the task's ``allowed_outcomes``
+        (``approve``/``reject`` stand for approved/rejected), ``data`` matches its ``form_schema``.
+        The answer moves the intent on (``response.intent``). Refusals: ``ValidationFailed`` with
+        ``details["field"]`` (``outcome``, ``comment``, ``data.evidence``, ``data.<form field>``),
+        ``NotAssignee`` (403), ``TaskClosed`` (409: decided, timed out or canceled; ``details["state"]``)
+        and ``TaskNotFound``.
+
+        Retried on connection errors, 429 and 5xx: a task is decided once, so a repeat whose first
+        answer was lost is ``TaskClosed`` and changes nothing; read ``task(task_id).decision`` then.
+
+            done = await client.decide_task(task.task_id, "approved", comment="numbers check out")
+            done.task.decision.decided_by, done.intent["status"]
+        """
+        return await self._send(_calls.decide_task(task_id, outcome, comment=comment, data=data))
 
     # --- inbox, approvals, mesh ----------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from intentd.wire import (
     DecisionBody,
     FailBody,
     HeartbeatBody,
+    HumanTask,
     JournalAnswer,
     JournalEntry,
     LeaseAnswer,
@@ -33,6 +34,9 @@ from intentd.wire import (
     RecordBody,
     ResolveBody,
     SpawnBody,
+    TaskAnswer,
+    TaskAnswerResponse,
+    TaskList,
     WaitBody,
     request_body,
 )
@@ -313,6 +317,8 @@ def wait(
     *,
     wake_at: datetime | None,
     details: JSON | None,
+    human_task: Mapping[str, Any] | None = None,
+    key: str | None = None,
 ) -> Call[Intent]:
     body = request_body(
         WaitBody,
@@ -320,8 +326,24 @@ def wait(
         reason=waiting_reason(reason),
         details=details or {},
         wake_at=wake_at,
+        human_task=dict(human_task) if human_task is not None else None,
+        key=key,
     )
     return Call("POST", intent_path(intent_id, "/wait"), _intent, json=body)
+
+
+def ask_human(intent_id: str, lease_token: str, key: str, human_task: Mapping[str, Any]) -> Call[Intent]:
+    # Not retried: the first request parks the intent and ends its lease, so a repeat is refused
+    # (409 stale_lease); a lost answer is the same as a crash before the next line of the handler.
+    return wait(
+        intent_id,
+        lease_token,
+        WaitingReason.HUMAN,
+        wake_at=None,
+        details=None,
+        human_task=human_task,
+        key=key,
+    )
 
 
 def progress(
@@ -385,6 +407,47 @@ def await_entries(intent_id: str, lease_token: str, keys: Sequence[str]) -> Call
         AwaitAnswer.from_wire,
         json=request_body(AwaitBody, lease_token=lease_token, keys=list(keys)),
         retry_safe=True,
+    )
+
+
+# --- human tasks ------------------------------------------------------------------------------------
+
+
+def task_path(task_id: str, suffix: str = "") -> str:
+    return f"/v1/tasks/{quote(task_id, safe='')}{suffix}"
+
+
+def _tasks(body: JSON) -> list[HumanTask]:
+    return TaskList.from_wire(body).tasks
+
+
+def _task(body: JSON) -> HumanTask:
+    return HumanTask.from_wire(body["task"])
+
+
+def list_my_tasks(*, state: str | None, limit: int) -> Call[list[HumanTask]]:
+    return Call("GET", "/v1/me/tasks", _tasks, params=_present(state=state, limit=limit), retry_safe=True)
+
+
+def list_tasks(*, state: str | None, intent_id: str | None, limit: int) -> Call[list[HumanTask]]:
+    params = _present(state=state, intent_id=intent_id, limit=limit)
+    return Call("GET", "/v1/tasks", _tasks, params=params, retry_safe=True)
+
+
+def get_task(task_id: str) -> Call[HumanTask]:
+    return Call("GET", task_path(task_id), _task, retry_safe=True)
+
+
+def decide_task(
+    task_id: str, outcome: str, *, comment: str | None, data: Mapping[str, Any] | None
+) -> Call[TaskAnswerResponse]:
+    body = request_body(
+        TaskAnswer, outcome=outcome, comment=comment, data=dict(data) if data is not None else None
+    )
+    # A task is decided once: a repeat after a lost answer is refused (409 task_closed, details.state
+    # "decided") and changes nothing, so retrying cannot decide twice; the caller reads the task then.
+    return Call(
+        "POST", task_path(task_id, "/decision"), TaskAnswerResponse.from_wire, json=body, retry_safe=True
     )
 
 
