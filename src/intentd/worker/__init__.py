@@ -12,12 +12,13 @@
 
 Run it with ``worker.run()`` or ``intentd worker run module:worker``. A supervisor delegates durably:
 ``ctx.spawn`` children, ``ctx.gather`` their results (the intent waits without a lease meanwhile) and
-``ctx.step`` journals a result, with a compensation should the handler fail for good.
+``ctx.step`` journals a result, with a compensation should the handler fail for good. ``ctx.ask_human``
+asks a person and returns a :class:`HumanAnswer` (the intent waits without a lease meanwhile).
 """
 
 from ._context import AsyncContext, Context
 from ._errors import ChildFailed, FatalError, RetryableError
-from ._journal import Child
+from ._journal import Child, HumanAnswer
 from ._runtime import Handler, Result, RetryPolicy, Worker
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Context",
     "FatalError",
     "Handler",
+    "HumanAnswer",
     "Result",
     "RetryPolicy",
     "RetryableError",

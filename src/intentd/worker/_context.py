@@ -2,7 +2,8 @@
 
 Sync handlers run in a thread and get :class:`Context`, whose actions block; async handlers get
 :class:`AsyncContext`, whose actions are awaited. Both share :class:`_ContextState`. Durable delegation
-(``spawn``, ``gather``, ``step``) is the journal's (``_journal.py``); the contexts only call it.
+(``spawn``, ``gather``, ``step``) and asking a person (``ask_human``) are the journal's
+(``_journal.py``); the contexts only call it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import asyncio
 import hashlib
 import inspect
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from intentd.client import AsyncClient, ChildSpec, Delivery, Intent, WaitingReason
 from intentd.model import JSON
+from intentd.wire import HumanTaskSpec, request_body
 
-from ._journal import Child, Journal
+from ._journal import Child, HumanAnswer, Journal, check_key
+
+# What ask_human gives: an awaitable answer in an async handler, the answer in a sync one.
+Asked = TypeVar("Asked")
 
 
 @dataclass
@@ -39,7 +44,7 @@ class _ContextState:
         self.parked = True
 
 
-class _ContextBase:
+class _ContextBase(Generic[Asked]):
     _awaitable_children = False
 
     def __init__(self, state: _ContextState) -> None:
@@ -95,6 +100,69 @@ class _ContextBase:
     def _one(self, child: Child) -> Any:
         raise NotImplementedError
 
+    def ask_human(
+        self,
+        key: str,
+        *,
+        title: str,
+        task_type: str = "approval",
+        description: str | None = None,
+        allowed_outcomes: Sequence[str] | None = None,
+        assignees: Sequence[str] = (),
+        form_schema: Mapping[str, Any] | None = None,
+        required_comment: bool = False,
+        evidence_required: bool = False,
+        remind_after_seconds: int | None = None,
+        remind_interval_seconds: int | None = None,
+        max_reminders: int | None = None,
+        escalate_to: str | Sequence[str | Mapping[str, Any]] | None = None,
+        timeout_seconds: int | None = None,
+        on_timeout: str = "cancel",
+        default_outcome: str | None = None,
+    ) -> Asked:
+        """Ask a person; returns their :class:`~intentd.worker.HumanAnswer` (awaited in an async
+        handler). The first time, the intent is parked on a human task (WAITING_FOR_HUMAN, so no
+        worker holds its lease while the person thinks) and the handler stops here. The answer is
+        journaled under ``key`` and the intent comes back: the handler runs again from the top, on
+        any worker, and this call returns the answer. So code before the question runs again; work
+        with side effects goes in ``ctx.step``, which runs once, ever::
+
+            quote = await ctx.step("quote", lambda: price(intent.payload))
+            answer = await ctx.ask_human(
+                "discount", title=f"Sell at {quote['total']}?", assignees=["role:sales"]
+            )
+            if not answer.approved:
+                raise FatalError(f"{answer.decided_by} said {answer.outcome}: {answer.comment}")
+
+        ``key`` is a journal key (unique per intent, stable across runs): a key is answered once,
+        so asking again (after ``changes_requested``, say) takes a new one. The other arguments are
+        the task (``wire.HumanTaskSpec``): ``assignees`` are people (an e-mail or a key's name) or
+        ``role:<name>``; reminders, escalation and ``timeout_seconds`` with ``on_timeout`` (cancel,
+        fail, default_outcome, escalate) say what happens when nobody answers. The server checks
+        them: a bad one raises ``ValidationFailed`` naming ``human_task.<field>``."""
+        spec = request_body(
+            HumanTaskSpec,
+            title=title,
+            task_type=task_type,
+            description=description,
+            allowed_outcomes=list(allowed_outcomes) if allowed_outcomes is not None else None,
+            assignees=list(assignees),
+            form_schema=dict(form_schema) if form_schema is not None else None,
+            required_comment=required_comment,
+            evidence_required=evidence_required,
+            remind_after_seconds=remind_after_seconds,
+            remind_interval_seconds=remind_interval_seconds,
+            max_reminders=max_reminders,
+            escalate_to=_levels(escalate_to),
+            timeout_seconds=timeout_seconds,
+            on_timeout=on_timeout,
+            default_outcome=default_outcome,
+        )
+        return self._asked(check_key(key), spec)
+
+    def _asked(self, key: str, human_task: JSON) -> Asked:
+        raise NotImplementedError
+
     def _progress_call(self, message: str) -> Any:
         d = self._state.delivery
         return self._state.client.progress(d.intent.intent_id, message, lease_token=d.lease_token)
@@ -107,14 +175,18 @@ class _ContextBase:
         )
 
 
-class AsyncContext(_ContextBase):
+class AsyncContext(_ContextBase[Awaitable[HumanAnswer]]):
     """The context of an async handler: its actions are awaited.
 
     drafts = await ctx.gather(*(ctx.spawn(WRITER, {"topic": t}, key=f"draft-{t}") for t in topics))
     score = await ctx.step("review", lambda: review(drafts), compensate=undo_review)
+    answer = await ctx.ask_human("publish", title="Publish the review?", assignees=["role:editors"])
     """
 
     _awaitable_children = True
+
+    def _asked(self, key: str, human_task: JSON) -> Awaitable[HumanAnswer]:
+        return self._state.journal.ask(key, human_task)
 
     async def gather(self, *children: Child, return_exceptions: bool = False) -> list[Any]:
         """The children's results, in order. Spawns those not spawned yet (one request); when some
@@ -169,11 +241,12 @@ class AsyncContext(_ContextBase):
         await self._wait_call(reason, wake_at, details)
 
 
-class Context(_ContextBase):
+class Context(_ContextBase[HumanAnswer]):
     """The context of a sync handler, which runs in a thread: its actions block.
 
     drafts = ctx.gather(*(ctx.spawn(WRITER, {"topic": t}, key=f"draft-{t}") for t in topics))
     score = ctx.step("review", lambda: review(drafts), compensate=undo_review)
+    answer = ctx.ask_human("publish", title="Publish the review?", assignees=["role:editors"])
     """
 
     def __init__(self, state: _ContextState, loop: asyncio.AbstractEventLoop) -> None:
@@ -195,6 +268,9 @@ class Context(_ContextBase):
     def _one(self, child: Child) -> Any:
         [result] = self.gather(child)
         return result
+
+    def _asked(self, key: str, human_task: JSON) -> HumanAnswer:
+        return cast(HumanAnswer, self._run(self._state.journal.ask(key, human_task)))
 
     def step(self, key: str, fn: Callable[[], Any], *, compensate: Callable[[Any], Any] | None = None) -> Any:
         """Run ``fn()`` once, ever, for this intent: its JSON result is journaled under ``key`` and a
@@ -223,3 +299,10 @@ class Context(_ContextBase):
         """Park the intent in WAITING; the handler should return next (its value is ignored).
         A resume (or ``wake_at``) delivers it again."""
         self._run(self._wait_call(reason, wake_at, details))
+
+
+def _levels(escalate_to: str | Sequence[str | Mapping[str, Any]] | None) -> Any:
+    """``escalate_to`` as JSON: one assignee, or levels (assignees, or ``{assignees, after_seconds}``)."""
+    if escalate_to is None or isinstance(escalate_to, str):
+        return escalate_to
+    return [level if isinstance(level, str) else dict(level) for level in escalate_to]

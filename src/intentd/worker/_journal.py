@@ -10,6 +10,11 @@ held) and the handler is unwound with :class:`Unwind`, a ``BaseException`` so th
 in user code does not swallow it. The worker reports nothing; the server queues the intent again once
 the children have finished, and any worker runs the handler again.
 
+Asking a person: ``ctx.ask_human(key, title=...)`` answers from the journal when a person has answered
+(the answer is journaled under ``key`` in the transaction that gives the intent back to its agent);
+otherwise it parks the intent on a human task and unwinds the handler as a gather does. Whatever ran
+before the question runs again when the handler does, unless it was a ``ctx.step``.
+
 Saga: ``ctx.step(..., compensate=undo)`` registers ``undo`` (also when the step's result came from the
 journal). When the handler fails for good, the failure is journaled under ``$failed``, each
 compensation runs once, last registered first (journaled under ``compensate:<key>``), and the intent
@@ -24,8 +29,9 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from intentd.client import AsyncClient, ChildSpec, Delivery, IntentTerminal, JournalEntry, StaleLease
@@ -36,13 +42,34 @@ from ._errors import ChildFailed, ReportedFailure, error_object
 log = logging.getLogger("intentd.worker.journal")
 T = TypeVar("T")
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAILED_KEY = "$failed"
 COMPENSATE_PREFIX = "compensate:"
 MAX_KEY_LENGTH = 240  # the server takes 255: room for the "compensate:" prefix
 MAX_SPAWN = 100  # children per request (wire.SpawnBody)
 MAX_AWAIT = 1000  # keys per await (wire.AwaitBody)
-Kind = Literal["child", "value"]
-_BY = {"child": "ctx.spawn", "value": "ctx.step", "step": "a declared workflow step"}
+# What a key is used for in one run; a person's answer is journaled as a "value" entry.
+Kind = Literal["child", "value", "human"]
+_BY = {
+    "child": "ctx.spawn",
+    "value": "ctx.step",
+    "human": "ctx.ask_human",
+    "step": "a declared workflow step",
+}
+# The yes of every task type (its first default outcome, engine/humans/outcomes.py): HumanAnswer.approved.
+APPROVING_OUTCOMES = frozenset(
+    {
+        "approved",  # approval, review
+        "provided",  # clarification, provide_data, attach_file
+        "completed",  # manual_action
+        "confirmed",  # confirmation
+        "validated",  # validate_real_world, validate_output
+        "assigned",  # assignment
+        "rerouted",  # reroute
+        "override_approved",  # override
+        "submitted",  # form
+    }
+)  # (delegated and escalated keep a task open: they move it to other people, never to the agent)
 
 
 class Unwind(BaseException):
@@ -82,6 +109,52 @@ class Child:
 
     def __repr__(self) -> str:
         return f"Child(key={self.key!r}, to_agent={self.spec.to_agent!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class HumanAnswer:
+    """A person's answer to ``ctx.ask_human``: the ``outcome`` they chose (one of the task's allowed
+    outcomes), their ``comment``, the ``data`` of a form (``{}`` when none was sent), who decided
+    (``decided_by``: the person's key name, or the runtime for a timeout's default outcome) and when.
+
+    ``approved`` is True when the outcome is the yes of its task type: ``approved`` (approval,
+    review), ``provided`` (clarification, provide_data, attach_file), ``completed`` (manual_action),
+    ``confirmed`` (confirmation), ``validated`` (validate_real_world, validate_output), ``assigned``
+    (assignment), ``rerouted`` (reroute), ``override_approved`` (override) or ``submitted`` (form).
+    It is False for a no (``rejected``, ``changes_requested``, ``failed``, ``declined``) and for an
+    outcome of your own ``allowed_outcomes``: compare ``outcome`` with it."""
+
+    outcome: str
+    comment: str | None = None
+    data: JSON = field(default_factory=dict)
+    decided_by: str = ""
+    decided_at: datetime | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.outcome in APPROVING_OUTCOMES
+
+    @classmethod
+    def from_journal(cls, key: str, result: Any) -> HumanAnswer:
+        """The answer journaled under ``key``; a value no person gave (a step's) is a reused key."""
+        if not isinstance(result, dict) or not isinstance(result.get("outcome"), str):
+            raise _reused(key, "value", "human")
+        return cls(
+            outcome=result["outcome"],
+            comment=result.get("comment"),
+            data=dict(result.get("data") or {}),
+            decided_by=str(result.get("decided_by") or ""),
+            decided_at=_time(result.get("decided_at")),
+        )
+
+
+def _time(value: Any) -> datetime | None:
+    """RFC 3339 text, or microseconds since the epoch (how the runtime stores times)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _EPOCH + timedelta(microseconds=value)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +313,22 @@ class Journal:
     def register(self, key: str, undo: Callable[[Any], Any] | None, result: Any) -> None:
         if undo is not None:
             self._compensations.setdefault(key, _Compensation(key, undo, result))
+
+    # --- people -----------------------------------------------------------------------------------
+
+    async def ask(self, key: str, human_task: Mapping[str, Any]) -> HumanAnswer:
+        """The answer journaled under ``key``; without one, the intent is parked on ``human_task``
+        (WAITING_FOR_HUMAN, no lease held) and the handler unwound, to run again once it is answered."""
+        self._claim(key, "human")
+        entry = (await self._load()).get(key)
+        if entry is not None and entry.kind != "value":
+            raise _reused(key, entry.kind, "human")
+        if entry is not None:
+            return HumanAnswer.from_journal(key, entry.result)
+        self._check_new_work()
+        await self._write(self._client.ask_human(self._intent_id, self._token, key, human_task))
+        self._park()
+        raise Unwind(f"intent {self._intent_id} is parked until a person answers {key!r}")
 
     # --- the outcome of a run ---------------------------------------------------------------------
 
