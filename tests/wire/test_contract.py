@@ -134,10 +134,24 @@ async def test_workflow_answers_are_documented(api: AppClient) -> None:
     await _ok(api, "POST", f"{base}/await", wire.AwaitAnswer, json={"lease_token": token, "keys": ["a"]})
 
 
+async def test_human_task_answers_are_documented(api: AppClient) -> None:
+    human_task = {"title": "Approve", "remind_after_seconds": 60, "timeout_seconds": 600}
+    body = {"intent_type": "intent.buy.v1", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
+    intent_id = (await api.post("/v1/intents", json={**body, "human_task": human_task})).json()["intent_id"]
+    await _ok(api, "GET", "/v1/me/tasks", wire.TaskList)
+    listed = await _ok(api, "GET", "/v1/tasks", wire.TaskList, params={"intent_id": intent_id})
+    task_id = listed["tasks"][0]["task_id"]
+    await _ok(api, "GET", f"/v1/tasks/{task_id}", wire.TaskAnswerResponse)
+    decision = {"outcome": "approved", "comment": "ok"}
+    await _ok(api, "POST", f"/v1/tasks/{task_id}/decision", wire.TaskAnswerResponse, json=decision)
+    await _ok(api, "GET", "/v1/tasks", wire.TaskList, params={"state": "decided"})
+
+
 async def test_resume_and_lease_answers_are_documented(api: AppClient) -> None:
     body = {"intent_type": "intent.draft.v1", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
     first = (await api.post("/v1/intents", json=body)).json()["intent_id"]
-    await _ok(api, "POST", f"/v1/intents/{first}/resume", wire.AppliedAnswer, json={"result": {"x": 1}})
+    resumed = {"action": "complete", "result": {"x": 1}}
+    await _ok(api, "POST", f"/v1/intents/{first}/resume", wire.AppliedAnswer, json=resumed)
     second = (await api.post("/v1/intents", json=body)).json()["intent_id"]
     claims = (await api.post("/v1/agents/test/local/writer/claims", json={"worker_id": "w"})).json()
     token = claims["deliveries"][0]["lease"]["token"]
@@ -152,12 +166,37 @@ async def test_resume_and_lease_answers_are_documented(api: AppClient) -> None:
     await _ok(api, "POST", f"{base}/cancel", wire.ResolveAnswer, json={"reason": "done"})
 
 
+async def test_inbox_answers_are_documented(api: AppClient) -> None:
+    body = {"intent_type": "intent.draft.v1", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
+    thread = (await api.post("/v1/intents", json={**body, "reply_to": REVIEWER})).json()["intent_id"]
+    base = f"/v1/inbox/{thread}"
+    replied = await _ok(api, "POST", f"{base}/reply", wire.ThreadAnswer, json={"message": "news?"})
+    message_id = replied["messages"][-1]["message_id"]
+    changes = await _ok(api, "GET", "/v1/inbox/changes", wire.ThreadChanges, params={"limit": 1})
+    await _ok(api, "GET", "/v1/inbox/changes", wire.ThreadChanges, params={"cursor": changes["next_cursor"]})
+    delete = {"mode": "self", "message_ids": [message_id]}
+    await _ok(api, "POST", f"{base}/messages/delete", wire.MessagesDeleted, json=delete)
+    await _ok(api, "POST", f"{base}/delegate", wire.ThreadAnswer, json={"delegate_to": WRITER, "note": "n"})
+    claims = (await api.post("/v1/agents/test/local/writer/claims", json={"worker_id": "w"})).json()
+    token = claims["deliveries"][0]["lease"]["token"]
+    await api.post(f"/v1/intents/{thread}/wait", json={"lease_token": token, "reason": "WAITING_FOR_HUMAN"})
+    await _ok(api, "POST", f"{base}/approve", wire.ThreadDecided, json={"comment": "ok"})
+    await _ok(api, "POST", f"/v1/intents/{thread}/resolve", wire.ResolveAnswer, json={"status": "COMPLETED"})
+    other = (await api.post("/v1/intents", json={**body, "reply_to": REVIEWER})).json()["intent_id"]
+    claims = (await api.post("/v1/agents/test/local/writer/claims", json={"worker_id": "w"})).json()
+    token = claims["deliveries"][0]["lease"]["token"]
+    await api.post(f"/v1/intents/{other}/wait", json={"lease_token": token, "reason": "WAITING_FOR_HUMAN"})
+    await _ok(api, "POST", f"/v1/inbox/{other}/reject", wire.ThreadDecided, json={})
+
+
 @pytest.mark.parametrize(
     ("method", "path", "json", "status"),
     [
         ("GET", "/v1/intents/nope", None, 404),
         ("POST", "/v1/intents", {"intent_type": "x"}, 422),
         ("GET", "/v1/intents?cursor=zz", None, 400),
+        ("GET", "/v1/inbox/changes?cursor=zzzz", None, 400),
+        ("POST", "/v1/inbox/nope/reply", {"message": "hi"}, 404),
         ("POST", "/v1/approvals/a/decision", {"decision": "maybe"}, 422),
     ],
 )

@@ -113,6 +113,7 @@ class TaskAnswer(BaseModel):
 
 
 class TaskDecision(WireModel):
+    task_id: str
     outcome: str
     comment: str | None = None
     data: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from intentd.model import JSON, Micros
 
-NOTICE_KINDS = ("assigned", "reminder", "escalated", "decided", "timed_out")
+NOTICE_KINDS = ("assigned", "reminder", "escalated", "decided", "timed_out", "canceled")
 # Kinds sent while the task is still open: only these carry links to answer it.
 OPEN_KINDS = frozenset({"assigned", "reminder", "escalated"})
 
