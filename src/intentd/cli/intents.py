@@ -196,7 +196,8 @@ def intents_answer(
     comment: Annotated[str | None, typer.Option(help="kept with the answer")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a human step of a workflow run (AXP resume with a task_result)."""
+    """Answer a human step of a workflow run (AXP resume with a task_result). Any human task (an
+    agent's ask_human too), with its form and comment: intentd tasks."""
     task_result: dict[str, Any] = {"outcome": outcome}
     if comment is not None:
         task_result["comment"] = comment
