@@ -5,6 +5,7 @@ answer with the timeout."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from intentd.engine import Claim, Engine, Principal, Wait
 from intentd.engine.inputs import Answer
 from intentd.model import (
     EventType,
+    IntentNotWaiting,
     NotAssignee,
     Status,
     TaskClosed,
@@ -240,8 +242,6 @@ async def test_an_answer_and_the_timeout_at_the_same_moment_decide_once(
     intent, _ = await engine.intents.submit(principal, gate(timeout_seconds=60, on_timeout="cancel"))
     task_id = (await the_task(engine, principal, intent.intent_id)).task_id
     clock.advance(60)
-    import asyncio
-
     answered, fired = await asyncio.gather(
         engine.tasks.decide(principal, task_id, Answer("approved")),
         engine.scheduler.tick(),
@@ -297,3 +297,29 @@ async def test_delegation_moves_the_task_to_someone_else(engine: Engine, princip
         await engine.tasks.decide(deputy, task_id, Answer("delegated"))
     assert exc.value.details["field"] == "data.delegate_to"
     assert (await engine.tasks.decide(deputy, task_id, Answer("declined"))).intent.status is Status.CANCELED
+
+
+async def test_an_answer_racing_the_question_answers_it_or_is_refused_never_lost(
+    engine: Engine, principal: Principal
+) -> None:
+    for n in range(5):  # either order may win on either backend
+        agent = f"{AGENT}-{n}"
+        intent, _ = await engine.intents.submit(principal, task(to_agent=agent))
+        [leased] = await engine.delivery.claim(principal, Claim(agent=agent, worker="w", wait_seconds=0))
+        assert leased.lease is not None
+        parked, answered = await asyncio.gather(
+            engine.delivery.wait(
+                principal,
+                intent.intent_id,
+                Wait(leased.lease.token, WaitingReason.HUMAN.value, human_task={"title": "Go?"}, key="go"),
+            ),
+            engine.intents.resume(principal, intent.intent_id, {"task_result": {"outcome": "approved"}}),
+            return_exceptions=True,
+        )
+        assert not isinstance(parked, BaseException)
+        entries = await engine.runs.journal(principal, intent.intent_id)
+        if isinstance(answered, IntentNotWaiting):  # it came first: refused, and the question stays open
+            assert (await the_task(engine, principal, intent.intent_id)).is_open and entries == []
+        else:  # it came second: it answered the question
+            assert not isinstance(answered, BaseException) and answered.status is Status.SUBMITTED
+            assert [e.result["outcome"] for e in entries] == ["approved"]

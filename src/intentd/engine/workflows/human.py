@@ -5,7 +5,16 @@ of its one pending human step (a run moves only by its steps)."""
 
 from __future__ import annotations
 
-from intentd.model import JSON, Intent, IntentNotWaiting, Micros, Status, ValidationFailed, WaitingReason
+from intentd.model import (
+    JSON,
+    Intent,
+    IntentNotWaiting,
+    Micros,
+    Status,
+    TaskClosed,
+    ValidationFailed,
+    WaitingReason,
+)
 from intentd.store import Tx
 
 from .._change import Change
@@ -39,7 +48,12 @@ class HumanAnswers:
         if not isinstance(task_result, dict):
             raise ValidationFailed("task_result must be an object", details={"field": "task_result"})
         target = await self._pending_step(tx, intent) if is_run else intent
-        return await answer_waiting(tx, principal, target, task_result, actor=actor, via="resume", now=now)
+        answered = await answer_waiting(
+            tx, principal, target, task_result, actor=actor, via="resume", now=now
+        )
+        if answered is None and "task_result" in body and target.status is not Status.WAITING:
+            await _no_question(tx, target)  # an answer must not pass for a plain resume
+        return answered
 
     async def decide(
         self, tx: Tx, principal: Principal, intent: Intent, approve: bool, comment: str | None, now: Micros
@@ -64,6 +78,22 @@ class HumanAnswers:
                 details={"intent_id": run.intent_id, "waiting_steps": ids},
             )
         return waiting[0]
+
+
+async def _no_question(tx: Tx, intent: Intent) -> None:
+    """A ``task_result`` for an intent no person is asked about: 409 (its last task's state, when it
+    had one), so an answer that races the question is retried, never lost."""
+    asked = await tx.list_human_tasks(intent.namespace, state=None, intent_id=intent.intent_id, limit=100)
+    if asked:
+        last = asked[-1]
+        raise TaskClosed(
+            f"human task {last.task_id} is {last.state.value}: it can no longer be decided",
+            details={"task_id": last.task_id, "state": last.state.value},
+        )
+    raise IntentNotWaiting(
+        f"intent {intent.intent_id} is {intent.status.value}: no human task waits for an answer",
+        details={"intent_id": intent.intent_id, "status": intent.status.value},
+    )
 
 
 def _asks_a_person(intent: Intent) -> bool:
