@@ -194,6 +194,24 @@ SEMANTIC_PROBLEMS: list[tuple[str, JSON, list[tuple[str, str]]]] = [
         ),
         [("agents[1].address", "invalid_address")],
     ),
+    (
+        "a human task whose form schema is no JSON Schema",
+        with_steps(
+            {"step_id": "a", "kind": "human", "human_task": {"title": "t", "form_schema": {"type": 3}}}
+        ),
+        [("workflow.steps[0].human_task.form_schema", "bad_human_task")],
+    ),
+    (
+        "a human task's default outcome it does not allow",
+        with_steps(
+            {
+                "step_id": "a",
+                "kind": "human",
+                "human_task": {"title": "t", "on_timeout": "default_outcome", "default_outcome": "maybe"},
+            }
+        ),
+        [("workflow.steps[0].human_task.default_outcome", "bad_human_task")],
+    ),
 ]
 
 

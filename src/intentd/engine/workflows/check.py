@@ -1,7 +1,7 @@
 """What a declared workflow's parts mean together, checked before anything runs: the links between
 steps (duplicates, unknown targets, ``on_success`` cycles, steps no path reaches), whom each step is
-assigned to, parallel branches and their join, escalations, input expressions, and the bundle's roles
-and addresses. :func:`check_plan` reports every problem, each with the JSON path of the field at fault
+assigned to, parallel branches and their join, escalations, input expressions, human tasks, and the
+bundle's roles and addresses. :func:`check_plan` reports every problem, each with the JSON path of the field at fault
 and a stable code, so a caller can fix them all at once. It touches no storage.
 
 >>> plan = Plan(steps=(Step("a", on_success="b", path="workflow.steps[0]"),))
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from intentd.model import ValidationFailed, normalize_address
 
+from ..humans.spec import normalise
 from .expressions import references
 from .plan import RESERVED_STEP_IDS, OnFailure, Plan, Step, StepKind
 
@@ -35,6 +36,7 @@ BAD_QUORUM = "bad_quorum"
 NO_ESCALATION_TARGET = "no_escalation_target"
 BAD_EXPRESSION = "bad_expression"
 MISSING_PART = "missing_part"
+BAD_HUMAN_TASK = "bad_human_task"
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,21 @@ def _step_problems(plan: Plan, prefix: str) -> list[Problem]:
         problems += _assignee_problems(plan, step)
         problems += _shape_problems(plan, step)
         problems += _expression_problems(step, index)
+        problems += _human_task_problems(step)
     return problems
+
+
+def _human_task_problems(step: Step) -> list[Problem]:
+    """A step's ``human_task`` is checked as the task it will open (a bad form schema, a default
+    outcome it does not allow): found when the bundle is applied, not when a step reaches it."""
+    if step.human_task is None:
+        return []
+    try:
+        normalise(step.human_task, default_title=step.step_id)
+    except ValidationFailed as exc:
+        field = str(exc.details.get("field", "human_task"))
+        return [Problem(_at(step, field), BAD_HUMAN_TASK, exc.message)]
+    return []
 
 
 def _link_problems(step: Step, index: dict[str, Step]) -> list[Problem]:
