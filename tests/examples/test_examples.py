@@ -53,6 +53,17 @@ def test_the_same_handoff_driven_by_the_official_axme_sdk(server_env: tuple[str,
     )
 
 
+def test_a_manager_approves_spend_before_the_purchasing_agent_acts(server_env: tuple[str, str]) -> None:
+    """docs/humans.md's example: the order is priced once although the handler runs again after the
+    decision, and a rejection keeps the order from being placed."""
+    out = run_example("humans/spend_approval.py", *server_env)
+    assert out.strip().splitlines() == [
+        "mouse x2: placed, $50, no approval needed, priced 1x",
+        "laptop x1: placed, $1,200, approved (within budget), priced 1x",
+        "laptop x3: not placed, $3,600, rejected (over the quarter's budget), priced 1x",
+    ]
+
+
 # --- docs/patterns.md: each coordination pattern, declared and code-first -----------------------------
 
 
