@@ -23,6 +23,8 @@ from intentd.model import (
     IntentTerminal,
     InvalidApiKey,
     JournalKeyConflict,
+    MessageNotDeletable,
+    MessageNotFound,
     MethodNotAllowed,
     MissingApiKey,
     NotFound,
@@ -30,6 +32,7 @@ from intentd.model import (
     PayloadTooLarge,
     StaleLease,
     StalePolicyGeneration,
+    ThreadFull,
     ThreadNotFound,
     Unauthorized,
     Unavailable,
@@ -63,6 +66,9 @@ WIRE = [
     (IntentNotWaiting, "intent_not_waiting", 409, False),
     (ApprovalDecided, "approval_decided", 409, False),
     (JournalKeyConflict, "journal_key_conflict", 409, False),
+    (MessageNotFound, "message_not_found", 404, False),
+    (MessageNotDeletable, "message_not_deletable", 409, False),
+    (ThreadFull, "thread_full", 409, False),
     (Unavailable, "unavailable", 503, True),
 ]
 

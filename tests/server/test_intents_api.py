@@ -227,7 +227,13 @@ async def test_resolve_completed_returns_intent_event_and_delivery(api: httpx.As
     assert body["event"]["seq"] == 3
     assert body["event"]["actor"] == "agent://acme/prod/writer"
     assert body["event"]["details"]["result"] == {"answer": 42}
-    assert body["completion_delivery"] == {"reply_to": "agent://acme/prod/caller", "status": "queued"}
+    assert body["completion_delivery"] == {
+        "delivered": True,  # in the reply_to's feed and inbox thread, in the resolve's commit
+        "reply_to": "agent://acme/prod/caller",
+        "thread_id": intent_id,
+        "event_type": "intent.completed",
+        "delivered_at": body["event"]["at"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -252,7 +258,7 @@ async def test_resolve_failed_or_canceled_records_why(
     assert body["intent"]["status"] == resolution["status"]
     assert body["intent"][field] == expected
     assert body["event"]["details"][field] == expected
-    assert body["completion_delivery"] is None  # no reply_to, nobody to tell
+    assert body["completion_delivery"] == {"delivered": False, "reason": "no_reply_to"}  # nobody to tell
 
 
 async def test_resolve_with_an_unknown_status_is_422(api: httpx.AsyncClient) -> None:

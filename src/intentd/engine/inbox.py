@@ -254,7 +254,8 @@ class InboxService:
                     owned_by = await tx.inbox_thread_owner(intent.intent_id) or intent.reply_to
                     threads[row["thread_id"]] = await _read_thread(tx, intent, owned_by)
             changes = [
-                ThreadChange(r["seq"], r["change_type"], r["at"], threads[r["thread_id"]]) for r in rows[:limit]
+                ThreadChange(r["seq"], r["change_type"], r["at"], threads[r["thread_id"]])
+                for r in rows[:limit]
             ]
             return ChangePage(changes, has_more=len(rows) > limit)
 

@@ -23,6 +23,9 @@ INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 MAX_SEQ = 2**31 - 1  # intent_events.seq and everything compared with it (since, Last-Event-ID)
 MAX_JSON_DEPTH = 32  # levels of objects and arrays in a request body, the body itself the first
+INBOX_PAGE_MAX = 200  # threads, or thread changes, per inbox page
+# Message ids (and the limit) of one inbox delete: a thread holds at most 1000 entries.
+INBOX_DELETE_MAX = 1000
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of the end: any offset still renders
 
@@ -59,6 +62,8 @@ Actor = Annotated[str, StringConstraints(max_length=383, pattern=NO_NUL)]
 Reason = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Message = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 Comment = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
+# A reply in an inbox thread (AXP: 1 to 5000 characters).
+ReplyText = Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=NO_NUL)]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=ADDRESS_PATTERN)]
 IntentType = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=INTENT_TYPE_PATTERN)]
 Time = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_within_range)]

@@ -206,8 +206,17 @@ class EventList(WireModel):
 
 
 class CompletionDelivery(WireModel):
-    reply_to: str
-    status: str
+    """Whether the outcome reached the intent's ``reply_to``. ``delivered`` is true once the resolve
+    has committed: the entry in that address's agent feed and the change of its inbox thread are
+    written in the resolve's own transaction. Without a ``reply_to``, ``delivered`` is false and
+    ``reason`` says so."""
+
+    delivered: bool
+    reply_to: str | None = None
+    thread_id: str | None = None
+    event_type: str | None = None
+    delivered_at: datetime | None = None
+    reason: str | None = None
 
 
 class ResolveAnswer(WireModel):
@@ -244,40 +253,7 @@ class Completion(WireModel):
     replayed: bool = False
 
 
-# --- inbox and approvals -------------------------------------------------------------------------
-
-
-class Thread(WireModel):
-    """An inbox thread: the completion thread of an intent sent with a ``reply_to``, owned by that
-    address. ``thread_id`` is the intent's id; ``status`` is ``pending`` (no agent has it yet),
-    ``active`` or ``done`` (terminal). ``messages`` are the request and, once there is one, the
-    outcome (``role == "agent"``); ``timeline`` has one item per intent event."""
-
-    thread_id: str
-    intent_id: str | None = None
-    status: Literal["pending", "active", "done"]
-    owner_agent: str
-    from_agent: str
-    to_agent: str
-    subject: str | None = None
-    intent_type: str
-    correlation_id: str
-    intent_status: Status
-    created_at: datetime
-    updated_at: datetime
-    timeline: list[JSON] = Field(default_factory=list)
-    messages: list[JSON] = Field(default_factory=list)
-
-
-class ThreadList(WireModel):
-    ok: bool = True
-    threads: list[Thread]
-
-
-class ThreadAnswer(WireModel):
-    ok: bool = True
-    thread: Thread
-    messages: list[JSON] = Field(default_factory=list)
+# --- approvals (inbox threads: wire/inbox.py) ----------------------------------------------------
 
 
 class ApprovalRecord(WireModel):

@@ -10,7 +10,7 @@ from fastapi import Body, Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Resolve
-from intentd.model import JSON, BadRequest, Event, Intent, Status, ValidationFailed
+from intentd.model import JSON, BadRequest, Event, Intent, Status, ValidationFailed, to_rfc3339
 from intentd.wire import (
     AppliedAnswer,
     CancelBody,
@@ -176,8 +176,26 @@ def _applied(intent: Intent) -> JSON:
 
 
 def _resolved(intent: Intent, event: Event) -> JSON:
-    delivery = {"reply_to": intent.reply_to, "status": "queued"} if intent.reply_to else None
-    return {"ok": True, "intent": intent.to_wire(), "event": event.to_wire(), "completion_delivery": delivery}
+    return {
+        "ok": True,
+        "intent": intent.to_wire(),
+        "event": event.to_wire(),
+        "completion_delivery": _completion_delivery(intent, event),
+    }
+
+
+def _completion_delivery(intent: Intent, event: Event) -> JSON:
+    """The outcome lands in the ``reply_to`` address's agent feed and inbox thread in the resolve's
+    own transaction (effects/reply.py, effects/inbox.py): once this answer exists, it is delivered."""
+    if intent.reply_to is None:
+        return {"delivered": False, "reason": "no_reply_to"}
+    return {
+        "delivered": True,
+        "reply_to": intent.reply_to,
+        "thread_id": intent.intent_id,
+        "event_type": event.event_type.value,
+        "delivered_at": to_rfc3339(event.at),
+    }
 
 
 @router.post(
