@@ -26,9 +26,14 @@ def serve(
 ) -> None:
     """Run the server on --database: HTTP API, scheduler and delivery (migrates on start)."""
     from intentd.server import run_server
+    from intentd.server.app import notify_config
 
     settings = settings_of(ctx, host=host, port=port)
     install_log_handler(settings)
+    try:
+        notify_config(settings)  # a notification URL that cannot work stops here, in one line
+    except ValueError as exc:
+        fail(f"notifications: {exc}", 2)
     try:
         asyncio.run(_first_key(settings))
     except RuntimeError as exc:  # e.g. another server holds this SQLite file

@@ -2,7 +2,9 @@
 
 - every response carries ``x-request-id``; an incoming ``X-Trace-Id`` is echoed back;
 - requests whose headers pass the configured size get 431, and bodies above theirs 413, before the
-  route runs.
+  route runs;
+- a signed link's token is cut from the request's path once the answer starts, before any access log
+  reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intentd.model import HeadersTooLarge, IntentdError, PayloadTooLarge
+
+# Paths that hold a credential: a signed link's token (server/routes/links.py) is the path's last part.
+SECRET_PATH_PREFIX = "/v1/links/"
+REDACTED_LINK_PATH = "/v1/links/[redacted]"
 
 
 class RequestContext:
@@ -41,9 +47,13 @@ class RequestContext:
         if trace_id is not None:
             extra.append((b"x-trace-id", trace_id))
 
+        secret_path = scope["path"].startswith(SECRET_PATH_PREFIX)
+
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *extra]
+                if secret_path:
+                    _redact_path(scope)
             await send(message)
 
         if header_bytes > self.max_header_bytes:
@@ -52,7 +62,11 @@ class RequestContext:
         if length is not None and length > self.max_body_bytes:
             await _refuse(_too_large_error(self.max_body_bytes), send_with_ids)
             return
-        await self.app(scope, self._limited(receive), send_with_ids)
+        try:
+            await self.app(scope, self._limited(receive), send_with_ids)
+        finally:
+            if secret_path:  # an error escaping the app is answered outside this middleware
+                _redact_path(scope)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -67,6 +81,14 @@ class RequestContext:
             return message
 
         return receive_limited
+
+
+def _redact_path(scope: Scope) -> None:
+    """Replace a signed link's token in the request's path. The route has read it by now (the answer
+    is starting), and the access log line a server writes (uvicorn's, when enabled) reads the path
+    from this scope as the answer starts, so the token never reaches a log."""
+    scope["path"] = REDACTED_LINK_PATH
+    scope["raw_path"] = REDACTED_LINK_PATH.encode()
 
 
 def _too_large_error(limit: int) -> PayloadTooLarge:
