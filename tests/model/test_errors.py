@@ -23,6 +23,8 @@ from intentd.model import (
     IntentTerminal,
     InvalidApiKey,
     JournalKeyConflict,
+    LinkExpired,
+    LinkInvalid,
     MessageNotDeletable,
     MessageNotFound,
     MethodNotAllowed,
@@ -69,6 +71,8 @@ WIRE = [
     (MessageNotFound, "message_not_found", 404, False),
     (MessageNotDeletable, "message_not_deletable", 409, False),
     (ThreadFull, "thread_full", 409, False),
+    (LinkInvalid, "link_invalid", 403, False),
+    (LinkExpired, "link_expired", 410, False),
     (Unavailable, "unavailable", 503, True),
 ]
 
