@@ -217,11 +217,11 @@ async def test_resume_of_a_delivered_intent_requeues_it_without_the_old_lease(
 @pytest.mark.parametrize(
     ("body", "result"),
     [
-        ({"result": {"summary": "done"}}, {"summary": "done"}),
-        ({"summary": "done", "actor": "bob"}, {"summary": "done"}),  # the body itself is the result
+        ({"action": "complete", "result": {"summary": "done"}}, {"summary": "done"}),
+        ({"action": "complete", "summary": "done", "actor": "bob"}, {"summary": "done"}),  # the body itself
     ],
 )
-async def test_resume_of_a_live_intent_completes_it(
+async def test_resume_with_action_complete_completes_it(
     engine: Engine, principal: Principal, body: dict[str, Any], result: Any
 ) -> None:
     intent, _ = await engine.intents.submit(principal, task())
@@ -229,6 +229,24 @@ async def test_resume_of_a_live_intent_completes_it(
     resumed = await engine.intents.resume(principal, intent.intent_id, body)
 
     assert (resumed.status, resumed.result) == (Status.COMPLETED, result)
+
+
+async def test_resume_of_an_intent_that_waits_for_nothing_is_recorded_and_leaves_it_open(
+    engine: Engine, principal: Principal
+) -> None:
+    """AXP's example programs resume (``approve_current_step``), then resolve: only ``action`` and a
+    ``task_result`` end or move an intent."""
+    intent, _ = await engine.intents.submit(principal, task())
+
+    resumed = await engine.intents.resume(principal, intent.intent_id, {"summary": "done", "actor": "bob"})
+
+    assert (resumed.status, resumed.result, resumed.policy_generation) == (Status.SUBMITTED, None, 1)
+    last = (await engine.intents.events(principal, intent.intent_id))[-1]
+    assert (last.event_type, last.actor, last.details["input"]) == (
+        EventType.RESUMED,
+        "bob",
+        {"summary": "done"},
+    )
 
 
 async def test_resume_with_action_fail_fails_it(engine: Engine, principal: Principal) -> None:

@@ -289,7 +289,7 @@ async def test_cancel_with_a_reason(api: httpx.AsyncClient) -> None:
     assert body["intent"]["reason"] == "user gave up"
 
 
-async def test_resume_with_an_empty_json_post_completes(api: httpx.AsyncClient) -> None:
+async def test_resume_with_an_empty_json_post_is_recorded(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
     response = await api.post(f"/v1/intents/{intent_id}/resume", headers={"Content-Type": "application/json"})
@@ -297,21 +297,24 @@ async def test_resume_with_an_empty_json_post_completes(api: httpx.AsyncClient) 
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True and body["applied"] is True
-    assert body["policy_generation"] == 0
-    assert body["intent"]["status"] == "COMPLETED"
+    assert body["policy_generation"] == 1  # recorded: the generation moves, the intent stays open
+    assert body["intent"]["status"] == "SUBMITTED"
 
 
-async def test_resume_with_a_result_completes_with_it(api: httpx.AsyncClient) -> None:
+async def test_resume_with_action_complete_completes_with_the_result(api: httpx.AsyncClient) -> None:
     intent_id = (await create(api))["intent_id"]
 
     body = (
         await api.post(
-            f"/v1/intents/{intent_id}/resume", json={"answer": "yes", "actor": "agent://acme/prod/writer"}
+            f"/v1/intents/{intent_id}/resume",
+            json={"action": "complete", "answer": "yes", "actor": "agent://acme/prod/writer"},
         )
     ).json()
 
     assert body["intent"]["status"] == "COMPLETED"
-    assert body["intent"]["result"] == {"answer": "yes"}  # "actor" steers, it is not the result
+    assert body["intent"]["result"] == {
+        "answer": "yes"
+    }  # "action" and "actor" steer, they are not the result
 
 
 async def test_resume_with_action_fail_fails(api: httpx.AsyncClient) -> None:
