@@ -10,11 +10,13 @@
     │   ├── MissingApiKey             401 missing_api_key
     │   └── InvalidApiKey             401 invalid_api_key
     ├── Forbidden                     403 forbidden
+    │   ├── NotAssignee               403 not_assignee
     │   └── LinkInvalid               403 link_invalid
     ├── NotFound                      404 not_found
     │   ├── IntentNotFound            404 intent_not_found
     │   ├── ThreadNotFound            404 thread_not_found
     │   ├── AgentNotFound             404 agent_not_found
+    │   ├── TaskNotFound              404 task_not_found
     │   └── MessageNotFound           404 message_not_found
     ├── MethodNotAllowed              405 method_not_allowed
     ├── LinkExpired                   410 link_expired
@@ -27,7 +29,9 @@
     │   ├── IntentNotWaiting          409 intent_not_waiting
     │   ├── ApprovalDecided           409 approval_decided
     │   ├── MessageNotDeletable       409 message_not_deletable
-    │   └── ThreadFull                409 thread_full
+    │   ├── ThreadFull                409 thread_full
+    │   ├── TaskClosed                409 task_closed
+    │   └── LinkUsed                  409 link_used
     └── Unavailable                   503 unavailable (retryable)
 
 Every wire code the server sends is one class here (a test holds the server's code to that), with the
