@@ -102,6 +102,10 @@ async def test_a_person_meets_clear_errors_that_change_nothing(api: AppClient) -
     [decided] = [e for e in events if "decision" in e["details"]]
     assert decided["details"]["decision"]["data"] == {"amount": 3}  # the record: who, when, what
     assert decided["details"]["decision"]["decided_by"] == "bootstrap"
+    listed = await api.get("/v1/tasks", params={"intent_id": intent["intent_id"], "state": "any"})
+    [shown] = listed.json()["tasks"]
+    assert (shown["state"], shown["decision"]["outcome"]) == ("decided", "submitted")
+    assert shown["human_task"]["form_schema"] == form and shown["human_task"]["task_type"] == "form"
 
 
 async def test_an_approver_key_sees_and_decides_only_its_own_tasks(api: AppClient) -> None:

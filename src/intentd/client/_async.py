@@ -482,7 +482,8 @@ class AsyncClient(BaseClient):
         self, state: str | None = None, intent_id: str | None = None, limit: int = 50
     ) -> list[HumanTask]:
         """The human tasks of the key's namespace, whoever may decide them, oldest first: those in
-        ``state`` (None: the server's default, open), of one intent if ``intent_id`` is given."""
+        ``state`` (None: the server's default, open; ``"any"``: every state), of one intent if
+        ``intent_id`` is given."""
         return await self._send(_calls.list_tasks(state=state, intent_id=intent_id, limit=limit))
 
     async def task(self, task_id: str) -> HumanTask:

@@ -91,3 +91,28 @@ def _check_fallback(spec: JSON) -> None:
 
 def _invalid(field: str, message: str) -> None:
     raise ValidationFailed(message, details={"field": f"human_task.{field}"})
+
+
+def as_asked(spec: JSON) -> JSON:
+    """The stored spec in AXP's spelling (``wire.HumanTaskSpec``), as the API shows a task."""
+    reminders = spec.get("reminders") or {}
+    levels = spec.get("levels") or []
+    shown: JSON = {
+        "title": spec["title"],
+        "description": spec.get("description"),
+        "task_type": spec["task_type"],
+        "allowed_outcomes": spec["allowed_outcomes"],
+        "required_comment": spec["required_comment"],
+        "evidence_required": spec["evidence_required"],
+        "form_schema": spec.get("form_schema"),
+        "assignees": spec["assignees"],
+        "remind_after_seconds": reminders.get("after_seconds"),
+        "remind_interval_seconds": reminders.get("interval_seconds"),
+        "max_reminders": reminders.get("max"),
+        "escalate_to": [{k: v for k, v in level.items() if v is not None} for level in levels] or None,
+        "timeout_seconds": spec.get("timeout_seconds"),
+        "on_timeout": spec["on_timeout"],
+        "default_outcome": spec.get("default_outcome"),
+        "notify_email": spec.get("notify_email"),
+    }
+    return {k: v for k, v in shown.items() if v is not None}

@@ -9,6 +9,7 @@ from fastapi import Path, Query
 
 from intentd.engine.humans import TaskView
 from intentd.engine.humans.schedule import Due, next_due
+from intentd.engine.humans.spec import as_asked
 from intentd.engine.inputs import Answer
 from intentd.model import JSON, to_rfc3339
 from intentd.wire import TaskAnswer, TaskAnswerResponse, TaskList
@@ -21,7 +22,7 @@ from ._params import v1_router
 router = v1_router("/v1", "tasks")
 TaskId = Annotated[str, Path(min_length=1, max_length=255, pattern=NO_NUL, description="a human task's id")]
 State = Annotated[
-    Literal["open", "decided", "timed_out", "canceled"] | None, Query(description="open by default")
+    Literal["open", "decided", "timed_out", "canceled", "any"], Query(description="open by default; any: all")
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -30,7 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 async def my_tasks(
     caller: Caller, engine: EngineDep, state: State = "open", limit: Limit = 50
 ) -> FastJSONResponse:
-    views = await engine.tasks.list(caller, state=state, mine=True, limit=limit)
+    views = await engine.tasks.list(caller, state=_state(state), mine=True, limit=limit)
     return answer({"ok": True, "tasks": [task_wire(v) for v in views]})
 
 
@@ -42,7 +43,7 @@ async def list_tasks(
     intent_id: Annotated[str | None, Query(min_length=1, max_length=255, pattern=NO_NUL)] = None,
     limit: Limit = 50,
 ) -> FastJSONResponse:
-    views = await engine.tasks.list(caller, state=state, intent_id=intent_id, limit=limit)
+    views = await engine.tasks.list(caller, state=_state(state), intent_id=intent_id, limit=limit)
     return answer({"ok": True, "tasks": [task_wire(v) for v in views]})
 
 
@@ -65,6 +66,10 @@ async def decide_task(
     return answer({"ok": True, "task": task_wire(view), "intent": view.intent.to_wire()})
 
 
+def _state(state: str) -> str | None:
+    return None if state == "any" else state
+
+
 def task_wire(view: TaskView) -> JSON:
     """A task as :class:`intentd.wire.HumanTask` says."""
     task, intent = view.task, view.intent
@@ -80,7 +85,7 @@ def task_wire(view: TaskView) -> JSON:
         "from_agent": intent.from_agent,
         "to_agent": intent.to_agent,
         "step_key": intent.step_key,
-        "human_task": task.spec,
+        "human_task": as_asked(task.spec),
         "allowed_outcomes": task.spec["allowed_outcomes"],
         "assignees": list(task.assignees),
         "escalation_level": task.level,
