@@ -23,7 +23,8 @@ import orjson
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from intentd.engine import Engine
+from intentd.engine import Engine, Principal
+from intentd.engine.inputs import Answer
 from intentd.engine.notify import (
     EmailChannel,
     LinkClaims,
@@ -40,7 +41,7 @@ from intentd.engine.notify import (
 from intentd.engine.notify.links import link_key
 from intentd.model import LinkExpired, LinkInvalid
 from intentd.store import Hub, Store, Subscription, Tx, open_store
-from tests._support.engine import US, FakeClock
+from tests._support.engine import US, FakeClock, task
 
 ALICE = "alice@acme.test"
 CAROL = "carol@acme.test"
@@ -582,3 +583,71 @@ async def test_without_a_configured_secret_every_replica_shares_the_databases(
         await first.close()
         if second is not None:
             await second.close()
+
+
+# -- through the human-task core -------------------------------------------------------------------------
+
+
+async def test_a_task_mails_its_people_as_it_is_asked_reminded_escalated_and_decided(
+    store: Store, clock: FakeClock, mailbox: tuple[Mailbox, str]
+) -> None:
+    box, smtp_url = mailbox
+    engine = engine_with(store, clock, EmailChannel(smtp_url))
+    _, secret = await engine.keys.create("tester")
+    admin = await engine.keys.authenticate(secret)
+    human_task = {
+        "title": "Approve the Q3 offsite",
+        "assignees": [ALICE],
+        "remind_after_seconds": 60,
+        "max_reminders": 1,
+        "escalate_to": CAROL,
+    }
+    intent, _ = await engine.intents.submit(admin, task(controls={"human_task": human_task}))
+    await engine.notifier.send_due()
+    [asked] = box.to(ALICE)
+    assert asked["Subject"] == "Your answer is needed: Approve the Q3 offsite"
+
+    clock.advance(60)
+    await engine.scheduler.tick()
+    await engine.notifier.send_due()
+    [_, reminded] = box.to(ALICE)
+    assert reminded["Subject"] == "Reminder: Approve the Q3 offsite" and "Reminder 1" in text_of(reminded)
+    assert not set(links_in(reminded).values()) & set(links_in(asked).values())  # fresh links
+
+    clock.advance(60)
+    await engine.scheduler.tick()
+    await engine.notifier.send_due()
+    [escalated] = box.to(CAROL)
+    assert escalated["Subject"] == "Escalated to you: Approve the Q3 offsite"
+
+    claims = await engine.notifier.links.verify(links_in(escalated)["approved"])
+    person = Principal(f"link:{claims.nonce}", claims.namespace, claims.person, "link")
+    await engine.tasks.decide(
+        person, claims.task_id, Answer("approved", "go", via="link"), link_nonce=claims.nonce
+    )
+    await engine.notifier.send_due()
+    decided = [m for m in box.messages if m["Subject"] == "Decided: Approve the Q3 offsite"]
+    assert {m["To"] for m in decided} >= {CAROL}
+    assert "Answer: approved by carol@acme.test (go)" in text_of(decided[0])
+    assert (await engine.intents.get(admin, intent.intent_id)).status.value == "SUBMITTED"
+
+
+async def test_people_hear_when_their_task_is_withdrawn(
+    store: Store, clock: FakeClock, mailbox: tuple[Mailbox, str]
+) -> None:
+    box, smtp_url = mailbox
+    engine = engine_with(store, clock, EmailChannel(smtp_url))
+    _, secret = await engine.keys.create("tester")
+    admin = await engine.keys.authenticate(secret)
+    human_task = {"title": "Approve the Q3 offsite", "assignees": [ALICE]}
+    intent, _ = await engine.intents.submit(admin, task(controls={"human_task": human_task}))
+    await engine.intents.cancel(admin, intent.intent_id, "the offsite moved to Q4")
+    await engine.notifier.send_due()
+
+    assert sorted(m["Subject"] for m in box.to(ALICE)) == [
+        "Withdrawn: Approve the Q3 offsite",
+        "Your answer is needed: Approve the Q3 offsite",
+    ]
+    [withdrawn] = [m for m in box.to(ALICE) if m["Subject"].startswith("Withdrawn")]
+    assert "no longer needs an answer" in text_of(withdrawn) and "/v1/links/" not in withdrawn.as_string()
+    assert {r["status"] for r in await rows(store)} == {"sent"}

@@ -25,6 +25,7 @@ _SUBJECT = {
     "escalated": "Escalated to you: {title}",
     "decided": "Decided: {title}",
     "timed_out": "Timed out: {title}",
+    "canceled": "Withdrawn: {title}",
 }
 
 
@@ -33,7 +34,7 @@ def compose(message: Outgoing, *, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = message.recipient
-    mail["Subject"] = _SUBJECT[notice.kind].format(title=_one_line(notice.title))
+    mail["Subject"] = _SUBJECT.get(notice.kind, "{title}").format(title=_one_line(notice.title))
     mail["Date"] = formatdate(notice.at / 1_000_000, usegmt=True)
     # The same id on every attempt: a duplicate (a crash after the server took the mail and before
     # the outbox marked it sent) is recognisable.
@@ -100,12 +101,15 @@ def _headline(notice: Notice) -> str:
         return f"This was escalated to you{f' (level {level})' if level else ''}: nobody answered in time."
     if kind == "decided":
         return "This task was decided."
+    if kind == "canceled":
+        return "This task was withdrawn: it no longer needs an answer."
     return "This task timed out without an answer."
 
 
 def _news(notice: Notice) -> list[str]:
     """What a closed task's notice adds: the decision, or what happened at the timeout."""
-    decision = notice.details.get("decision")
+    details = notice.details
+    decision = details.get("decision", details if "outcome" in details else None)
     if notice.kind == "decided" and isinstance(decision, dict):
         by = f" by {decision['decided_by']}" if decision.get("decided_by") else ""
         comment = f" ({decision['comment']})" if decision.get("comment") else ""

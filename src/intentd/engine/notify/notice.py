@@ -8,6 +8,7 @@ from typing import Any
 
 from intentd.model import JSON, Micros
 
+# ``canceled``: the task was withdrawn (its intent was canceled, or asked something else instead).
 NOTICE_KINDS = ("assigned", "reminder", "escalated", "decided", "timed_out", "canceled")
 # Kinds sent while the task is still open: only these carry links to answer it.
 OPEN_KINDS = frozenset({"assigned", "reminder", "escalated"})
@@ -19,7 +20,9 @@ class Notice:
 
     ``recipients`` are people (e-mail addresses or API key names), already resolved from roles by
     the core; e-mail goes to those that are addresses. ``details`` holds what the kind adds (the
-    escalation level, the reminder's number, the decision). The last three fields say how the task
+    escalation level, the reminder's number; for ``decided``, the decision: its ``outcome``,
+    ``decided_by`` and ``comment``, as the details themselves or under ``decision``). The last three
+    fields say how the task
     may be answered: a task that needs form data or evidence cannot be answered by a link, and the
     confirmation page asks for a comment when one is required."""
 
