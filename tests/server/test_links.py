@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,7 @@ import uvicorn
 from intentd.model import now_us
 from intentd.server import create_app
 from intentd.wire import TaskAnswerResponse
-from tests._support.servers import API_KEY, app_settings, free_port
+from tests._support.servers import API_KEY, app_settings, child_environment, free_port, intentd_command
 from tests.engine.test_notify import LINK, Mailbox, smtp_server, text_of
 
 ALICE = "alice@acme.test"
@@ -221,3 +223,15 @@ async def test_links_take_no_api_key_and_say_so(site: Site) -> None:
     for method in ("get", "post"):
         assert document["paths"]["/v1/links/{token}"][method]["security"] == []
     assert document["paths"]["/v1/tasks/{task_id}"]["get"]["security"] != []
+
+
+def test_a_server_whose_mail_cannot_work_refuses_to_start(tmp_path: Path) -> None:
+    environment = child_environment(
+        database_url=f"sqlite:///{tmp_path / 'intentd.db'}", smtp_url="smtp://mail.acme.test:25"
+    )
+    run = subprocess.run(
+        intentd_command("serve"), cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2
+    assert "notifications: the SMTP URL needs the sender address: ?from=" in run.stderr
+    assert "mail.acme.test" not in run.stderr  # nor any password a URL might hold
