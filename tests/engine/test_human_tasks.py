@@ -323,3 +323,27 @@ async def test_an_answer_racing_the_question_answers_it_or_is_refused_never_lost
         else:  # it came second: it answered the question
             assert not isinstance(answered, BaseException) and answered.status is Status.SUBMITTED
             assert [e.result["outcome"] for e in entries] == ["approved"]
+
+
+async def test_a_signed_link_decides_only_for_one_of_the_tasks_people_and_only_once(
+    engine: Engine, principal: Principal
+) -> None:
+    intent, _ = await engine.intents.submit(
+        principal, gate(assignees=["role:finance"], notify_email="watcher@acme.test")
+    )
+    task_id = (await the_task(engine, principal, intent.intent_id)).task_id
+    await approver(engine, "cfo@acme.test", "finance")
+
+    def link(person: str, nonce: str) -> Principal:
+        return Principal(f"link:{nonce}", principal.namespace, person, "link")
+
+    with pytest.raises(NotAssignee):  # a link made for someone who is none of the task's people
+        await engine.tasks.decide(
+            link("stranger@acme.test", "n1"), task_id, Answer("approved"), link_nonce="n1"
+        )
+    view = await engine.tasks.decide(
+        link("cfo@acme.test", "n2"), task_id, Answer("approved"), link_nonce="n2"
+    )
+    assert view.task.decision is not None and view.task.decision["decided_by"] == "cfo@acme.test"
+    with pytest.raises(TaskClosed):  # the same link again changes nothing
+        await engine.tasks.decide(link("cfo@acme.test", "n2"), task_id, Answer("rejected"), link_nonce="n2")

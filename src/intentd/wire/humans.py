@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from ._model import WireModel
-from .limits import NO_NUL, Comment
+from .limits import Assignee, Comment, Description, Outcome, TaskSeconds, Title
 from .responses import Intent
 
 # The AXP schema's 14 task types, and ``form`` (README and CLI use it; the schema enum lacks it).
@@ -49,15 +49,6 @@ TaskType = Literal[
     "form",
 ]
 TIMEOUT_FALLBACKS = ("cancel", "fail", "default_outcome", "escalate")
-_TEN_YEARS = 10 * 365 * 24 * 3600
-
-# An outcome is a short word (``approved``, ``changes_requested``); an assignee a person (an e-mail
-# address or a key's name) or ``role:<name>`` (every approver key holding that role).
-Outcome = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Assignee = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=NO_NUL)]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
-Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
-TaskSeconds = Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)]
 
 
 class EscalationLevel(BaseModel):

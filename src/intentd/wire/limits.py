@@ -22,6 +22,7 @@ from intentd.model import ADDRESS_PATTERN
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 MAX_SEQ = 2**31 - 1  # intent_events.seq and everything compared with it (since, Last-Event-ID)
+TEN_YEARS = 10 * 365 * 24 * 3600  # the longest reminder, escalation or timeout a human task may wait
 MAX_JSON_DEPTH = 32  # levels of objects and arrays in a request body, the body itself the first
 INBOX_PAGE_MAX = 200  # threads, or thread changes, per inbox page
 # Message ids (and the limit) of one inbox delete: a thread holds at most 1000 entries.
@@ -65,6 +66,14 @@ Comment = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 # A reply in an inbox thread (AXP: 1 to 5000 characters).
 ReplyText = Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=NO_NUL)]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=ADDRESS_PATTERN)]
+# Human tasks (PROTOCOL.md §4.1). An outcome is a short word (``approved``, ``changes_requested``);
+# an assignee a person (an e-mail address or a key's name) or ``role:<name>`` (every approver key
+# holding that role).
+Outcome = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Assignee = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=NO_NUL)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
+TaskSeconds = Annotated[int, Strict(), Field(ge=1, le=TEN_YEARS)]
 IntentType = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=INTENT_TYPE_PATTERN)]
 Time = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_within_range)]
 Int64 = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]

@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from .humans import Assignee, EscalationLevel, HumanTaskSpec
+from .humans import EscalationLevel, HumanTaskSpec
 from .limits import (
     Actor,
     Address,
+    Assignee,
     Comment,
     CorrelationId,
     Count,
@@ -25,12 +26,12 @@ from .limits import (
     Name,
     Reason,
     Seconds,
+    TaskSeconds,
     Time,
 )
 
 # Fields of a create that AXP programs send for human tasks (the last four also exist inside it).
 AXP_EXTRAS = ("human_task", "remind_after_seconds", "remind_interval_seconds", "max_reminders", "escalate_to")
-_TEN_YEARS = 10 * 365 * 24 * 3600
 
 Usage = dict[str, Count] | None
 
@@ -53,8 +54,8 @@ class CreateIntent(BaseModel):
     # A person is asked before the agent acts (or, to a ``human://`` address, the person is the
     # agent): docs/humans.md. The four fields after it are AXP's top-level spellings of its fields.
     human_task: HumanTaskSpec | None = None
-    remind_after_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
-    remind_interval_seconds: Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)] | None = None
+    remind_after_seconds: TaskSeconds | None = None
+    remind_interval_seconds: TaskSeconds | None = None
     max_reminders: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
     escalate_to: Annotated[list[EscalationLevel | Assignee], Field(max_length=10)] | Assignee | None = None
 

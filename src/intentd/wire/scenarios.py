@@ -15,13 +15,13 @@ from .humans import HumanTaskSpec
 from .limits import (
     INTENT_TYPE_PATTERN,
     NO_NUL,
+    TEN_YEARS,
     Comment,
     Id,
     IntentType,
     Name,
     Time,
 )
-from .requests import _TEN_YEARS
 from .responses import Intent
 
 ScenarioId = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=INTENT_TYPE_PATTERN)]
@@ -33,8 +33,8 @@ Target = Annotated[str, StringConstraints(min_length=1, max_length=383, pattern=
 # ``reply_to`` may be symbolic (``initiator_inbox``, which the AXP CLI substitutes).
 ReplyTo = Target
 CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\x00\s]+$")]
-Duration = Annotated[int, Strict(), Field(ge=1, le=_TEN_YEARS)]
-DelaySeconds = Annotated[int, Strict(), Field(ge=0, le=_TEN_YEARS)]
+Duration = Annotated[int, Strict(), Field(ge=1, le=TEN_YEARS)]
+DelaySeconds = Annotated[int, Strict(), Field(ge=0, le=TEN_YEARS)]
 Reminders = Annotated[int, Strict(), Field(ge=0, le=1000)]
 StrictBool = Annotated[bool, Strict()]
 
@@ -67,9 +67,9 @@ class RetrySpec(BaseModel):
     and which error codes retry (all, unless ``retry_on`` names some)."""
 
     max_retries: Annotated[int, Strict(), Field(ge=0, le=100)] = 0
-    retry_delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] = 30
+    retry_delay_seconds: Annotated[float, Field(ge=0, le=TEN_YEARS, allow_inf_nan=False)] = 30
     backoff_multiplier: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = 2.0
-    max_delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] = 3600
+    max_delay_seconds: Annotated[float, Field(ge=0, le=TEN_YEARS, allow_inf_nan=False)] = 3600
     jitter: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
         0.2, description="each delay is scaled by a random factor in [1 - jitter, 1 + jitter]"
     )
@@ -128,7 +128,7 @@ class WorkflowStepSpec(BaseModel):
     intent_type: IntentType | None = Field(None, description="the step intent's type (default: the run's)")
     branches: list[WorkflowStepSpec] | None = Field(None, min_length=1, max_length=50)
     join: JoinSpec | None = None
-    delay_seconds: Annotated[float, Field(ge=0, le=_TEN_YEARS, allow_inf_nan=False)] | None = None
+    delay_seconds: Annotated[float, Field(ge=0, le=TEN_YEARS, allow_inf_nan=False)] | None = None
     compensate: CompensateSpec | None = None
     workflow: WorkflowSpec | None = Field(None, description="a subflow's own steps")
 

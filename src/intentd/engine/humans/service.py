@@ -26,6 +26,7 @@ from .._change import Change
 from ..inputs import Answer, Principal
 from ..recorder import Recorder
 from .answers import answer
+from .notices import people
 
 Clock = Callable[[], Micros]
 TASK_STATES = ("open", "decided", "timed_out", "canceled")
@@ -117,13 +118,19 @@ class HumanTaskService:
                 f"human task {task.task_id} is {task.state.value}: it can no longer be decided",
                 details={"task_id": task.task_id, "state": task.state.value, "decision": task.decision},
             )
-        if not may_decide(principal, task):
+        if not may_decide(principal, task) or not await _link_for_a_decider(tx, principal, task):
             raise NotAssignee(
                 f"{principal.name} is not an assignee of human task {task.task_id}",
                 details={"task_id": task.task_id, "assignees": list(task.assignees)},
             )
         if link_nonce is not None and not await tx.use_link(link_nonce, task.task_id, self._clock()):
             raise LinkUsed("this link was used already", details={"task_id": task.task_id})
+
+
+async def _link_for_a_decider(tx: Tx, principal: Principal, task: HumanTask) -> bool:
+    """A signed link decides for its person only while they are one of the task's people (an
+    assignee by name or role, or its ``notify_email``, AXP's magic-link target)."""
+    return principal.role != "link" or not task.assignees or principal.name in await people(tx, task)
 
 
 async def _task(tx: Tx, principal: Principal, task_id: str) -> HumanTask:
