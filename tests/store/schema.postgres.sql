@@ -17,6 +17,7 @@ api_keys.role text NOT NULL
 api_keys.key_hash text NOT NULL
 api_keys.created_at bigint NOT NULL
 api_keys.revoked_at bigint
+api_keys.task_roles text NOT NULL DEFAULT '[]'::text
 approvals.namespace text NOT NULL
 approvals.approval_id text NOT NULL
 approvals.decision text NOT NULL
@@ -24,6 +25,39 @@ approvals.comment text
 approvals.decided_by text NOT NULL
 approvals.decided_at bigint NOT NULL
 approvals.intent_id text
+human_tasks.task_id text NOT NULL
+human_tasks.namespace text NOT NULL
+human_tasks.intent_id text NOT NULL
+human_tasks.state text NOT NULL
+human_tasks.spec text NOT NULL
+human_tasks.assignees text NOT NULL
+human_tasks.level integer NOT NULL
+human_tasks.level_started_at bigint NOT NULL
+human_tasks.reminders_sent integer NOT NULL
+human_tasks.journal_key text
+human_tasks.decision text
+human_tasks.created_at bigint NOT NULL
+human_tasks.updated_at bigint NOT NULL
+inbox_changes.namespace text NOT NULL
+inbox_changes.owner_agent text NOT NULL
+inbox_changes.seq bigint NOT NULL
+inbox_changes.thread_id text NOT NULL
+inbox_changes.change_type text NOT NULL
+inbox_changes.at bigint NOT NULL
+inbox_items.thread_id text NOT NULL
+inbox_items.seq integer NOT NULL
+inbox_items.item_type text NOT NULL
+inbox_items.actor text NOT NULL
+inbox_items.at bigint NOT NULL
+inbox_items.details text NOT NULL
+inbox_items.idempotency_key text
+inbox_owners.namespace text NOT NULL
+inbox_owners.owner_agent text NOT NULL
+inbox_owners.change_seq bigint NOT NULL
+inbox_threads.thread_id text NOT NULL
+inbox_threads.namespace text NOT NULL
+inbox_threads.owner_agent text NOT NULL
+inbox_threads.updated_at bigint NOT NULL
 intent_events.intent_id text NOT NULL
 intent_events.seq integer NOT NULL
 intent_events.event_type text NOT NULL
@@ -64,6 +98,20 @@ intents.created_at bigint NOT NULL
 intents.updated_at bigint NOT NULL
 intents.queued_at bigint
 intents.step_key text
+link_uses.nonce text NOT NULL
+link_uses.task_id text NOT NULL
+link_uses.used_at bigint NOT NULL
+notifications.notification_id text NOT NULL
+notifications.namespace text NOT NULL
+notifications.channel text NOT NULL
+notifications.recipient text NOT NULL
+notifications.notice text NOT NULL
+notifications.status text NOT NULL
+notifications.attempts integer NOT NULL
+notifications.due_at bigint NOT NULL
+notifications.last_error text
+notifications.created_at bigint NOT NULL
+notifications.finished_at bigint
 run_journal.run_id text NOT NULL
 run_journal.key text NOT NULL
 run_journal.seq integer NOT NULL
@@ -77,6 +125,9 @@ run_journal.awaited integer NOT NULL
 run_journal.started_at bigint NOT NULL
 run_journal.ended_at bigint
 run_journal.due_at bigint
+runtime_secrets.name text NOT NULL
+runtime_secrets.value text NOT NULL
+runtime_secrets.created_at bigint NOT NULL
 schema_migrations.version integer NOT NULL
 schema_migrations.name text NOT NULL
 schema_migrations.applied_at bigint NOT NULL
@@ -95,9 +146,17 @@ agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
 api_keys UNIQUE (key_hash)
 approvals PRIMARY KEY (namespace, approval_id)
+human_tasks PRIMARY KEY (task_id)
+inbox_changes PRIMARY KEY (namespace, owner_agent, seq)
+inbox_items PRIMARY KEY (thread_id, seq)
+inbox_owners PRIMARY KEY (namespace, owner_agent)
+inbox_threads PRIMARY KEY (thread_id)
 intent_events PRIMARY KEY (intent_id, seq)
 intents PRIMARY KEY (intent_id)
+link_uses PRIMARY KEY (nonce)
+notifications PRIMARY KEY (notification_id)
 run_journal PRIMARY KEY (run_id, key)
+runtime_secrets PRIMARY KEY (name)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
 workflow_runs PRIMARY KEY (run_id)
@@ -106,6 +165,16 @@ CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
 CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (key_id);
 CREATE UNIQUE INDEX approvals_pkey ON public.approvals USING btree (namespace, approval_id);
+CREATE INDEX human_tasks_by_intent ON public.human_tasks USING btree (intent_id, state);
+CREATE INDEX human_tasks_by_state ON public.human_tasks USING btree (namespace, state, created_at);
+CREATE UNIQUE INDEX human_tasks_pkey ON public.human_tasks USING btree (task_id);
+CREATE UNIQUE INDEX inbox_changes_pkey ON public.inbox_changes USING btree (namespace, owner_agent, seq);
+CREATE UNIQUE INDEX inbox_items_idempotency ON public.inbox_items USING btree (thread_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE UNIQUE INDEX inbox_items_pkey ON public.inbox_items USING btree (thread_id, seq);
+CREATE UNIQUE INDEX inbox_owners_pkey ON public.inbox_owners USING btree (namespace, owner_agent);
+CREATE INDEX inbox_threads_owner ON public.inbox_threads USING btree (namespace, owner_agent, updated_at);
+CREATE UNIQUE INDEX inbox_threads_pkey ON public.inbox_threads USING btree (thread_id);
+CREATE INDEX inbox_threads_recent ON public.inbox_threads USING btree (namespace, updated_at);
 CREATE UNIQUE INDEX intent_events_pkey ON public.intent_events USING btree (intent_id, seq);
 CREATE INDEX intents_claimable ON public.intents USING btree (namespace, to_agent, queued_at) WHERE (status = 'SUBMITTED'::text);
 CREATE INDEX intents_correlation ON public.intents USING btree (namespace, correlation_id);
@@ -113,9 +182,12 @@ CREATE UNIQUE INDEX intents_idempotency ON public.intents USING btree (namespace
 CREATE INDEX intents_lease_expiry ON public.intents USING btree (lease_expires_at) WHERE (lease_expires_at IS NOT NULL);
 CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_at, intent_id);
 CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
-CREATE INDEX intents_reply_to ON public.intents USING btree (namespace, reply_to, updated_at) WHERE (reply_to IS NOT NULL);
 CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_id, created_at, intent_id);
+CREATE UNIQUE INDEX link_uses_pkey ON public.link_uses USING btree (nonce);
+CREATE INDEX notifications_due ON public.notifications USING btree (due_at) WHERE (status = 'pending'::text);
+CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (notification_id);
 CREATE UNIQUE INDEX run_journal_pkey ON public.run_journal USING btree (run_id, key);
+CREATE UNIQUE INDEX runtime_secrets_pkey ON public.runtime_secrets USING btree (name);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE INDEX timers_intent ON public.timers USING btree (intent_id, kind);

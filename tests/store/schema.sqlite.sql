@@ -29,7 +29,7 @@ CREATE TABLE api_keys (
     key_hash    TEXT NOT NULL UNIQUE,
     created_at  BIGINT NOT NULL,
     revoked_at  BIGINT
-);
+, task_roles TEXT NOT NULL DEFAULT '[]');
 
 -- table approvals
 CREATE TABLE approvals (
@@ -41,6 +41,62 @@ CREATE TABLE approvals (
     decided_at   BIGINT NOT NULL,
     intent_id    TEXT,
     PRIMARY KEY (namespace, approval_id)
+);
+
+-- table human_tasks
+CREATE TABLE human_tasks (
+    task_id           TEXT PRIMARY KEY,
+    namespace         TEXT NOT NULL,
+    intent_id         TEXT NOT NULL,
+    state             TEXT NOT NULL,      -- open | decided | timed_out | canceled
+    spec              TEXT NOT NULL,      -- JSON: the normalised human_task
+    assignees         TEXT NOT NULL,      -- JSON list: who may decide now
+    level             INTEGER NOT NULL,   -- escalation levels reached
+    level_started_at  BIGINT NOT NULL,
+    reminders_sent    INTEGER NOT NULL,   -- at the current level
+    journal_key       TEXT,               -- an agent's own question: its answer's journal key
+    decision          TEXT,               -- JSON: outcome, comment, data, decided_by, decided_at, via
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
+);
+
+-- table inbox_changes
+CREATE TABLE inbox_changes (
+    namespace    TEXT NOT NULL,
+    owner_agent  TEXT NOT NULL,
+    seq          BIGINT NOT NULL,
+    thread_id    TEXT NOT NULL,
+    change_type  TEXT NOT NULL,
+    at           BIGINT NOT NULL,
+    PRIMARY KEY (namespace, owner_agent, seq)
+);
+
+-- table inbox_items
+CREATE TABLE inbox_items (
+    thread_id        TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    item_type        TEXT NOT NULL,
+    actor            TEXT NOT NULL,
+    at               BIGINT NOT NULL,
+    details          TEXT NOT NULL,
+    idempotency_key  TEXT,
+    PRIMARY KEY (thread_id, seq)
+);
+
+-- table inbox_owners
+CREATE TABLE inbox_owners (
+    namespace    TEXT NOT NULL,
+    owner_agent  TEXT NOT NULL,
+    change_seq   BIGINT NOT NULL,
+    PRIMARY KEY (namespace, owner_agent)
+);
+
+-- table inbox_threads
+CREATE TABLE inbox_threads (
+    thread_id    TEXT PRIMARY KEY,
+    namespace    TEXT NOT NULL,
+    owner_agent  TEXT NOT NULL,
+    updated_at   BIGINT NOT NULL
 );
 
 -- table intent_events
@@ -90,6 +146,28 @@ CREATE TABLE intents (
     updated_at             BIGINT NOT NULL
 , queued_at BIGINT, step_key TEXT);
 
+-- table link_uses
+CREATE TABLE link_uses (
+    nonce     TEXT PRIMARY KEY,
+    task_id   TEXT NOT NULL,
+    used_at   BIGINT NOT NULL
+);
+
+-- table notifications
+CREATE TABLE notifications (
+    notification_id  TEXT PRIMARY KEY,  -- stable across retries: receivers drop duplicates by it
+    namespace        TEXT NOT NULL,
+    channel          TEXT NOT NULL,     -- webhook | email | another registered channel
+    recipient        TEXT NOT NULL,     -- an e-mail address, or '' for a channel that sends once per notice
+    notice           TEXT NOT NULL,     -- JSON (engine/notify/notice.py)
+    status           TEXT NOT NULL,     -- pending | sent | dead
+    attempts         INTEGER NOT NULL,  -- sends begun, also the claim's fencing token
+    due_at           BIGINT NOT NULL,   -- the next attempt (or the claim's end while one is sending)
+    last_error       TEXT,
+    created_at       BIGINT NOT NULL,
+    finished_at      BIGINT             -- sent or given up
+);
+
 -- table run_journal
 CREATE TABLE run_journal (
     run_id          TEXT NOT NULL,      -- the parent intent
@@ -106,6 +184,13 @@ CREATE TABLE run_journal (
     ended_at        BIGINT,
     due_at          BIGINT,
     PRIMARY KEY (run_id, key)
+);
+
+-- table runtime_secrets
+CREATE TABLE runtime_secrets (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
 );
 
 -- table schema_migrations
@@ -133,6 +218,22 @@ CREATE TABLE workflow_runs (
     created_at   BIGINT NOT NULL
 );
 
+-- index human_tasks_by_intent
+CREATE INDEX human_tasks_by_intent ON human_tasks (intent_id, state);
+
+-- index human_tasks_by_state
+CREATE INDEX human_tasks_by_state ON human_tasks (namespace, state, created_at);
+
+-- index inbox_items_idempotency
+CREATE UNIQUE INDEX inbox_items_idempotency ON inbox_items (thread_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- index inbox_threads_owner
+CREATE INDEX inbox_threads_owner ON inbox_threads (namespace, owner_agent, updated_at);
+
+-- index inbox_threads_recent
+CREATE INDEX inbox_threads_recent ON inbox_threads (namespace, updated_at);
+
 -- index intents_claimable
 CREATE INDEX intents_claimable ON intents (namespace, to_agent, queued_at)
     WHERE status = 'SUBMITTED';
@@ -151,12 +252,11 @@ CREATE INDEX intents_lease_expiry ON intents (lease_expires_at)
 -- index intents_listing
 CREATE INDEX intents_listing ON intents (namespace, created_at, intent_id);
 
--- index intents_reply_to
-CREATE INDEX intents_reply_to ON intents (namespace, reply_to, updated_at)
-    WHERE reply_to IS NOT NULL;
-
 -- index intents_tree
 CREATE INDEX intents_tree ON intents (namespace, root_intent_id, created_at, intent_id);
+
+-- index notifications_due
+CREATE INDEX notifications_due ON notifications (due_at) WHERE status = 'pending';
 
 -- index timers_due
 CREATE INDEX timers_due ON timers (due_at);
