@@ -59,6 +59,9 @@ def fuzzed_api(
         fuzz.stop()  # before the database is dropped
 
 
+# One test walks every operation (about 50, ~8000 cases): 2-3 minutes per backend here, most of it
+# generating the coverage cases of the ScenarioBundle and human-task schemas, past the suite's 120 s.
+@pytest.mark.timeout(600)
 @schema.parametrize()
 def test_fuzz(case: schemathesis.Case, server_watch: fuzz.ServerWatch) -> None:
     fuzz.shorten_waits(case)
