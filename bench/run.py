@@ -17,6 +17,8 @@ Per backend: a fresh database, ``intentd serve`` as a subprocess, agent processe
 - fanout10 code-first: a supervisor (bench/supervisor.py, an intentd Worker) spawns ten children
   with ``ctx.spawn`` and joins them with ``ctx.gather``; the fan agents complete the children.
 - parked: N runs waiting on a human step; database bytes per run and the server's idle CPU.
+- human: a person's decision on a gated intent until a waiting claim holds it, against a submit until
+  a waiting claim holds it, alternating in the same run (bench/humans.py).
 
 Each latency workload runs sequentially (1 in flight) and with 50 in flight. DBOS runs chain3,
 fanout10 and parked workflows (bench/dbos_peer.py) on a SQLite and a PostgreSQL system database.
@@ -56,10 +58,12 @@ from ._procs import (
 from ._stats import Parked, Result, machine, markdown_table, parked_markdown, print_parked, print_table
 from .agents import event_loop_factory
 from .driver import CHAIN, GIVE_UP_SECONDS, Driver, measure
+from .humans import bench_humans, print_ratios, ratio_markdown
 from .parked import park_intentd
 from .workflows import DRIVER, FAN, WORKFLOW_CHAIN, chain_bundle, fanout_bundle
 
-WORKLOADS = ("roundtrip", "chain3", "chain3-declared", "fanout10-declared", "fanout10-code", "parked")
+WORKLOADS = ("roundtrip", "chain3", "chain3-declared", "fanout10-declared", "fanout10-code", "parked",
+             "human")  # fmt: skip
 console = Console(stderr=True)
 Work = Callable[[int], Awaitable[float]]
 
@@ -119,6 +123,11 @@ async def bench_intentd(
                 if "fanout10-code" in wanted:
                     units.append(Unit("fanout10", "intentd code-first", driver.supervised))
                 results += await run_units(units, backend, sizes, meter(server, agents + supervisor))
+            if "human" in wanted:  # the driver is the agent here: no agent processes
+                results += await bench_humans(
+                    server.url, api_key, backend, meter(server, []), warmup=sizes.warmup,
+                    sequential=sizes.chains, concurrent=sizes.concurrent, in_flight=sizes.in_flight,
+                )  # fmt: skip
             return results
         finally:
             feed.cancel()
@@ -348,6 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     out.print(" | ".join(f"{k}: {v}" for k, v in info.items()))
     out.print(f"sizes: {sizes}")
     print_table(results, out)
+    print_ratios(results, out)
     if parked:
         print_parked(parked, out)
     if args.json:
@@ -360,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
                     "parked": [p.summary() for p in parked],
                     "markdown": markdown_table(results),
                     "parked_markdown": parked_markdown(parked),
+                    "human_markdown": ratio_markdown(results),
                 },
                 indent=2,
             )

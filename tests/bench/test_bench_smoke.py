@@ -1,8 +1,8 @@
 """The benchmark harness keeps working: a quick run against a real ``intentd serve`` (SQLite), real
 agent processes, the code-first supervisor and real HTTP prints a table with a number in every cell
 that should have one, for every workload: the handoff chain, the declared chain and fan-out, the
-code-first fan-out and the parked runs. The DBOS peer gets its own tiny run where DBOS is installed
-(the ``bench`` extra)."""
+code-first fan-out, a human task's decision against a submit, and the parked runs. The DBOS peer gets
+its own tiny run where DBOS is installed (the ``bench`` extra)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,12 @@ ROWS = [
     ("fanout10 x50", "intentd declared"),
     ("fanout10 seq", "intentd code-first"),
     ("fanout10 x50", "intentd code-first"),
+    ("submit→held seq", "intentd"),
+    ("decision→held seq", "intentd"),
+    ("submit→held x50", "intentd"),
+    ("decision→held x50", "intentd"),
 ]
+RATIO = re.compile(r"^p50 \d+\.\d\dx, p99 \d+\.\d\dx, thr \d+\.\d\dx$")
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 PARKED = 30
 
@@ -62,6 +67,11 @@ def test_quick_run_prints_a_table_of_numbers(tmp_path: Path) -> None:
         assert result["n"] >= 10
         assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
         assert result["per_second"] > 0
+
+    # decision→held against submit→held, per mode: one markdown row each, ending in the ratios.
+    ratios = [line.strip("| ").split(" | ") for line in found["human_markdown"].splitlines()[2:]]
+    assert [row[:2] for row in ratios] == [["sqlite", "seq"], ["sqlite", "x50"]]
+    assert all(RATIO.match(row[-1]) for row in ratios), ratios
 
     (parked,) = found["parked"]
     assert (parked["system"], parked["backend"], parked["runs"], parked["failed"]) == (
