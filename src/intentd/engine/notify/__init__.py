@@ -4,9 +4,9 @@ describes the configuration and the links' security."""
 
 from __future__ import annotations
 
-from .channels import Channel, EmailChannel, Outgoing, SendFailed, SmtpSettings, WebhookChannel
+from .channels import Channel, EmailChannel, SendFailed, SmtpSettings, WebhookChannel
 from .links import LinkClaims, LinkService, sign_token, verify_token
-from .notice import NOTICE_KINDS, Notice
+from .notice import NOTICE_KINDS, Notice, Outgoing
 from .notifier import OUTBOX_KEY, Notifier, NotifyConfig, configure, retry_delay
 
 __all__ = [

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ssl
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,27 +27,13 @@ import orjson
 from intentd.model import Micros, now_us, to_rfc3339
 
 from .mail import compose
-from .notice import Notice
+from .notice import Notice, Outgoing
 
 Clock = Callable[[], Micros]
 SIGNATURE_HEADER = "X-Intentd-Signature"
 TIMESTAMP_HEADER = "X-Intentd-Timestamp"
 ID_HEADER = "X-Intentd-Notification-Id"
 _SEND_TIMEOUT = 20.0  # seconds per HTTP request or SMTP conversation step
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One outbox row on its way out. ``notification_id`` is the same on every attempt (receivers
-    drop duplicates by it); ``links`` maps each outcome to a signed URL for ``recipient``, and is
-    empty where no link may answer (another channel, a form, a closed task)."""
-
-    notification_id: str
-    attempt: int
-    notice: Notice
-    recipient: str
-    links: Mapping[str, str] = field(default_factory=dict)
-    links_expire_at: Micros | None = None
 
 
 class SendFailed(Exception):

@@ -10,14 +10,10 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
-from typing import TYPE_CHECKING
 
 from intentd.model import to_rfc3339
 
-from .notice import OPEN_KINDS, Notice
-
-if TYPE_CHECKING:
-    from .channels import Outgoing
+from .notice import OPEN_KINDS, Notice, Outgoing
 
 _SUBJECT = {
     "assigned": "Your answer is needed: {title}",

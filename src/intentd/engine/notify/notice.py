@@ -3,6 +3,7 @@ task core in the transaction of that change and kept, as JSON, in each outbox ro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -67,3 +68,17 @@ class Notice:
 
 
 _FIELDS = frozenset(f.name for f in fields(Notice))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One outbox row on its way out. ``notification_id`` is the same on every attempt (receivers
+    drop duplicates by it); ``links`` maps each outcome to a signed URL for ``recipient``, and is
+    empty where no link may answer (another channel, a form, a closed task)."""
+
+    notification_id: str
+    attempt: int
+    notice: Notice
+    recipient: str
+    links: Mapping[str, str] = field(default_factory=dict)
+    links_expire_at: Micros | None = None

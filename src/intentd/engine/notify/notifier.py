@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from intentd.model import Micros, new_id
 from intentd.store import Store, Tx
 
-from .channels import Channel, EmailChannel, Outgoing, SendFailed, WebhookChannel
+from .channels import Channel, EmailChannel, SendFailed, WebhookChannel
 from .links import LinkService
-from .notice import Notice
+from .notice import Notice, Outgoing
 
 Clock = Callable[[], Micros]
 log = logging.getLogger("intentd.engine.notify")
