@@ -193,6 +193,6 @@ def test_answer_moves_a_runs_human_step_on(server: Server, tmp_path: Path) -> No
 
         run = http.get(f"/v1/intents/{run_id}").raise_for_status().json()["intent"]
     assert run["status"] == "COMPLETED"
-    assert run["result"]["output"] == {"outcome": "approved", "comment": "fine"}
+    assert run["result"]["output"] == {"outcome": "approved", "comment": "fine", "data": {}}
     drawn = succeeded(remote(server, tmp_path, "intents", "tree", run_id))
     assert "ok COMPLETED" in drawn and "human://editor" in drawn  # the step, with whom, how long

@@ -128,7 +128,9 @@ async def test_resolve_cancel_resume_controls_and_policy(sdk: AsyncClient) -> No
     granted = await sdk.update_policy(three.intent_id, grants={"delegate:agent://ops": {"allow": ["resume"]}})
     assert granted.policy_generation == 2
     assert granted.raw["workflow_control_policy"]["grants"] == {"delegate:agent://ops": {"allow": ["resume"]}}
-    resumed = await sdk.resume(three.intent_id, {"approved": True})
+    recorded = await sdk.resume(three.intent_id, {"approved": True})  # nothing waits: recorded, still open
+    assert (recorded.status, recorded.policy_generation) == (Status.SUBMITTED, 3)
+    resumed = await sdk.resume(three.intent_id, {"action": "complete", "approved": True})
     assert (resumed.status, resumed.result) == (Status.COMPLETED, {"approved": True})
 
 

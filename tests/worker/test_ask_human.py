@@ -181,7 +181,7 @@ async def test_an_answer_comes_back_to_the_handler_whose_step_ran_once(
         )
         assert (runs, quotes) == ([1], [21])  # asked once, and stopped there
         spec = task.human_task
-        assert (spec["title"], spec["description"], spec["reminders"]["after_seconds"]) == (
+        assert (spec["title"], spec["description"], spec["remind_after_seconds"]) == (
             "Sell at 42?",
             "a long-standing customer",
             3600,
