@@ -1,8 +1,8 @@
 """What a declared workflow's parts mean together, checked before anything runs: the links between
 steps (duplicates, unknown targets, ``on_success`` cycles, steps no path reaches), whom each step is
 assigned to, parallel branches and their join, escalations, input expressions, human tasks, and the
-bundle's roles and addresses. :func:`check_plan` reports every problem, each with the JSON path of the field at fault
-and a stable code, so a caller can fix them all at once. It touches no storage.
+bundle's roles and addresses. :func:`check_plan` reports every problem, each with the JSON path of the
+field at fault and a stable code, so a caller can fix them all at once. It touches no storage.
 
 >>> plan = Plan(steps=(Step("a", on_success="b", path="workflow.steps[0]"),))
 >>> [p.code for p in check_plan(plan)]
