@@ -259,3 +259,39 @@ async def test_agent_stream_delivers_an_intent_submitted_while_it_waits(
 
     blocks = parse_sse(response.text)
     assert [(b.id, b.data.get("intent_id")) for b in blocks] == [(1, intent_id), (None, None)]
+
+
+# --- a backlog of several pages ------------------------------------------------------------------
+
+
+async def test_an_agent_stream_pages_through_a_backlog_without_waiting(api: httpx.AsyncClient) -> None:
+    """450 queued intents are three pages of the feed: all of them come before the stream ends, even
+    one that may not wait at all (a backlog past one page used to wait for a wake-up, up to the 15 s
+    keep-alive, after every page)."""
+    agent = "agent://acme/prod/backlog"
+    sent = [await create(api, to_agent=agent) for _ in range(450)]
+
+    response = await api.get(
+        "/v1/agents/acme/prod/backlog/intents/stream", params={"since": 0, "wait_seconds": 0}
+    )
+
+    blocks = parse_sse(response.text)
+    assert [b.data["intent_id"] for b in blocks[:-1]] == sent
+    assert blocks[-1].event == "stream.timeout" and blocks[-1].data["next_seq"] == 450
+
+
+async def test_an_intent_stream_pages_through_more_than_a_page_of_events(api: httpx.AsyncClient) -> None:
+    intent_id = await create(api)
+    claimed = await api.post("/v1/agents/acme/prod/writer/claims", json={"worker_id": "w", "wait_seconds": 0})
+    token = claimed.json()["deliveries"][0]["lease"]["token"]
+    for n in range(1010):  # past the stream's page of 1000 events
+        progress = await api.post(
+            f"/v1/intents/{intent_id}/progress", json={"lease_token": token, "message": f"step {n}"}
+        )
+        assert progress.status_code == 200, progress.text
+
+    response = await api.get(intent_stream(intent_id), params={"since": 0, "wait_seconds": 0})
+
+    blocks = parse_sse(response.text)
+    assert [b.id for b in blocks[:-1]] == list(range(1, 1014))  # created, submitted, delivered, 1010
+    assert blocks[-1].event == "stream.timeout"

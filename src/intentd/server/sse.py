@@ -55,6 +55,7 @@ class Batch(NamedTuple):
     frames: Sequence[tuple[str, int, Any]]  # (event name, id, data)
     cursor: int  # where the next fetch starts (may pass items that were filtered out)
     finished: bool  # nothing more can follow (a terminal event was sent)
+    more: bool = False  # the page was full: more may be waiting already, fetch again at once
 
 
 async def follow(
@@ -63,7 +64,8 @@ async def follow(
     since: int,
     wait_seconds: float,
 ) -> AsyncIterator[bytes]:
-    """Send everything after ``since``, then whatever arrives until ``wait_seconds`` pass."""
+    """Send everything after ``since`` (page after page, as fast as the client reads), then whatever
+    arrives until ``wait_seconds`` pass."""
     cursor = since
     deadline = time.monotonic() + wait_seconds
     with subscribe() as subscription:
@@ -74,6 +76,8 @@ async def follow(
             cursor = batch.cursor
             if batch.finished:
                 return
+            if batch.more and not subscription.closed:
+                continue  # a backlog is paged through without waiting for a wake-up
             remaining = deadline - time.monotonic()
             if remaining <= 0 or subscription.closed:
                 yield frame("stream.timeout", {"ok": True, "next_seq": cursor})

@@ -28,6 +28,7 @@ from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 from ._params import FeedSince, WaitSeconds, v1_router
 
+FEED_PAGE = 200  # feed items read per fetch of an agent stream
 router = v1_router("/v1/agents", "agents")
 _ACTIONABLE = frozenset(Status) - TERMINAL
 
@@ -54,7 +55,7 @@ async def agent_stream(
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
 
     async def fetch(cursor: int) -> Batch:
-        items = await engine.delivery.feed(caller, agent, cursor, 200)
+        items = await engine.delivery.feed(caller, agent, cursor, FEED_PAGE)
         frames = [
             (
                 item.event_type,
@@ -73,7 +74,7 @@ async def agent_stream(
             for item in items
             if item.status in wanted
         ]
-        return Batch(frames, items[-1].seq if items else cursor, False)
+        return Batch(frames, items[-1].seq if items else cursor, False, more=len(items) == FEED_PAGE)
 
     subscribe = lambda: engine.delivery.watch_feed(caller, agent)  # noqa: E731
     return event_stream(follow(subscribe, fetch, since, wait))

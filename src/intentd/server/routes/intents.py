@@ -35,6 +35,7 @@ from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 from ._params import IdempotencyKey, IntentId, LastEventId, Since, WaitSeconds, v1_router
 
+EVENT_PAGE = 1000  # events read per fetch of an intent stream
 router = v1_router("/v1/intents", "intents")
 
 
@@ -154,12 +155,12 @@ async def stream_events(
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
 
     async def fetch(cursor: int) -> Batch:
-        events = await engine.intents.events(caller, intent_id, cursor, 1000)
-        finished = bool(events) and events[-1].status.is_terminal and len(events) < 1000
+        events = await engine.intents.events(caller, intent_id, cursor, EVENT_PAGE)
         return Batch(
             [(e.event_type.value, e.seq, e.to_wire()) for e in events],
             events[-1].seq if events else cursor,
-            finished,
+            bool(events) and events[-1].status.is_terminal,  # nothing follows a terminal event
+            more=len(events) == EVENT_PAGE,
         )
 
     return event_stream(follow(lambda: engine.intents.watch(intent_id), fetch, since, wait))
