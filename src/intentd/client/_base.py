@@ -57,6 +57,10 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+# httpx's own defaults, spelled out: the pool a client gets unless it passes ``limits``.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
 class BaseClient:
     """Configuration and the request/response logic shared by ``Client`` and ``AsyncClient``."""
 

@@ -20,7 +20,7 @@ from intentd.model import JSON, Status, WaitingReason
 from intentd.wire import HumanTask, TaskAnswerResponse
 
 from . import _calls
-from ._base import BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
+from ._base import DEFAULT_LIMITS, BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
 from ._sse import SEGMENT_END, Deadline, Decoder, FeedFollow, Follow, IntentFollow, LineSplitter, Message, S
 from ._types import (
@@ -74,12 +74,18 @@ class Client(BaseClient):
         backoff: float = 0.2,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         super().__init__(
             base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff, headers=headers
         )
         self.transport = transport  # as given; None means httpx's own network transport
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        # The connection pool (httpx's defaults: 100 connections, 20 kept alive). httpcore scans
+        # every pooled connection on each request, so a pool far larger than the calls in flight
+        # costs client CPU on every call: size it to the concurrency you run (docs/sdk.md).
+        self._http = httpx.Client(
+            base_url=self.base_url, transport=transport, timeout=timeout, limits=limits or DEFAULT_LIMITS
+        )
 
     def __enter__(self) -> Client:
         return self
