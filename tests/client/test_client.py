@@ -169,6 +169,16 @@ async def test_worker_calls_claim_heartbeat_progress_wait_resume_complete(sdk: A
     assert "intent.progress" in [e.event_type for e in events]
 
 
+async def test_a_submit_waits_for_its_outcome_in_one_exchange(sdk: AsyncClient) -> None:
+    async def work() -> None:
+        [delivery] = await sdk.claim(REVIEWER, wait_seconds=10)
+        await sdk.complete(delivery.intent.intent_id, delivery.lease_token, {"verdict": "fine"})
+
+    done, _ = await asyncio.gather(sdk.submit(REVIEWER, "intent.review.v1", wait_seconds=10), work())
+
+    assert (done.status, done.result) == (Status.COMPLETED, {"verdict": "fine"})
+
+
 async def test_release_fail_and_an_empty_claim(sdk: AsyncClient) -> None:
     intent = await sdk.submit(WRITER, "intent.draft.v1")
     [first] = await sdk.claim(WRITER)

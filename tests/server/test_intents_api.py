@@ -4,6 +4,7 @@ terminal intents and stale generations are in test_errors.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -394,3 +395,28 @@ async def test_policy_with_nothing_to_patch_is_422(api: httpx.AsyncClient) -> No
 
     body = assert_validation_error(response, "body")  # the body as a whole lacks one of two fields
     assert "grants_patch and/or envelope_patch" in body["error"]["message"]
+
+
+async def test_a_submit_can_wait_for_its_outcome_in_one_exchange(api: httpx.AsyncClient) -> None:
+    agent = "agent://acme/prod/quick"
+    body = {"intent_type": "intent.demo.v1", "correlation_id": "c", "to_agent": agent, "payload": {"n": 2}}
+
+    async def worker() -> None:
+        claimed = await api.post(
+            "/v1/agents/acme/prod/quick/claims", json={"worker_id": "w", "wait_seconds": 10}
+        )
+        [delivery] = claimed.json()["deliveries"]
+        done = await api.post(
+            f"/v1/intents/{delivery['intent']['intent_id']}/complete",
+            json={"lease_token": delivery["lease"]["token"], "result": {"double": 4}},
+        )
+        assert done.status_code == 200, done.text
+
+    submitted, _ = await asyncio.gather(api.post("/v1/intents?wait_seconds=10", json=body), worker())
+
+    assert submitted.status_code == 200, submitted.text
+    answer = submitted.json()
+    assert (answer["status"], answer["intent"]["result"]) == ("COMPLETED", {"double": 4})
+    # Nobody works on it: the answer comes when the wait is over, with the intent as it is.
+    waited = (await api.post("/v1/intents?wait_seconds=0.2", json=body)).json()
+    assert waited["status"] == "SUBMITTED"

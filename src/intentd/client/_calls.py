@@ -106,6 +106,7 @@ def submit_intent(
     deadline_at: datetime | None,
     max_delivery_attempts: int | None,
     parent_intent_id: str | None,
+    wait_seconds: float | None = None,
 ) -> Call[Intent]:
     body = request_body(
         CreateIntent,
@@ -121,7 +122,14 @@ def submit_intent(
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     # With a key the server answers a repeat with the first intent, so a retry cannot duplicate.
     return Call(
-        "POST", "/v1/intents", _intent, json=body, headers=headers, retry_safe=idempotency_key is not None
+        "POST",
+        "/v1/intents",
+        _intent,
+        params={"wait_seconds": wait_seconds} if wait_seconds else None,
+        json=body,
+        headers=headers,
+        retry_safe=idempotency_key is not None,
+        read_timeout=wait_seconds or None,  # the server holds the answer up to this long
     )
 
 

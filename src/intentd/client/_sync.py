@@ -194,12 +194,16 @@ class Client(BaseClient):
         deadline_at: datetime | None = None,
         max_delivery_attempts: int | None = None,
         parent_intent_id: str | None = None,
+        wait_seconds: float | None = None,
     ) -> Intent:
         """Submit an intent. ``correlation_id`` defaults to a fresh UUID; with an
         ``idempotency_key`` a repeated submit returns the first intent (and is retried safely).
+        With ``wait_seconds`` the server answers once the intent is terminal (or when the wait, capped
+        by the server, is over): a submit and its outcome in one exchange.
 
             intent = client.submit("agent://acme/prod/writer", "intent.draft.v1",
                                          {"topic": "leases"}, idempotency_key="draft-42")
+            done = client.submit(GREETER, "intent.greet.v1", {"name": "Ada"}, wait_seconds=30)
         """
         return self._send(
             _calls.submit_intent(
@@ -212,6 +216,7 @@ class Client(BaseClient):
                 deadline_at=deadline_at,
                 max_delivery_attempts=max_delivery_attempts,
                 parent_intent_id=parent_intent_id,
+                wait_seconds=wait_seconds,
             )
         )
 

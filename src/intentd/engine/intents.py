@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins  # IntentService.list shadows the builtin inside the class
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -152,6 +153,18 @@ class IntentService:
             return RunTree(root, members[:limit], truncated=len(members) > limit)
 
         return await self._store.read(read)
+
+    async def settled(self, principal: Principal, intent_id: str, wait_seconds: float) -> Intent:
+        """The intent once it is terminal, or as it is when ``wait_seconds`` have passed: a submit and
+        its outcome in one exchange. Subscribed before each read, so no change is missed between."""
+        deadline = time.monotonic() + wait_seconds
+        with self.watch(intent_id) as changes:
+            while True:
+                intent = await self.get(principal, intent_id)
+                remaining = deadline - time.monotonic()
+                if intent.is_terminal or remaining <= 0 or changes.closed:
+                    return intent
+                await changes.wait(remaining)
 
     def watch(self, intent_id: str) -> AbstractContextManager[Subscription]:
         """Woken after every commit that changes the intent (subscribe, then read: see store/_hub.py)."""

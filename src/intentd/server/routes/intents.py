@@ -30,6 +30,7 @@ from intentd.wire.limits import INT64_MAX, MAX_SEQ, NO_NUL
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..disconnect import unless_disconnected
 from ..inputs import submit_spec
 from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
@@ -42,11 +43,26 @@ router = v1_router("/v1/intents", "intents")
 @router.post("", summary="Submit an intent", response_model=CreateAnswer)
 async def create_intent(
     body: CreateIntent,
+    request: Request,
     caller: Caller,
     engine: EngineDep,
     idempotency_key: IdempotencyKey = None,
+    wait_seconds: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=86400,
+            allow_inf_nan=False,
+            description="hold the answer until the intent is terminal, up to this long (capped by "
+            "INTENTD_MAX_STREAM_WAIT_SECONDS): a submit and its outcome in one exchange",
+        ),
+    ] = 0,
 ) -> FastJSONResponse:
     intent, created = await engine.intents.submit(caller, submit_spec(body), idempotency_key)
+    wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
+    if wait > 0 and not intent.is_terminal:
+        settled = engine.intents.settled(caller, intent.intent_id, wait)
+        intent = await unless_disconnected(request, settled, intent)
     wire = intent.to_wire()
     response: JSON = {
         "ok": True,
