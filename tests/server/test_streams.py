@@ -232,6 +232,7 @@ async def test_completed_filter_shows_replies_to_the_reply_to_address(api: httpx
     assert [(b.id, b.event) for b in replies] == [(1, "intent.completed"), (None, "stream.timeout")]
     assert replies[0].data["intent_id"] == intent_id
     assert replies[0].data["status"] == "COMPLETED"
+    assert replies[0].data["result"] == {"ok": 1}  # the outcome with the reply: no second request
     assert either == replies  # a list of statuses, in any case
 
 

@@ -3,6 +3,8 @@ composed by :class:`Engine` (``runtime.py``)."""
 
 from __future__ import annotations
 
+from intentd.store import FeedItem  # what the engine's feed reads return
+
 from .delivery import Completion, DeliveryService
 from .inbox import InboxService
 from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wait
@@ -23,6 +25,7 @@ __all__ = [
     "DeliveryService",
     "Engine",
     "Fail",
+    "FeedItem",
     "InboxService",
     "IntentService",
     "KeyService",

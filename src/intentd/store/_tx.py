@@ -55,6 +55,10 @@ class FeedItem:
     status: str
     correlation_id: str
     intent_type: str
+    # The outcome, once the intent is terminal: a listener for replies needs no second request.
+    result: Any = None
+    error: Any = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +263,9 @@ class Tx:
                 r["status"],
                 r["correlation_id"],
                 r["intent_type"],
+                loads(r["result"]),
+                loads(r["error"]),
+                r["reason"],
             )
             for r in rows
         ]

@@ -139,6 +139,10 @@ class FeedItem(WireModel):
     intent_type: str | None = None
     correlation_id: str | None = None
     to_agent: str | None = None
+    # Once terminal, the outcome: a reply's result (or error, or reason) with no second request.
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 class StreamTimeout(WireModel):

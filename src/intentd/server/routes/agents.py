@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from starlette.responses import StreamingResponse
 
-from intentd.engine import Claim
+from intentd.engine import Claim, FeedItem
 from intentd.model import (
     JSON,
     TERMINAL,
@@ -57,22 +57,7 @@ async def agent_stream(
     async def fetch(cursor: int) -> Batch:
         items = await engine.delivery.feed(caller, agent, cursor, FEED_PAGE)
         frames = [
-            (
-                item.event_type,
-                item.seq,
-                {
-                    "intent_id": item.intent_id,
-                    "seq": item.seq,
-                    "event_type": item.event_type,
-                    "status": item.status,
-                    "at": to_rfc3339(item.at),
-                    "intent_type": item.intent_type,
-                    "correlation_id": item.correlation_id,
-                    "to_agent": agent,
-                },
-            )
-            for item in items
-            if item.status in wanted
+            (item.event_type, item.seq, _feed_data(item, agent)) for item in items if item.status in wanted
         ]
         return Batch(frames, items[-1].seq if items else cursor, False, more=len(items) == FEED_PAGE)
 
@@ -118,3 +103,20 @@ def _delivery(intent: Intent) -> JSON:
     lease = intent.lease
     assert lease is not None  # a claim returns leased intents only
     return {"intent": intent.to_wire(), "lease": lease.to_wire()}
+
+
+def _feed_data(item: FeedItem, agent: str) -> JSON:
+    """What ``listen()`` yields for a feed entry; a terminal one carries its outcome."""
+    data: JSON = {
+        "intent_id": item.intent_id,
+        "seq": item.seq,
+        "event_type": item.event_type,
+        "status": item.status,
+        "at": to_rfc3339(item.at),
+        "intent_type": item.intent_type,
+        "correlation_id": item.correlation_id,
+        "to_agent": agent,
+    }
+    outcome = {"result": item.result, "error": item.error, "reason": item.reason}
+    data.update((name, value) for name, value in outcome.items() if value is not None)
+    return data

@@ -67,7 +67,8 @@ INSERT INTO agent_feed (namespace, address, seq, intent_id, event_type, at)
 VALUES (:namespace, :address, :seq, :intent_id, :event_type, :at);
 
 -- name: read_feed
-SELECT f.seq, f.intent_id, f.event_type, f.at, i.status, i.correlation_id, i.intent_type
+SELECT f.seq, f.intent_id, f.event_type, f.at, i.status, i.correlation_id, i.intent_type,
+       i.result, i.error, i.reason
 FROM agent_feed f JOIN intents i ON i.intent_id = f.intent_id
 WHERE f.namespace = :namespace AND f.address = :address AND f.seq > :since
 ORDER BY f.seq
