@@ -36,8 +36,12 @@ class Driver:
     declared run by its intent id, which the apply answers. A run's end may reach the feed before
     that answer reaches the driver, so ends nobody waits for yet are kept (``unclaimed``)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, slots: list[httpx.AsyncClient] | None = None) -> None:
+        # ``client`` holds the feed stream; each in-flight slot sends its requests through a client
+        # of its own (``slots``), a pool of two: one shared pool of a hundred connections costs the
+        # driver far more CPU per request (httpcore scans every pooled connection on each one).
         self.client = client
+        self.slots = slots or []
         self.pending: dict[str, asyncio.Future[None]] = {}
         self.unclaimed: dict[str, dict[str, Any]] = {}
         self.cursor = 0
@@ -96,27 +100,28 @@ class Driver:
         return time.perf_counter() - started
 
     # -- units of work -------------------------------------------------------------------------------
-    async def chain(self, _slot: int) -> float:
+    async def chain(self, slot: int) -> float:
         """Step a's submit → step c's completion on the feed (agents hand on with ``then``)."""
         correlation_id = uuid.uuid4().hex
         started = time.perf_counter()
-        return await self._until_done(correlation_id, started, self.create(CHAIN[0], correlation_id))
+        submit = self.create(CHAIN[0], correlation_id, slot=slot)
+        return await self._until_done(correlation_id, started, submit)
 
-    async def supervised(self, _slot: int) -> float:
+    async def supervised(self, slot: int) -> float:
         """The supervisor's intent submitted → its completion on the feed (bench/supervisor.py)."""
         correlation_id = uuid.uuid4().hex
         started = time.perf_counter()
-        submit = self.create(SUPERVISOR, correlation_id, reply_to=DRIVER)
+        submit = self.create(SUPERVISOR, correlation_id, reply_to=DRIVER, slot=slot)
         return await self._until_done(correlation_id, started, submit)
 
     def declared(self, bundle: dict[str, Any]) -> Callable[[int], Awaitable[float]]:
         """A unit that applies ``bundle`` and waits for the run to end (its reply on the feed)."""
 
-        async def run(_slot: int) -> float:
+        async def run(slot: int) -> float:
             if self.broken:
                 raise self.broken
             started = time.perf_counter()
-            applied = await self.apply(bundle)
+            applied = await self.apply(bundle, slot=slot)
             run_id = applied["intent_id"]
             early = self.unclaimed.pop(run_id, None)
             if early is not None:
@@ -132,10 +137,11 @@ class Driver:
         the intent its own slot just created."""
         agent = f"bench/rt{slot}"
         started = time.perf_counter()
-        created = await self.create(f"agent://{agent}", uuid.uuid4().hex)
+        created = await self.create(f"agent://{agent}", uuid.uuid4().hex, slot=slot)
         claimed = await self.post(
             f"/v1/agents/{agent}/claims",
             {"worker_id": "driver", "max_intents": 1, "lease_seconds": 30, "wait_seconds": 1},
+            slot=slot,
         )
         deliveries = claimed["deliveries"]
         if [d["intent"]["intent_id"] for d in deliveries] != [created["intent_id"]]:
@@ -147,11 +153,14 @@ class Driver:
             f"/v1/intents/{created['intent_id']}/complete",
             {"lease_token": delivery["lease"]["token"], "result": {"x": 1}},
             retry_safe=True,
+            slot=slot,
         )  # a repeated completion is answered as a replay
         return time.perf_counter() - started
 
     # -- requests ------------------------------------------------------------------------------------
-    async def create(self, agent: str, correlation_id: str, reply_to: str | None = None) -> dict[str, Any]:
+    async def create(
+        self, agent: str, correlation_id: str, reply_to: str | None = None, *, slot: int | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "intent_type": INTENT_TYPE,
             "to_agent": agent,
@@ -161,12 +170,13 @@ class Driver:
         if reply_to:
             body["reply_to"] = reply_to
         # The Idempotency-Key makes a retried create return the same intent.
-        return await self.post("/v1/intents", body, {"Idempotency-Key": correlation_id}, retry_safe=True)
+        key = {"Idempotency-Key": correlation_id}
+        return await self.post("/v1/intents", body, key, retry_safe=True, slot=slot)
 
-    async def apply(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    async def apply(self, bundle: dict[str, Any], *, slot: int | None = None) -> dict[str, Any]:
         # As for a create, the Idempotency-Key makes a retried apply return the same run.
-        key = uuid.uuid4().hex
-        return await self.post("/v1/scenarios/apply", bundle, {"Idempotency-Key": key}, retry_safe=True)
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        return await self.post("/v1/scenarios/apply", bundle, key, retry_safe=True, slot=slot)
 
     async def post(
         self,
@@ -175,15 +185,17 @@ class Driver:
         headers: dict[str, str] | None = None,
         *,
         retry_safe: bool = False,
+        slot: int | None = None,
     ) -> dict[str, Any]:
+        client = self.slots[slot] if slot is not None and slot < len(self.slots) else self.client
         try:
-            response = await self.client.post(path, json=body, headers=headers)
+            response = await client.post(path, json=body, headers=headers)
         except httpx.TransportError as exc:
             if not retry_safe:
                 raise
             # A keep-alive connection the server closed just as it was reused; say so and retry.
             console.print(f"POST {path}: {exc!r}; retrying")
-            response = await self.client.post(path, json=body, headers=headers)
+            response = await client.post(path, json=body, headers=headers)
         if response.status_code != 200:
             raise ChainFailed(f"POST {path} -> {response.status_code} {response.text}")
         payload: dict[str, Any] = response.json()

@@ -91,18 +91,23 @@ class Unit:
 
 
 # -- intentd -------------------------------------------------------------------------------------
+def driver_client(url: str, api_key: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    timeout = httpx.Timeout(GIVE_UP_SECONDS + 30)
+    return httpx.AsyncClient(base_url=url, headers={"x-api-key": api_key}, limits=limits, timeout=timeout)
+
+
 async def bench_intentd(
     server: Server, api_key: str, backend: str, sizes: Sizes, wanted: set[str]
 ) -> list[Result]:
-    connections = sizes.in_flight * 2 + 4
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(
-        base_url=server.url,
-        headers={"x-api-key": api_key},
-        limits=limits,
-        timeout=httpx.Timeout(GIVE_UP_SECONDS + 30),
-    ) as client:
-        driver = Driver(client)
+    async with contextlib.AsyncExitStack() as clients:
+        # The feed's client, and one small pool per in-flight slot (see Driver): measured, a shared
+        # pool of ~100 connections cost the driver more CPU per chain than the pools of two.
+        client, *slots = [
+            await clients.enter_async_context(driver_client(server.url, api_key, connections))
+            for connections in (4, *[2] * sizes.in_flight)
+        ]
+        driver = Driver(client, slots)
         feed = asyncio.create_task(driver.follow_feed())
         try:
             results: list[Result] = []
