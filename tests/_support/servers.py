@@ -19,15 +19,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from intentd.settings import Settings
+
+from . import databases
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -290,3 +293,20 @@ class Servers:
             finally:
                 # Shown by pytest only when the test fails.
                 print(f"==== {server.name} log ({server.log_path}) ====\n{server.log_tail()}")
+
+
+@contextmanager
+def module_server(
+    request: pytest.FixtureRequest, workdir: Path, prefix: str = "intentd_t"
+) -> Iterator[Server]:
+    """One live ``intentd serve`` on the backend ``request.param`` names (a module-scoped fixture's
+    parameter): a SQLite file in ``workdir``, or a fresh PostgreSQL database cloned from the session's
+    template. The server is stopped before its database is dropped."""
+    with ExitStack() as stack:
+        if request.param == "postgres":
+            template: str = request.getfixturevalue("pg_template")
+            url = stack.enter_context(databases.cloned_database(template, prefix=prefix))
+        else:
+            url = databases.sqlite_url(workdir)
+        servers = stack.enter_context(Servers(workdir))  # exits first: servers end before the drop
+        yield servers.start(url)

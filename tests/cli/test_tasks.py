@@ -16,7 +16,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,9 @@ import typer
 from intentd.cli._forms import SKIPPED, FormField, form_fields, missing_fields, typed
 from intentd.cli.tasks import _data_object, _pairs
 from tests._support import databases
+from tests._support.servers import module_server
 from tests.cli._run import as_json, intentd, remote, succeeded
-from tests.e2e._server import TEST_KEY, Server, Servers, child_environment, intent_body, intentd_command
+from tests.e2e._server import TEST_KEY, Server, child_environment, intent_body, intentd_command
 
 FORM = {
     "type": "object",
@@ -158,14 +158,8 @@ WIDE = 250  # columns: a table's cells are not folded
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One ``intentd serve`` per backend for the module; each test asks questions of its own."""
     workdir: Path = tmp_path_factory.mktemp("cli-tasks")
-    with ExitStack() as stack:
-        if request.param == "postgres":
-            template: str = request.getfixturevalue("pg_template")
-            url = stack.enter_context(databases.cloned_database(template))
-        else:
-            url = databases.sqlite_url(workdir)
-        servers = stack.enter_context(Servers(workdir))  # exits first: servers end before the drop
-        yield servers.start(url)
+    with module_server(request, workdir) as server:
+        yield server
 
 
 def asked(server: Server, **spec: Any) -> str:

@@ -13,7 +13,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +23,9 @@ from axme import AxmeClient, AxmeClientConfig, AxmeHttpError, AxmeValidationErro
 from intentd.client import Client, Status
 from intentd.engine import Engine, Principal, SubmitIntent
 from intentd.worker import Worker
-from tests._support.databases import BACKENDS, cloned_database, sqlite_url
+from tests._support.databases import BACKENDS
 from tests._support.engine import FakeClock
-from tests._support.servers import Server, Servers
+from tests._support.servers import Server, module_server
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
@@ -38,13 +37,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """One live server per backend for the module (a start costs seconds on a busy machine);
     tests stay apart by using their own agent addresses. Stopped before its database is dropped."""
     workdir = tmp_path_factory.mktemp(f"compat-{request.param}")
-    with ExitStack() as stack:
-        url = sqlite_url(workdir)
-        if request.param == "postgres":
-            template: str = request.getfixturevalue("pg_template")
-            url = stack.enter_context(cloned_database(template, prefix="intentd_compat"))
-        servers = stack.enter_context(Servers(workdir))  # exits first: killed before the drop
-        yield servers.start(url)
+    with module_server(request, workdir, prefix="intentd_compat") as started:
+        yield started
 
 
 @dataclass(frozen=True)

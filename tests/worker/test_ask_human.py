@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from intentd.client import AsyncClient, HumanTask, Intent, Status
 from intentd.worker import AsyncContext, Context, FatalError, HumanAnswer, RetryPolicy, Worker
 from intentd.worker._journal import APPROVING_OUTCOMES
 from tests._support import databases
-from tests._support.servers import API_KEY, Server, Servers
+from tests._support.servers import API_KEY, Server, module_server
 from tests.worker.test_journal import Script, entry, journal, state_of
 
 # --- the answer, and the key rules (no server) ----------------------------------------------------
@@ -86,14 +86,8 @@ async def test_a_key_asks_one_question_and_is_no_step() -> None:
 @pytest.fixture(scope="module", params=databases.BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir: Path = tmp_path_factory.mktemp("ask-human")
-    with ExitStack() as stack:
-        if request.param == "postgres":
-            template: str = request.getfixturevalue("pg_template")
-            url = stack.enter_context(databases.cloned_database(template))
-        else:
-            url = databases.sqlite_url(workdir)
-        servers = stack.enter_context(Servers(workdir))  # exits first: servers end before the drop
-        yield servers.start(url)
+    with module_server(request, workdir) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import pytest
 from intentd.client import AsyncClient, Intent, JournalEntry, Status
 from intentd.worker import ChildFailed, FatalError, RetryPolicy, Worker
 from tests._support import databases
-from tests._support.servers import API_KEY, Server, Servers
+from tests._support.servers import API_KEY, Server, module_server
 
 pytestmark = pytest.mark.slow
 TOPICS = ["leases", "journals", "sagas", "trees"]
@@ -30,14 +30,8 @@ TOPICS = ["leases", "journals", "sagas", "trees"]
 @pytest.fixture(scope="module", params=databases.BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir: Path = tmp_path_factory.mktemp("delegation")
-    with ExitStack() as stack:
-        if request.param == "postgres":
-            template: str = request.getfixturevalue("pg_template")
-            url = stack.enter_context(databases.cloned_database(template))
-        else:
-            url = databases.sqlite_url(workdir)
-        servers = stack.enter_context(Servers(workdir))  # exits first: servers end before the drop
-        yield servers.start(url)
+    with module_server(request, workdir) as server:
+        yield server
 
 
 @pytest.fixture
