@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from intentd.model import Event, HumanTask, Intent, JournalEntry, Micros, new_id
 
@@ -29,6 +29,7 @@ from ._sql import Query
 # publishes the key at commit, and NOTIFY carries it to the other replicas), so it sleeps until the
 # earliest due time without missing a timer added meanwhile.
 SCHEDULER_KEY = "scheduler"
+Q = TypeVar("Q")  # an entry queued for the end of the transaction
 
 
 class Executor(Protocol):
@@ -221,36 +222,52 @@ class Tx:
         await self._flush_inbox_changes()
 
     async def _flush_feed(self) -> None:
-        """Write the queued feed entries: one counter update per agent, taken in one global order
-        of agents and last in the transaction, so concurrent writers cannot deadlock on them."""
+        """Write the queued feed entries, numbered per agent (:meth:`_numbered`)."""
         if not self._feed:
             return
-        rows: list[dict[str, Any]] = []
-        by_agent = sorted(self._feed, key=lambda e: (e.namespace, e.address))
-        for (namespace, address), group in groupby(by_agent, key=lambda e: (e.namespace, e.address)):
-            entries = list(group)
+
+        async def reserve(entries: list[FeedEntry]) -> int:
+            first = entries[0]
             row = await self._one(
                 "reserve_feed_seqs",
-                namespace=namespace,
-                address=address,
+                namespace=first.namespace,
+                address=first.address,
                 count=len(entries),
-                now=entries[0].at,
+                now=first.at,
             )
             assert row is not None
-            first = int(row["feed_seq"]) - len(entries) + 1
-            rows += [
-                {
-                    "namespace": namespace,
-                    "address": address,
-                    "seq": first + i,
-                    "intent_id": e.intent_id,
-                    "event_type": e.event_type,
-                    "at": e.at,
-                }
-                for i, e in enumerate(entries)
-            ]
+            return int(row["feed_seq"])
+
+        numbered = await self._numbered(self._feed, lambda e: (e.namespace, e.address), reserve)
+        rows = [
+            {
+                "namespace": e.namespace,
+                "address": e.address,
+                "seq": seq,
+                "intent_id": e.intent_id,
+                "event_type": e.event_type,
+                "at": e.at,
+            }
+            for seq, e in numbered
+        ]
         await self._ex.executemany(self._q["insert_feed"], rows)
         self._feed = []
+
+    @staticmethod
+    async def _numbered(
+        queued: list[Q],
+        counter: Callable[[Q], tuple[str, str]],
+        reserve: Callable[[list[Q]], Awaitable[int]],
+    ) -> list[tuple[int, Q]]:
+        """``queued`` with their cursor values: one counter update per counter (``reserve`` takes as
+        many values as entries and answers the last), counters in one global order and last in the
+        transaction, so concurrent writers cannot deadlock on them and cursors grow in commit order."""
+        numbered: list[tuple[int, Q]] = []
+        for _, group in groupby(sorted(queued, key=counter), key=counter):
+            entries = list(group)
+            first = await reserve(entries) - len(entries) + 1
+            numbered += [(first + i, entry) for i, entry in enumerate(entries)]
+        return numbered
 
     async def read_feed(self, namespace: str, address: str, since: int, limit: int) -> list[FeedItem]:
         rows = await self._rows("read_feed", namespace=namespace, address=address, since=since, limit=limit)
@@ -497,29 +514,30 @@ class Tx:
         self._inbox_changes.append(InboxChange(namespace, owner, thread_id, change_type, at))
 
     async def _flush_inbox_changes(self) -> None:
-        """One counter update per owner, owners in one global order (as :meth:`_flush_feed`)."""
+        """Write the queued thread changes, numbered per owner (:meth:`_numbered`)."""
         if not self._inbox_changes:
             return
-        rows: list[dict[str, Any]] = []
-        by_owner = sorted(self._inbox_changes, key=lambda c: (c.namespace, c.owner))
-        for (namespace, owner), group in groupby(by_owner, key=lambda c: (c.namespace, c.owner)):
-            changes = list(group)
+
+        async def reserve(changes: list[InboxChange]) -> int:
+            first = changes[0]
             row = await self._one(
-                "reserve_inbox_seqs", namespace=namespace, owner_agent=owner, count=len(changes)
+                "reserve_inbox_seqs", namespace=first.namespace, owner_agent=first.owner, count=len(changes)
             )
             assert row is not None
-            first = int(row["change_seq"]) - len(changes) + 1
-            rows += [
-                {
-                    "namespace": namespace,
-                    "owner_agent": owner,
-                    "seq": first + i,
-                    "thread_id": c.thread_id,
-                    "change_type": c.change_type,
-                    "at": c.at,
-                }
-                for i, c in enumerate(changes)
-            ]
+            return int(row["change_seq"])
+
+        numbered = await self._numbered(self._inbox_changes, lambda c: (c.namespace, c.owner), reserve)
+        rows = [
+            {
+                "namespace": c.namespace,
+                "owner_agent": c.owner,
+                "seq": seq,
+                "thread_id": c.thread_id,
+                "change_type": c.change_type,
+                "at": c.at,
+            }
+            for seq, c in numbered
+        ]
         await self._ex.executemany(self._q["insert_inbox_change"], rows)
         self._inbox_changes = []
 
