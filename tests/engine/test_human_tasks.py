@@ -6,11 +6,14 @@ answer with the timeout."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
+from intentd import wire
 from intentd.engine import Claim, Engine, Principal, Wait
+from intentd.engine.humans.outcomes import DEFAULT_OUTCOMES
+from intentd.engine.humans.spec import TIMEOUT_FALLBACKS
 from intentd.engine.inputs import Answer
 from intentd.model import (
     EventType,
@@ -347,3 +350,9 @@ async def test_a_signed_link_decides_only_for_one_of_the_tasks_people_and_only_o
     assert view.task.decision is not None and view.task.decision["decided_by"] == "cfo@acme.test"
     with pytest.raises(TaskClosed):  # the same link again changes nothing
         await engine.tasks.decide(link("cfo@acme.test", "n2"), task_id, Answer("rejected"), link_nonce="n2")
+
+
+def test_the_engine_knows_every_task_type_and_fallback_the_wire_accepts() -> None:
+    """The engine cannot import the wire format (a layer rule), so both spell the lists: kept equal."""
+    assert tuple(DEFAULT_OUTCOMES) == wire.TASK_TYPES
+    assert get_args(wire.humans.TimeoutFallback) == TIMEOUT_FALLBACKS

@@ -5,7 +5,7 @@ does is the engine's (``engine/humans/outcomes.py``); these say only what a well
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -14,23 +14,6 @@ from .limits import Assignee, Comment, Description, Outcome, TaskSeconds, Title
 from .responses import Intent
 
 # The AXP schema's 14 task types, and ``form`` (README and CLI use it; the schema enum lacks it).
-TASK_TYPES = (
-    "approval",
-    "review",
-    "clarification",
-    "provide_data",
-    "attach_file",
-    "manual_action",
-    "confirmation",
-    "validate_real_world",
-    "validate_output",
-    "assignment",
-    "delegation",
-    "reroute",
-    "override",
-    "escalate",
-    "form",
-)
 TaskType = Literal[
     "approval",
     "review",
@@ -48,7 +31,8 @@ TaskType = Literal[
     "escalate",
     "form",
 ]
-TIMEOUT_FALLBACKS = ("cancel", "fail", "default_outcome", "escalate")
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
+TimeoutFallback = Literal["cancel", "fail", "default_outcome", "escalate"]
 
 
 class EscalationLevel(BaseModel):
@@ -87,7 +71,7 @@ class HumanTaskSpec(BaseModel):
     max_reminders: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
     escalate_to: Annotated[list[EscalationLevel | Assignee], Field(max_length=10)] | Assignee | None = None
     timeout_seconds: TaskSeconds | None = None
-    on_timeout: Literal["cancel", "fail", "default_outcome", "escalate"] = "cancel"
+    on_timeout: TimeoutFallback = "cancel"
     default_outcome: Outcome | None = None
     notify_email: Assignee | None = None
 
