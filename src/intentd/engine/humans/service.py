@@ -12,7 +12,6 @@ from intentd.model import (
     JSON,
     HumanTask,
     Intent,
-    IntentNotWaiting,
     LinkUsed,
     Micros,
     NotAssignee,
@@ -114,17 +113,25 @@ class HumanTaskService:
 
     async def _check(self, tx: Tx, principal: Principal, task: HumanTask, link_nonce: str | None) -> None:
         if not task.is_open:
-            raise TaskClosed(
-                f"human task {task.task_id} is {task.state.value}: it can no longer be decided",
-                details={"task_id": task.task_id, "state": task.state.value, "decision": task.decision},
-            )
+            raise closed(task)
         if not may_decide(principal, task) or not await _link_for_a_decider(tx, principal, task):
-            raise NotAssignee(
-                f"{principal.name} is not an assignee of human task {task.task_id}",
-                details={"task_id": task.task_id, "assignees": list(task.assignees)},
-            )
+            raise not_an_assignee(principal, task)
         if link_nonce is not None and not await tx.use_link(link_nonce, task.task_id, self._clock()):
             raise LinkUsed("this link was used already", details={"task_id": task.task_id})
+
+
+def closed(task: HumanTask) -> TaskClosed:
+    return TaskClosed(
+        f"human task {task.task_id} is {task.state.value}: it can no longer be decided",
+        details={"task_id": task.task_id, "state": task.state.value, "decision": task.decision},
+    )
+
+
+def not_an_assignee(principal: Principal, task: HumanTask) -> NotAssignee:
+    return NotAssignee(
+        f"{principal.name} is not an assignee of human task {task.task_id}",
+        details={"task_id": task.task_id, "assignees": list(task.assignees)},
+    )
 
 
 async def _link_for_a_decider(tx: Tx, principal: Principal, task: HumanTask) -> bool:
@@ -149,10 +156,7 @@ async def answer_waiting(
     if task is None:
         return None
     if not may_decide(principal, task):
-        raise NotAssignee(
-            f"{principal.name} is not an assignee of human task {task.task_id}",
-            details={"task_id": task.task_id, "assignees": list(task.assignees)},
-        )
+        raise not_an_assignee(principal, task)
     outcome = result.get("outcome")
     if not isinstance(outcome, str) or not outcome.strip():
         raise ValidationFailed("task_result.outcome is required", details={"field": "task_result.outcome"})
@@ -171,4 +175,4 @@ async def answer_waiting(
         raise ValidationFailed(exc.message, details=details) from None
 
 
-__all__ = ["HumanTaskService", "IntentNotWaiting", "TaskView", "answer_waiting", "may_decide"]
+__all__ = ["HumanTaskService", "TaskView", "answer_waiting", "closed", "may_decide", "not_an_assignee"]

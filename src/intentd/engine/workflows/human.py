@@ -11,14 +11,13 @@ from intentd.model import (
     IntentNotWaiting,
     Micros,
     Status,
-    TaskClosed,
     ValidationFailed,
     WaitingReason,
 )
 from intentd.store import Tx
 
 from .._change import Change
-from ..humans.service import answer_waiting
+from ..humans.service import answer_waiting, closed
 from ..inputs import Principal
 from .plans import Plans
 
@@ -85,11 +84,7 @@ async def _no_question(tx: Tx, intent: Intent) -> None:
     had one), so an answer that races the question is retried, never lost."""
     asked = await tx.list_human_tasks(intent.namespace, state=None, intent_id=intent.intent_id, limit=100)
     if asked:
-        last = asked[-1]
-        raise TaskClosed(
-            f"human task {last.task_id} is {last.state.value}: it can no longer be decided",
-            details={"task_id": last.task_id, "state": last.state.value},
-        )
+        raise closed(asked[-1])
     raise IntentNotWaiting(
         f"intent {intent.intent_id} is {intent.status.value}: no human task waits for an answer",
         details={"intent_id": intent.intent_id, "status": intent.status.value},
