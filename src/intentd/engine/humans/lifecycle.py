@@ -54,7 +54,8 @@ class HumanTasks:
             task = await self._project(tx, task, intent, event)
         if left_wait and task is not None:
             task = await self._close(tx, task, change)
-        await tx.delete_intent_timers(intent.intent_id, self.kind)
+        if not change.is_new:  # a new intent has no timer yet
+            await tx.delete_intent_timers(intent.intent_id, self.kind)
         due = next_due(task) if task is not None and task.is_open else None
         if due is not None:
             await tx.add_timer(intent.intent_id, self.kind, due[0])
@@ -104,10 +105,12 @@ class HumanTasks:
         # the intent in the same change (intent.delivered after it), which carries no decision.
         last = next(e for e in change.events if e.status is not Status.WAITING)
         decision = last.details.get("decision")
-        if last.details.get("timed_out_task") == task.task_id:
-            state = TaskState.DECIDED if decision else TaskState.TIMED_OUT
-        else:
-            state = TaskState.DECIDED if decision else TaskState.CANCELED
+        if decision:  # a person's answer, or the default outcome a timeout took
+            state = TaskState.DECIDED
+        elif last.details.get("timed_out_task") == task.task_id:
+            state = TaskState.TIMED_OUT
+        else:  # canceled, timed out by its intent's deadline, failed some other way
+            state = TaskState.CANCELED
         closed = replace(task, state=state, decision=decision, updated_at=last.at)
         await tx.update_human_task(closed)
         await self._tell(tx, "decided" if decision else state.value, closed, change.intent, decision or {})
