@@ -7,13 +7,14 @@ from intentd.store import FeedItem  # what the engine's feed reads return
 
 from .delivery import Completion, DeliveryService
 from .inbox import InboxService
-from .inputs import Claim, Complete, Fail, Principal, Resolve, SubmitIntent, Wait
+from .inputs import Claim, Complete, Fail, OpenStream, Principal, Resolve, SubmitIntent, Wait
 from .intents import IntentService
 from .keys import KeyService, hash_key
 from .mesh import MeshService
 from .runs import ApplyScenario, RunService, SpawnChild
 from .runtime import Engine
 from .scheduler import Scheduler
+from .streams import Pushed, StreamService
 
 __all__ = [
     "ApplyScenario",
@@ -30,9 +31,12 @@ __all__ = [
     "IntentService",
     "KeyService",
     "MeshService",
+    "OpenStream",
     "Principal",
+    "Pushed",
     "Resolve",
     "Scheduler",
+    "StreamService",
     "SubmitIntent",
     "Wait",
     "hash_key",

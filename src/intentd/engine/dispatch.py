@@ -1,9 +1,11 @@
 """Direct handoff: push delivery without a second commit.
 
-A claim that finds no work registers a :class:`Waiter`. When a transaction in this process makes an
-intent SUBMITTED for that agent, :meth:`Dispatcher.offer` leases it to the waiter inside the same
-transaction (``intent.submitted`` and ``intent.delivered`` commit together). The waiter sees the lease only
-after that commit; if the transaction rolls back, the offer is withdrawn. A handoff between agents then
+A claim that finds no work registers a :class:`Waiter`; a held delivery stream (``streams.py``)
+registers itself for as long as it is held. When a transaction in this process makes an intent
+SUBMITTED for one of their agents, :class:`~intentd.engine.effects.DirectHandoff` leases it to the first
+with room inside the same transaction (``intent.submitted`` and ``intent.delivered`` commit
+together). The taker sees the lease only after that commit; if the transaction rolls back, the offer
+is withdrawn. A handoff between agents then
 costs one commit and no claim query, and the waiting claim answers the moment the handoff commits.
 Waiters on other replicas are woken by NOTIFY and claim from the database as usual.
 """
@@ -11,13 +13,33 @@ Waiters on other replicas are woken by NOTIFY and claim from the database as usu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from intentd.model import Intent
 
 from .inputs import Claim
+
+
+class Taker(Protocol):
+    """What the direct handoff leases to: a waiting claim or a held delivery stream."""
+
+    @property
+    def worker(self) -> str: ...
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def room(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+
+    def reserve(self) -> None:
+        """Count one offer in flight (its transaction has not committed yet)."""
+
+    def settle(self, intent: Intent | None) -> None:
+        """The offer's transaction committed (``intent``, leased to this taker) or rolled back."""
 
 
 @dataclass(eq=False)
@@ -30,8 +52,19 @@ class Waiter:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
+    def worker(self) -> str:
+        return self.claim.worker
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.claim.lease_seconds
+
+    @property
     def room(self) -> int:
         return self.claim.max_intents - len(self.leased) - self.pending
+
+    def reserve(self) -> None:
+        self.pending += 1
 
     def settle(self, intent: Intent | None) -> None:
         """The transaction that reserved a slot committed (``intent``) or rolled back (None)."""
@@ -54,31 +87,41 @@ class Waiter:
 
 class Dispatcher:
     def __init__(self) -> None:
-        self._waiting: dict[tuple[str, str], list[Waiter]] = {}
+        self._waiting: dict[tuple[str, str], list[Taker]] = {}
         # Set whenever a claim starts waiting; only wait_for_waiter ever clears or awaits it.
         self._registered = asyncio.Event()
 
     @contextmanager
     def waiting(self, waiter: Waiter) -> Iterator[Waiter]:
-        key = (waiter.namespace, waiter.claim.agent)
-        self._waiting.setdefault(key, []).append(waiter)
-        self._registered.set()
         try:
-            yield waiter
+            with self.taking(waiter, waiter.namespace, (waiter.claim.agent,)):
+                yield waiter
         finally:
             waiter.closed = True
-            queue = self._waiting.get(key, [])
-            if waiter in queue:
-                queue.remove(waiter)
-            if not queue:
-                self._waiting.pop(key, None)
 
-    def take(self, namespace: str, agent: str) -> Waiter | None:
-        """The first open waiter for ``agent`` with room for one more lease, reserved."""
-        for waiter in self._waiting.get((namespace, agent), ()):
-            if not waiter.closed and waiter.room > 0:
-                waiter.pending += 1
-                return waiter
+    @contextmanager
+    def taking(self, taker: Taker, namespace: str, agents: Iterable[str]) -> Iterator[None]:
+        """Offer ``taker`` the work queued for ``agents`` in this process while the block runs."""
+        keys = [(namespace, agent) for agent in agents]
+        for key in keys:
+            self._waiting.setdefault(key, []).append(taker)
+        self._registered.set()
+        try:
+            yield
+        finally:
+            for key in keys:
+                queue = self._waiting.get(key, [])
+                if taker in queue:
+                    queue.remove(taker)
+                if not queue:
+                    self._waiting.pop(key, None)
+
+    def take(self, namespace: str, agent: str) -> Taker | None:
+        """The first open taker for ``agent`` with room for one more lease, reserved."""
+        for taker in self._waiting.get((namespace, agent), ()):
+            if not taker.closed and taker.room > 0:
+                taker.reserve()
+                return taker
         return None
 
     async def wait_for_waiter(self, namespace: str, agent: str, count: int = 1, timeout: float = 5.0) -> None:

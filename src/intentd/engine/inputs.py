@@ -71,6 +71,16 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenStream:
+    """A held delivery stream of ``worker`` for ``agents`` (``streams.py``)."""
+
+    agents: tuple[str, ...]
+    worker: str
+    lease_seconds: float = 30.0
+    max_in_flight: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class Complete:
     lease_token: str
     result: JSON | None = None

@@ -12,7 +12,14 @@ from intentd.store import Store
 
 from .delivery import DeliveryService
 from .dispatch import Dispatcher
-from .effects import CancelChildren, DirectHandoff, JoinParent, QueueForDelivery, ReplyToSender
+from .effects import (
+    CancelChildren,
+    DirectHandoff,
+    FreeStreamPlace,
+    JoinParent,
+    QueueForDelivery,
+    ReplyToSender,
+)
 from .effects.inbox import InboxThreadChanges
 from .humans import HumanTasks, HumanTaskService
 from .humans.notices import Announcer
@@ -24,6 +31,7 @@ from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
 from .runs import RunService
 from .scheduler import Scheduler
+from .streams import HeldStreams, StreamService
 from .timers import Deadline, StepTimer, WakeUp
 from .workflows import HumanAnswers, Plans
 
@@ -40,6 +48,7 @@ class Engine:
         self.notifier = Notifier(store, clock, notify)
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
+        held_streams = HeldStreams()  # the delivery streams held in this process
         plans = Plans()  # declared runs' plans, read once per process
         self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
@@ -55,11 +64,13 @@ class Engine:
                 CancelChildren(),
                 JoinParent(plans),
                 *timer_kinds,
+                FreeStreamPlace(held_streams),  # last: it sees how the change left the lease
             ]
         )
         answers = HumanAnswers(plans)
         self.intents = IntentService(store, clock, self.recorder, answers)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
+        self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.keys = KeyService(store, clock)
         self.inbox = InboxService(store, clock, self.recorder, answers)

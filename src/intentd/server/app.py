@@ -19,7 +19,20 @@ from intentd.store import open_store
 from . import errors, openapi
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
-from .routes import agents, approvals, inbox, intents, leases, links, mesh, meta, runs, scenarios, tasks
+from .routes import (
+    agents,
+    approvals,
+    deliveries,
+    inbox,
+    intents,
+    leases,
+    links,
+    mesh,
+    meta,
+    runs,
+    scenarios,
+    tasks,
+)
 
 log = logging.getLogger("intentd.server")
 
@@ -58,7 +71,21 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    for module in (meta, intents, leases, runs, agents, inbox, approvals, tasks, links, mesh, scenarios):
+    routes = (
+        meta,
+        intents,
+        leases,
+        runs,
+        agents,
+        deliveries,
+        inbox,
+        approvals,
+        tasks,
+        links,
+        mesh,
+        scenarios,
+    )
+    for module in routes:
         app.include_router(module.router)
     app.add_middleware(
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes

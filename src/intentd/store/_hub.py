@@ -31,6 +31,10 @@ class Subscription:
     def _wake(self) -> None:
         self._flag.set()
 
+    def wake(self) -> None:
+        """Wake the waiter from outside the hub (e.g. a lease handed to a held stream)."""
+        self._flag.set()
+
     @property
     def closed(self) -> bool:
         """The server is shutting down: stop waiting and answer now."""

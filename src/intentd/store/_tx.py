@@ -197,6 +197,10 @@ class Tx:
         rows = await self._rows("claimable_intents", namespace=namespace, to_agent=to_agent, limit=limit)
         return [intent_from_row(r) for r in rows]
 
+    async def leases_of_worker(self, namespace: str, worker: str) -> list[Intent]:
+        rows = await self._rows("leases_of_worker", namespace=namespace, worker=worker)
+        return [intent_from_row(r) for r in rows]
+
     async def expired_leases(self, now: Micros, limit: int) -> list[Intent]:
         return [intent_from_row(r) for r in await self._rows("expired_leases", now=now, limit=limit)]
 

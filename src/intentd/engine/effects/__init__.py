@@ -7,7 +7,15 @@ live in ``engine/timers``."""
 from .cascade import CancelChildren
 from .handoff import DirectHandoff
 from .join import JoinParent
+from .leases import FreeStreamPlace
 from .queue import QueueForDelivery
 from .reply import ReplyToSender
 
-__all__ = ["CancelChildren", "DirectHandoff", "JoinParent", "QueueForDelivery", "ReplyToSender"]
+__all__ = [
+    "CancelChildren",
+    "DirectHandoff",
+    "FreeStreamPlace",
+    "JoinParent",
+    "QueueForDelivery",
+    "ReplyToSender",
+]

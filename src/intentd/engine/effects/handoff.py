@@ -1,6 +1,7 @@
 """Direct handoff: an intent just queued is leased, in the same transaction, to a claim of this
-process that is waiting for its agent (see ``engine/dispatch.py``), so a handoff between agents costs
-one commit. Runs after :class:`~intentd.engine.effects.QueueForDelivery`."""
+process that is waiting for its agent, or to a delivery stream held for it (see
+``engine/dispatch.py``), so a handoff between agents costs one commit. Runs after
+:class:`~intentd.engine.effects.QueueForDelivery`."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ class DirectHandoff:
         intent = change.intent
         if intent.status is not Status.SUBMITTED:
             return
-        waiter = self._dispatcher.take(intent.namespace, intent.to_agent)
-        if waiter is None:
+        taker = self._dispatcher.take(intent.namespace, intent.to_agent)
+        if taker is None:
             return
-        leased = change.lease(waiter.claim.worker, waiter.claim.lease_seconds, change.events[-1].at)
-        # The waiter sees the lease only once it has committed; a rollback withdraws the offer.
-        tx.after_commit.append(lambda: waiter.settle(leased))
-        tx.after_rollback.append(lambda: waiter.settle(None))
+        leased = change.lease(taker.worker, taker.lease_seconds, change.events[-1].at)
+        # The taker sees the lease only once it has committed; a rollback withdraws the offer.
+        tx.after_commit.append(lambda: taker.settle(leased))
+        tx.after_rollback.append(lambda: taker.settle(None))

@@ -80,6 +80,12 @@ WHERE namespace = :namespace AND to_agent = :to_agent AND status = 'SUBMITTED'
 ORDER BY queued_at, intent_id
 LIMIT :limit;
 
+-- The open leases of one worker (a held delivery stream's, sent again when it reconnects).
+-- name: leases_of_worker
+SELECT * FROM intents
+WHERE lease_expires_at IS NOT NULL AND namespace = :namespace AND lease_owner = :worker
+ORDER BY lease_expires_at;
+
 -- name: expired_leases
 SELECT * FROM intents WHERE lease_expires_at <= :now ORDER BY lease_expires_at LIMIT :limit;
 

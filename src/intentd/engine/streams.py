@@ -1,0 +1,200 @@
+"""Held delivery streams: push delivery with leases (ARCHITECTURE.md §5, the ``stream`` binding).
+
+A worker process holds one stream for its agents, and the server pushes each delivery onto it, leased,
+the moment it commits. A held :class:`Stream` is a standing claim: the direct handoff leases work queued
+in this process to it inside the submitting transaction (``dispatch.py``), and when woken it leases
+what waits in the database (work queued on another replica, or while it was full). It never holds
+more than ``max_in_flight`` open leases; one is freed when its lease ends, whatever ends it (complete,
+fail, release, wait, expiry, cancel: :class:`~intentd.engine.effects.leases.FreeStreamPlace` tells
+:class:`HeldStreams` after the commit).
+
+Leases belong to the worker, not to the connection: a dropped stream releases nothing (its leases
+expire as claimed ones do), and a stream opened again by the same worker first sends the worker's
+open leases again (``resumed``), so a delivery lost with the connection is not lost; the worker skips
+the ones it is running. Leases ended on another replica are not seen here at once: a full stream
+reads its worker's open leases again before it concludes it has no room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+from intentd.model import Intent, Micros, ValidationFailed
+from intentd.store import Store, Subscription, Tx, agent_key
+
+from ._change import Change
+from .dispatch import Dispatcher
+from .inputs import OpenStream, Principal
+from .recorder import Recorder
+
+Clock = Callable[[], Micros]
+MAX_IN_FLIGHT = 1000
+MAX_AGENTS = 100
+IDLE_SECONDS = 15.0  # an idle stream yields an empty batch this often (the route sends a keep-alive)
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """One delivery sent on a stream; ``resumed``: a lease the worker held before this stream."""
+
+    intent: Intent
+    resumed: bool = False
+
+
+class Stream:
+    """One held stream: the leases it may still take, and the deliveries waiting to be sent."""
+
+    def __init__(self, namespace: str, req: OpenStream, wake: Subscription) -> None:
+        self.namespace = namespace
+        self.req = req
+        self.held: dict[str, str] = {}  # intent id -> lease token: the worker's open leases
+        self.ready: list[Intent] = []  # leased and committed, not sent yet
+        self.pending = 0  # leases whose transaction has not committed yet
+        self.closed = False
+        self._wake = wake
+
+    @property
+    def worker(self) -> str:
+        return self.req.worker
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.req.lease_seconds
+
+    @property
+    def room(self) -> int:
+        return self.req.max_in_flight - len(self.held) - self.pending
+
+    def reserve(self) -> None:
+        self.pending += 1
+
+    def settle(self, intent: Intent | None) -> None:
+        self.pending -= 1
+        if intent is not None and intent.lease is not None:
+            self.held[intent.intent_id] = intent.lease.token
+            self.ready.append(intent)
+            self._wake.wake()
+
+    def ended(self, intent_id: str, token: str) -> None:
+        """A lease of this worker ended (committed): its place is free again."""
+        if self.held.get(intent_id) != token:
+            return  # not ours, or a newer lease of the same intent
+        was_full = self.room <= 0
+        del self.held[intent_id]
+        if was_full:
+            self._wake.wake()  # work may be queued that it had no room for
+
+    def take_ready(self) -> list[Pushed]:
+        ready, self.ready = self.ready, []
+        return [Pushed(intent) for intent in ready]
+
+
+class HeldStreams:
+    """The streams held in this process, by worker: where an ended lease frees a place."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], set[Stream]] = {}  # (namespace, worker) -> its streams
+
+    def holds(self, namespace: str, worker: str) -> bool:
+        return (namespace, worker) in self._held
+
+    def lease_ended(self, namespace: str, worker: str, intent_id: str, token: str) -> None:
+        for stream in self._held.get((namespace, worker), ()):
+            stream.ended(intent_id, token)
+
+    @contextmanager
+    def holding(self, stream: Stream) -> Iterator[None]:
+        key = (stream.namespace, stream.worker)
+        self._held.setdefault(key, set()).add(stream)
+        try:
+            yield
+        finally:
+            streams = self._held.get(key, set())
+            streams.discard(stream)
+            if not streams:
+                self._held.pop(key, None)
+
+
+class StreamService:
+    def __init__(
+        self, store: Store, clock: Clock, recorder: Recorder, dispatcher: Dispatcher, held: HeldStreams
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._recorder = recorder
+        self._dispatcher = dispatcher
+        self._held = held
+
+    async def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
+        """The deliveries of a held stream, batch by batch, until the server shuts down or the caller
+        stops reading; an empty batch after ``IDLE_SECONDS`` without one."""
+        check(req)
+        ns = principal.namespace
+        with self._store.hub.subscribe(*(agent_key(ns, agent) for agent in req.agents)) as wake:
+            stream = Stream(ns, req, wake)
+            with self._held.holding(stream), self._dispatcher.taking(stream, ns, req.agents):
+                try:
+                    resumed = await self._reread_leases(stream)
+                    if resumed:
+                        yield [Pushed(intent, resumed=True) for intent in resumed]
+                    while not wake.closed:
+                        batch = stream.take_ready() or await self._lease_queued(stream)
+                        if batch:
+                            yield batch
+                            continue
+                        if not await wake.wait(IDLE_SECONDS) and not wake.closed:
+                            yield []
+                finally:
+                    stream.closed = True
+
+    async def _lease_queued(self, stream: Stream) -> list[Pushed]:
+        """Lease what waits in the database for the stream's agents, as far as it has room."""
+        if stream.room <= 0:
+            await self._reread_leases(stream)  # leases may have ended on another replica
+            if stream.room <= 0:
+                return []
+        ns, agents = stream.namespace, stream.req.agents
+        waiting = await self._store.read(lambda tx: _agents_with_work(tx, ns, agents))
+        if waiting:
+            await self._store.write(lambda tx: self._lease(tx, stream, waiting))
+        return stream.take_ready()
+
+    async def _lease(self, tx: Tx, stream: Stream, agents: list[str]) -> None:
+        now = self._clock()
+        for agent in agents:
+            for intent in await tx.claimable_intents(stream.namespace, agent, max(stream.room, 0)):
+                change = Change(intent)
+                stream.reserve()
+                leased = change.lease(stream.worker, stream.lease_seconds, now)
+                await self._recorder.record(tx, change)
+                tx.after_commit.append(partial(stream.settle, leased))
+                tx.after_rollback.append(lambda: stream.settle(None))
+
+    async def _reread_leases(self, stream: Stream) -> list[Intent]:
+        """Read the worker's open leases for the stream's agents into ``stream.held``; returns them."""
+        before = dict(stream.held)
+        leases = await self._store.read(lambda tx: tx.leases_of_worker(stream.namespace, stream.worker))
+        mine = [i for i in leases if i.to_agent in stream.req.agents and i.lease is not None]
+        held = {i.intent_id: i.lease.token for i in mine if i.lease is not None}
+        # Leases that committed while the read ran are the stream's too.
+        held.update((k, v) for k, v in stream.held.items() if k not in before)
+        stream.held = held
+        return mine
+
+
+def check(req: OpenStream) -> None:
+    if not 1 <= len(req.agents) <= MAX_AGENTS:
+        raise ValidationFailed(f"a stream serves 1..{MAX_AGENTS} agents", details={"field": "agent"})
+    if not 1 <= req.max_in_flight <= MAX_IN_FLIGHT:
+        raise ValidationFailed(
+            f"max_in_flight must be 1..{MAX_IN_FLIGHT}", details={"field": "max_in_flight"}
+        )
+    if req.lease_seconds <= 0:
+        raise ValidationFailed("lease_seconds must be positive", details={"field": "lease_seconds"})
+
+
+async def _agents_with_work(tx: Tx, namespace: str, agents: tuple[str, ...]) -> list[str]:
+    return [agent for agent in agents if await tx.claimable_intents(namespace, agent, 1)]
