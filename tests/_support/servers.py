@@ -127,6 +127,29 @@ async def serving(app: FastAPI, *, raise_app_exceptions: bool = True) -> AsyncIt
         yield client
 
 
+@asynccontextmanager
+async def listening(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` (its lifespan already running, see :func:`serving`) over real HTTP on a free
+    127.0.0.1 port in this event loop, with uvicorn as ``intentd serve`` runs it; yields its URL.
+    For what an in-process ASGI transport cannot do, such as a response that never ends."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        app.state.engine.store.hub.close()  # held streams end now, not at their next keep-alive
+        await asyncio.wait_for(task, STOP_TIMEOUT)
+
+
 class SubscriptionWatch:
     """Stands in for a hub's ``subscribe`` and notes which keys are subscribed, so a test can wait
     until a stream or long poll is parked on its wake-up rather than sleep. A key counts once its

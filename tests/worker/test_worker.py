@@ -1,4 +1,6 @@
-"""The worker runtime against the real app (both backends), through the SDK's AsyncClient."""
+"""The worker runtime against the real app (both backends), through the SDK's AsyncClient: over real
+HTTP, where the worker holds a delivery stream, and in-process (httpx's ASGITransport), where it
+claims."""
 
 from __future__ import annotations
 
@@ -13,15 +15,19 @@ import pytest
 
 from intentd.client import AsyncClient, Client, IntentSpec, Status
 from intentd.worker import FatalError, Result, RetryableError, RetryPolicy, Worker
+from tests._support.servers import AppClient, listening
 from tests.conftest import TEST_KEY
 
 AGENT = "agent://test/local/agent"
 
 
-@pytest.fixture
-async def client(api: httpx.AsyncClient) -> AsyncIterator[AsyncClient]:
-    transport = httpx.ASGITransport(app=api.app)  # type: ignore[attr-defined]
-    async with AsyncClient("http://intentd.test", TEST_KEY, transport=transport) as sdk:
+@pytest.fixture(params=["stream", "claim"])
+async def client(api: AppClient, request: pytest.FixtureRequest) -> AsyncIterator[AsyncClient]:
+    if request.param == "claim":
+        async with AsyncClient("http://intentd.test", TEST_KEY, transport=api.to_app()) as sdk:
+            yield sdk
+        return
+    async with listening(api.app) as url, AsyncClient(url, TEST_KEY) as sdk:
         yield sdk
 
 

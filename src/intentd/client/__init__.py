@@ -57,6 +57,7 @@ from ._types import (
     RunTree,
     ScenarioApplied,
     ScenarioValid,
+    StreamDelivery,
     Thread,
 )
 
@@ -73,6 +74,7 @@ __all__ = [
     "Completion",
     "Conflict",
     "Delivery",
+    "StreamDelivery",
     "Event",
     "FeedItem",
     "Forbidden",

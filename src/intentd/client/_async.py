@@ -20,7 +20,19 @@ from intentd.wire import HumanTask, TaskAnswerResponse
 from . import _calls
 from ._base import DEFAULT_LIMITS, BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
 from ._errors import TransportError, transport_error
-from ._sse import SEGMENT_END, Deadline, Decoder, FeedFollow, Follow, IntentFollow, LineSplitter, Message, S
+from ._sse import (
+    SEGMENT_END,
+    Deadline,
+    Decoder,
+    FeedFollow,
+    Follow,
+    IntentFollow,
+    LineSplitter,
+    Message,
+    S,
+    delivery_stream,
+    stream_delivery,
+)
 from ._types import (
     AgentHealth,
     Approval,
@@ -41,6 +53,7 @@ from ._types import (
     RunTree,
     ScenarioApplied,
     ScenarioValid,
+    StreamDelivery,
     Thread,
 )
 
@@ -351,6 +364,27 @@ class AsyncClient(BaseClient):
                 wait_seconds=wait_seconds,
             )
         )
+
+    async def deliveries(
+        self,
+        agents: Sequence[str],
+        *,
+        worker_id: str,
+        lease_seconds: float = 30.0,
+        max_in_flight: int = 8,
+    ) -> AsyncIterator[StreamDelivery]:
+        """Hold one delivery stream for ``agents``: each intent as it is leased to ``worker_id``,
+        never more than ``max_in_flight`` open leases at once (a place frees when a lease ends),
+        until the server ends the stream. Open it again to go on: the leases ``worker_id`` still
+        holds come first, marked ``resumed``. An older server answers ``NotFound``: claim instead."""
+        call = delivery_stream(
+            agents, worker_id=worker_id, lease_seconds=lease_seconds, max_in_flight=max_in_flight
+        )
+        async with aclosing(self._messages(call)) as messages:
+            async for message in messages:
+                delivery = stream_delivery(message)
+                if delivery is not None:
+                    yield delivery
 
     async def heartbeat(self, intent_id: str, lease_token: str, *, lease_seconds: float = 30.0) -> Delivery:
         """Extend the lease; ``StaleLease`` (409) means another worker owns the intent now."""

@@ -23,7 +23,7 @@ from intentd.model import JSON, Status
 from ._base import Call, RetryPolicy, ignore
 from ._calls import agent_path, intent_path, list_events
 from ._errors import TransportError, WaitTimeout
-from ._types import Event, FeedItem
+from ._types import Event, FeedItem, StreamDelivery
 
 SEGMENT_END = "stream.timeout"
 STREAM_READ_MARGIN = 15.0  # seconds a stream may be silent beyond its wait (keep-alives come every 15)
@@ -258,6 +258,23 @@ class FeedFollow(Follow[FeedItem]):
         next_seq = data.get("next_seq")
         if isinstance(next_seq, int) and next_seq > self.cursor:
             self.cursor = next_seq
+
+
+def delivery_stream(
+    agents: Sequence[str], *, worker_id: str, lease_seconds: float, max_in_flight: int
+) -> Call[None]:
+    """A held delivery stream; the server sends keep-alives at least every 15 s while it is held."""
+    params = {
+        "agent": list(agents),
+        "worker_id": worker_id,
+        "lease_seconds": lease_seconds,
+        "max_in_flight": max_in_flight,
+    }
+    return Call("GET", "/v1/deliveries/stream", ignore, params=params, read_timeout=2 * STREAM_READ_MARGIN)
+
+
+def stream_delivery(message: Message) -> StreamDelivery | None:
+    return StreamDelivery.from_wire(_json(message.data)) if message.event == "delivery" else None
 
 
 def _json(data: str) -> JSON:

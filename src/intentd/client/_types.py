@@ -26,6 +26,7 @@ from intentd.wire import (
     RunTree,
     ScenarioApplied,
     ScenarioValid,
+    StreamDelivery,
     Thread,
     request_body,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ChildSpec",
     "Completion",
     "Delivery",
+    "StreamDelivery",
     "Event",
     "FeedItem",
     "Health",

@@ -72,6 +72,7 @@ from .responses import (
     MeshAgentList,
     ResolveAnswer,
     RunTree,
+    StreamDelivery,
     StreamTimeout,
 )
 from .runs import (
@@ -124,6 +125,7 @@ __all__ = [
     "DelegateBody",
     "DeleteMessagesBody",
     "Delivery",
+    "StreamDelivery",
     "ErrorAnswer",
     "ErrorBody",
     "Event",

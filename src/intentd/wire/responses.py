@@ -120,6 +120,13 @@ class Delivery(WireModel):
         return self.lease.delivery_attempt
 
 
+class StreamDelivery(Delivery):
+    """A delivery pushed on a held stream (``GET /v1/deliveries/stream``); ``resumed``: a lease the
+    worker already held, sent again when its stream was opened again."""
+
+    resumed: bool = False
+
+
 class LeaseAnswer(Delivery):
     """The answer to a lease heartbeat: the intent with its extended lease."""
 

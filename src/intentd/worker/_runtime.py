@@ -1,4 +1,4 @@
-"""The worker: claims intents for its agents, runs their handlers, and reports the outcome.
+"""The worker: takes intents for its agents, runs their handlers, and reports the outcome.
 
     worker = Worker(client, concurrency=8)
 
@@ -9,7 +9,11 @@
 
     worker.run()                           # until SIGTERM / SIGINT
 
-While a handler runs, a heartbeat extends its lease; if the server answers that the intent is no longer
+The worker holds one delivery stream for all its agents: the server pushes each intent with its lease
+the moment it is submitted (``GET /v1/deliveries/stream``), never more than ``concurrency`` at once. It
+opens the stream again when it ends (leases it still holds come first and are not run twice), and
+against a server without streams it long-polls claims per agent instead (``delivery="claim"`` asks for
+that; the default ``"auto"`` claims too where the client's transport cannot hold a stream). While a handler runs, a heartbeat extends its lease; if the server answers that the intent is no longer
 ours (canceled, or the lease was lost), the handler is told (``ctx.cancelled``; an async handler is
 cancelled) and its result is dropped. On shutdown the worker stops claiming, lets running handlers finish
 within the grace period and releases the rest, so another worker takes them at once.
@@ -28,9 +32,11 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec
+import httpx
+
+from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec, NotFound
 from intentd.model import JSON, normalize_address
 
 from ._client import async_twin
@@ -41,6 +47,7 @@ from ._slots import Slots
 log = logging.getLogger("intentd.worker")
 Handler = Callable[..., Any]
 _MAX_BATCH = 16
+_MAX_BACKOFF = 5.0  # seconds at most between attempts to open the delivery stream again
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,11 @@ def _envelope(intent: Intent) -> JSON:
 class Worker:
     """Serves the agents registered with :meth:`agent`.
 
-    ``concurrency`` bounds the handlers running at once, across all agents. The agents share it so
-    that none waits for another: each can always poll with at least one slot (with fewer slots than
-    agents, they take turns, one long poll of ``claim_wait_seconds`` each). A sync :class:`Client`
+    ``concurrency`` bounds the handlers running at once, across all agents: on the delivery stream
+    it is the stream's ``max_in_flight``; with claims the agents share it so that none waits for
+    another (each can always poll with at least one slot; with fewer slots than agents, they take
+    turns, one long poll of ``claim_wait_seconds`` each). ``delivery``: ``"auto"`` (a held stream
+    where the transport can hold one, else claims), ``"stream"`` or ``"claim"``. A sync :class:`Client`
     is used through an AsyncClient configured the same way: headers, API key, timeout, retry policy
     and transport (a plain ``httpx.HTTPTransport``, which httpx builds when given none, is replaced
     by its async twin; for a network transport configured by hand, pass an AsyncClient).
@@ -101,8 +110,12 @@ class Worker:
         claim_wait_seconds: float = 10.0,
         shutdown_grace_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        delivery: Literal["auto", "stream", "claim"] = "auto",
     ) -> None:
+        if delivery not in ("auto", "stream", "claim"):
+            raise ValueError("delivery is 'auto', 'stream' or 'claim'")
         self._client_config = client
+        self.delivery = delivery
         self.concurrency = concurrency
         self.worker_id = worker_id or f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
@@ -161,16 +174,14 @@ class Worker:
         self._stopping = self._stopping or asyncio.Event()
         client = self._async_client()
         run = _Run(self, client)
-        claimers = [
-            asyncio.create_task(run.claim_loop(address, handler), name=f"claim {address}")
-            for address, handler in self._handlers.items()
-        ]
+        stream = self.delivery == "stream" or (self.delivery == "auto" and _streams_through(client))
+        taking = run.stream_loop() if stream else run.claim_loops()
+        taker = asyncio.create_task(taking, name="intentd-deliveries")
         try:
             await self._stopping.wait()
         finally:
-            for task in claimers:
-                task.cancel()
-            await asyncio.gather(*claimers, return_exceptions=True)
+            taker.cancel()
+            await asyncio.gather(taker, return_exceptions=True)
             await run.drain(self.shutdown_grace_seconds)
             if not isinstance(self._client_config, AsyncClient):
                 await client.aclose()
@@ -195,6 +206,53 @@ class _Run:
         self.client = client
         self.slots = Slots(worker.concurrency, worker._handlers)
         self.running: dict[asyncio.Task[None], Delivery] = {}
+        self.tokens: set[str] = set()  # the leases of the running handlers
+
+    async def stream_loop(self) -> None:
+        """Hold the delivery stream, opening it again when it ends; claims against an older server."""
+        failures = 0
+        while True:
+            try:
+                async for delivery in self.client.deliveries(
+                    list(self.worker._handlers),
+                    worker_id=self.worker.worker_id,
+                    lease_seconds=self.worker.lease_seconds,
+                    max_in_flight=self.worker.concurrency,
+                ):
+                    failures = 0
+                    self._start(delivery)
+                failures = 0  # the server ended it (a restart, a shutdown): open it again
+            except NotFound:
+                log.info("the server has no delivery streams; claiming instead")
+                await self.claim_loops()
+                return
+            except IntentdError as exc:
+                log.warning("delivery stream failed: %s; opening it again", exc)
+            except Exception:  # a bug must not end the deliveries silently until shutdown
+                log.exception("delivery stream failed unexpectedly; opening it again")
+            failures += 1
+            await asyncio.sleep(min(_MAX_BACKOFF, 0.1 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0))
+
+    def _start(self, delivery: Delivery) -> None:
+        if delivery.lease_token in self.tokens:
+            return  # a lease sent again on a new stream, and its handler is running already
+        handler = self.worker._handlers.get(delivery.intent.to_agent)
+        if handler is None:  # not ours (the server sends only what was asked for)
+            log.warning("delivery for %s, which this worker does not serve", delivery.intent.to_agent)
+            return
+        task = asyncio.create_task(self.handle(handler, delivery))
+        self.running[task] = delivery
+        self.tokens.add(delivery.lease_token)
+        task.add_done_callback(self._handled)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        delivery = self.running.pop(task, None)
+        if delivery is not None:
+            self.tokens.discard(delivery.lease_token)
+
+    async def claim_loops(self) -> None:
+        loops = [self.claim_loop(address, handler) for address, handler in self.worker._handlers.items()]
+        await asyncio.gather(*loops)
 
     async def claim_loop(self, address: str, handler: Handler) -> None:
         want = 1
@@ -356,6 +414,14 @@ class _Run:
                 log.warning("could not release %s: %s", delivery.intent.intent_id, exc)
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
+
+
+def _streams_through(client: AsyncClient) -> bool:
+    """Whether the client's transport hands over a response as it arrives. httpx's network transport
+    does; its ASGITransport (an app in the same process, in tests) and a borrowed sync transport
+    read the whole body first, which a held stream never ends: the worker claims through those."""
+    transport = client.transport
+    return transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
 
 
 def _retryable(delivery: Delivery, exc: BaseException) -> bool:
