@@ -1,6 +1,6 @@
 """A worker killed with SIGKILL mid-handler: its intent is redelivered after the lease expires and
 completed by another worker, exactly once in the intent's final state. Real server, real worker
-processes started with ``intentd worker run``."""
+processes started with ``intentd worker run``, taking work on a held delivery stream and by claims."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ AGENTS = textwrap.dedent("""
     from intentd.worker import Worker
 
     worker = Worker(concurrency=2, lease_seconds=1.5, claim_wait_seconds=1.0,
-                    shutdown_grace_seconds=5.0)
+                    shutdown_grace_seconds=5.0, delivery=os.environ["DELIVERY"])
 
     @worker.agent("agent://crash/test/slow")
     def slow(ctx, intent):
@@ -36,9 +36,9 @@ AGENTS = textwrap.dedent("""
 """)
 
 
-def start_worker(server: Server, workdir: Path, *, hang: bool) -> subprocess.Popen[bytes]:
+def start_worker(server: Server, workdir: Path, *, hang: bool, delivery: str) -> subprocess.Popen[bytes]:
     env = child_environment(url=server.url, api_key=server.api_key)
-    env.update({"MARKS": str(workdir / "marks"), "HANG": "1" if hang else "0"})
+    env.update({"MARKS": str(workdir / "marks"), "HANG": "1" if hang else "0", "DELIVERY": delivery})
     with (workdir / f"worker-{'hang' if hang else 'ok'}.log").open("ab") as log:
         return subprocess.Popen(
             intentd_command("worker", "run", "crash_agents:worker"),
@@ -50,8 +50,8 @@ def start_worker(server: Server, workdir: Path, *, hang: bool) -> subprocess.Pop
         )
 
 
-def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path) -> str:
-    first = start_worker(server, workdir, hang=True)
+def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path, delivery: str) -> str:
+    first = start_worker(server, workdir, hang=True, delivery=delivery)
     try:
         created = http.post(
             "/v1/intents",
@@ -73,15 +73,18 @@ def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path)
     return str(created["intent_id"])
 
 
-def test_a_killed_worker_s_intent_is_completed_once_by_another(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("delivery", ["stream", "claim"])
+def test_a_killed_worker_s_intent_is_completed_once_by_another(
+    database_url: str, tmp_path: Path, delivery: str
+) -> None:
     (tmp_path / "crash_agents.py").write_text(AGENTS)
     marks = tmp_path / "marks"
     marks.mkdir()  # each handler start leaves a file: <pid>-<attempt>, holding its idempotency key
     with Servers(tmp_path) as servers:
         server = servers.start(database_url)
         with server.client() as http:
-            intent_id = kill_a_worker_mid_handler(server, http, tmp_path)
-            second = start_worker(server, tmp_path, hang=False)
+            intent_id = kill_a_worker_mid_handler(server, http, tmp_path, delivery)
+            second = start_worker(server, tmp_path, hang=False, delivery=delivery)
             try:
                 wait_until(
                     lambda: http.get(f"/v1/intents/{intent_id}").json()["intent"]["status"] == "COMPLETED",
