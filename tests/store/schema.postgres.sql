@@ -1,3 +1,9 @@
+agent_bindings.namespace text NOT NULL
+agent_bindings.address text NOT NULL
+agent_bindings.delivery_mode text NOT NULL
+agent_bindings.lease_micros bigint NOT NULL
+agent_bindings.created_at bigint NOT NULL
+agent_bindings.updated_at bigint NOT NULL
 agent_feed.namespace text NOT NULL
 agent_feed.address text NOT NULL
 agent_feed.seq bigint NOT NULL
@@ -141,6 +147,7 @@ workflow_runs.namespace text NOT NULL
 workflow_runs.scenario_id text NOT NULL
 workflow_runs.plan text NOT NULL
 workflow_runs.created_at bigint NOT NULL
+agent_bindings PRIMARY KEY (namespace, address)
 agent_feed PRIMARY KEY (namespace, address, seq)
 agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
@@ -160,6 +167,7 @@ runtime_secrets PRIMARY KEY (name)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
 workflow_runs PRIMARY KEY (run_id)
+CREATE UNIQUE INDEX agent_bindings_pkey ON public.agent_bindings USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);

@@ -1,3 +1,14 @@
+-- table agent_bindings
+CREATE TABLE agent_bindings (
+    namespace      TEXT NOT NULL,
+    address        TEXT NOT NULL,
+    delivery_mode  TEXT NOT NULL,     -- stream | poll
+    lease_micros   BIGINT NOT NULL,   -- how long a lease taken by the `stream` binding lasts
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address)
+);
+
 -- table agent_feed
 CREATE TABLE agent_feed (
     namespace       TEXT NOT NULL,

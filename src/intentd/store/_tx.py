@@ -563,6 +563,25 @@ class Tx:
         row = await self._one("get_agent", namespace=namespace, address=address)
         return {**dict(row), "heartbeat": loads(row["heartbeat"])} if row else None
 
+    # -- delivery bindings (engine/bindings.py) --------------------------------------------------
+    async def put_agent_binding(
+        self, namespace: str, address: str, delivery_mode: str, lease_micros: Micros, now: Micros
+    ) -> None:
+        await self._write(
+            "put_agent_binding",
+            namespace=namespace,
+            address=address,
+            delivery_mode=delivery_mode,
+            lease_micros=lease_micros,
+            now=now,
+        )
+
+    async def agent_binding(self, namespace: str, address: str) -> dict[str, Any] | None:
+        """The agent's registered binding (``delivery_mode``, ``lease_micros``, ``created_at``,
+        ``updated_at``), or None if it never registered one."""
+        row = await self._one("get_agent_binding", namespace=namespace, address=address)
+        return dict(row) if row else None
+
     # -- the notification outbox (engine/notify) and the runtime's own secrets -------------------
     async def insert_notifications(self, rows: list[dict[str, Any]]) -> None:
         """Queue outbox rows (``notice`` is JSON-encoded here); the caller wakes the sender."""

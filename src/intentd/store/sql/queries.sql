@@ -320,3 +320,14 @@ ON CONFLICT (name) DO NOTHING;
 
 -- name: get_runtime_secret
 SELECT value FROM runtime_secrets WHERE name = :name;
+
+-- name: put_agent_binding
+-- Register (or change) an agent's delivery binding; created_at stays that of the first registration.
+INSERT INTO agent_bindings (namespace, address, delivery_mode, lease_micros, created_at, updated_at)
+VALUES (:namespace, :address, :delivery_mode, :lease_micros, :now, :now)
+ON CONFLICT (namespace, address) DO UPDATE SET
+    delivery_mode = excluded.delivery_mode, lease_micros = excluded.lease_micros,
+    updated_at = excluded.updated_at;
+
+-- name: get_agent_binding
+SELECT * FROM agent_bindings WHERE namespace = :namespace AND address = :address;
