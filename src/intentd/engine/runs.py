@@ -30,6 +30,7 @@ from intentd.model import (
 from intentd.store import Store, Tx
 
 from ._change import Change, check_lease, new_intent
+from .bindings import BindAgent, register
 from .inputs import Principal, SubmitIntent
 from .intents import load, replayed_submit
 from .recorder import Recorder
@@ -43,6 +44,7 @@ class ApplyScenario:
     scenario_id: str
     plan: Plan
     run: SubmitIntent  # the run's own intent: its type, payload, deadline
+    bindings: tuple[BindAgent, ...] = ()  # the delivery bindings its agents declare (bindings.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,8 @@ class RunService:
                 existing = await replayed_submit(tx, principal.namespace, idempotency_key, fingerprint)
                 if existing is not None:
                     return existing, False
+            for binding in req.bindings:  # registered with the run: its first step may be theirs
+                await register(tx, principal.namespace, binding, now)
             change = new_intent(
                 principal.namespace,
                 spec,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from intentd.model import Micros, now_us
 from intentd.store import Store
 
+from .bindings import BindingService
 from .delivery import DeliveryService
 from .dispatch import Dispatcher
 from .effects import (
@@ -70,6 +71,7 @@ class Engine:
         answers = HumanAnswers(plans)
         self.intents = IntentService(store, clock, self.recorder, answers)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
+        self.bindings = BindingService(store, clock, self.recorder)  # AXP delivery bindings
         self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.keys = KeyService(store, clock)
