@@ -3,6 +3,7 @@ requests and documents its answers with these models, the SDK builds its request
 answers with the same ones. Imports only ``intentd.model`` (and pydantic), so an agent host that
 installs only the SDK has it."""
 
+from .bindings import AgentBinding, BindingAnswer, BindingBody
 from .humans import (
     TASK_TYPES,
     EscalationLevel,
@@ -102,6 +103,7 @@ from .scenarios import (
 
 __all__ = [
     "AXP_EXTRAS",
+    "AgentBinding",
     "AgentHealth",
     "AgentSpec",
     "AppliedAgent",
@@ -110,6 +112,8 @@ __all__ = [
     "ApprovalRecord",
     "AwaitAnswer",
     "AwaitBody",
+    "BindingAnswer",
+    "BindingBody",
     "CancelBody",
     "Capabilities",
     "ChildSpec",

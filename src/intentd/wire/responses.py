@@ -150,6 +150,13 @@ class FeedItem(WireModel):
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     reason: str | None = None
+    # On the stream of an agent registered with the ``stream`` binding, its delivery (status
+    # DELIVERED): the lease to heartbeat (and to fence ``resume`` with); ``resumed``: a lease taken
+    # before, its entry read again.
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    delivery_attempt: int | None = None
+    resumed: bool = False
 
 
 class StreamTimeout(WireModel):
