@@ -1,5 +1,7 @@
 """The DBOS Transact peer: the benchmark's workloads as durable DBOS workflows.
 
+- ``roundtrip``: a workflow calling one step that returns ``x + 1`` (submit → the step ran → the
+  result seen by the submitter: intentd's SDK round trip).
 - ``chain3``: a workflow calling three steps in turn, each returning ``x + 1``.
 - ``fanout10``: an async workflow starting ten async steps at once (``asyncio.gather``) and joining
   all of them; each returns ``x + 1``, the workflow their sum. This is DBOS's fastest fan-out: steps
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -46,8 +49,16 @@ def add_one(x: int) -> int:
 
 
 @DBOS.workflow()
+def roundtrip(x: int) -> int:
+    return add_one(x)
+
+
+@DBOS.workflow()
 def chain3(x: int) -> int:
     return add_one(add_one(add_one(x)))
+
+
+STEPS = {"roundtrip": (roundtrip, 1), "chain3": (chain3, 3)}  # sync workflows, and the steps they add
 
 
 @DBOS.step()
@@ -73,29 +84,31 @@ async def parked_in_sleep(x: int) -> int:
     return x
 
 
-# -- chain3: threads, as a sync DBOS application does ---------------------------------------------
-def one_chain(x: int) -> float:
+# -- roundtrip, chain3: threads, as a sync DBOS application does -----------------------------------
+def one_run(workload: str, x: int) -> float:
     """Submit a workflow and wait for its result; returns the latency in seconds."""
+    workflow, steps = STEPS[workload]
     started = time.perf_counter()
-    result = DBOS.start_workflow(chain3, x).get_result()
+    result = DBOS.start_workflow(workflow, x).get_result()
     elapsed = time.perf_counter() - started
-    if result != x + 3:
-        raise RuntimeError(f"chain3({x}) returned {result}")
+    if result != x + steps:
+        raise RuntimeError(f"{workload}({x}) returned {result}")
     return elapsed
 
 
-def chains(args: argparse.Namespace) -> dict[str, Any]:
+def chains(args: argparse.Namespace, workload: str) -> dict[str, Any]:
+    run = functools.partial(one_run, workload)
     for i in range(args.warmup):
-        one_chain(i)
+        run(i)
     meter = Meter({"DBOS": [os.getpid()]})
     before = meter.sample()
-    seq = [one_chain(i) for i in range(args.chains)]
+    seq = [run(i) for i in range(args.chains)]
     sequential = block(seq, meter, before)
     # One thread per chain in flight, each submitting and waiting: the same shape as intentd's
     # driver (``in_flight`` submit-and-wait tasks).
     before = meter.sample()
     with ThreadPoolExecutor(max_workers=args.in_flight) as pool:
-        con = list(pool.map(one_chain, range(args.concurrent_chains)))
+        con = list(pool.map(run, range(args.concurrent_chains)))
     return {"sequential": sequential, "concurrent": block(con, meter, before)}
 
 
@@ -193,7 +206,7 @@ def emit(out: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system-db", required=True, help="sqlite:///file or postgresql://…")
-    parser.add_argument("--workloads", default="chain3,fanout10", help="comma-separated")
+    parser.add_argument("--workloads", default="roundtrip,chain3,fanout10", help="comma-separated")
     parser.add_argument("--chains", type=int, default=200, help="sequential runs per workload")
     parser.add_argument("--concurrent-chains", type=int, default=500)
     parser.add_argument("--in-flight", type=int, default=50)
@@ -217,8 +230,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(parked(args))  # prints and exits
     out: dict[str, Any] = {}
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    if "chain3" in workloads:
-        out["chain3"] = chains(args)
+    for workload in STEPS:
+        if workload in workloads:
+            out[workload] = chains(args, workload)
     if "fanout10" in workloads:
         out["fanout10"] = asyncio.run(fanouts(args))
     DBOS.destroy()
