@@ -1,5 +1,6 @@
 """The processes and databases a benchmark run sets up and tears down: a fresh database, ``intentd
-serve`` on a free port, agent processes (bench/agents.py) and the supervisor (bench/supervisor.py)."""
+serve`` on a free port (or several, replicas of one PostgreSQL database), agent processes (bench/agents.py
+on raw HTTP, bench/sdk_agent.py as SDK Workers) and the supervisor (bench/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -52,17 +53,20 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def intentd_server(database_url: str, workdir: Path, api_key: str) -> AsyncIterator[Server]:
+async def intentd_server(
+    database_url: str, workdir: Path, api_key: str, name: str = "intentd"
+) -> AsyncIterator[Server]:
     """``intentd serve`` on a free port of 127.0.0.1; yields it once /health answers.
-    Its log goes to a file in ``workdir`` and is shown if it holds an error."""
+    Its log goes to ``workdir/<name>.log`` and is shown if it holds an error (replicas of one
+    PostgreSQL database each have their own ``name``)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")}
     env.update(
         INTENTD_BOOTSTRAP_API_KEY=api_key,
         INTENTD_LOG_LEVEL="warning",
-        INTENTD_KEY_FILE=str(workdir / "intentd-key"),
+        INTENTD_KEY_FILE=str(workdir / f"{name}-key"),
     )
-    log_path = workdir / "intentd.log"
+    log_path = workdir / f"{name}.log"
     executable = Path(sys.executable).with_name("intentd")  # the venv's console script
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -87,10 +91,10 @@ async def intentd_server(database_url: str, workdir: Path, api_key: str) -> Asyn
         # A claim long-poll whose client is gone still holds uvicorn's graceful shutdown until its
         # wait_seconds pass; the run is over and the data durable, so do not wait for that.
         if not await stop(process, grace_seconds=3):
-            console.print("intentd was still running 3 s after SIGTERM (pending long-poll claims); killed it")
+            console.print(f"{name} was still running 3 s after SIGTERM (pending long-poll claims); killed it")
         log_text = log_path.read_text(errors="replace")
         if "Traceback" in log_text or "ERROR" in log_text:
-            console.print(f"[yellow]intentd logged errors:[/yellow]\n{log_text[-4000:]}")
+            console.print(f"[yellow]{name} logged errors:[/yellow]\n{log_text[-4000:]}")
 
 
 async def wait_healthy(url: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
@@ -106,27 +110,56 @@ async def wait_healthy(url: str, process: asyncio.subprocess.Process, log_path: 
 
 @dataclass(frozen=True)
 class AgentPlan:
-    """One bench/agents.py process: its address, the next step it hands on to (``then``) and that
-    step's ``reply_to``, its claim loops and how many intents a claim takes at most."""
+    """One bench/agents.py process (raw HTTP): its address, the next step it hands on to (``then``)
+    and that step's ``reply_to``, its claim loops, how many intents a claim takes at most, and how it
+    is bound: long-poll claims or one held delivery stream (``loops * max_intents`` in flight)."""
 
     agent: str
     next_agent: str | None = None
     reply_to: str | None = None
     loops: int = 4
     max_intents: int = 16
+    binding: str = "claim"
+
+    def argv(self) -> list[str]:
+        argv = ["-m", "bench.agents", "--agent", self.agent, "--binding", self.binding]
+        argv += ["--loops", str(self.loops), "--max-intents", str(self.max_intents)]
+        argv += ["--next", self.next_agent] if self.next_agent else []
+        return argv + (["--next-reply-to", self.reply_to] if self.reply_to else [])
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """One bench/sdk_agent.py process: an intentd ``Worker`` with one handler for ``agent``, handing on
+    to ``next_agent`` (with ``reply_to``) by returning ``Result(then=...)``; ``delivery`` is the
+    Worker's switch (``stream``, ``claim`` or ``auto``)."""
+
+    agent: str
+    next_agent: str | None = None
+    reply_to: str | None = None
+    concurrency: int = 64
+    delivery: str = "auto"
+
+    def argv(self) -> list[str]:
+        argv = ["-m", "bench.sdk_agent", "--agent", self.agent, "--delivery", self.delivery]
+        argv += ["--concurrency", str(self.concurrency)]
+        argv += ["--next", self.next_agent] if self.next_agent else []
+        return argv + (["--next-reply-to", self.reply_to] if self.reply_to else [])
 
 
 @contextlib.asynccontextmanager
-async def agent_processes(url: str, api_key: str, plans: Sequence[AgentPlan]) -> AsyncIterator[list[int]]:
-    """One bench/agents.py process per plan, stopped on exit; yields their process ids."""
+async def agent_processes(
+    urls: Sequence[str], api_key: str, plans: Sequence[AgentPlan | WorkerPlan]
+) -> AsyncIterator[list[int]]:
+    """One process per plan, stopped on exit; yields their process ids. Plan i talks to
+    ``urls[i % len(urls)]`` (the replicas, when there are several)."""
     processes = []
     try:
-        for plan in plans:
-            argv = ["-m", "bench.agents", "--url", url, "--api-key", api_key, "--agent", plan.agent]
-            argv += ["--loops", str(plan.loops), "--max-intents", str(plan.max_intents)]
-            argv += ["--next", plan.next_agent] if plan.next_agent else []
-            argv += ["--next-reply-to", plan.reply_to] if plan.reply_to else []
-            processes.append(await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=REPO))
+        for i, plan in enumerate(plans):
+            where = ["--url", urls[i % len(urls)], "--api-key", api_key]
+            processes.append(
+                await asyncio.create_subprocess_exec(sys.executable, *plan.argv(), *where, cwd=REPO)
+            )
         yield [process.pid for process in processes]
     finally:
         for process in processes:

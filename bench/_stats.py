@@ -36,6 +36,7 @@ class Result:
     wall: float  # seconds for the whole run, for throughput
     failed: int = 0
     usage: Usage | None = None  # CPU of each part of the system, and the machine's CPU pressure
+    handoffs: int = 0  # intents handed to an agent per unit (3 per chain3; 0: not counted)
 
     def cpu_ms(self, part: str | None = None) -> float:
         """CPU milliseconds per completed unit, of one part or of all of them."""
@@ -43,6 +44,12 @@ class Result:
             return 0.0
         used = self.usage.cpu.get(part, 0.0) if part else sum(self.usage.cpu.values())
         return used * 1000 / len(self.latencies)
+
+    def server_ms_per_handoff(self) -> float | None:
+        """The server's CPU milliseconds per handoff (every replica's, when there are several)."""
+        if not self.handoffs or self.usage is None or "server" not in self.usage.cpu or not self.latencies:
+            return None
+        return self.cpu_ms("server") / self.handoffs
 
     @property
     def p50_ms(self) -> float:
@@ -80,6 +87,8 @@ class Result:
             "max_ms": self.max_ms,
             "per_second": self.throughput,
             "cpu_ms_per_unit": {part: self.cpu_ms(part) for part in (self.usage.cpu if self.usage else {})},
+            "handoffs_per_unit": self.handoffs,
+            "server_cpu_ms_per_handoff": self.server_ms_per_handoff(),
             "cpu_wait": self.usage.cpu_wait if self.usage else None,
         }
 
@@ -105,8 +114,8 @@ def ratio(ours: Result, results: Sequence[Result]) -> str:
 
 
 COLUMNS = [
-    "workload", "system", "backend", "n", "p50 ms", "p99 ms", "max ms", "per s", "CPU ms/unit", "cpu wait",
-    "intentd/DBOS",
+    "workload", "system", "backend", "n", "p50 ms", "p99 ms", "max ms", "per s", "CPU ms/unit",
+    "server ms/handoff", "cpu wait", "intentd/DBOS",
 ]  # fmt: skip
 LEFT = ("workload", "system", "backend", "CPU ms/unit", "intentd/DBOS")
 
@@ -118,11 +127,12 @@ def rows(results: Sequence[Result]) -> list[list[str]]:
 def _row(r: Result, results: Sequence[Result]) -> list[str]:
     count = f"{len(r.latencies)}" + (f" ({r.failed} failed)" if r.failed else "")
     if not r.latencies:
-        return [r.workload, r.system, r.backend, count, "-", "-", "-", "-", "-", "-", ""]
+        return [r.workload, r.system, r.backend, count, "-", "-", "-", "-", "-", "-", "-", ""]
     cpu = f"{r.cpu_ms():.1f}"
     if r.usage and "server" in r.usage.cpu:
         cpu += f" (server {r.cpu_ms('server'):.1f})"
     wait = f"{100 * r.usage.cpu_wait:.0f} %" if r.usage and r.usage.cpu_wait is not None else "-"
+    per_handoff = r.server_ms_per_handoff()
     return [
         r.workload,
         r.system,
@@ -133,6 +143,7 @@ def _row(r: Result, results: Sequence[Result]) -> list[str]:
         f"{r.max_ms:.1f}",
         f"{r.throughput:.0f}",
         cpu,
+        "-" if per_handoff is None else f"{per_handoff:.2f}",
         wait,
         ratio(r, results),
     ]

@@ -5,18 +5,19 @@ chain's last step and every run replies to. ``measure`` runs units one at a time
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from rich.console import Console
 
+from intentd.client import IntentdError
+
+from ._sse import sse_events
 from .workflows import DRIVER, INTENT_TYPE, SUPERVISOR
 
-CHAIN = ("agent://bench/a", "agent://bench/b", "agent://bench/c")
 TERMINAL = "COMPLETED,FAILED,CANCELED,TIMED_OUT"
 GIVE_UP_SECONDS = 60.0  # a unit not done by then counts as failed instead of hanging the run
 MAX_FAILURES = 20  # a workload stops early after this many
@@ -61,7 +62,7 @@ class Driver:
     async def _read_feed(self) -> None:
         path = f"/v1/agents/{DRIVER.removeprefix('agent://')}/intents/stream"
         while True:
-            params = {"status": TERMINAL, "since": self.cursor, "wait_seconds": 60}
+            params: dict[str, str | int] = {"status": TERMINAL, "since": self.cursor, "wait_seconds": 60}
             async with self.client.stream("GET", path, params=params) as response:
                 response.raise_for_status()
                 async for event, data in sse_events(response):
@@ -100,12 +101,17 @@ class Driver:
         return time.perf_counter() - started
 
     # -- units of work -------------------------------------------------------------------------------
-    async def chain(self, slot: int) -> float:
-        """Step a's submit → step c's completion on the feed (agents hand on with ``then``)."""
-        correlation_id = uuid.uuid4().hex
-        started = time.perf_counter()
-        submit = self.create(CHAIN[0], correlation_id, slot=slot)
-        return await self._until_done(correlation_id, started, submit)
+    def chain(self, first: str) -> Callable[[int], Awaitable[float]]:
+        """A unit that submits step a to ``first`` and waits for step c's completion on the feed
+        (agents hand on with ``then``)."""
+
+        async def run(slot: int) -> float:
+            correlation_id = uuid.uuid4().hex
+            started = time.perf_counter()
+            submit = self.create(first, correlation_id, slot=slot)
+            return await self._until_done(correlation_id, started, submit)
+
+        return run
 
     async def supervised(self, slot: int) -> float:
         """The supervisor's intent submitted → its completion on the feed (bench/supervisor.py)."""
@@ -202,20 +208,6 @@ class Driver:
         return payload
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(event name, JSON data) per SSE frame; comments (keep-alives) are skipped."""
-    event, data = "message", ""
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, json.loads(data)
-            event, data = "message", ""
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data += line[5:].strip()
-
-
 async def measure(
     work: Callable[[int], Awaitable[float]], count: int, in_flight: int
 ) -> tuple[list[float], float, int]:
@@ -231,7 +223,7 @@ async def measure(
                 return  # something is broken; do not wait GIVE_UP_SECONDS for every unit left
             try:
                 latencies.append(await work(slot))
-            except (ChainFailed, TimeoutError, httpx.HTTPError) as exc:
+            except (ChainFailed, TimeoutError, httpx.HTTPError, IntentdError) as exc:
                 failures.append(exc)
 
     started = time.perf_counter()

@@ -5,11 +5,17 @@
     .venv/bin/python -m bench.run --quick --backends sqlite --skip-dbos   # smoke run, seconds
 
 Per backend: a fresh database, ``intentd serve`` as a subprocess, agent processes
-(bench/agents.py) and this driver. Workloads (see bench/README.md):
+(bench/agents.py on raw HTTP, bench/sdk_agent.py as SDK Workers) and this driver. Workloads (see
+bench/README.md):
 
 - roundtrip: the driver creates an intent, claims it and completes it (three HTTP calls).
+- roundtrip-sdk: an AsyncClient submits with ``wait_seconds`` to a Worker whose handler answers at
+  once: submit → a worker holds it → the completion seen by the submitter, in one exchange.
 - chain3: the driver submits step a; agent a completes it handing b on in the same request, b hands
   c on with ``reply_to`` the driver, c completes; the driver sees the completion on its SSE feed.
+  A row per binding of the agents: a held delivery stream, long-poll claims (``--bindings``).
+- chain3-sdk: the same chain written with the SDK: Worker handlers hand on with ``Result(then=...)``,
+  the driver submits with an AsyncClient and follows its feed with ``listen``; a row per binding.
 - chain3 declared: the driver applies a ScenarioBundle of three agent steps a → b → c; three agent
   processes complete them; the run's end reaches the driver's feed.
 - fanout10 declared: a bundle with one parallel step of ten branches joined with ``policy: all``;
@@ -19,8 +25,11 @@ Per backend: a fresh database, ``intentd serve`` as a subprocess, agent processe
 - parked: N runs waiting on a human step; database bytes per run and the server's idle CPU.
 - human: a person's decision on a gated intent until a waiting claim holds it, against a submit until
   a waiting claim holds it, alternating in the same run (bench/humans.py).
+- replicas (PostgreSQL): chain3-sdk with 50 in flight on one server, then on ``--replicas`` servers of
+  the same database, and their throughput ratio (bench/replicas.py).
 
-Each latency workload runs sequentially (1 in flight) and with 50 in flight. DBOS runs chain3,
+Each latency workload runs sequentially (1 in flight) and with 50 in flight; the chains and round trips
+also show the server's CPU per handoff. DBOS runs a one-step workflow (against the round trips), chain3,
 fanout10 and parked workflows (bench/dbos_peer.py) on a SQLite and a PostgreSQL system database.
 """
 
@@ -30,21 +39,20 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 
-from ._footprint import Meter, Usage
+from ._blocks import Sizes, Unit, meter, run_units
+from ._footprint import Usage
 from ._procs import (
     REPO,
     AgentPlan,
@@ -57,37 +65,24 @@ from ._procs import (
 )
 from ._stats import Parked, Result, machine, markdown_table, parked_markdown, print_parked, print_table
 from .agents import event_loop_factory
-from .driver import CHAIN, GIVE_UP_SECONDS, Driver, measure
+from .driver import GIVE_UP_SECONDS, Driver
 from .humans import bench_humans, print_ratios, ratio_markdown
 from .parked import park_intentd
-from .workflows import DRIVER, FAN, WORKFLOW_CHAIN, chain_bundle, fanout_bundle
+from .replicas import bench_replicas, print_replicas, replica_markdown
+from .sdk import bench_sdk
+from .workflows import (
+    BINDINGS,
+    DRIVER,
+    FAN,
+    WORKFLOW_CHAIN,
+    chain_bundle,
+    fanout_bundle,
+    handoff_chain,
+)
 
-WORKLOADS = ("roundtrip", "chain3", "chain3-declared", "fanout10-declared", "fanout10-code", "parked",
-             "human")  # fmt: skip
+WORKLOADS = ("roundtrip", "roundtrip-sdk", "chain3", "chain3-sdk", "chain3-declared", "fanout10-declared",
+             "fanout10-code", "parked", "human", "replicas")  # fmt: skip
 console = Console(stderr=True)
-Work = Callable[[int], Awaitable[float]]
-
-
-@dataclass(frozen=True)
-class Sizes:
-    warmup: int
-    chains: int  # sequential runs
-    concurrent: int  # runs with `in_flight` at a time
-    in_flight: int
-    agent_loops: int  # concurrent claim loops per agent process
-    fan_agents: int  # processes serving the fan-out's branches
-    fan_max_intents: int  # intents one claim of a fan agent takes at most
-    parked: int  # intentd runs parked on a human step
-    dbos_parked: int  # DBOS workflows parked in recv
-    idle_seconds: float  # each idle window of the parked measurement
-    settle_seconds: float  # quiet time before the first idle window (the agents' long polls end)
-
-
-@dataclass(frozen=True)
-class Unit:
-    workload: str  # "chain3", "fanout10", …: the row's name, and DBOS's workload to compare with
-    system: str
-    work: Work
 
 
 # -- intentd -------------------------------------------------------------------------------------
@@ -110,27 +105,27 @@ async def bench_intentd(
         driver = Driver(client, slots)
         feed = asyncio.create_task(driver.follow_feed())
         try:
-            results: list[Result] = []
-            # Phase 1: agents hand on with `then`. Phase 2: the runtime runs the workflows.
-            async with agent_processes(server.url, api_key, handoff_agents(sizes, wanted)) as agents:
-                units = [Unit("roundtrip", "intentd", driver.roundtrip)] if "roundtrip" in wanted else []
-                units += [Unit("chain3", "intentd", driver.chain)] if "chain3" in wanted else []
-                results += await run_units(units, backend, sizes, meter(server, agents))
+            # Phase 1: raw HTTP agents hand on with `then`. Phase 2: the same through the SDK.
+            # Phase 3: the runtime runs the workflows. Phase 4: human tasks.
+            results = await bench_handoffs(server, api_key, backend, sizes, wanted, driver)
+            results += await bench_sdk(server, api_key, backend, sizes, wanted)
             async with (
-                agent_processes(server.url, api_key, workflow_agents(sizes, wanted)) as agents,
+                agent_processes([server.url], api_key, workflow_agents(sizes, wanted)) as agents,
                 supervised(server.url, api_key, sizes, "fanout10-code" in wanted) as supervisor,
             ):
+                cpu = meter([server.pid], agents + supervisor)
                 units = []
                 if "chain3-declared" in wanted:
-                    units.append(Unit("chain3", "intentd declared", driver.declared(chain_bundle())))
+                    declared_chain = driver.declared(chain_bundle())
+                    units.append(Unit("chain3", "intentd declared", declared_chain, cpu, handoffs=3))
                 if "fanout10-declared" in wanted:
-                    units.append(Unit("fanout10", "intentd declared", driver.declared(fanout_bundle())))
+                    units.append(Unit("fanout10", "intentd declared", driver.declared(fanout_bundle()), cpu))
                 if "fanout10-code" in wanted:
-                    units.append(Unit("fanout10", "intentd code-first", driver.supervised))
-                results += await run_units(units, backend, sizes, meter(server, agents + supervisor))
+                    units.append(Unit("fanout10", "intentd code-first", driver.supervised, cpu))
+                results += await run_units(units, backend, sizes)
             if "human" in wanted:  # the driver is the agent here: no agent processes
                 results += await bench_humans(
-                    server.url, api_key, backend, meter(server, []), warmup=sizes.warmup,
+                    server.url, api_key, backend, meter([server.pid], []), warmup=sizes.warmup,
                     sequential=sizes.chains, concurrent=sizes.concurrent, in_flight=sizes.in_flight,
                 )  # fmt: skip
             return results
@@ -140,15 +135,28 @@ async def bench_intentd(
                 await feed
 
 
-def handoff_agents(sizes: Sizes, wanted: set[str]) -> list[AgentPlan]:
-    if "chain3" not in wanted:
-        return []
-    # a hands on to b, b to c with reply_to the driver, c finishes the chain.
-    return [
-        AgentPlan(CHAIN[0], CHAIN[1], loops=sizes.agent_loops),
-        AgentPlan(CHAIN[1], CHAIN[2], DRIVER, loops=sizes.agent_loops),
-        AgentPlan(CHAIN[2], loops=sizes.agent_loops),
-    ]
+async def bench_handoffs(
+    server: Server, api_key: str, backend: str, sizes: Sizes, wanted: set[str], driver: Driver
+) -> list[Result]:
+    """The raw HTTP path: the driver's own round trip, and a chain3 per binding (bench/agents.py
+    processes on stream or claim), every binding's agents up at once on their own addresses."""
+    units = []
+    if "roundtrip" in wanted:
+        units.append(Unit("roundtrip", "intentd", driver.roundtrip, meter([server.pid], []), handoffs=1))
+    async with contextlib.AsyncExitStack() as stack:
+        for binding in sizes.bindings if "chain3" in wanted else ():
+            a, b, c = handoff_chain("raw", binding)
+            loops = sizes.agent_loops
+            plans = [
+                AgentPlan(a, b, loops=loops, binding=binding),
+                AgentPlan(b, c, DRIVER, loops=loops, binding=binding),
+                AgentPlan(c, loops=loops, binding=binding),
+            ]
+            agents = await stack.enter_async_context(agent_processes([server.url], api_key, plans))
+            units.append(
+                Unit("chain3", f"intentd {binding}", driver.chain(a), meter([server.pid], agents), 3)
+            )
+        return await run_units(units, backend, sizes)
 
 
 def workflow_agents(sizes: Sizes, wanted: set[str]) -> list[AgentPlan]:
@@ -161,36 +169,13 @@ def workflow_agents(sizes: Sizes, wanted: set[str]) -> list[AgentPlan]:
     return plans
 
 
-def meter(server: Server, agents: list[int]) -> Meter:
-    """CPU per unit: the server, the agent processes (and supervisor), and this driver."""
-    return Meter({"server": [server.pid], "agents": agents, "driver": [os.getpid()]})
-
-
 @contextlib.asynccontextmanager
 async def supervised(url: str, api_key: str, sizes: Sizes, wanted: bool) -> AsyncIterator[list[int]]:
     if not wanted:
         yield []
         return
-    async with supervisor_process(url, api_key, concurrency=sizes.in_flight + 14) as pid:
+    async with supervisor_process(url, api_key, concurrency=sizes.worker_concurrency) as pid:
         yield [pid]
-
-
-async def run_units(units: Sequence[Unit], backend: str, sizes: Sizes, cpu: Meter) -> list[Result]:
-    """Warm-up runs of every unit first (they also wait for the agents to start), then each unit
-    one at a time and with ``in_flight`` at a time."""
-    for unit in units:
-        await measure(unit.work, sizes.warmup, 1)
-    results = []
-    for unit in units:
-        for in_flight in (1, sizes.in_flight):
-            count = sizes.chains if in_flight == 1 else sizes.concurrent
-            label = f"{unit.workload} seq" if in_flight == 1 else f"{unit.workload} x{in_flight}"
-            before = cpu.sample()
-            latencies, wall, failed = await measure(unit.work, count, in_flight)
-            usage = cpu.since(before)
-            console.print(f"{unit.system} {backend}: {label}: {count} in {wall:.1f} s")
-            results.append(Result(label, unit.system, backend, latencies, wall, failed, usage))
-    return results
 
 
 # -- DBOS ----------------------------------------------------------------------------------------
@@ -208,7 +193,9 @@ async def dbos_peer(system_db: str, *options: str) -> dict[str, Any]:
 
 async def bench_dbos(system_db: str, backend: str, sizes: Sizes, wanted: set[str]) -> list[Result]:
     workloads = []
-    if wanted & {"chain3", "chain3-declared"}:
+    if wanted & {"roundtrip", "roundtrip-sdk"}:
+        workloads.append("roundtrip")
+    if wanted & {"chain3", "chain3-sdk", "chain3-declared", "replicas"}:
         workloads.append("chain3")
     if wanted & {"fanout10-declared", "fanout10-code"}:
         workloads.append("fanout10")
@@ -256,6 +243,11 @@ async def run_backend(
             intentd_server(url, workdir, api_key) as server,
         ):
             results += await bench_intentd(server, api_key, backend, sizes, wanted)
+            if "replicas" in wanted and sizes.replicas > 1:
+                if backend == "postgres":
+                    results += await bench_replicas(server, url, workdir, api_key, backend, sizes)
+                else:
+                    console.print(f"replicas: {backend} has one server per database; PostgreSQL only")
             if "parked" in wanted:
                 parked.append(
                     await park_intentd(
@@ -296,6 +288,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes, set[s
     )
     parser.add_argument("--dbos-parked", type=int, help="DBOS workflows parked in recv [min(--parked, 5000)]")
     parser.add_argument("--idle-seconds", type=float, help="each idle window of the parked measurement [20]")
+    parser.add_argument(
+        "--bindings", default=",".join(BINDINGS),
+        help="how chain agents take work, a row each: stream (a held delivery stream), claim (long polls)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="servers on one PostgreSQL database for the replicas workload"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--skip-dbos", action="store_true")
     parser.add_argument(
@@ -308,6 +307,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes, set[s
     wanted = {w.strip() for w in args.workloads.split(",") if w.strip()}
     if wanted - set(WORKLOADS):
         raise SystemExit(f"unknown workload(s) {sorted(wanted - set(WORKLOADS))} (of {', '.join(WORKLOADS)})")
+    bindings = tuple(b.strip() for b in args.bindings.split(",") if b.strip())
+    if not bindings or set(bindings) - set(BINDINGS):
+        raise SystemExit(f"--bindings: some of {', '.join(BINDINGS)}")
     chains, concurrent, warmup, parked, idle = (
         (10, 50, 3, 50, 1.0) if args.quick else (200, 500, 20, 10_000, 20.0)
     )
@@ -324,6 +326,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes, set[s
         dbos_parked=args.dbos_parked if args.dbos_parked is not None else min(parked, 5_000),
         idle_seconds=args.idle_seconds if args.idle_seconds is not None else idle,
         settle_seconds=1.0 if args.quick else 12.0,  # 12 > the agents' claim wait_seconds (10)
+        bindings=bindings,
+        replicas=args.replicas,
     )
     return args, sizes, wanted
 
@@ -363,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     out.print(f"sizes: {sizes}")
     print_table(results, out)
     print_ratios(results, out)
+    print_replicas(results, out)
     if parked:
         print_parked(parked, out)
     if args.json:
@@ -376,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
                     "markdown": markdown_table(results),
                     "parked_markdown": parked_markdown(parked),
                     "human_markdown": ratio_markdown(results),
+                    "replicas_markdown": replica_markdown(results),
                 },
                 indent=2,
             )

@@ -20,6 +20,23 @@ DRIVER = "agent://bench/driver"
 FAN = "agent://bench/fan"  # the address every fan-out branch (declared or spawned) goes to
 WORKFLOW_CHAIN = ("agent://bench/wa", "agent://bench/wb", "agent://bench/wc")
 SUPERVISOR = "agent://bench/supervisor"  # the code-first fan-out's parent (bench/supervisor.py)
+SDK_DRIVER = "agent://bench/sdk-driver"  # the SDK driver's reply address (bench/sdk.py)
+BINDINGS = ("stream", "claim")  # how an agent takes its work: a held delivery stream, long-poll claims
+
+
+def handoff_chain(family: str, binding: str) -> tuple[str, str, str]:
+    """The addresses of a handoff chain a → b → c: per family of agents (``raw`` HTTP, ``sdk``
+    Workers) and binding, so that the agents of every kind can run at once without taking each
+    other's work."""
+    a, b, c = (f"agent://bench/{family}-{binding}/{step}" for step in "abc")
+    return a, b, c
+
+
+def roundtrip_agent(binding: str) -> str:
+    """The SDK round trip's agent (a Worker whose handler answers at once)."""
+    return f"agent://bench/sdk-{binding}/rt"
+
+
 FANOUT = 10
 
 

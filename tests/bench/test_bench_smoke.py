@@ -1,8 +1,11 @@
 """The benchmark harness keeps working: a quick run against a real ``intentd serve`` (SQLite), real
 agent processes, the code-first supervisor and real HTTP prints a table with a number in every cell
-that should have one, for every workload: the handoff chain, the declared chain and fan-out, the
-code-first fan-out, a human task's decision against a submit, and the parked runs. The DBOS peer gets
-its own tiny run where DBOS is installed (the ``bench`` extra)."""
+that should have one, for every workload: the handoff chain on raw HTTP agents and on SDK Workers,
+each on a held delivery stream and on long-poll claims, the SDK round trip, the declared chain and
+fan-out, the code-first fan-out, a human task's decision against a submit, and the parked runs; with
+the server's CPU per handoff for the chains and round trips. Two replicas against one on PostgreSQL
+where it is reachable. The DBOS peer gets its own tiny run where DBOS is installed (the ``bench``
+extra)."""
 
 from __future__ import annotations
 
@@ -14,14 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.databases import PG_ADMIN_DSN
+
 REPO = Path(__file__).resolve().parents[2]
+HANDOFFS = {  # rows with the server's CPU per handoff, and the handoffs of one unit
+    ("roundtrip", "intentd"): 1,
+    **{("chain3", f"intentd {binding}"): 3 for binding in ("stream", "claim")},
+    **{("chain3", f"intentd SDK {binding}"): 3 for binding in ("stream", "claim")},
+    **{("roundtrip", f"intentd SDK {binding}"): 1 for binding in ("stream", "claim")},
+    ("chain3", "intentd declared"): 3,
+}
 ROWS = [
-    ("roundtrip seq", "intentd"),
-    ("roundtrip x50", "intentd"),
-    ("chain3 seq", "intentd"),
-    ("chain3 x50", "intentd"),
-    ("chain3 seq", "intentd declared"),
-    ("chain3 x50", "intentd declared"),
+    *[(f"{workload} {mode}", system) for workload, system in HANDOFFS for mode in ("seq", "x50")],
     ("fanout10 seq", "intentd declared"),
     ("fanout10 x50", "intentd declared"),
     ("fanout10 seq", "intentd code-first"),
@@ -62,11 +69,15 @@ def test_quick_run_prints_a_table_of_numbers(tmp_path: Path) -> None:
     found = json.loads(results_file.read_text())
     summary = {(r["workload"], r["system"]): r for r in found["results"]}
     assert sorted(summary) == sorted(ROWS)
-    for result in summary.values():
+    for (workload, system), result in summary.items():
         assert result["failed"] == 0
         assert result["n"] >= 10
         assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
         assert result["per_second"] > 0
+        handoffs = HANDOFFS.get((workload.split()[0], system), 0)
+        assert result["handoffs_per_unit"] == handoffs
+        # CPU is counted in clock ticks (10 ms): a quick block of a fast server may show none.
+        assert (result["server_cpu_ms_per_handoff"] is not None) == bool(handoffs)
 
     # decision→held against submit→held, per mode: one markdown row each, ending in the ratios.
     ratios = [line.strip("| ").split(" | ") for line in found["human_markdown"].splitlines()[2:]]
@@ -86,13 +97,49 @@ def test_quick_run_prints_a_table_of_numbers(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_two_replicas_are_measured_against_one(tmp_path: Path, pg_template: str) -> None:
+    # pg_template: PostgreSQL is reachable (else skipped, or failed under CI); the run makes its own.
+    results_file = tmp_path / "results.json"
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "bench.run", "--quick", "--backends", "postgres", "--skip-dbos",
+            "--workloads", "replicas", "--bindings", "stream", "--pg-admin-dsn", PG_ADMIN_DSN,
+            "--json", str(results_file),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    found = json.loads(results_file.read_text())
+    rows = {r["system"]: r for r in found["results"]}
+    assert sorted(rows) == ["intentd SDK stream, 1 replica", "intentd SDK stream, 2 replicas"]
+    for result in rows.values():
+        assert (result["workload"], result["backend"], result["failed"], result["n"]) == (
+            "chain3 x50",
+            "postgres",
+            0,
+            50,
+        )
+        assert result["handoffs_per_unit"] == 3
+    # One markdown row: 1 → 2 replicas, ending in the throughput ratio.
+    (ratio,) = [line.strip("| ").split(" | ") for line in found["replicas_markdown"].splitlines()[2:]]
+    assert ratio[:4] == ["postgres", "chain3 x50", "intentd SDK stream", "2"]
+    assert re.fullmatch(r"\d+\.\d\dx", ratio[-1]), ratio
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_the_dbos_peer_runs_every_workload(tmp_path: Path) -> None:
     pytest.importorskip("dbos", reason="DBOS Transact is the bench extra's (pip install -e '.[bench]')")
     system_db = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
     common = ["--chains", "3", "--concurrent-chains", "6", "--in-flight", "3", "--warmup", "1"]
     runs = _dbos(system_db, *common)
-    for workload in ("chain3", "fanout10"):
+    for workload in ("roundtrip", "chain3", "fanout10"):
         assert len(runs[workload]["sequential"]["latencies"]) == 3
         assert len(runs[workload]["concurrent"]["latencies"]) == 6
 
