@@ -11,7 +11,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
 
@@ -20,6 +20,7 @@ from intentd.model import JSON, IntentdError
 from intentd.settings import Settings
 
 from ._errors import TransportError, error_from_response, unexpected_response
+from ._transport import LeanTransport
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
@@ -59,6 +60,28 @@ class RetryPolicy:
 
 # httpx's own defaults, spelled out: the pool a client gets unless it passes ``limits``.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@overload
+def network_transport(
+    kind: type[httpx.AsyncBaseTransport], base_url: str, limits: httpx.Limits | None
+) -> httpx.AsyncBaseTransport | None: ...
+@overload
+def network_transport(
+    kind: type[httpx.BaseTransport], base_url: str, limits: httpx.Limits | None
+) -> httpx.BaseTransport | None: ...
+def network_transport(kind: type[Any], base_url: str, limits: httpx.Limits | None) -> Any:
+    """The transport a client sends through when its caller gives none; None is httpx's own.
+
+    An ``AsyncClient`` with an ``http://`` base URL gets :class:`LeanTransport`, which costs about
+    half of httpx's transport in client CPU per request (docs/benchmarks.md, "Agent-side
+    transport"); https:// and the sync ``Client`` keep httpx's. A caller who wants httpx's
+    everywhere passes it: ``AsyncClient(url, key, transport=httpx.AsyncHTTPTransport())``.
+    ``kind`` is the shell's transport class, so the one line in ``_async.py`` serves both shells.
+    """
+    if kind is httpx.AsyncBaseTransport and base_url.startswith("http://"):
+        return LeanTransport(limits=limits or DEFAULT_LIMITS)
+    return None
 
 
 class BaseClient:

@@ -20,7 +20,15 @@ from intentd.model import JSON, Status, WaitingReason
 from intentd.wire import HumanTask, TaskAnswerResponse
 
 from . import _calls
-from ._base import DEFAULT_LIMITS, BaseClient, Call, StreamUnavailable, is_event_stream, new_trace_id
+from ._base import (
+    DEFAULT_LIMITS,
+    BaseClient,
+    Call,
+    StreamUnavailable,
+    is_event_stream,
+    network_transport,
+    new_trace_id,
+)
 from ._errors import TransportError, transport_error
 from ._sse import (
     SEGMENT_END,
@@ -92,12 +100,15 @@ class Client(BaseClient):
         super().__init__(
             base_url, api_key, timeout=timeout, max_retries=max_retries, backoff=backoff, headers=headers
         )
-        self.transport = transport  # as given; None means httpx's own network transport
-        # The connection pool (httpx's defaults: 100 connections, 20 kept alive). httpcore scans
-        # every pooled connection on each request, so a pool far larger than the calls in flight
-        # costs client CPU on every call: size it to the concurrency you run (docs/sdk.md).
+        self.transport = transport  # as given; None means the SDK's network transport (see _base.py)
+        # The connection pool (httpx's defaults: 100 connections, 20 kept alive), the lean transport's
+        # or httpx's. httpcore scans every pooled connection on each request, so there a pool far larger
+        # than the calls in flight costs client CPU on every call: size it to your concurrency (docs/sdk.md).
         self._http = httpx.Client(
-            base_url=self.base_url, transport=transport, timeout=timeout, limits=limits or DEFAULT_LIMITS
+            base_url=self.base_url,
+            transport=transport or network_transport(httpx.BaseTransport, self.base_url, limits),
+            timeout=timeout,
+            limits=limits or DEFAULT_LIMITS,
         )
 
     def __enter__(self) -> Client:
