@@ -41,6 +41,9 @@ class Taker(Protocol):
     def settle(self, intent: Intent | None) -> None:
         """The offer's transaction committed (``intent``, leased to this taker) or rolled back."""
 
+    def passed_over(self) -> None:
+        """Work for one of its agents was committed that no taker took: it waits in the database."""
+
 
 @dataclass(eq=False)
 class Waiter:
@@ -65,6 +68,9 @@ class Waiter:
 
     def reserve(self) -> None:
         self.pending += 1
+
+    def passed_over(self) -> None:
+        pass  # a waiting claim reads the database on every wake-up
 
     def settle(self, intent: Intent | None) -> None:
         """The transaction that reserved a slot committed (``intent``) or rolled back (None)."""
@@ -123,6 +129,13 @@ class Dispatcher:
                 taker.reserve()
                 return taker
         return None
+
+    def left_queued(self, namespace: str, agent: str) -> None:
+        """Work for ``agent`` that no taker took has committed: tell the takers registered now. Called
+        after the commit, so a taker that registered while the transaction ran (after its handoff
+        looked for one) learns of it, and one registering later finds it in the database."""
+        for taker in self._waiting.get((namespace, agent), ()):
+            taker.passed_over()
 
     async def wait_for_waiter(self, namespace: str, agent: str, count: int = 1, timeout: float = 5.0) -> None:
         """Return once ``count`` claims for ``agent`` are waiting in this process; ``TimeoutError``

@@ -13,6 +13,12 @@ expire as claimed ones do), and a stream opened again by the same worker first s
 open leases again (``resumed``), so a delivery lost with the connection is not lost; the worker skips
 the ones it is running. Leases ended on another replica are not seen here at once: a full stream
 reads its worker's open leases again before it concludes it has no room.
+
+The database is read only when work may wait there that the stream has not been offered (``behind``):
+when it opens, when work that no taker took committed in this process (it was full, or it was still
+opening when the handoff looked: ``Dispatcher.left_queued``), and when a change was made on another
+replica. Work queued in this process while it has room reaches it through the handoff, so a
+delivery costs no query of its own.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class Stream:
         self.ready: list[Intent] = []  # leased and committed, not sent yet
         self.pending = 0  # leases whose transaction has not committed yet
         self.closed = False
+        self.behind = True  # work may wait in the database that it was not offered
         self._wake = wake
 
     @property
@@ -78,14 +85,18 @@ class Stream:
             self.ready.append(intent)
             self._wake.wake()
 
+    def passed_over(self) -> None:
+        self.behind = True
+        self._wake.wake()
+
     def ended(self, intent_id: str, token: str) -> None:
         """A lease of this worker ended (committed): its place is free again."""
         if self.held.get(intent_id) != token:
             return  # not ours, or a newer lease of the same intent
         was_full = self.room <= 0
         del self.held[intent_id]
-        if was_full:
-            self._wake.wake()  # work may be queued that it had no room for
+        if was_full and self.behind:
+            self._wake.wake()  # work queued while it had no room can be taken now
 
     def take_ready(self) -> list[Pushed]:
         ready, self.ready = self.ready, []
@@ -141,7 +152,10 @@ class StreamService:
                     if resumed:
                         yield [Pushed(intent, resumed=True) for intent in resumed]
                     while not wake.closed:
-                        batch = stream.take_ready() or await self._lease_queued(stream)
+                        stream.behind = stream.behind or wake.changed_elsewhere()
+                        batch = stream.take_ready()
+                        if not batch and stream.behind:
+                            batch = await self._lease_queued(stream)
                         if batch:
                             yield batch
                             continue
@@ -155,23 +169,35 @@ class StreamService:
         if stream.room <= 0:
             await self._reread_leases(stream)  # leases may have ended on another replica
             if stream.room <= 0:
-                return []
+                return []  # still behind: read again when a place frees
+        stream.behind = False  # from here on, what is queued is offered to it or marks it again
         ns, agents = stream.namespace, stream.req.agents
         waiting = await self._store.read(lambda tx: _agents_with_work(tx, ns, agents))
-        if waiting:
-            await self._store.write(lambda tx: self._lease(tx, stream, waiting))
+        if not waiting:
+            return []
+        if await self._store.write(lambda tx: self._lease(tx, stream, waiting)):
+            stream.behind = True  # it took all it had room for: more may be waiting
         return stream.take_ready()
 
-    async def _lease(self, tx: Tx, stream: Stream, agents: list[str]) -> None:
+    async def _lease(self, tx: Tx, stream: Stream, agents: list[str]) -> bool:
+        """Lease queued work of ``agents`` to the stream while it has room; True if it ran out of
+        room before it ran out of work."""
         now = self._clock()
         for agent in agents:
-            for intent in await tx.claimable_intents(stream.namespace, agent, max(stream.room, 0)):
+            room = stream.room
+            if room <= 0:
+                return True
+            queued = await tx.claimable_intents(stream.namespace, agent, room)
+            for intent in queued:
                 change = Change(intent)
                 stream.reserve()
                 leased = change.lease(stream.worker, stream.lease_seconds, now)
                 await self._recorder.record(tx, change)
                 tx.after_commit.append(partial(stream.settle, leased))
                 tx.after_rollback.append(lambda: stream.settle(None))
+            if len(queued) == room:
+                return True
+        return False
 
     async def _reread_leases(self, stream: Stream) -> list[Intent]:
         """Read the worker's open leases for the stream's agents into ``stream.held``; returns them."""

@@ -22,14 +22,24 @@ def agent_key(namespace: str, address: str) -> str:
 
 
 class Subscription:
-    __slots__ = ("_flag", "_hub")
+    __slots__ = ("_flag", "_hub", "_elsewhere")
 
     def __init__(self, hub: Hub) -> None:
         self._flag = asyncio.Event()
         self._hub = hub
+        self._elsewhere = False
 
-    def _wake(self) -> None:
+    def _wake(self, elsewhere: bool = False) -> None:
         self._flag.set()
+        self._elsewhere = self._elsewhere or elsewhere
+
+    def changed_elsewhere(self) -> bool:
+        """Whether a wake-up since the last call came from another replica (or from a catch-up after
+        a gap), whose changes no hook of this process has seen; clears it. A waiter that learns of
+        this process's changes through commit hooks (a held delivery stream) reads the database
+        only then."""
+        elsewhere, self._elsewhere = self._elsewhere, False
+        return elsewhere
 
     def wake(self) -> None:
         """Wake the waiter from outside the hub (e.g. a lease handed to a held stream)."""
@@ -74,7 +84,7 @@ class Hub:
         missed one costs a whole wait."""
         for subs in list(self._subscribers.values()):
             for sub in subs:
-                sub._wake()
+                sub._wake(elsewhere=True)
 
     @contextmanager
     def subscribe(self, *keys: str) -> Iterator[Subscription]:
@@ -91,7 +101,9 @@ class Hub:
                     if not subs:
                         del self._subscribers[key]
 
-    def publish(self, keys: Iterable[str]) -> None:
+    def publish(self, keys: Iterable[str], *, elsewhere: bool = False) -> None:
+        """Wake the subscribers of ``keys``: after a commit of this process, or ``elsewhere``: of
+        another replica (relayed by its NOTIFY)."""
         for key in keys:
             for sub in self._subscribers.get(key, ()):
-                sub._wake()
+                sub._wake(elsewhere)

@@ -243,7 +243,7 @@ class PostgresStore:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         origin, _, keys = payload.partition("|")
         if origin != self.origin:
-            self.hub.publish(keys.split(","))
+            self.hub.publish(keys.split(","), elsewhere=True)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Tx]:

@@ -13,9 +13,11 @@ The worker holds one delivery stream for all its agents: the server pushes each 
 the moment it is submitted (``GET /v1/deliveries/stream``), never more than ``concurrency`` at once. It
 opens the stream again when it ends (leases it still holds come first and are not run twice), and
 against a server without streams it long-polls claims per agent instead (``delivery="claim"`` asks for
-that; the default ``"auto"`` claims too where the client's transport cannot hold a stream). While a handler runs, a heartbeat extends its lease; if the server answers that the intent is no longer
+that; the default ``"auto"`` claims too where the client's transport cannot hold a stream).
+
+While a handler runs, a heartbeat extends its lease; if the server answers that the intent is no longer
 ours (canceled, or the lease was lost), the handler is told (``ctx.cancelled``; an async handler is
-cancelled) and its result is dropped. On shutdown the worker stops claiming, lets running handlers finish
+cancelled) and its result is dropped. On shutdown the worker stops taking work, lets running handlers finish
 within the grace period and releases the rest, so another worker takes them at once.
 """
 

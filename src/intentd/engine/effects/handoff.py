@@ -5,6 +5,8 @@ process that is waiting for its agent, or to a delivery stream held for it (see
 
 from __future__ import annotations
 
+from functools import partial
+
 from intentd.model import Status
 from intentd.store import Tx
 
@@ -22,6 +24,7 @@ class DirectHandoff:
             return
         taker = self._dispatcher.take(intent.namespace, intent.to_agent)
         if taker is None:
+            tx.after_commit.append(partial(self._dispatcher.left_queued, intent.namespace, intent.to_agent))
             return
         leased = change.lease(taker.worker, taker.lease_seconds, change.events[-1].at)
         # The taker sees the lease only once it has committed; a rollback withdraws the offer.
