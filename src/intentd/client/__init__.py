@@ -38,6 +38,7 @@ from ._async import AsyncClient
 from ._errors import ClientTimeout, TransportError, UnexpectedResponse, WaitTimeout
 from ._sync import Client
 from ._types import (
+    AgentBinding,
     AgentHealth,
     Approval,
     AwaitAnswer,
@@ -62,6 +63,7 @@ from ._types import (
 )
 
 __all__ = [
+    "AgentBinding",
     "AgentHealth",
     "Approval",
     "AsyncClient",

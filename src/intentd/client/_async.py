@@ -42,6 +42,7 @@ from ._sse import (
     stream_delivery,
 )
 from ._types import (
+    AgentBinding,
     AgentHealth,
     Approval,
     AwaitAnswer,
@@ -397,6 +398,25 @@ class AsyncClient(BaseClient):
                 if delivery is not None:
                     yield delivery
 
+    async def bind(
+        self, address: str, *, delivery_mode: str = "stream", lease_seconds: float = 30.0
+    ) -> AgentBinding:
+        """Register the agent's AXP delivery binding. With ``stream`` its agent stream (``listen``,
+        the official SDK's too) leases each intent it sends, which then comes DELIVERED with
+        ``lease_token`` and ``delivery_attempt`` (heartbeat to keep it longer than
+        ``lease_seconds``); with ``poll`` the stream is a feed again. Streams already open apply it
+        from the next page of the feed they read.
+
+            await client.bind("agent://acme/prod/writer", delivery_mode="stream", lease_seconds=60)
+        """
+        return await self._send(
+            _calls.bind_agent(address, delivery_mode=delivery_mode, lease_seconds=lease_seconds)
+        )
+
+    async def binding(self, address: str) -> AgentBinding:
+        """The agent's delivery binding (``delivery_mode`` None: it never registered one)."""
+        return await self._send(_calls.get_binding(address))
+
     async def heartbeat(self, intent_id: str, lease_token: str, *, lease_seconds: float = 30.0) -> Delivery:
         """Extend the lease; ``StaleLease`` (409) means another worker owns the intent now."""
         return await self._send(_calls.heartbeat(intent_id, lease_token, lease_seconds))
@@ -699,7 +719,9 @@ class AsyncClient(BaseClient):
     ) -> AsyncIterator[FeedItem]:
         """The agent's feed after ``since`` (its per-agent cursor), forever or until ``timeout``
         (``WaitTimeout``): intents submitted to it (by default the non-terminal ones) and terminal
-        replies to its ``reply_to`` address. Reconnects from the last seq seen."""
+        replies to its ``reply_to`` address. Reconnects from the last seq seen. For an agent
+        registered with the ``stream`` binding (``bind``) each intent comes leased to the listener:
+        status DELIVERED, with ``lease_token`` and ``delivery_attempt``."""
         follow = FeedFollow(address, since, status, timeout, wait_seconds, self.retry)
         while True:
             try:

@@ -14,6 +14,8 @@ from intentd.model import JSON, Status, WaitingReason
 from intentd.wire import (
     AwaitAnswer,
     AwaitBody,
+    BindingAnswer,
+    BindingBody,
     CancelBody,
     ClaimBody,
     CompleteBody,
@@ -43,6 +45,7 @@ from intentd.wire import (
 
 from ._base import Call
 from ._types import (
+    AgentBinding,
     AgentHealth,
     Approval,
     Capabilities,
@@ -257,6 +260,20 @@ def claim(
         wait_seconds=wait_seconds,
     )
     return Call("POST", agent_path(agent, "/claims"), _deliveries, json=body, read_timeout=wait_seconds)
+
+
+def _binding(body: JSON) -> AgentBinding:
+    return BindingAnswer.from_wire(body).binding
+
+
+def bind_agent(agent: str, *, delivery_mode: str, lease_seconds: float) -> Call[AgentBinding]:
+    # Registering the same binding twice leaves it as once: safe to retry.
+    body = request_body(BindingBody, delivery_mode=delivery_mode, lease_seconds=lease_seconds)
+    return Call("PUT", agent_path(agent, "/binding"), _binding, json=body, retry_safe=True)
+
+
+def get_binding(agent: str) -> Call[AgentBinding]:
+    return Call("GET", agent_path(agent, "/binding"), _binding, retry_safe=True)
 
 
 def heartbeat(intent_id: str, lease_token: str, lease_seconds: float) -> Call[LeaseAnswer]:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from intentd.model import JSON
 from intentd.wire import (
+    AgentBinding,
     AgentHealth,
     Approval,
     AwaitAnswer,
@@ -34,6 +35,7 @@ from intentd.wire import ChildSpec as WireChildSpec
 from intentd.wire import HealthAnswer as Health
 
 __all__ = [
+    "AgentBinding",
     "AgentHealth",
     "Approval",
     "AwaitAnswer",
