@@ -9,10 +9,15 @@ from fastapi import Depends, Request
 from intentd.engine import Engine, Principal
 
 
-async def engine_of(request: Request) -> Engine:
-    # async on purpose: FastAPI runs a sync dependency in a thread pool, a hop on every request.
+def app_engine(request: Request) -> Engine:
+    """The engine of the app serving ``request`` (set by its lifespan)."""
     engine: Engine = request.app.state.engine
     return engine
+
+
+async def engine_of(request: Request) -> Engine:
+    # async on purpose: FastAPI runs a sync dependency in a thread pool, a hop on every request.
+    return app_engine(request)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -21,7 +26,7 @@ async def authenticate(request: Request) -> Principal:
     state = request.scope.setdefault("state", {})
     principal: Principal | None = state.get("principal")
     if principal is None:
-        principal = await (await engine_of(request)).keys.authenticate(_key(request))
+        principal = await app_engine(request).keys.authenticate(_key(request))
         state["principal"] = principal
     return principal
 

@@ -28,6 +28,7 @@ from intentd.wire import (
 )
 from intentd.wire.limits import INT64_MAX, MAX_SEQ, NO_NUL
 
+from .. import lean
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..disconnect import unless_disconnected
@@ -40,7 +41,7 @@ EVENT_PAGE = 1000  # events read per fetch of an intent stream
 router = v1_router("/v1/intents", "intents")
 
 
-@router.post("", summary="Submit an intent", response_model=CreateAnswer)
+@lean.post(router, "", summary="Submit an intent", response_model=CreateAnswer)
 async def create_intent(
     body: CreateIntent,
     request: Request,

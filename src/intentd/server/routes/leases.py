@@ -17,6 +17,7 @@ from intentd.wire import (
     WaitBody,
 )
 
+from .. import lean
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..inputs import submit_spec
@@ -29,7 +30,9 @@ def _ok(intent: Intent) -> JSON:
     return {"ok": True, "intent": intent.to_wire()}
 
 
-@router.post("/lease/heartbeat", summary="Extend the lease of a claimed intent", response_model=LeaseAnswer)
+@lean.post(
+    router, "/lease/heartbeat", summary="Extend the lease of a claimed intent", response_model=LeaseAnswer
+)
 async def heartbeat(
     intent_id: IntentId, body: HeartbeatBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
@@ -38,7 +41,8 @@ async def heartbeat(
     return answer({**_ok(intent), "lease": intent.lease.to_wire()})
 
 
-@router.post(
+@lean.post(
+    router,
     "/complete",
     summary="Complete a claimed intent (and submit follow-ups atomically)",
     response_model=Completion,
@@ -59,8 +63,11 @@ async def complete(
     return answer({**_ok(done.intent), "then": [c.to_wire() for c in done.then], "replayed": done.replayed})
 
 
-@router.post(
-    "/fail", summary="Fail a claimed intent, or queue it again with retry=true", response_model=IntentAnswer
+@lean.post(
+    router,
+    "/fail",
+    summary="Fail a claimed intent, or queue it again with retry=true",
+    response_model=IntentAnswer,
 )
 async def fail(intent_id: IntentId, body: FailBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     error = body.error if isinstance(body.error, dict) else {"code": "failed", "message": body.error}
