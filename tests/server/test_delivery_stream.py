@@ -1,7 +1,8 @@
 """The held delivery stream over real HTTP, on both backends: frames, acknowledgement by completion,
 heartbeats, backpressure (max_in_flight bounds what is leased, however slowly the agent reads), a
 silent agent's lease expiring and the intent pushed again, a reconnect that loses and duplicates
-nothing, and bad parameters refused before the stream starts."""
+nothing, a stream the server ends after its longest hold, and bad parameters refused before the
+stream starts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from tests._support import servers
 from tests._support.servers import API_KEY, AppClient, listening
 
 AGENT = "agent://acme/test/streamed"
@@ -149,6 +151,29 @@ async def test_a_reconnect_loses_and_duplicates_nothing(http: httpx.AsyncClient)
         with pytest.raises(TimeoutError):
             await frames.next(timeout=0.5)  # nothing more: neither was sent twice
     assert await statuses(http, [first_id, second_id]) == ["COMPLETED", "COMPLETED"]
+
+
+async def test_a_stream_held_its_longest_ends_whole_and_its_leases_stay_the_worker_s(
+    database_url: str,
+) -> None:
+    capped = servers.build_app(servers.app_settings(database_url, max_stream_wait_seconds=1.0))
+    async with (
+        servers.serving(capped) as api,
+        listening(api.app) as url,
+        httpx.AsyncClient(base_url=url, headers={"x-api-key": API_KEY}) as http,
+    ):
+        async with held(http) as frames:
+            intent_id = await submit(http)
+            first = await frames.delivery()
+            event, data = await frames.next(timeout=5)  # the server ends it after a second
+            assert (event, data) == ("stream.timeout", {"ok": True, "next_seq": 2})
+            with pytest.raises(AssertionError, match="ended"):
+                await frames.next(timeout=5)
+        async with held(http) as frames:
+            again = await frames.delivery()
+            assert again["resumed"] is True and again["lease"] == first["lease"]
+            assert (await complete(http, again)).status_code == 200
+        assert await statuses(http, [intent_id]) == ["COMPLETED"]
 
 
 @pytest.mark.parametrize(

@@ -72,12 +72,14 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class OpenStream:
-    """A held delivery stream of ``worker`` for ``agents`` (``streams.py``)."""
+    """A held delivery stream of ``worker`` for ``agents`` (``streams.py``); it ends after
+    ``hold_seconds`` (the server's cap on any stream; None: when the server shuts down)."""
 
     agents: tuple[str, ...]
     worker: str
     lease_seconds: float = 30.0
     max_in_flight: int = 8
+    hold_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ delivery costs no query of its own.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,9 +142,13 @@ class StreamService:
         self._held = held
 
     async def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
-        """The deliveries of a held stream, batch by batch, until the server shuts down or the caller
-        stops reading; an empty batch after ``IDLE_SECONDS`` without one."""
+        """The deliveries of a held stream, batch by batch, until it has been held ``hold_seconds``,
+        the server shuts down or the caller stops reading; an empty batch after ``IDLE_SECONDS``
+        without one. Ending a stream ends none of its leases: the worker opens it again (on any
+        replica: a bounded hold also spreads long-lived streams over new replicas) and is sent them
+        as ``resumed``."""
         check(req)
+        until = None if req.hold_seconds is None else time.monotonic() + req.hold_seconds
         ns = principal.namespace
         with self._store.hub.subscribe(*(agent_key(ns, agent) for agent in req.agents)) as wake:
             stream = Stream(ns, req, wake)
@@ -151,7 +157,7 @@ class StreamService:
                     resumed = await self._reread_leases(stream)
                     if resumed:
                         yield [Pushed(intent, resumed=True) for intent in resumed]
-                    while not wake.closed:
+                    while not wake.closed and (left := _left(until)) > 0:
                         stream.behind = stream.behind or wake.changed_elsewhere()
                         batch = stream.take_ready()
                         if not batch and stream.behind:
@@ -159,7 +165,7 @@ class StreamService:
                         if batch:
                             yield batch
                             continue
-                        if not await wake.wait(IDLE_SECONDS) and not wake.closed:
+                        if not await wake.wait(min(IDLE_SECONDS, left)) and not wake.closed:
                             yield []
                 finally:
                     stream.closed = True
@@ -224,3 +230,8 @@ def check(req: OpenStream) -> None:
 
 async def _agents_with_work(tx: Tx, namespace: str, agents: tuple[str, ...]) -> list[str]:
     return [agent for agent in agents if await tx.claimable_intents(namespace, agent, 1)]
+
+
+def _left(until: float | None) -> float:
+    """Seconds a stream may still be held."""
+    return math.inf if until is None else until - time.monotonic()

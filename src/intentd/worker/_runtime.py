@@ -31,6 +31,7 @@ import random
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ log = logging.getLogger("intentd.worker")
 Handler = Callable[..., Any]
 _MAX_BATCH = 16
 _MAX_BACKOFF = 5.0  # seconds at most between attempts to open the delivery stream again
+_HELD_A_WHILE = 1.0  # seconds: a stream the server ended after this long is opened again at once
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ class _Run:
         """Hold the delivery stream, opening it again when it ends; claims against an older server."""
         failures = 0
         while True:
+            opened = time.monotonic()
             try:
                 async for delivery in self.client.deliveries(
                     list(self.worker._handlers),
@@ -223,7 +226,12 @@ class _Run:
                 ):
                     failures = 0
                     self._start(delivery)
-                failures = 0  # the server ended it (a restart, a shutdown): open it again
+                # The server ended it (held its longest, a restart): open it again, at once if it
+                # was held a while, else after a pause, so a server that ends streams at once is not
+                # asked again in a tight loop.
+                failures = 0
+                if time.monotonic() - opened >= _HELD_A_WHILE:
+                    continue
             except NotFound:
                 log.info("the server has no delivery streams; claiming instead")
                 await self.claim_loops()

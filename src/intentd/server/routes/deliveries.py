@@ -5,14 +5,18 @@ completes each with one request, with the lease token, as after a claim.
 Frames: ``event: ready`` first (the worker knows the server streams; an older server answers 404 and
 the worker claims instead), then ``event: delivery`` (``id:`` counts from 1; data as a claim's
 delivery, with ``resumed: true`` for a lease the worker held before this stream), and ``: keep-alive``
-comments while idle. The stream ends when the server shuts down; the worker opens it again."""
+comments while idle. The stream is held ``INTENTD_MAX_STREAM_WAIT_SECONDS`` at most, as every stream
+(a proxy's idle cut and a replica that holds a worker forever are both avoided), or until the server
+shuts down, and ends with ``event: stream.timeout`` (data ``{ok: true, next_seq}``, the id the next
+delivery would have had: ids count per stream). Its leases stay the worker's: the worker opens the
+stream again and is sent them as ``resumed``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import OpenStream, Pushed
@@ -35,6 +39,7 @@ router = v1_router("/v1/deliveries", "deliveries")
     responses={200: EVENT_STREAM},
 )
 async def delivery_stream(
+    request: Request,
     caller: Caller,
     engine: EngineDep,
     agent: Annotated[
@@ -53,6 +58,7 @@ async def delivery_stream(
         worker=worker_id,
         lease_seconds=lease_seconds,
         max_in_flight=max_in_flight,
+        hold_seconds=request.app.state.settings.max_stream_wait_seconds,
     )
     deliveries = engine.streams.deliveries(caller, req)
     return event_stream(_frames(req, deliveries))
@@ -77,6 +83,7 @@ async def _frames(req: OpenStream, deliveries: AsyncIterator[list[Pushed]]) -> A
             sent += 1
             chunk.append(frame("delivery", _delivery(pushed), sent))
         yield b"".join(chunk)  # one write for a batch
+    yield frame("stream.timeout", {"ok": True, "next_seq": sent + 1})
 
 
 def _delivery(pushed: Pushed) -> JSON:
