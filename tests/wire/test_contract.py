@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pydantic
 import pytest
 
@@ -189,6 +190,24 @@ async def test_inbox_answers_are_documented(api: AppClient) -> None:
     await _ok(api, "POST", f"/v1/inbox/{other}/reject", wire.ThreadDecided, json={})
 
 
+async def test_binding_answers_and_a_bound_stream_s_frames_are_documented(api: AppClient) -> None:
+    path = "/v1/agents/test/local/writer/binding"
+    await _ok(api, "GET", path, wire.BindingAnswer)
+    await _ok(api, "PUT", path, wire.BindingAnswer, json={"delivery_mode": "stream", "lease_seconds": 5})
+    await api.post(
+        "/v1/intents", json={"intent_type": "t", "correlation_id": "c", "to_agent": WRITER, "payload": {}}
+    )
+    response = await api.get("/v1/agents/test/local/writer/intents/stream", params={"wait_seconds": 0})
+    frames = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    delivered = orjson.loads(frames[0])
+    assert delivered["status"] == "DELIVERED" and delivered["lease_token"]
+    assert_documented(wire.FeedItem, delivered, "the agent stream's data")
+    again = await api.get("/v1/agents/test/local/writer/intents/stream", params={"wait_seconds": 0})
+    resumed = orjson.loads(next(line[6:] for line in again.text.splitlines() if line.startswith("data: ")))
+    assert resumed["resumed"] is True
+    assert_documented(wire.FeedItem, resumed, "the agent stream's data, read again")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "json", "status"),
     [
@@ -276,6 +295,7 @@ def _client_calls() -> list[tuple[_calls.Call[Any], type[pydantic.BaseModel]]]:
         (_calls.progress("i", "m", lease_token="t", usage={"tokens": 1}), wire.ProgressBody),
         (_calls.decide_approval("a", "approve", "fine"), wire.DecisionBody),
         (_calls.mesh_heartbeat({"cpu": 1}, owner_agent=None), wire.MeshHeartbeatBody),
+        (_calls.bind_agent(WRITER, delivery_mode="stream", lease_seconds=60), wire.BindingBody),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import intents, keys, scenarios, serve, tasks, worker
+from . import agents, intents, keys, scenarios, serve, tasks, worker
 from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, UrlOpt
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -31,3 +31,4 @@ app.add_typer(intents.app, name="intents")
 app.add_typer(worker.app, name="worker")
 app.add_typer(scenarios.app, name="scenarios")
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(agents.app, name="agents")

@@ -10,9 +10,17 @@ import uuid
 from dataclasses import dataclass
 
 from intentd.engine import ApplyScenario, SubmitIntent
+from intentd.engine.bindings import DELIVERY_MODES, BindAgent
 from intentd.engine.workflows import Agent, Join, Plan, Retry, Step, Task, address_of, infer_kind
 from intentd.model import to_micros
-from intentd.wire import CompensateSpec, RetrySpec, ScenarioBundle, WorkflowSpec, WorkflowStepSpec
+from intentd.wire import (
+    AgentSpec,
+    CompensateSpec,
+    RetrySpec,
+    ScenarioBundle,
+    WorkflowSpec,
+    WorkflowStepSpec,
+)
 
 HUMAN_SCHEME = "human://"
 
@@ -48,7 +56,19 @@ def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
         deadline_at=to_micros(intent.deadline_at) if intent.deadline_at else None,
         max_delivery_attempts=intent.max_delivery_attempts or 5,
     )
-    return ApplyScenario(bundle.scenario_id, plan, run)
+    return ApplyScenario(bundle.scenario_id, plan, run, _bindings(bundle.agents))
+
+
+def _bindings(agents: list[AgentSpec]) -> tuple[BindAgent, ...]:
+    """The ``stream`` and ``poll`` bindings the bundle's agents declare, registered when it is
+    applied. ``http``, ``inbox`` and ``internal`` register nothing yet; an address that is none is
+    left to the plan's checks, which report it at its path."""
+    bindings = []
+    for agent in agents:
+        mode, address = agent.delivery_mode, address_of(agent.address)
+        if mode is not None and mode in DELIVERY_MODES and address is not None:
+            bindings.append(BindAgent(address, mode))
+    return tuple(bindings)
 
 
 def scenario_plan(bundle: ScenarioBundle) -> Plan:
