@@ -16,12 +16,13 @@ from intentd.engine.notify import NotifyConfig, configure
 from intentd.settings import Settings
 from intentd.store import open_store
 
-from . import errors, openapi
+from . import errors, lean, openapi
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
 from .routes import (
     agents,
     approvals,
+    bindings,
     deliveries,
     inbox,
     intents,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         leases,
         runs,
         agents,
+        bindings,
         deliveries,
         inbox,
         approvals,
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     )
     for module in routes:
         app.include_router(module.router)
+    lean.install(app, (module.router for module in routes))
     app.add_middleware(
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )

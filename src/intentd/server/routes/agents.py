@@ -10,6 +10,7 @@ from fastapi import Query, Request
 from starlette.responses import StreamingResponse
 
 from intentd.engine import Claim, FeedItem
+from intentd.engine.bindings import FeedDelivery
 from intentd.model import (
     JSON,
     TERMINAL,
@@ -21,12 +22,14 @@ from intentd.model import (
 )
 from intentd.wire import ClaimAnswer, ClaimBody
 
+from .. import lean
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..disconnect import unless_disconnected
 from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
 from ._params import FeedSince, WaitSeconds, v1_router
+from .bindings import lease_data
 
 FEED_PAGE = 200  # feed items read per fetch of an agent stream
 router = v1_router("/v1/agents", "agents")
@@ -54,10 +57,17 @@ async def agent_stream(
     wanted = _statuses(status)
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
 
+    # A stream that asks for DELIVERED intents is the agent's listener: while the agent is bound to
+    # `stream` it leases what it sends (engine/bindings.py); one that does not only watches.
+    listener = engine.bindings.listener(caller, agent) if Status.DELIVERED.value in wanted else None
+
     async def fetch(cursor: int) -> Batch:
         items = await engine.delivery.feed(caller, agent, cursor, FEED_PAGE)
+        sent = await listener.deliver(items) if listener else [FeedDelivery(item) for item in items]
         frames = [
-            (item.event_type, item.seq, _feed_data(item, agent)) for item in items if item.status in wanted
+            (d.item.event_type, d.item.seq, _feed_data(d.item, agent) | lease_data(d))
+            for d in sent
+            if d.item.status in wanted
         ]
         return Batch(frames, items[-1].seq if items else cursor, False, more=len(items) == FEED_PAGE)
 
@@ -75,7 +85,8 @@ def _statuses(param: str | None) -> frozenset[str]:
     return frozenset(names)
 
 
-@router.post(
+@lean.post(
+    router,
     "/{address:path}/claims",
     summary="Claim (lease) intents for an agent; long-polls",
     response_model=ClaimAnswer,
