@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.routes_probe                 # 10 rounds of 200 cycles
     .venv/bin/python -m bench.routes_probe --profile       # where one round's time goes (cProfile)
 
-The app runs in this process and is called the way an ASGI server calls it (a scope, a receive that
+The app runs in this process, on the event loop ``intentd serve`` runs (uvloop; ``--loop asyncio`` for
+the standard library's), and is called the way an ASGI server calls it (a scope, a receive that
 hands over the body, a send that collects the answer), with no HTTP client, sockets or HTTP parsing:
 the process's CPU time (``time.process_time``, every thread, so the SQLite commit thread too) is the
 server's own work for the request, from its middleware to its answer. The event loop's thread alone
@@ -176,8 +177,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured cycles first")
     parser.add_argument("--profile", action="store_true", help="cProfile each round (slower: shares only)")
     parser.add_argument("--json", action="store_true", help="print each round's figures as JSON")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the event loop")
     args = parser.parse_args()
-    results = asyncio.run(run(args.cycles, args.rounds, args.warmup, args.profile))
+    loop_factory = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        results = runner.run(run(args.cycles, args.rounds, args.warmup, args.profile))
     if args.json:
         print(json.dumps(results))
     else:

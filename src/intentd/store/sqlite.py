@@ -6,9 +6,12 @@ meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -86,6 +89,56 @@ class _Executor:
         self._conn.executemany(query.text, rows)
 
 
+class _Committer:
+    """Runs COMMIT, which waits for fsync, on a thread of its own, so the event loop serves meanwhile.
+
+    One thread, fed by a queue and answering through ``call_soon_threadsafe``: the least a hop off the
+    loop costs. ``asyncio.to_thread`` did the same through the loop's default executor, with a context
+    copy, two chained futures and the pool's idle semaphore per commit, which cost about as much CPU
+    as the commit's own statements (issue 16).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None]
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="intentd-sqlite-commit", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def commit(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._jobs.put((loop, done))
+        return done
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, done = job
+            error: BaseException | None = None
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting transaction
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody awaits it
+                loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 class SQLiteStore:
     dialect = "sqlite"
 
@@ -95,6 +148,7 @@ class SQLiteStore:
         self._queries = load_queries("sqlite")
         self._lock_fd: int | None = None
         self._writer_conn = connect(path)
+        self._committer = _Committer(self._writer_conn)
         self._reader = Tx(_Executor(connect(path)), self._queries)
         self._writer = BatchWriter(self._transaction, self.hub.publish, lambda exc: False)
 
@@ -108,6 +162,7 @@ class SQLiteStore:
             store._take_process_lock()
         if migrate_schema:
             migrate(store._writer_conn)
+        store._committer.start()
         store._writer.start(1)  # SQLite has one writer
         return store
 
@@ -135,7 +190,7 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
         try:
-            await asyncio.to_thread(conn.execute, "COMMIT")
+            await self._committer.commit()
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -149,6 +204,7 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._writer.stop()
+        self._committer.stop()
         self._writer_conn.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
