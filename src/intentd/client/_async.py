@@ -19,12 +19,11 @@ from intentd.wire import HumanTask, TaskAnswerResponse
 
 from . import _calls
 from ._base import (
-    DEFAULT_LIMITS,
     BaseClient,
     Call,
     StreamUnavailable,
+    http_client,
     is_event_stream,
-    network_transport,
     new_trace_id,
 )
 from ._errors import TransportError, transport_error
@@ -103,12 +102,7 @@ class AsyncClient(BaseClient):
         # The connection pool (httpx's defaults: 100 connections, 20 kept alive), the lean transport's
         # or httpx's. httpcore scans every pooled connection on each request, so there a pool far larger
         # than the calls in flight costs client CPU on every call: size it to your concurrency (docs/sdk.md).
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport or network_transport(httpx.AsyncBaseTransport, self.base_url, limits),
-            timeout=timeout,
-            limits=limits or DEFAULT_LIMITS,
-        )
+        self._http = http_client(httpx.AsyncClient, self.base_url, transport, timeout=timeout, limits=limits)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -19,6 +19,7 @@ from intentd import __version__
 from intentd.model import JSON, IntentdError
 from intentd.settings import Settings
 
+from ._direct import DirectClient
 from ._errors import TransportError, error_from_response, unexpected_response
 from ._transport import LeanTransport
 
@@ -63,25 +64,43 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 @overload
-def network_transport(
-    kind: type[httpx.AsyncBaseTransport], base_url: str, limits: httpx.Limits | None
-) -> httpx.AsyncBaseTransport | None: ...
+def http_client(
+    kind: type[httpx.AsyncClient],
+    base_url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    *,
+    timeout: float,
+    limits: httpx.Limits | None,
+) -> httpx.AsyncClient: ...
 @overload
-def network_transport(
-    kind: type[httpx.BaseTransport], base_url: str, limits: httpx.Limits | None
-) -> httpx.BaseTransport | None: ...
-def network_transport(kind: type[Any], base_url: str, limits: httpx.Limits | None) -> Any:
-    """The transport a client sends through when its caller gives none; None is httpx's own.
+def http_client(
+    kind: type[httpx.Client],
+    base_url: str,
+    transport: httpx.BaseTransport | None,
+    *,
+    timeout: float,
+    limits: httpx.Limits | None,
+) -> httpx.Client: ...
+def http_client(
+    kind: type[Any], base_url: str, transport: Any, *, timeout: float, limits: httpx.Limits | None
+) -> Any:
+    """The httpx client a shell sends through; ``kind`` is the shell's (``httpx.AsyncClient`` or
+    ``httpx.Client``), so the one line in ``_async.py`` serves both shells.
 
-    An ``AsyncClient`` with an ``http://`` base URL gets :class:`LeanTransport`, which costs about
-    half of httpx's transport in client CPU per request (docs/benchmarks.md, "Agent-side
-    transport"); https:// and the sync ``Client`` keep httpx's. A caller who wants httpx's
-    everywhere passes it: ``AsyncClient(url, key, transport=httpx.AsyncHTTPTransport())``.
-    ``kind`` is the shell's transport class, so the one line in ``_async.py`` serves both shells.
+    Without a ``transport``, an ``AsyncClient`` with an ``http://`` base URL gets
+    :class:`LeanTransport`, which costs about half of httpx's transport in client CPU per request
+    (docs/benchmarks.md, "Agent-side transport"); https:// and the sync ``Client`` keep httpx's. A
+    caller who wants httpx's everywhere passes it: ``AsyncClient(url, key,
+    transport=httpx.AsyncHTTPTransport())``. Over a LeanTransport the calls go straight to it
+    (:class:`DirectClient`, docs/benchmarks.md, "Agent CPU per handoff").
     """
-    if kind is httpx.AsyncBaseTransport and base_url.startswith("http://"):
-        return LeanTransport(limits=limits or DEFAULT_LIMITS)
-    return None
+    if transport is None and kind is httpx.AsyncClient and base_url.startswith("http://"):
+        transport = LeanTransport(limits=limits or DEFAULT_LIMITS)
+    if isinstance(transport, LeanTransport):
+        return DirectClient(
+            base_url=base_url, transport=transport, timeout=timeout, limits=limits or DEFAULT_LIMITS
+        )
+    return kind(base_url=base_url, transport=transport, timeout=timeout, limits=limits or DEFAULT_LIMITS)
 
 
 class BaseClient:

@@ -15,17 +15,23 @@ exceptions stay what they were; ``https://`` (and any other scheme) is sent by h
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import h11
 import httpx
 
+from . import _http11
+
 Origin = tuple[str, int]
 Timeouts = dict[str, float | None]
+T = TypeVar("T")
+# Sends a request on a connection and reads (part of) its answer.
+Exchange = Callable[["_Connection"], Awaitable[T]]
 
 # Methods whose request may be sent again when a reused connection turns out to be closed before any
 # answer came: the server cannot have acted on it twice in a way that matters (RFC 9110 §9.2.2).
@@ -58,31 +64,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
             return await self._other.handle_async_request(request)
         timeouts: Timeouts = request.extensions.get("timeout", {})
         origin = (request.url.host, request.url.port or 80)
-        connection = await self._pool.connection(origin, timeouts)
-        try:
-            return await self._exchange(connection, request, timeouts)
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
-            if not _may_resend(request, connection):
-                raise
-        # The server closed this kept-alive connection as the request went out, before answering
-        # it (httpcore avoids most of these by polling the socket first; asyncio has told us of
-        # every close that had arrived). Once more, on a new connection.
-        fresh = await self._pool.connection(origin, timeouts, fresh=True)
-        return await self._exchange(fresh, request, timeouts)
-
-    async def _exchange(
-        self, connection: _Connection, request: httpx.Request, timeouts: Timeouts
-    ) -> httpx.Response:
-        """Send ``request`` and read the head of its answer; the body streams from the connection."""
-        try:
-            # A write that fails may have failed because the server answered already (a 413 before
-            # the body was read) and closed: read that answer, as httpcore does.
-            with suppress(httpx.WriteError):
-                await connection.send_request(request, timeouts.get("write"))
-            head = await connection.response_head(timeouts.get("read"))
-        except BaseException:
-            self._pool.discard(connection)
-            raise
+        replayable = request.method in IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
+        exchange = functools.partial(_Connection.request_head, request=request, timeouts=timeouts)
+        connection, head = await self._exchange(origin, exchange, timeouts, replayable)
         return httpx.Response(
             head.status_code,
             headers=head.headers.raw_items(),
@@ -90,15 +74,45 @@ class LeanTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
         )
 
+    async def request_whole(
+        self, origin: Origin, method: bytes, data: bytes, timeouts: Timeouts
+    ) -> _http11.Answer:
+        """One exchange of the AsyncClient's own calls (``_direct.py``): ``data`` is the whole
+        request (``_http11.request``), the answer is read whole. No httpx request or response
+        objects and no h11 events: this spares those calls most of the client CPU a request costs."""
+        exchange = functools.partial(_Connection.exchange_whole, method=method, data=data, timeouts=timeouts)
+        connection, answer = await self._exchange(origin, exchange, timeouts, method.decode() in IDEMPOTENT)
+        self._pool.release(connection)
+        return answer
+
+    async def _exchange(
+        self, origin: Origin, exchange: Exchange[T], timeouts: Timeouts, replayable: bool
+    ) -> tuple[_Connection, T]:
+        """A connection of the pool and what ``exchange`` read from it after sending its request."""
+        connection = await self._pool.connection(origin, timeouts)
+        try:
+            return connection, await self._attempt(connection, exchange)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            if not (replayable and connection.reused and not connection.answered):
+                raise
+        # The server closed this kept-alive connection as the request went out, before answering
+        # it (httpcore avoids most of these by polling the socket first; asyncio has told us of
+        # every close that had arrived). Once more, on a new connection, if sending it twice is
+        # safe (RFC 9110 §9.2.2) and its body can be sent again.
+        fresh = await self._pool.connection(origin, timeouts, fresh=True)
+        return fresh, await self._attempt(fresh, exchange)
+
+    async def _attempt(self, connection: _Connection, exchange: Exchange[T]) -> T:
+        try:
+            return await exchange(connection)
+        except BaseException:
+            self._pool.discard(connection)
+            raise
+
     async def aclose(self) -> None:
         self._pool.close()
         if self._other is not None:
             await self._other.aclose()
-
-
-def _may_resend(request: httpx.Request, connection: _Connection) -> bool:
-    replayable = isinstance(request.stream, httpx.ByteStream)  # its body can be sent again
-    return connection.reused and not connection.answered and request.method in IDEMPOTENT and replayable
 
 
 class _ResponseBody(httpx.AsyncByteStream):
@@ -283,6 +297,7 @@ class _Connection(asyncio.Protocol):
         self._data_waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None  # while asyncio's write buffer is full
         self._reading_paused = False
+        self._direct_keep_alive: bool | None = None  # after a direct exchange: whether to keep it
 
     # --- asyncio's side -------------------------------------------------------------------------
 
@@ -323,10 +338,86 @@ class _Connection(asyncio.Protocol):
 
     def start_next_exchange(self) -> bool:
         """After an answer read whole: whether the connection can carry another exchange."""
+        if self._direct_keep_alive is not None:  # a direct exchange, h11 left idle
+            keep_alive, self._direct_keep_alive = self._direct_keep_alive, None
+            return keep_alive and not self._eof and not self._received
         if self._eof or self._h11.our_state is not h11.DONE or self._h11.their_state is not h11.DONE:
             return False  # e.g. the server said ``Connection: close``
         self._h11.start_next_cycle()
         return True
+
+    async def exchange_whole(self, method: bytes, data: bytes, timeouts: Timeouts) -> _http11.Answer:
+        """Write a whole request (``_http11.request``) and read its answer whole, framed by
+        ``_http11`` rather than h11 (whose state stays idle, so either may carry the next one)."""
+        self.answered = False
+        self._direct_keep_alive = False  # until the answer has been read whole
+        with suppress(httpx.WriteError):  # the server may have answered already: read that
+            await self._write(data, timeouts.get("write"))
+        read = timeouts.get("read")
+        while True:
+            parsed = _http11.head(self._received, method)
+            if parsed is None:
+                await self._more(read, "Server disconnected without sending a response.")
+                continue
+            head, size = parsed
+            del self._received[:size]
+            if head.status_code >= 200:
+                break
+            if head.status_code == 101:
+                raise httpx.RemoteProtocolError("the server switched protocols")
+            # 1xx answers (100 Continue) come before the real one, as in response_head.
+        body = await self._whole_body(head, read)
+        self._resume_reading()
+        self._direct_keep_alive = head.keep_alive
+        return _http11.Answer(head.status_code, head.reason, head.headers, body)
+
+    async def _whole_body(self, head: _http11.Head, timeout: float | None) -> bytes:
+        cut_short = "Server disconnected before the answer was complete."
+        if head.chunked:
+            chunks = _http11.Chunks()
+            chunks.feed(self._received)
+            while not chunks.done:
+                await self._more(timeout, cut_short)
+                chunks.feed(self._received)
+            return bytes(chunks.body)
+        if head.length is None:  # until the server closes the connection
+            while not self._eof:
+                await self._wait_for_data(timeout)
+            if self._lost is not None:
+                raise httpx.ReadError(str(self._lost) or type(self._lost).__name__)
+            body, self._received = bytes(self._received), bytearray()
+            return body
+        while len(self._received) < head.length:
+            await self._more(timeout, cut_short)
+        body = bytes(self._received[: head.length])
+        del self._received[: head.length]
+        return body
+
+    async def _more(self, timeout: float | None, closed: str) -> None:
+        """Wait for more of an answer to arrive; ``closed`` says what it is if none can."""
+        if self._eof:
+            if self._lost is not None:
+                raise httpx.ReadError(str(self._lost) or type(self._lost).__name__)
+            raise httpx.RemoteProtocolError(closed)
+        await self._wait_for_data(timeout)
+
+    async def _wait_for_data(self, timeout: float | None) -> None:
+        self._resume_reading()
+        self._data_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await _wait(self._data_waiter, timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no data from the server within {timeout} s") from None
+        finally:
+            self._data_waiter = None
+
+    async def request_head(self, request: httpx.Request, timeouts: Timeouts) -> h11.Response:
+        """Send ``request`` (h11) and read the head of its answer; its body is read next."""
+        # A write that fails may have failed because the server answered already (a 413 before
+        # the body was read) and closed: read that answer, as httpcore does.
+        with suppress(httpx.WriteError):
+            await self.send_request(request, timeouts.get("write"))
+        return await self.response_head(timeouts.get("read"))
 
     async def send_request(self, request: httpx.Request, timeout: float | None) -> None:
         self.answered = False
