@@ -181,6 +181,24 @@ async def test_a_result_with_then_hands_the_work_to_the_next_agent(client: Async
     assert final.result == {"step": 2, "got": 1, "parent": head.intent_id}
 
 
+async def test_heartbeats_keep_the_lease_of_a_handler_running_several_lease_lengths(
+    client: AsyncClient,
+) -> None:
+    worker = make_worker(client, lease_seconds=0.6)
+
+    @worker.agent(AGENT)
+    async def slow(ctx, intent):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(2.0)  # beats every 0.2 s; without them the lease lapses at 0.6 s
+        return {"attempt": ctx.attempt}
+
+    async with serving(worker):
+        submitted = await client.submit(AGENT, "intent.slow.v1", {})
+        final = await client.wait_for(submitted.intent_id, timeout=15)
+
+    assert final.status is Status.COMPLETED and final.result == {"attempt": 1}
+    assert "intent.lease_expired" not in await event_types(client, final.intent_id)
+
+
 async def test_cancel_wins_over_a_running_handler(client: AsyncClient) -> None:
     worker = make_worker(client, lease_seconds=0.6)
     started, stopped = asyncio.Event(), asyncio.Event()

@@ -305,7 +305,7 @@ class _Run:
     async def handle(self, handler: Handler, delivery: Delivery) -> None:
         state = _ContextState(self.client, delivery)
         work = asyncio.ensure_future(self._call(handler, state))
-        beat = asyncio.create_task(self._heartbeat(state, work))
+        beat = _Heartbeat(self, state, work)
         try:
             outcome = await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -316,7 +316,7 @@ class _Run:
         except BaseException as exc:  # noqa: BLE001 - the handler's failure is the intent's
             outcome = exc
         finally:
-            beat.cancel()
+            beat.stop()
         if state.lost.is_set() or state.parked:
             return
         if isinstance(outcome, _Unfinished):
@@ -347,24 +347,6 @@ class _Run:
             return await handler(AsyncContext(state), intent)
         ctx = Context(state, asyncio.get_running_loop())
         return await asyncio.to_thread(handler, ctx, intent)
-
-    async def _heartbeat(self, state: _ContextState, work: asyncio.Future[Any]) -> None:
-        d = state.delivery
-        while True:
-            await asyncio.sleep(self.worker.lease_seconds / 3)
-            try:
-                await self.client.heartbeat(
-                    d.intent.intent_id, d.lease_token, lease_seconds=self.worker.lease_seconds
-                )
-            except IntentdError as exc:
-                if exc.http_status == 409:  # canceled, or the lease is no longer ours
-                    log.info(
-                        "intent %s is no longer ours (%s); stopping its handler", d.intent.intent_id, exc.code
-                    )
-                    state.lost.set()
-                    work.cancel()
-                    return
-                log.warning("heartbeat for %s failed: %s", d.intent.intent_id, exc)
 
     async def _report(self, state: _ContextState, outcome: Any) -> None:
         d = state.delivery
@@ -424,6 +406,49 @@ class _Run:
                 log.warning("could not release %s: %s", delivery.intent.intent_id, exc)
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
+
+
+class _Heartbeat:
+    """Extends the lease of a running handler every third of its length, and stops the handler when
+    the server says the intent is no longer ours. Between beats it is a timer on the loop, not a
+    task: most handlers finish long before the first beat is due, and a task per delivery (started,
+    then cancelled) cost each of them two more turns of the loop."""
+
+    def __init__(self, run: _Run, state: _ContextState, work: asyncio.Future[Any]) -> None:
+        self._run, self._state, self._work = run, state, work
+        self._interval = run.worker.lease_seconds / 3
+        self._request: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            self._interval, self._due
+        )
+
+    def stop(self) -> None:
+        """The handler is done: no more beats, and one being sent is abandoned."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._request is not None:
+            self._request.cancel()
+
+    def _due(self) -> None:
+        self._timer = None
+        self._request = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        d, seconds = self._state.delivery, self._run.worker.lease_seconds
+        try:
+            await self._run.client.heartbeat(d.intent.intent_id, d.lease_token, lease_seconds=seconds)
+        except IntentdError as exc:
+            if exc.http_status == 409:  # canceled, or the lease is no longer ours
+                log.info(
+                    "intent %s is no longer ours (%s); stopping its handler", d.intent.intent_id, exc.code
+                )
+                self._state.lost.set()
+                self._work.cancel()
+                return
+            log.warning("heartbeat for %s failed: %s", d.intent.intent_id, exc)
+        self._request = None
+        self._timer = asyncio.get_running_loop().call_later(self._interval, self._due)
 
 
 def _streams_through(client: AsyncClient) -> bool:
