@@ -158,7 +158,7 @@ class AsyncClient(BaseClient):
                     await response.aread()
                     raise self._stream_refusal(response, trace_id)
                 decoder, splitter = Decoder(), LineSplitter()
-                async for chunk in response.aiter_text():
+                async for chunk in response.aiter_bytes():
                     for line in splitter.feed(chunk):
                         message = decoder.feed(line)
                         if message is not None:

@@ -37,27 +37,33 @@ class Message:
 
 
 class LineSplitter:
-    """Text chunks into SSE lines. The SSE rules end a line at CR, LF or CRLF only; httpx's
-    ``iter_lines`` also splits at U+2028, U+2029 and U+0085, which may stand inside a ``data:`` line.
+    r"""The stream's bytes into SSE lines, each decoded from UTF-8 (the only encoding SSE has). The
+    SSE rules end a line at CR, LF or CRLF only; httpx's ``iter_lines`` also splits at U+2028, U+2029
+    and U+0085, which may stand inside a ``data:`` line. Bytes, not text, are split: no decoder runs
+    per chunk, and a line is whole before it is decoded, so no character is cut in two.
 
     >>> splitter = LineSplitter()
-    >>> splitter.feed("data: a\u2028b\r"), splitter.feed("\nid: 1\n")
+    >>> splitter.feed("data: a\u2028b\r".encode()), splitter.feed(b"\nid: 1\n")
     ([], ['data: a\u2028b', 'id: 1'])
     """
 
     def __init__(self) -> None:
-        self._pending = ""
+        self._pending = b""
 
-    def feed(self, chunk: str) -> list[str]:
-        text = self._pending + chunk
-        # A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-        cut = len(text) - 1 if text.endswith("\r") else len(text)
-        lines = _LINE_END.split(text[:cut])
-        self._pending = lines.pop() + text[cut:]
-        return lines
+    def feed(self, chunk: bytes) -> list[str]:
+        data = self._pending + chunk
+        if b"\r" in data:
+            # A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+            cut = len(data) - 1 if data.endswith(b"\r") else len(data)
+            lines = _LINE_END.split(data[:cut])
+            self._pending = lines.pop() + data[cut:]
+        else:  # LF only, as intentd sends them
+            lines = data.split(b"\n")
+            self._pending = lines.pop()
+        return [line.decode("utf-8", "replace") for line in lines]
 
 
-_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(slots=True)

@@ -160,7 +160,7 @@ class Client(BaseClient):
                     response.read()
                     raise self._stream_refusal(response, trace_id)
                 decoder, splitter = Decoder(), LineSplitter()
-                for chunk in response.iter_text():
+                for chunk in response.iter_bytes():
                     for line in splitter.feed(chunk):
                         message = decoder.feed(line)
                         if message is not None:
