@@ -32,16 +32,24 @@ class _ContextState:
     client: AsyncClient
     delivery: Delivery
     usage: dict[str, float] = field(default_factory=dict)
-    parked: bool = False
     # Set when the server says the intent is no longer ours (canceled, or the lease was lost).
     lost: threading.Event = field(default_factory=threading.Event)
     journal: Journal = field(init=False)
 
     def __post_init__(self) -> None:
-        self.journal = Journal(self.client, self.delivery, park=self._park, lose=self.lost.set)
+        # The journal holds nothing of this state (a bound method would make a cycle, left to the
+        # garbage collector once per delivery), so the state is freed as soon as its handler ends.
+        self.journal = Journal(self.client, self.delivery, lose=self.lost.set)
 
-    def _park(self) -> None:
-        self.parked = True
+    @property
+    def parked(self) -> bool:
+        """The intent waits without a lease (on children, a person, or ``ctx.wait``): the handler's
+        outcome is not reported."""
+        return self.journal.parked
+
+    @parked.setter
+    def parked(self, value: bool) -> None:
+        self.journal.parked = value
 
 
 class _ContextBase(Generic[Asked]):

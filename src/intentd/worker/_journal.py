@@ -196,13 +196,13 @@ class Journal:
         client: AsyncClient,
         delivery: Delivery,
         *,
-        park: Callable[[], None],
         lose: Callable[[], None],
     ) -> None:
         self._client = client
         self._intent_id = delivery.intent.intent_id
         self._token = delivery.lease_token
-        self._park, self._lose = park, lose
+        self._lose = lose
+        self.parked = False  # the intent waits (children, a person) without a lease: report nothing
         self.blocking = False  # user callables are blocking (a sync handler's): run them in a thread
         self._entries: dict[str, JournalEntry] | None = None  # loaded on first use
         self._kinds: dict[str, Kind] = {}  # keys used in this run
@@ -274,7 +274,7 @@ class Journal:
         if not all(entries[key].finished for key in specs):
             answer = await self._write(self._client.await_entries(self._intent_id, self._token, list(specs)))
             if answer.parked:
-                self._park()
+                self.parked = True
                 raise Unwind(f"intent {self._intent_id} is parked until its children have finished")
             self._update(answer.entries)
         return [self._outcome(entries[child.key], return_exceptions) for child in children]
@@ -327,7 +327,7 @@ class Journal:
             return HumanAnswer.from_journal(key, entry.result)
         self._check_new_work()
         await self._write(self._client.ask_human(self._intent_id, self._token, key, human_task))
-        self._park()
+        self.parked = True
         raise Unwind(f"intent {self._intent_id} is parked until a person answers {key!r}")
 
     # --- the outcome of a run ---------------------------------------------------------------------
