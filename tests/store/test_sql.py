@@ -16,6 +16,12 @@ from intentd.store._sql import Query, load_queries
 from intentd.store.sqlite import connect, migrate, path_from_url
 
 DIALECTS = ["sqlite", "postgres"]
+# The modules of one transaction: the core and the mixin of each area (the backends are checked apart).
+_TX_MODULES = sorted(
+    e.name
+    for e in resources.files("intentd.store").iterdir()
+    if e.name.endswith(".py") and e.name not in ("postgres.py", "sqlite.py")
+)
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
@@ -59,7 +65,7 @@ def test_the_scan_finds_the_queries_it_is_meant_to_find() -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_every_query_the_store_uses_exists_in_both_dialects(dialect: str) -> None:
-    used = _query_names_used_by("_tx.py")
+    used: set[str] = set().union(*(_query_names_used_by(m) for m in _TX_MODULES))
     if dialect == "postgres":
         used |= _query_names_used_by("postgres.py")
     missing = used - set(load_queries(dialect))
@@ -68,8 +74,29 @@ def test_every_query_the_store_uses_exists_in_both_dialects(dialect: str) -> Non
 
 def _source(dialect: str) -> dict[str, str]:
     folder = resources.files("intentd.store") / "sql"
-    merged = _sql._parse((folder / "queries.sql").read_text())
-    return merged | _sql._parse((folder / f"{dialect}.sql").read_text())
+    shared: dict[str, str] = {}
+    own: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        stem = entry.name.removesuffix(".sql")
+        if stem == dialect or stem.endswith(f".{dialect}"):
+            own |= _sql._parse(entry.read_text())
+        elif stem not in DIALECTS and "." not in stem:
+            shared |= _sql._parse(entry.read_text())
+    return shared | own
+
+
+def test_each_query_is_defined_in_one_shared_file() -> None:
+    """Areas keep their queries in files of their own; a name defined twice would silently win by file
+    order, so loading refuses it."""
+    folder = resources.files("intentd.store") / "sql"
+    seen: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if "." in entry.name.removesuffix(".sql") or entry.name.removesuffix(".sql") in DIALECTS:
+            continue
+        for name in _sql._parse(entry.read_text()):
+            assert name not in seen, f"{name} is in both {seen[name]} and {entry.name}"
+            seen[name] = entry.name
+    assert "insert_api_key" in seen and seen["insert_api_key"] == "keys.sql"
 
 
 def _renamed(query: Query) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ._hub import Hub, Subscription, agent_key, intent_key
-from ._tx import SCHEDULER_KEY, ApiKeyRecord, FeedItem, IntentPage, Timer, Tx
+from ._keys import ApiKeyRecord
+from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
 from .base import Store
 
 __all__ = [

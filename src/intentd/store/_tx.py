@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from intentd.model import Event, HumanTask, Intent, JournalEntry, Micros, new_id
 
@@ -23,19 +23,15 @@ from ._codec import (
     task_to_params,
 )
 from ._hub import agent_key, intent_key
+from ._keys import KeyRows
 from ._sql import Query
+from ._txbase import Executor, TxBase
 
 # The hub key the scheduler listens on: every transaction that adds a timer wakes it (the writer
 # publishes the key at commit, and NOTIFY carries it to the other replicas), so it sleeps until the
 # earliest due time without missing a timer added meanwhile.
 SCHEDULER_KEY = "scheduler"
 Q = TypeVar("Q")  # an entry queued for the end of the transaction
-
-
-class Executor(Protocol):
-    async def fetch(self, query: Query, values: dict[str, Any]) -> list[Any]: ...
-    async def execute(self, query: Query, values: dict[str, Any]) -> int: ...
-    async def executemany(self, query: Query, rows: list[dict[str, Any]]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,53 +77,19 @@ class InboxChange:
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    key_id: str
-    namespace: str
-    name: str
-    role: str
-    created_at: Micros
-    revoked_at: Micros | None
-    task_roles: tuple[str, ...] = ()  # an approver's roles: it may decide ``role:<name>`` tasks
-
-
-@dataclass(frozen=True, slots=True)
 class IntentPage:
     intents: list[Intent]
     next_cursor: tuple[Micros, str] | None
 
 
-class Tx:
-    """Reads and writes of one transaction. ``writes`` counts statements that changed data, so the
-    writer can tell whether a failed unit left anything behind; ``changes`` are the hub keys to wake."""
+class Tx(KeyRows, TxBase):
+    """Reads and writes of one transaction, in domain terms. The runtime's core is here; each other
+    area of the store is a mixin of its own module (``_keys.py``, …) on :class:`TxBase`."""
 
     def __init__(self, executor: Executor, queries: dict[str, Query]) -> None:
-        self._ex = executor
-        self._q = queries
-        self.writes = 0
-        self.changes: set[str] = set()
+        super().__init__(executor, queries)
         self._feed: list[FeedEntry] = []
         self._inbox_changes: list[InboxChange] = []
-        # Set by the writer for a transaction of several units: a row lock another transaction holds
-        # then fails at once (PostgreSQL NOWAIT) instead of waiting, and the writer runs the units one
-        # by one. Units of one batch lock rows in no global order (a step's end locks the step, then
-        # its run), so two batches waiting on each other's rows would deadlock, and PostgreSQL would
-        # take a second (deadlock_timeout) to say so.
-        self.batched = False
-        # Callbacks the writer runs once the outcome is known (e.g. hand a lease to a waiting claim).
-        self.after_commit: list[Callable[[], None]] = []
-        self.after_rollback: list[Callable[[], None]] = []
-
-    async def _rows(self, name: str, /, **values: Any) -> list[Any]:
-        return await self._ex.fetch(self._q[name], values)
-
-    async def _one(self, name: str, /, **values: Any) -> Any | None:
-        rows = await self._ex.fetch(self._q[name], values)
-        return rows[0] if rows else None
-
-    async def _write(self, name: str, /, **values: Any) -> int:
-        self.writes += 1
-        return await self._ex.execute(self._q[name], values)
 
     # -- intents and their events ------------------------------------------------------------
     async def get_intent(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
@@ -412,29 +374,6 @@ class Tx:
             for r in await self._rows("approvers", namespace=namespace)
         ]
 
-    # -- API keys ------------------------------------------------------------------------------
-    async def insert_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
-        await self._write(
-            "insert_api_key",
-            key_id=record.key_id,
-            namespace=record.namespace,
-            name=record.name,
-            role=record.role,
-            key_hash=key_hash,
-            created_at=record.created_at,
-            task_roles=dumps(list(record.task_roles)),
-        )
-
-    async def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        row = await self._one("get_api_key_by_hash", key_hash=key_hash)
-        return _key_from_row(row) if row else None
-
-    async def list_api_keys(self) -> list[ApiKeyRecord]:
-        return [_key_from_row(r) for r in await self._rows("list_api_keys")]
-
-    async def revoke_api_key(self, key_id: str, now: Micros) -> bool:
-        return await self._write("revoke_api_key", key_id=key_id, now=now) == 1
-
     # -- inbox threads, approvals and the mesh registry (AXP compatibility) ----------------------
     async def list_inbox_threads(
         self, namespace: str, *, owner: str | None, thread_status: str | None, limit: int
@@ -647,15 +586,3 @@ class Tx:
     async def stored_runtime_secret(self, name: str) -> str | None:
         row = await self._one("get_runtime_secret", name=name)
         return str(row["value"]) if row else None
-
-
-def _key_from_row(row: Any) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        row["key_id"],
-        row["namespace"],
-        row["name"],
-        row["role"],
-        row["created_at"],
-        row["revoked_at"],
-        tuple(loads(row["task_roles"]) or ()),
-    )
