@@ -56,6 +56,16 @@ class _Executor:
         await self._conn.executemany(query.text, [query.args(r) for r in rows])
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What the pool runs when a connection comes back: nothing beyond asyncpg's own clean-up (an open
+    transaction rolled back, listeners dropped). asyncpg's default also sends ``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, a round trip and four
+    statements per transaction and per read, for session state this store never makes: it takes only
+    transaction-scoped advisory locks, opens no cursors, listens on a connection of its own (``_Listener``)
+    and sets nothing on pooled sessions (docs/benchmarks.md, "PostgreSQL round trips")."""
+    del conn
+
+
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply pending migrations; returns the versions applied.
 
@@ -227,7 +237,7 @@ class PostgresStore:
         """``listener_probe``: seconds between liveness checks of the idle LISTEN connection (and the
         time one may take before the connection is given up and reopened)."""
         del exclusive  # PostgreSQL serves any number of replicas
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=writers + readers)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=writers + readers, reset=_keep_session)
         try:
             if migrate_schema:
                 async with pool.acquire() as conn:
