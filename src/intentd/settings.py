@@ -24,6 +24,16 @@ class Settings(BaseSettings):
         None, description="if set, an admin key with exactly this value exists after start"
     )
     max_stream_wait_seconds: float = 300.0
+    # Per-key limits of each server process (server/ratelimit.py, docs/security.md):
+    rate_limit_per_second: float = Field(
+        0.0, ge=0, description="requests per second per API key, per server process; 0: no rate limit"
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="requests one API key may send at once")
+    max_streams_per_key: int = Field(
+        100,
+        ge=0,
+        description="open streams (delivery streams, SSE feeds) per API key, per server process; 0: no limit",
+    )
     log_level: str = "info"
     # Notifications of human tasks (docs/notifications.md):
     smtp_url: str | None = Field(

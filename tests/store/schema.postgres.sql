@@ -107,6 +107,9 @@ intents.step_key text
 link_uses.nonce text NOT NULL
 link_uses.task_id text NOT NULL
 link_uses.used_at bigint NOT NULL
+namespaces.name text NOT NULL
+namespaces.sandbox integer NOT NULL DEFAULT 0
+namespaces.created_at bigint NOT NULL
 notifications.notification_id text NOT NULL
 notifications.namespace text NOT NULL
 notifications.channel text NOT NULL
@@ -161,6 +164,7 @@ inbox_threads PRIMARY KEY (thread_id)
 intent_events PRIMARY KEY (intent_id, seq)
 intents PRIMARY KEY (intent_id)
 link_uses PRIMARY KEY (nonce)
+namespaces PRIMARY KEY (name)
 notifications PRIMARY KEY (notification_id)
 run_journal PRIMARY KEY (run_id, key)
 runtime_secrets PRIMARY KEY (name)
@@ -192,6 +196,7 @@ CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_a
 CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
 CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_id, created_at, intent_id);
 CREATE UNIQUE INDEX link_uses_pkey ON public.link_uses USING btree (nonce);
+CREATE UNIQUE INDEX namespaces_pkey ON public.namespaces USING btree (name);
 CREATE INDEX notifications_due ON public.notifications USING btree (due_at) WHERE (status = 'pending'::text);
 CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (notification_id);
 CREATE UNIQUE INDEX run_journal_pkey ON public.run_journal USING btree (run_id, key);

@@ -164,6 +164,13 @@ CREATE TABLE link_uses (
     used_at   BIGINT NOT NULL
 );
 
+-- table namespaces
+CREATE TABLE namespaces (
+    name        TEXT PRIMARY KEY,
+    sandbox     INTEGER NOT NULL DEFAULT 0,
+    created_at  BIGINT NOT NULL
+);
+
 -- table notifications
 CREATE TABLE notifications (
     notification_id  TEXT PRIMARY KEY,  -- stable across retries: receivers drop duplicates by it

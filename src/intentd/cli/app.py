@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import agents, intents, keys, scenarios, serve, tasks, worker
+from . import agents, intents, keys, namespaces, scenarios, serve, tasks, worker
 from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, UrlOpt
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -26,6 +26,7 @@ def configure(
 app.command()(serve.serve)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(namespaces.app, name="namespaces")
 app.command()(intents.submit)
 app.add_typer(intents.app, name="intents")
 app.add_typer(worker.app, name="worker")

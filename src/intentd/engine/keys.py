@@ -13,6 +13,7 @@ from intentd.model import InvalidApiKey, Micros, MissingApiKey, ValidationFailed
 from intentd.store import ApiKeyRecord, Store, Tx
 
 from .inputs import Principal
+from .namespaces import ensure_namespace
 
 Clock = Callable[[], Micros]
 KEY_PREFIX = "itd_"
@@ -51,6 +52,7 @@ class KeyService:
             existing = await tx.api_key_by_hash(hash_key(secret))
             if existing is not None:
                 return existing
+            await ensure_namespace(tx, record.namespace, record.created_at)  # the first key makes it
             await tx.insert_api_key(record, hash_key(secret))
             return record
 

@@ -28,6 +28,7 @@ from .inbox import InboxService
 from .intents import IntentService
 from .keys import KeyService
 from .mesh import MeshService
+from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
 from .runs import RunService
@@ -75,6 +76,7 @@ class Engine:
         self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.keys = KeyService(store, clock)
+        self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)
         self.mesh = MeshService(store, clock)

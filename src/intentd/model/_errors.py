@@ -32,6 +32,8 @@
     │   ├── ThreadFull                409 thread_full
     │   ├── TaskClosed                409 task_closed
     │   └── LinkUsed                  409 link_used
+    ├── RateLimited                   429 rate_limited (retryable; Retry-After)
+    │   └── TooManyStreams            429 too_many_streams (retryable)
     └── Unavailable                   503 unavailable (retryable)
 
 Every wire code the server sends is one class here (a test holds the server's code to that), with the
@@ -284,6 +286,20 @@ class Unavailable(IntentdError):
     code = "unavailable"
     http_status = 503
     retryable = True
+
+
+class RateLimited(IntentdError):
+    """This API key sent more requests than its rate limit allows; retry after Retry-After seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+    retryable = True
+
+
+class TooManyStreams(RateLimited):
+    """This API key already holds as many open streams as one key may; close one first."""
+
+    code = "too_many_streams"
 
 
 class MessageNotFound(NotFound):

@@ -19,6 +19,7 @@ from intentd.store import open_store
 from . import errors, lean, openapi
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
+from .ratelimit import RateLimiter, StreamSlots
 from .routes import (
     agents,
     approvals,
@@ -30,6 +31,7 @@ from .routes import (
     links,
     mesh,
     meta,
+    namespaces,
     runs,
     scenarios,
     tasks,
@@ -70,6 +72,13 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         description="Durable intents for multi-agent systems (AXP-compatible).",
     )
     app.state.settings = settings
+    # Per-key limits of this process (ratelimit.py): read by auth.authenticate and the stream routes.
+    app.state.rate_limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second > 0
+        else None
+    )
+    app.state.stream_slots = StreamSlots.of(settings.max_streams_per_key)
     errors.install(app)
     openapi.install(app)
     routes = (
@@ -86,6 +95,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         links,
         mesh,
         scenarios,
+        namespaces,
     )
     for module in routes:
         app.include_router(module.router)

@@ -28,6 +28,9 @@ async def authenticate(request: Request) -> Principal:
     if principal is None:
         principal = await app_engine(request).keys.authenticate(_key(request))
         state["principal"] = principal
+        # The per-key rate limit (ratelimit.py), once per request; None when off.
+        if (limiter := request.app.state.rate_limiter) is not None:
+            limiter.check(principal.key_id)
     return principal
 
 

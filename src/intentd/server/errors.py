@@ -6,6 +6,7 @@ The official SDK reads ``error.message``, the AXME CLI reads ``detail``. No stac
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,8 @@ def error_response(
 ) -> FastJSONResponse:
     headers = dict(headers or {})
     if err.http_status in (429, 503):
-        headers.setdefault("Retry-After", "1")
+        # A rate limit says when a token is back (server/ratelimit.py); whole seconds, at least 1.
+        headers.setdefault("Retry-After", str(max(1, math.ceil(err.retry_after or 1))))
     return FastJSONResponse(
         {"ok": False, "error": err.to_wire(), "detail": err.message},
         status_code=status or err.http_status,

@@ -17,8 +17,11 @@ from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from intentd.engine import Principal
 from intentd.model import IntentdError
 
 KEEPALIVE_SECONDS = 15.0
@@ -88,12 +91,31 @@ async def follow(
                 yield b": keep-alive\n\n"
 
 
-def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(
+def event_stream(body: AsyncIterator[bytes], request: Request, caller: Principal) -> StreamingResponse:
+    """The stream's response. It holds one of the caller's stream slots (ratelimit.py) from now until
+    it ends, however it ends; past the key's limit, ``TooManyStreams`` (429) before anything is sent."""
+    release = request.app.state.stream_slots.take(caller.key_id)
+    return _HeldStream(
+        release,
         _ending_on_error(body),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class _HeldStream(StreamingResponse):
+    """Gives its stream slot back when the response ends: sent whole, cut by the client, or failed.
+    (The body's own ``finally`` would not run for a body that never started.)"""
+
+    def __init__(self, release: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 async def _ending_on_error(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

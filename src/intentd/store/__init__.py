@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
+from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
 from .base import Store
 
 __all__ = [
     "SCHEDULER_KEY",
     "ApiKeyRecord",
+    "NamespaceRecord",
     "FeedItem",
     "Hub",
     "IntentPage",

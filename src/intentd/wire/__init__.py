@@ -27,6 +27,7 @@ from .inbox import (
     ThreadDecisionBody,
     ThreadList,
 )
+from .namespaces import Namespace, NamespaceAnswer
 from .requests import (
     AXP_EXTRAS,
     CancelBody,
@@ -104,6 +105,8 @@ from .scenarios import (
 __all__ = [
     "AXP_EXTRAS",
     "AgentBinding",
+    "Namespace",
+    "NamespaceAnswer",
     "AgentHealth",
     "AgentSpec",
     "AppliedAgent",

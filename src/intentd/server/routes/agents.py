@@ -72,7 +72,7 @@ async def agent_stream(
         return Batch(frames, items[-1].seq if items else cursor, False, more=len(items) == FEED_PAGE)
 
     subscribe = lambda: engine.delivery.watch_feed(caller, agent)  # noqa: E731
-    return event_stream(follow(subscribe, fetch, since, wait))
+    return event_stream(follow(subscribe, fetch, since, wait), request, caller)
 
 
 def _statuses(param: str | None) -> frozenset[str]:

@@ -61,7 +61,7 @@ async def delivery_stream(
         hold_seconds=request.app.state.settings.max_stream_wait_seconds,
     )
     deliveries = engine.streams.deliveries(caller, req)
-    return event_stream(_frames(req, deliveries))
+    return event_stream(_frames(req, deliveries), request, caller)
 
 
 async def _frames(req: OpenStream, deliveries: AsyncIterator[list[Pushed]]) -> AsyncIterator[bytes]:

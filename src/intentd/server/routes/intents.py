@@ -180,7 +180,7 @@ async def stream_events(
             more=len(events) == EVENT_PAGE,
         )
 
-    return event_stream(follow(lambda: engine.intents.watch(intent_id), fetch, since, wait))
+    return event_stream(follow(lambda: engine.intents.watch(intent_id), fetch, since, wait), request, caller)
 
 
 def _applied(intent: Intent) -> JSON:
