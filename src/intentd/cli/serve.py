@@ -58,7 +58,8 @@ async def _first_key(settings: Settings) -> None:
         path = Path(settings.key_file)
         path.write_text(secret + "\n")
         path.chmod(0o600)
-        console.print(f"created an admin API key (saved to {path}): [bold]{secret}[/bold]")
+        # Where, never the key itself: a server's output ends up in logs (docs/security.md).
+        console.print(f"created an admin API key; it is in {path} (readable by this user only)")
     finally:
         await store.close()
 
