@@ -21,6 +21,7 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python scripts/gen_sync.py --check
+	$(BIN)/python scripts/gen_permissions.py --check
 
 test: lint
 	$(BIN)/pytest

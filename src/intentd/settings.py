@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         ge=0,
         description="open streams (delivery streams, SSE feeds) per API key, per server process; 0: no limit",
     )
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="how long a replica trusts a key it verified: a revocation reaches every replica "
+        "within this",
+    )
     log_level: str = "info"
     # Notifications of human tasks (docs/notifications.md):
     smtp_url: str | None = Field(

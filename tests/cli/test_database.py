@@ -58,12 +58,38 @@ def test_keys_create_and_list(tmp_path: Path) -> None:
     assert created["api_key"].startswith("itd_")
     listed = intentd(tmp_path, "--database", url, "keys", "list", "--json")
     keys = as_json(listed)
-    assert [(k["key_id"], k["name"], k["revoked"]) for k in keys] == [(created["key_id"], "ci-bot", False)]
+    assert [(k["key_id"], k["name"], k["status"]) for k in keys] == [(created["key_id"], "ci-bot", "active")]
     assert created["api_key"] not in listed.stdout  # secrets are shown once, never listed
     # INTENTD_DATABASE_URL works as --database does (and the default file is not touched).
     table = succeeded(intentd(tmp_path, "keys", "list", database_url=url))
     assert "ci-bot" in table and created["api_key"] not in table
     assert not (tmp_path / "intentd.db").exists()
+
+
+def test_keys_of_each_role_rotate_and_revoke(empty_database_url: str, tmp_path: Path) -> None:
+    def keys(*args: str) -> object:
+        return as_json(intentd(tmp_path, "--database", empty_database_url, "keys", *args, "--json"))
+
+    agent = keys("create", "--role", "agent", "--name", "writer", "--agent", "acme/prod/writer")
+    auditor = keys("create", "--role", "auditor", "--name", "soc2", "--expires-in", "3600")
+    refused = intentd(tmp_path, "--database", empty_database_url, "keys", "create", "--role", "agent")
+    assert isinstance(agent, dict) and isinstance(auditor, dict)
+    rotated = keys("rotate", agent["key_id"], "--grace-seconds", "60")
+    assert isinstance(rotated, dict)
+    revoked = keys("revoke", auditor["key_id"])
+    listed = keys("list")
+    assert isinstance(listed, list)
+    by_id = {k["key_id"]: k for k in listed}
+
+    assert agent["agents"] == "agent://acme/prod/writer" and auditor["expires_at"]
+    assert refused.returncode != 0 and "agents" in refused.stdout + refused.stderr
+    assert rotated["replaces"] == agent["key_id"] and rotated["api_key"] != agent["api_key"]
+    assert revoked == {"key_id": auditor["key_id"], "revoked": True}
+    assert by_id[agent["key_id"]]["status"] == "rotated"
+    assert by_id[rotated["key_id"]]["status"] == "active"
+    assert by_id[rotated["key_id"]]["role"] == "agent"
+    assert by_id[auditor["key_id"]]["status"] == "revoked"
+    assert agent["api_key"] not in str(listed)
 
 
 def test_database_flag_wins_over_the_variable(tmp_path: Path) -> None:

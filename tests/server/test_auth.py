@@ -74,7 +74,7 @@ async def test_revoked_key_is_refused_at_once(api: AppClient) -> None:
 
     assert before.status_code == 200
     assert after.status_code == 401
-    assert after.json()["error"]["code"] == "invalid_api_key"
+    assert after.json()["error"]["code"] == "api_key_revoked"
 
 
 async def test_other_keys_keep_working_after_a_revocation(api: AppClient) -> None:

@@ -37,6 +37,7 @@ from intentd.model import EventType, Intent, Lease, Micros, Status, ValidationFa
 from intentd.store import FeedItem, Store, Tx
 
 from ._change import Change
+from .access import act_for
 from .inputs import Principal
 from .recorder import Recorder
 
@@ -95,6 +96,7 @@ class BindingService:
     async def bind(self, principal: Principal, req: BindAgent) -> Binding:
         """Register (or change) the agent's binding; streams of the agent open now apply it from the
         next page of its feed they read."""
+        act_for(principal, req.address)
 
         async def unit(tx: Tx) -> Binding:
             await register(tx, principal.namespace, req, self._clock())
@@ -108,6 +110,7 @@ class BindingService:
     def listener(self, principal: Principal, agent: str) -> Listener:
         """What one connection of ``agent``'s stream sends of its feed: leased deliveries while
         ``agent`` is registered with the ``stream`` binding, the feed as it is otherwise."""
+        act_for(principal, agent)
         owner = f"listener:{principal.name}"
         return Listener(self._store, self._clock, self._recorder, principal.namespace, agent, owner)
 

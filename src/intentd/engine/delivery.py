@@ -24,6 +24,7 @@ from intentd.model import (
 from intentd.store import FeedItem, Store, Subscription, Tx, agent_key
 
 from ._change import Change, check_lease
+from .access import act_for, act_on
 from .dispatch import Dispatcher, Waiter
 from .humans.answers import ask
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
@@ -54,6 +55,7 @@ class DeliveryService:
         process is handed to it directly (see dispatch.py); other replicas' work wakes it by NOTIFY."""
         if not 1 <= req.max_intents <= _MAX_CLAIM:
             raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}", details={"field": "max_intents"})
+        act_for(principal, req.agent)
         ns = principal.namespace
         deadline = time.monotonic() + max(req.wait_seconds, 0.0)
         waiter = Waiter(ns, req)
@@ -90,6 +92,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id)
+            act_on(principal, intent)
             check_lease(intent, token)
             expires = self._clock() + int(lease_seconds * 1_000_000)
             await tx.extend_lease(intent_id, token, expires)
@@ -104,6 +107,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Completion:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             if intent.is_terminal:
                 replay = await _replayed_completion(tx, intent, req.lease_token)
                 if replay is not None:
@@ -141,6 +145,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             check_lease(intent, req.lease_token)
             change, now = Change(intent), self._clock()
             details = {"error": req.error, "lease_token": req.lease_token}
@@ -177,6 +182,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             check_lease(intent, token)
             change = Change(intent)
             change.step(
@@ -205,6 +211,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             check_lease(intent, req.lease_token)
             change = Change(intent)
             if req.human_task is not None:  # the agent asks a person (ctx.ask_human)
@@ -234,6 +241,7 @@ class DeliveryService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             if token is not None:
                 check_lease(intent, token)
             details: dict[str, object] = {"message": message}
@@ -245,11 +253,17 @@ class DeliveryService:
 
         return await self._store.write(unit)
 
+    def check_feed(self, principal: Principal, address: str) -> None:
+        """Refuse, before a stream opens, a caller who may not read ``address``'s feed (an agent key
+        reads its own agents' feeds only)."""
+        act_for(principal, address)
+
     def watch_feed(self, principal: Principal, address: str) -> AbstractContextManager[Subscription]:
         """Woken after every commit that adds to ``address``'s feed (subscribe, then read)."""
         return self._store.hub.subscribe(agent_key(principal.namespace, address))
 
     async def feed(self, principal: Principal, address: str, since: int, limit: int = 100) -> list[FeedItem]:
+        act_for(principal, address)
         return await self._store.read(lambda tx: tx.read_feed(principal.namespace, address, since, limit))
 
 

@@ -22,6 +22,7 @@ class Principal:
     name: str
     role: str
     task_roles: tuple[str, ...] = ()  # an approver's roles (assignees ``role:<name>``)
+    agents: tuple[str, ...] = ()  # an agent key's addresses: the only ones it acts for
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from intentd.model import (
 from intentd.store import IntentPage, Store, Subscription, Tx, intent_key
 
 from ._change import Change, check_lease, new_intent
+from .access import act_on, as_sender
 from .humans.answers import ask
 from .inputs import Principal, Resolve, SubmitIntent
 from .recorder import Recorder
@@ -69,6 +70,7 @@ async def submit_in(
     root_intent_id: str | None = None,
 ) -> tuple[Intent, bool]:
     """Create an intent inside an open transaction: ``intent.created`` then ``intent.submitted``."""
+    spec = as_sender(principal, spec)
     # Only a keyed submit is ever compared, so only it pays for the fingerprint.
     fingerprint = spec.fingerprint() if idempotency_key is not None else None
     if idempotency_key is not None and fingerprint is not None:
@@ -191,6 +193,7 @@ class IntentService:
 
         async def unit(tx: Tx) -> tuple[Intent, Event]:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             _check_generation(intent, req.expected_policy_generation)
             change = Change(intent)
             change.step(
@@ -221,6 +224,7 @@ class IntentService:
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
+            act_on(principal, intent)
             _check_generation(intent, body.get("expected_policy_generation"))
             if body.get("lease_token") is not None:
                 check_lease(intent, str(body["lease_token"]))

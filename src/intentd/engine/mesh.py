@@ -12,6 +12,7 @@ from typing import Any
 from intentd.model import JSON, AgentNotFound, Micros
 from intentd.store import Store, Tx
 
+from .access import act_for
 from .inputs import Principal
 
 Clock = Callable[[], Micros]
@@ -49,6 +50,7 @@ class MeshService:
 
     async def heartbeat(self, principal: Principal, address: str, metrics: JSON | None = None) -> MeshAgent:
         """Record a beat from ``address`` (registering it on its first beat)."""
+        act_for(principal, address)
         now = self._clock()
 
         async def unit(tx: Tx) -> MeshAgent:

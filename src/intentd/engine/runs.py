@@ -30,6 +30,7 @@ from intentd.model import (
 from intentd.store import Store, Tx
 
 from ._change import Change, check_lease, new_intent
+from .access import act_on
 from .bindings import BindAgent, register
 from .inputs import Principal, SubmitIntent
 from .intents import load, replayed_submit
@@ -216,6 +217,7 @@ class RunService:
         self, tx: Tx, principal: Principal, intent_id: str, lease_token: str
     ) -> tuple[Intent, Change, Micros]:
         parent = await load(tx, principal, intent_id, for_update=True)
+        act_on(principal, parent)
         check_lease(parent, lease_token)
         return parent, Change(parent), self._clock()
 

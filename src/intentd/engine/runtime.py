@@ -26,7 +26,7 @@ from .humans import HumanTasks, HumanTaskService
 from .humans.notices import Announcer
 from .inbox import InboxService
 from .intents import IntentService
-from .keys import KeyService
+from .keys import CACHE_SECONDS, KeyService
 from .mesh import MeshService
 from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
@@ -42,7 +42,11 @@ class Engine:
     """Everything one ``serve`` process runs, over one store. ``clock`` is injectable for tests."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], Micros] = now_us, notify: NotifyConfig | None = None
+        self,
+        store: Store,
+        clock: Callable[[], Micros] = now_us,
+        notify: NotifyConfig | None = None,
+        key_cache_seconds: float = CACHE_SECONDS,
     ) -> None:
         self.store = store
         # Human tasks' notifications: queued in the transaction of each task change, sent after
@@ -75,8 +79,8 @@ class Engine:
         self.bindings = BindingService(store, clock, self.recorder)  # AXP delivery bindings
         self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
-        self.keys = KeyService(store, clock)
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
+        self.keys = KeyService(store, clock, key_cache_seconds)
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)
         self.mesh = MeshService(store, clock)

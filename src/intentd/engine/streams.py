@@ -34,6 +34,7 @@ from intentd.model import Intent, Micros, ValidationFailed
 from intentd.store import Store, Subscription, Tx, agent_key
 
 from ._change import Change
+from .access import act_for
 from .dispatch import Dispatcher
 from .inputs import OpenStream, Principal
 from .recorder import Recorder
@@ -141,13 +142,20 @@ class StreamService:
         self._dispatcher = dispatcher
         self._held = held
 
-    async def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
+    def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
+        """The deliveries of a held stream (:meth:`_deliveries`); a caller who may not serve one of
+        its agents is refused now, before the stream opens."""
+        check(req)
+        for agent in req.agents:
+            act_for(principal, agent)
+        return self._deliveries(principal, req)
+
+    async def _deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
         """The deliveries of a held stream, batch by batch, until it has been held ``hold_seconds``,
         the server shuts down or the caller stops reading; an empty batch after ``IDLE_SECONDS``
         without one. Ending a stream ends none of its leases: the worker opens it again (on any
         replica: a bounded hold also spreads long-lived streams over new replicas) and is sent them
         as ``resumed``."""
-        check(req)
         until = None if req.hold_seconds is None else time.monotonic() + req.hold_seconds
         ns = principal.namespace
         with self._store.hub.subscribe(*(agent_key(ns, agent) for agent in req.agents)) as wake:

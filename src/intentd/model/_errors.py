@@ -2,6 +2,7 @@
 
     IntentdError                      500 internal_error
     ├── ValidationFailed              422 validation_error   (details.field names the field)
+    │   └── CallbackRefused           422 callback_url_refused
     ├── BadRequest                    400 bad_request
     │   └── OwnerMismatch             400 owner_mismatch
     ├── PayloadTooLarge               413 payload_too_large
@@ -9,7 +10,11 @@
     ├── Unauthorized                  401 unauthorized
     │   ├── MissingApiKey             401 missing_api_key
     │   └── InvalidApiKey             401 invalid_api_key
+    │       ├── ApiKeyExpired         401 api_key_expired
+    │       └── ApiKeyRevoked         401 api_key_revoked
     ├── Forbidden                     403 forbidden
+    │   ├── RoleNotAllowed            403 role_not_allowed
+    │   ├── AgentNotAllowed           403 agent_not_allowed
     │   ├── NotAssignee               403 not_assignee
     │   └── LinkInvalid               403 link_invalid
     ├── NotFound                      404 not_found
@@ -17,7 +22,11 @@
     │   ├── ThreadNotFound            404 thread_not_found
     │   ├── AgentNotFound             404 agent_not_found
     │   ├── TaskNotFound              404 task_not_found
-    │   └── MessageNotFound           404 message_not_found
+    │   ├── KeyNotFound               404 key_not_found
+    │   ├── MessageNotFound           404 message_not_found
+    │   ├── SubscriptionNotFound      404 subscription_not_found
+    │   ├── WebhookEventNotFound      404 webhook_event_not_found
+    │   └── OutboxDeliveryNotFound    404 delivery_not_found
     ├── MethodNotAllowed              405 method_not_allowed
     ├── LinkExpired                   410 link_expired
     ├── Conflict                      409 conflict
@@ -140,12 +149,36 @@ class InvalidApiKey(Unauthorized):
     code = "invalid_api_key"
 
 
+class ApiKeyExpired(InvalidApiKey):
+    """The API key has expired."""
+
+    code = "api_key_expired"
+
+
+class ApiKeyRevoked(InvalidApiKey):
+    """The API key was revoked."""
+
+    code = "api_key_revoked"
+
+
 class Forbidden(IntentdError):
     """The API key may not do this."""
 
     code = "forbidden"
     http_status = 403
     retryable = False
+
+
+class RoleNotAllowed(Forbidden):
+    """The API key's role may not call this operation (docs/security.md, the permission matrix)."""
+
+    code = "role_not_allowed"
+
+
+class AgentNotAllowed(Forbidden):
+    """An agent key acts only for the agent addresses it is bound to."""
+
+    code = "agent_not_allowed"
 
 
 class NotFound(IntentdError):
@@ -178,6 +211,12 @@ class NotAssignee(Forbidden):
     """Only the task's assignees (at any escalation level reached) or an admin may decide it."""
 
     code = "not_assignee"
+
+
+class KeyNotFound(NotFound):
+    """No API key with this id in the caller's namespace."""
+
+    code = "key_not_found"
 
 
 class AgentNotFound(NotFound):
@@ -318,6 +357,30 @@ class ThreadFull(Conflict):
     """The inbox thread holds as many replies and delegations as a thread takes."""
 
     code = "thread_full"
+
+
+class CallbackRefused(ValidationFailed):
+    """The callback URL is not one intentd will POST to (docs/webhooks.md, "Callback URLs")."""
+
+    code = "callback_url_refused"
+
+
+class SubscriptionNotFound(NotFound):
+    """No webhook subscription with this ID."""
+
+    code = "subscription_not_found"
+
+
+class WebhookEventNotFound(NotFound):
+    """No webhook event with this ID."""
+
+    code = "webhook_event_not_found"
+
+
+class OutboxDeliveryNotFound(NotFound):
+    """No webhook or push delivery with this ID."""
+
+    code = "delivery_not_found"
 
 
 def error_class_for(code: str) -> type[IntentdError]:

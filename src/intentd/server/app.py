@@ -27,6 +27,7 @@ from .routes import (
     deliveries,
     inbox,
     intents,
+    keys,
     leases,
     links,
     mesh,
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, exclusive=True)
-        engine = Engine(store, notify=notify_config(settings))
+        engine = Engine(store, notify=notify_config(settings), key_cache_seconds=settings.key_cache_seconds)
         if settings.bootstrap_api_key:
             await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
         app.state.engine = engine
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         mesh,
         scenarios,
         namespaces,
+        keys,
     )
     for module in routes:
         app.include_router(module.router)

@@ -7,6 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from intentd.engine import Engine, Principal
+from intentd.model import RoleNotAllowed
+
+from . import permissions
 
 
 def app_engine(request: Request) -> Engine:
@@ -21,17 +24,29 @@ async def engine_of(request: Request) -> Engine:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The caller, from its key; once per request (the route authenticates before it reads the body,
-    see parsing.py, and the ``Caller`` dependency then finds the principal in the request's state)."""
+    """The caller, from its key, if its role may call the route (permissions.py); once per request
+    (the route authenticates before it reads the body, see parsing.py, and the ``Caller`` dependency
+    then finds the principal in the request's state)."""
     state = request.scope.setdefault("state", {})
     principal: Principal | None = state.get("principal")
     if principal is None:
         principal = await app_engine(request).keys.authenticate(_key(request))
+        _check_role(request, principal.role)
         state["principal"] = principal
         # The per-key rate limit (ratelimit.py), once per request; None when off.
         if (limiter := request.app.state.rate_limiter) is not None:
             limiter.check(principal.key_id)
     return principal
+
+
+def _check_role(request: Request, role: str) -> None:
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    if role not in permissions.allowed(request.method, path):
+        operation = f"{request.method} {path}"
+        raise RoleNotAllowed(
+            f"a {role} key may not call {operation}", details={"operation": operation, "role": role}
+        )
 
 
 def _key(request: Request) -> str | None:

@@ -20,6 +20,9 @@ class ApiKeyRecord:
     created_at: Micros
     revoked_at: Micros | None
     task_roles: tuple[str, ...] = ()  # an approver's roles: it may decide ``role:<name>`` tasks
+    expires_at: Micros | None = None
+    agents: tuple[str, ...] = ()  # an agent key's addresses: it acts for these only
+    rotated_to: str | None = None  # the key that replaced this one (it lasts until expires_at)
 
 
 class KeyRows(TxBase):
@@ -33,17 +36,33 @@ class KeyRows(TxBase):
             key_hash=key_hash,
             created_at=record.created_at,
             task_roles=dumps(list(record.task_roles)),
+            expires_at=record.expires_at,
+            agents=dumps(list(record.agents)),
         )
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         row = await self._one("get_api_key_by_hash", key_hash=key_hash)
         return _key_from_row(row) if row else None
 
-    async def list_api_keys(self) -> list[ApiKeyRecord]:
-        return [_key_from_row(r) for r in await self._rows("list_api_keys")]
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        row = await self._one("get_api_key", key_id=key_id)
+        return _key_from_row(row) if row else None
+
+    async def list_api_keys(self, namespace: str | None = None) -> list[ApiKeyRecord]:
+        """Every key, or a namespace's."""
+        if namespace is None:
+            return [_key_from_row(r) for r in await self._rows("list_api_keys")]
+        return [_key_from_row(r) for r in await self._rows("list_api_keys_in", namespace=namespace)]
 
     async def revoke_api_key(self, key_id: str, now: Micros) -> bool:
         return await self._write("revoke_api_key", key_id=key_id, now=now) == 1
+
+    async def retire_api_key(self, key_id: str, rotated_to: str, expires_at: Micros) -> bool:
+        """Mark a rotated key: it names its successor and lasts until ``expires_at`` at most."""
+        changed = await self._write(
+            "retire_api_key", key_id=key_id, rotated_to=rotated_to, expires_at=expires_at
+        )
+        return changed == 1
 
 
 def _key_from_row(row: Any) -> ApiKeyRecord:
@@ -55,4 +74,7 @@ def _key_from_row(row: Any) -> ApiKeyRecord:
         row["created_at"],
         row["revoked_at"],
         tuple(loads(row["task_roles"]) or ()),
+        row["expires_at"],
+        tuple(loads(row["agents"]) or ()),
+        row["rotated_to"],
     )

@@ -27,6 +27,7 @@ from .inbox import (
     ThreadDecisionBody,
     ThreadList,
 )
+from .keys import ApiKey, CreatedKey, CreateKeyBody, KeyAnswer, KeyList, RotateKeyBody
 from .namespaces import Namespace, NamespaceAnswer
 from .requests import (
     AXP_EXTRAS,
@@ -103,6 +104,12 @@ from .scenarios import (
 )
 
 __all__ = [
+    "ApiKey",
+    "CreatedKey",
+    "CreateKeyBody",
+    "KeyAnswer",
+    "KeyList",
+    "RotateKeyBody",
     "AXP_EXTRAS",
     "AgentBinding",
     "Namespace",

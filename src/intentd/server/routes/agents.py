@@ -54,6 +54,7 @@ async def agent_stream(
     ] = None,
 ) -> StreamingResponse:
     agent = normalize_address(address, "address")
+    engine.delivery.check_feed(caller, agent)
     wanted = _statuses(status)
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
 
