@@ -236,6 +236,19 @@ async def test_b_work_goes_to_b_agents_only(api: AppClient) -> None:
         assert [d["intent"]["intent_id"] for d in claimed["deliveries"]] == [theirs]
 
 
+async def test_an_idempotency_key_is_per_namespace(api: AppClient) -> None:
+    """The same key in two namespaces makes two intents, each its namespace's, and replays only there."""
+    key = {"Idempotency-Key": "order-42"}
+    mine = await ok(await api.post("/v1/intents", json=intent_body(WRITER, payload={"n": 1}), headers=key))
+    async with await client_of(api, B) as b:
+        theirs = await ok(
+            await b.post("/v1/intents", json=intent_body(WRITER, payload={"n": 2}), headers=key)
+        )
+        again = await ok(await b.post("/v1/intents", json=intent_body(WRITER, payload={"n": 2}), headers=key))
+    assert theirs["intent_id"] != mine["intent_id"] and again["intent_id"] == theirs["intent_id"]
+    assert (await ok(await api.get(f"/v1/intents/{mine['intent_id']}")))["intent"]["payload"] == {"n": 1}
+
+
 # -- namespaces and the sandbox flag ----------------------------------------------------------------
 
 

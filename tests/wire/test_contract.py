@@ -98,6 +98,7 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     agents = await _ok(api, "GET", "/v1/mesh/agents", wire.MeshAgentList)
     address_id = agents["agents"][0]["address_id"]
     await _ok(api, "GET", f"/v1/mesh/agents/{address_id}", wire.MeshAgentAnswer)
+    await _ok(api, "GET", "/v1/namespaces/current", wire.NamespaceAnswer)
     scenario = {
         "scenario_id": "contract.check",
         "agents": [{"role": "writer", "address": WRITER}],
