@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Path
 
+from intentd.engine import ApiKeyRecord
 from intentd.engine.keys import key_status
 from intentd.model import JSON, Micros, to_micros, to_rfc3339
-from intentd.store import ApiKeyRecord
 from intentd.wire import CreatedKey, CreateKeyBody, KeyAnswer, KeyList, RotateKeyBody
 from intentd.wire.limits import NO_NUL
 
