@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -155,3 +156,24 @@ async def stream_lines(client: httpx.AsyncClient, path: str, params: dict[str, s
         async for line in response.aiter_lines():
             if line:
                 yield line
+
+
+async def test_body_and_header_limits_hold_on_every_route(api: AppClient) -> None:
+    """The size limits are the app's middleware, so every route has them, a route added later too:
+    each route of the app, whatever its method, refuses a body past ``INTENTD_MAX_BODY_BYTES`` (413)
+    and headers past ``INTENTD_MAX_HEADER_BYTES`` (431) before it runs (and before any key or rate
+    limit is looked at)."""
+    settings: Settings = api.app.state.settings
+    big_body = b"x" * (settings.max_body_bytes + 1)
+    big_header = {"x-padding": "h" * settings.max_header_bytes}
+    paths = api.app.openapi()["paths"]  # every route the app serves, documented
+    assert len(paths) > 40
+    for template, operations in paths.items():
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        for method in operations:
+            too_big = await api.request(method, path, content=big_body)
+            assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "payload_too_large"), path
+            too_long = await api.request(method, path, headers=big_header)
+            assert (too_long.status_code, too_long.json()["error"]["code"]) == (431, "headers_too_large"), (
+                path
+            )
