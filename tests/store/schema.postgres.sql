@@ -24,6 +24,9 @@ api_keys.key_hash text NOT NULL
 api_keys.created_at bigint NOT NULL
 api_keys.revoked_at bigint
 api_keys.task_roles text NOT NULL DEFAULT '[]'::text
+api_keys.expires_at bigint
+api_keys.agents text NOT NULL DEFAULT '[]'::text
+api_keys.rotated_to text
 approvals.namespace text NOT NULL
 approvals.approval_id text NOT NULL
 approvals.decision text NOT NULL
@@ -31,6 +34,22 @@ approvals.comment text
 approvals.decided_by text NOT NULL
 approvals.decided_at bigint NOT NULL
 approvals.intent_id text
+audit_heads.namespace text NOT NULL
+audit_heads.seq bigint NOT NULL
+audit_heads.hash text NOT NULL
+audit_records.namespace text NOT NULL
+audit_records.seq bigint NOT NULL
+audit_records.at bigint NOT NULL
+audit_records.key_id text
+audit_records.principal text NOT NULL
+audit_records.role text
+audit_records.action text NOT NULL
+audit_records.intent_id text
+audit_records.agent text
+audit_records.details text
+audit_records.details_hash text NOT NULL
+audit_records.prev_hash text NOT NULL
+audit_records.hash text NOT NULL
 human_tasks.task_id text NOT NULL
 human_tasks.namespace text NOT NULL
 human_tasks.intent_id text NOT NULL
@@ -156,6 +175,8 @@ agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
 api_keys UNIQUE (key_hash)
 approvals PRIMARY KEY (namespace, approval_id)
+audit_heads PRIMARY KEY (namespace)
+audit_records PRIMARY KEY (namespace, seq)
 human_tasks PRIMARY KEY (task_id)
 inbox_changes PRIMARY KEY (namespace, owner_agent, seq)
 inbox_items PRIMARY KEY (thread_id, seq)
@@ -177,6 +198,9 @@ CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
 CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (key_id);
 CREATE UNIQUE INDEX approvals_pkey ON public.approvals USING btree (namespace, approval_id);
+CREATE UNIQUE INDEX audit_heads_pkey ON public.audit_heads USING btree (namespace);
+CREATE INDEX audit_records_intent ON public.audit_records USING btree (intent_id, seq);
+CREATE UNIQUE INDEX audit_records_pkey ON public.audit_records USING btree (namespace, seq);
 CREATE INDEX human_tasks_by_intent ON public.human_tasks USING btree (intent_id, state);
 CREATE INDEX human_tasks_by_state ON public.human_tasks USING btree (namespace, state, created_at);
 CREATE UNIQUE INDEX human_tasks_pkey ON public.human_tasks USING btree (task_id);

@@ -40,7 +40,7 @@ CREATE TABLE api_keys (
     key_hash    TEXT NOT NULL UNIQUE,
     created_at  BIGINT NOT NULL,
     revoked_at  BIGINT
-, task_roles TEXT NOT NULL DEFAULT '[]');
+, task_roles TEXT NOT NULL DEFAULT '[]', expires_at BIGINT, agents TEXT NOT NULL DEFAULT '[]', rotated_to TEXT);
 
 -- table approvals
 CREATE TABLE approvals (
@@ -52,6 +52,31 @@ CREATE TABLE approvals (
     decided_at   BIGINT NOT NULL,
     intent_id    TEXT,
     PRIMARY KEY (namespace, approval_id)
+);
+
+-- table audit_heads
+CREATE TABLE audit_heads (
+    namespace  TEXT PRIMARY KEY,
+    seq        BIGINT NOT NULL,
+    hash       TEXT NOT NULL
+);
+
+-- table audit_records
+CREATE TABLE audit_records (
+    namespace     TEXT NOT NULL,
+    seq           BIGINT NOT NULL,    -- 1, 2, … per namespace, no gaps
+    at            BIGINT NOT NULL,
+    key_id        TEXT,               -- the API key that asked, NULL for the runtime's own work
+    principal     TEXT NOT NULL,      -- who: the key's name, an agent address, or "intentd"
+    role          TEXT,
+    action        TEXT NOT NULL,      -- intent.completed, key.created, …
+    intent_id     TEXT,
+    agent         TEXT,
+    details       TEXT,               -- JSON, NULL once pruned (retention): details_hash stays
+    details_hash  TEXT NOT NULL,
+    prev_hash     TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    PRIMARY KEY (namespace, seq)
 );
 
 -- table human_tasks
@@ -235,6 +260,9 @@ CREATE TABLE workflow_runs (
     plan         TEXT NOT NULL,         -- JSON (engine/workflows/plan.py)
     created_at   BIGINT NOT NULL
 );
+
+-- index audit_records_intent
+CREATE INDEX audit_records_intent ON audit_records (intent_id, seq);
 
 -- index human_tasks_by_intent
 CREATE INDEX human_tasks_by_intent ON human_tasks (intent_id, state);

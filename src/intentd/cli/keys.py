@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from intentd.engine import Engine, KeyService
+from intentd.engine.audit import acting_as_operator
 from intentd.engine.keys import key_status
 from intentd.model import to_rfc3339
 from intentd.store import ApiKeyRecord, open_store
@@ -107,6 +108,7 @@ def _on_keys(ctx: typer.Context, operation: Callable[[KeyService], Awaitable[T]]
     url = settings_of(ctx).database_url
 
     async def run() -> T:
+        acting_as_operator("intentd keys")  # the audit trail's "who" for key operations
         store = await open_store(url)
         try:
             return await operation(Engine(store).keys)

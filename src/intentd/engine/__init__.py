@@ -3,7 +3,7 @@ composed by :class:`Engine` (``runtime.py``)."""
 
 from __future__ import annotations
 
-from intentd.store import ApiKeyRecord, FeedItem  # what the engine's key and feed reads return
+from intentd.store import ApiKeyRecord, AuditRecord, FeedItem  # what the engine's key and feed reads return
 
 from .delivery import Completion, DeliveryService
 from .inbox import InboxService
@@ -17,6 +17,7 @@ from .scheduler import Scheduler
 from .streams import Pushed, StreamService
 
 __all__ = [
+    "AuditRecord",
     "ApiKeyRecord",
     "ApplyScenario",
     "RunService",

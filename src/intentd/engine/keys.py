@@ -35,6 +35,7 @@ from intentd.model import (
 )
 from intentd.store import ApiKeyRecord, Store, Tx
 
+from . import audit
 from .inputs import Principal
 from .namespaces import ensure_namespace
 
@@ -83,6 +84,7 @@ class KeyService:
                 return existing
             await ensure_namespace(tx, record.namespace, record.created_at)  # the first key makes it
             await tx.insert_api_key(record, hash_key(secret))
+            _audit(tx, "key.created", record, record.created_at)
             return record
 
         return await self._store.write(unit), secret
@@ -98,9 +100,11 @@ class KeyService:
         """Revoke a key (``principal``: only within its namespace); False if it was revoked already."""
 
         async def unit(tx: Tx) -> bool:
-            if principal is not None:
-                await _load(tx, principal.namespace, key_id)
-            return await tx.revoke_api_key(key_id, self._clock())
+            key = await (_load(tx, principal.namespace, key_id) if principal else _load_any(tx, key_id))
+            revoked = await tx.revoke_api_key(key_id, self._clock())
+            if revoked:
+                _audit(tx, "key.revoked", key, self._clock())
+            return revoked
 
         revoked = await self._store.write(unit)
         self._cache.clear()
@@ -129,6 +133,7 @@ class KeyService:
             new = replace(old, key_id=new_id(), created_at=now)
             await tx.insert_api_key(new, hash_key(secret))
             await tx.retire_api_key(old.key_id, new.key_id, now + int(grace_seconds * 1_000_000))
+            _audit(tx, "key.rotated", new, now, replaces=old.key_id, grace_seconds=grace_seconds)
             return new
 
         new = await self._store.write(unit)
@@ -179,6 +184,12 @@ class KeyService:
         return ApiKeyRecord(
             new_id(), namespace, name, role, self._clock(), None, task_roles, expires_at, addresses
         )
+
+
+def _audit(tx: Tx, action: str, key: ApiKeyRecord, at: Micros, **more: object) -> None:
+    """A key operation in the audit trail: the key's identity, never its secret or hash."""
+    details = {"key_id": key.key_id, "name": key.name, "role": key.role, "agents": list(key.agents)}
+    audit.record(tx, key.namespace, at, action, details={**details, **more})
 
 
 def key_status(record: ApiKeyRecord, now: Micros) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from intentd.model import Micros, now_us
 from intentd.store import Store
 
+from .audit import AuditService, AuditTrail
 from .bindings import BindingService
 from .delivery import DeliveryService
 from .dispatch import Dispatcher
@@ -70,7 +71,8 @@ class Engine:
                 CancelChildren(),
                 JoinParent(plans),
                 *timer_kinds,
-                FreeStreamPlace(held_streams),  # last: it sees how the change left the lease
+                FreeStreamPlace(held_streams),  # it sees how the change left the lease
+                AuditTrail(),  # last: it records every event the effects before it added
             ]
         )
         answers = HumanAnswers(plans)
@@ -81,6 +83,7 @@ class Engine:
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
         self.keys = KeyService(store, clock, key_cache_seconds)
+        self.audit = AuditService(store, clock)
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)
         self.mesh = MeshService(store, clock)

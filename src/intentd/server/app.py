@@ -23,6 +23,7 @@ from .ratelimit import RateLimiter, StreamSlots
 from .routes import (
     agents,
     approvals,
+    audit,
     bindings,
     deliveries,
     inbox,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         scenarios,
         namespaces,
         keys,
+        audit,
     )
     for module in routes:
         app.include_router(module.router)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from intentd.engine import Engine, Principal
+from intentd.engine.audit import acting_as
 from intentd.model import RoleNotAllowed
 
 from . import permissions
@@ -32,6 +33,7 @@ async def authenticate(request: Request) -> Principal:
     if principal is None:
         principal = await app_engine(request).keys.authenticate(_key(request))
         _check_role(request, principal.role)
+        acting_as(principal)  # the audit trail's "who" for what this request writes
         state["principal"] = principal
         # The per-key rate limit (ratelimit.py), once per request; None when off.
         if (limiter := request.app.state.rate_limiter) is not None:

@@ -92,6 +92,10 @@ PERMISSIONS: dict[tuple[str, str], Roles | None] = {
     ("POST", "/v1/scenarios/apply"): _roles(SUBMITTER),
     # the caller's namespace (a tenant; whether it is a sandbox)
     ("GET", "/v1/namespaces/current"): EVERYONE,
+    # the audit trail
+    ("GET", "/v1/audit"): AUDITORS,
+    ("GET", "/v1/audit/verify"): AUDITORS,
+    ("POST", "/v1/audit/prune"): ADMINS,
     # API keys
     ("POST", "/v1/keys"): ADMINS,
     ("GET", "/v1/keys"): AUDITORS,

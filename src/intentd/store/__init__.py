@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from ._audit import GENESIS, AuditEntry, AuditRecord, details_hash, record_hash
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
 from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
+from ._writer import WRITE_ORIGIN
 from .base import Store
 
 __all__ = [
+    "GENESIS",
     "SCHEDULER_KEY",
+    "WRITE_ORIGIN",
+    "AuditEntry",
+    "AuditRecord",
+    "details_hash",
+    "record_hash",
     "ApiKeyRecord",
     "NamespaceRecord",
     "FeedItem",

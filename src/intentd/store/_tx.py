@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from intentd.model import Event, HumanTask, Intent, JournalEntry, Micros, new_id
 
+from ._audit import AuditRows
 from ._codec import (
     dumps,
     entry_from_row,
@@ -83,7 +84,7 @@ class IntentPage:
     next_cursor: tuple[Micros, str] | None
 
 
-class Tx(KeyRows, NamespaceRows, TxBase):
+class Tx(KeyRows, NamespaceRows, AuditRows, TxBase):
     """Reads and writes of one transaction, in domain terms. The runtime's core is here; each other
     area of the store is a mixin of its own module (``_keys.py``, …) on :class:`TxBase`."""
 
@@ -184,9 +185,11 @@ class Tx(KeyRows, NamespaceRows, TxBase):
 
     async def flush(self) -> None:
         """Write what units queued for the end of the transaction: agents' feed entries, then
-        inbox changes. Every transaction takes these counters in this one order."""
+        inbox changes, then audit records (their chain heads are the last locks taken). Every
+        transaction takes these counters in this one order."""
         await self._flush_feed()
         await self._flush_inbox_changes()
+        await self._flush_audit()
 
     async def _flush_feed(self) -> None:
         """Write the queued feed entries, numbered per agent (:meth:`_numbered`)."""

@@ -35,6 +35,8 @@ class TxBase:
         # Callbacks the writer runs once the outcome is known (e.g. hand a lease to a waiting claim).
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
+        # Who asked for the unit being run (``_writer.WRITE_ORIGIN``; None for the runtime's own work).
+        self.origin: object | None = None
 
     async def _rows(self, name: str, /, **values: Any) -> list[Any]:
         return await self._ex.fetch(self._q[name], values)

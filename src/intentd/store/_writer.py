@@ -8,6 +8,7 @@ does not wait for a row another transaction holds (``Tx.batched``): it re-runs u
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -19,6 +20,11 @@ from ._tx import Tx
 
 T = TypeVar("T")
 Unit = Callable[[Tx], Awaitable[T]]
+# Who asked for the writes of this task (the server sets it to the request's principal): the writer
+# runs units in its own tasks, so it hands each unit's transaction its caller's value as ``tx.origin``
+# (the audit trail's "who"). Opaque to the store.
+WRITE_ORIGIN: contextvars.ContextVar[object | None] = contextvars.ContextVar("write_origin", default=None)
+Queued = tuple[Unit[Any], asyncio.Future[Any], object | None]
 log = logging.getLogger("intentd.store.writer")
 
 
@@ -39,7 +45,7 @@ class BatchWriter:
         self._on_commit = on_commit
         self._is_retryable = is_retryable
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Unit[Any], asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Queued | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, workers: int) -> None:
@@ -55,7 +61,7 @@ class BatchWriter:
         if not self._tasks:
             raise RuntimeError("store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((unit, future))
+        self._queue.put_nowait((unit, future, WRITE_ORIGIN.get()))
         return await future
 
     async def _work(self) -> None:
@@ -72,20 +78,21 @@ class BatchWriter:
                 batch.append(nxt)
             await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Queued]) -> None:
         if len(batch) > 1:
             try:
                 self._settle(await self._attempt(batch))
                 return
             except Exception as exc:  # noqa: BLE001 - any failure: fall back to one unit per tx
                 log.debug("batch of %d rolled back (%r); retrying unit by unit", len(batch), exc)
-        for unit, future in batch:
-            await self._run_alone(unit, future)
+        for queued in batch:
+            await self._run_alone(queued)
 
-    async def _run_alone(self, unit: Unit[Any], future: asyncio.Future[Any]) -> None:
+    async def _run_alone(self, queued: Queued) -> None:
+        future = queued[1]
         for attempt in range(3):
             try:
-                self._settle(await self._attempt([(unit, future)], alone=True))
+                self._settle(await self._attempt([queued], alone=True))
                 return
             except Exception as exc:  # noqa: BLE001 - delivered to the caller below
                 if attempt < 2 and self._is_retryable(exc):
@@ -95,7 +102,7 @@ class BatchWriter:
                 return
 
     async def _attempt(
-        self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]], *, alone: bool = False
+        self, batch: list[Queued], *, alone: bool = False
     ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         opened: list[Tx] = []
@@ -103,7 +110,8 @@ class BatchWriter:
             async with self._transaction() as tx:
                 opened.append(tx)
                 tx.batched = len(batch) > 1  # see Tx.batched
-                for unit, future in batch:
+                for unit, future, origin in batch:
+                    tx.origin = origin
                     before = tx.writes
                     try:
                         outcomes.append((future, True, await unit(tx)))

@@ -3,6 +3,7 @@ requests and documents its answers with these models, the SDK builds its request
 answers with the same ones. Imports only ``intentd.model`` (and pydantic), so an agent host that
 installs only the SDK has it."""
 
+from .audit import AuditPage, AuditRecord, AuditVerdict, PruneBody, Pruned
 from .bindings import AgentBinding, BindingAnswer, BindingBody
 from .humans import (
     TASK_TYPES,
@@ -104,6 +105,11 @@ from .scenarios import (
 )
 
 __all__ = [
+    "AuditPage",
+    "AuditRecord",
+    "AuditVerdict",
+    "PruneBody",
+    "Pruned",
     "ApiKey",
     "CreatedKey",
     "CreateKeyBody",
