@@ -9,9 +9,13 @@ import pytest
 
 import intentd
 from intentd.model import (
+    AgentNotAllowed,
     AgentNotFound,
+    ApiKeyExpired,
+    ApiKeyRevoked,
     ApprovalDecided,
     BadRequest,
+    CallbackRefused,
     Conflict,
     Forbidden,
     HeadersTooLarge,
@@ -23,6 +27,7 @@ from intentd.model import (
     IntentTerminal,
     InvalidApiKey,
     JournalKeyConflict,
+    KeyNotFound,
     LinkExpired,
     LinkInvalid,
     LinkUsed,
@@ -32,17 +37,23 @@ from intentd.model import (
     MissingApiKey,
     NotAssignee,
     NotFound,
+    OutboxDeliveryNotFound,
     OwnerMismatch,
     PayloadTooLarge,
+    RateLimited,
+    RoleNotAllowed,
     StaleLease,
     StalePolicyGeneration,
+    SubscriptionNotFound,
     TaskClosed,
     TaskNotFound,
     ThreadFull,
     ThreadNotFound,
+    TooManyStreams,
     Unauthorized,
     Unavailable,
     ValidationFailed,
+    WebhookEventNotFound,
     error_class_for,
 )
 
@@ -82,6 +93,17 @@ WIRE = [
     (LinkInvalid, "link_invalid", 403, False),
     (LinkExpired, "link_expired", 410, False),
     (Unavailable, "unavailable", 503, True),
+    (ApiKeyExpired, "api_key_expired", 401, False),
+    (ApiKeyRevoked, "api_key_revoked", 401, False),
+    (RoleNotAllowed, "role_not_allowed", 403, False),
+    (AgentNotAllowed, "agent_not_allowed", 403, False),
+    (KeyNotFound, "key_not_found", 404, False),
+    (RateLimited, "rate_limited", 429, True),
+    (TooManyStreams, "too_many_streams", 429, True),
+    (CallbackRefused, "callback_url_refused", 422, False),
+    (SubscriptionNotFound, "subscription_not_found", 404, False),
+    (WebhookEventNotFound, "webhook_event_not_found", 404, False),
+    (OutboxDeliveryNotFound, "delivery_not_found", 404, False),
 ]
 
 
