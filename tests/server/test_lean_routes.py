@@ -93,6 +93,7 @@ def fastapi_twin(app: FastAPI) -> FastAPI:
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )
     twin.state.settings, twin.state.engine = settings, app.state.engine
+    twin.state.rate_limiter = app.state.rate_limiter
     return twin
 
 
