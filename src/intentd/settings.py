@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     link_ttl_seconds: float = Field(
         7 * 24 * 3600.0, gt=0, le=365 * 24 * 3600.0, description="how long a signed link stays valid"
     )
+    # HTTP push delivery and webhook subscriptions (docs/webhooks.md):
+    allow_private_callbacks: bool = Field(
+        False,
+        description="callback URLs may reach private, loopback, link-local addresses (trusted nets; tests)",
+    )
+    webhook_first_retry_seconds: float = Field(
+        30.0, gt=0, description="a failed POST is retried after this, then doubling (with jitter)"
+    )
+    webhook_max_retry_seconds: float = Field(600.0, gt=0, description="the longest wait between retries")
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="attempts of a subscription's delivery before it is dead-lettered"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=300, description="one POST's time limit")
     # Client side (CLI, SDK):
     url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     api_key: str | None = None

@@ -106,8 +106,13 @@ async def test_a_binding_is_registered_and_changed(
 @pytest.mark.parametrize(
     ("req", "field"),
     [
-        (BindAgent(AGENT, "http"), "delivery_mode"),
+        (BindAgent(AGENT, "smtp"), "delivery_mode"),
         (BindAgent(AGENT, "STREAM"), "delivery_mode"),
+        (BindAgent(AGENT, "http"), "callback_url"),  # the http binding needs somewhere to POST
+        (BindAgent(AGENT, "http", callback_url="ftp://example.com/hook"), "callback_url"),
+        (BindAgent(AGENT, "http", callback_url="https://u:p@example.com/hook"), "callback_url"),
+        (BindAgent(AGENT, "http", callback_url="http://127.0.0.1:9/hook"), "callback_url"),
+        (BindAgent(AGENT, "http", callback_url="https://example.com/h", secret="short"), "secret"),
         (BindAgent(AGENT, "stream", 0), "lease_seconds"),
         (BindAgent(AGENT, "stream", -1), "lease_seconds"),
         (BindAgent(AGENT, "stream", 3601), "lease_seconds"),

@@ -60,6 +60,7 @@ async def test_a_binding_is_registered_and_read_back(api: AppClient, subtests: p
             "lease_seconds": None,
             "created_at": None,
             "updated_at": None,
+            "callback_url": None,
         },
     }
 
@@ -84,7 +85,9 @@ async def test_a_binding_is_registered_and_read_back(api: AppClient, subtests: p
     ("body", "field"),
     [
         ({}, "delivery_mode"),
-        ({"delivery_mode": "http"}, "delivery_mode"),
+        ({"delivery_mode": "smtp"}, "delivery_mode"),
+        ({"delivery_mode": "http"}, "callback_url"),
+        ({"delivery_mode": "http", "callback_url": "http://10.0.0.1/hook"}, "callback_url"),
         ({"delivery_mode": None}, "delivery_mode"),
         ({"delivery_mode": "stream", "lease_seconds": 0}, "lease_seconds"),
         ({"delivery_mode": "stream", "lease_seconds": -5}, "lease_seconds"),
@@ -136,7 +139,7 @@ async def test_applying_a_scenario_registers_the_bindings_its_agents_declare(api
     assert {name: (b["delivery_mode"], b["lease_seconds"]) for name, b in modes.items()} == {
         "writer": ("stream", 90.0),  # the mode changed, the lease length registered before stayed
         "reviewer": ("poll", 30.0),
-        "hook": (None, None),  # http registers nothing yet
+        "hook": (None, None),  # http is registered through the binding's own call (its secret)
         "plain": (None, None),
     }
     # The run's first step went to the writer, whose stream now leases it.

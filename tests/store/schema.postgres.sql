@@ -4,6 +4,12 @@ agent_bindings.delivery_mode text NOT NULL
 agent_bindings.lease_micros bigint NOT NULL
 agent_bindings.created_at bigint NOT NULL
 agent_bindings.updated_at bigint NOT NULL
+agent_callbacks.namespace text NOT NULL
+agent_callbacks.address text NOT NULL
+agent_callbacks.callback_url text NOT NULL
+agent_callbacks.secret text NOT NULL
+agent_callbacks.created_at bigint NOT NULL
+agent_callbacks.updated_at bigint NOT NULL
 agent_feed.namespace text NOT NULL
 agent_feed.address text NOT NULL
 agent_feed.seq bigint NOT NULL
@@ -140,6 +146,8 @@ notifications.due_at bigint NOT NULL
 notifications.last_error text
 notifications.created_at bigint NOT NULL
 notifications.finished_at bigint
+notifications.subject text
+notifications.max_attempts integer
 run_journal.run_id text NOT NULL
 run_journal.key text NOT NULL
 run_journal.seq integer NOT NULL
@@ -164,12 +172,31 @@ timers.intent_id text NOT NULL
 timers.kind text NOT NULL
 timers.due_at bigint NOT NULL
 timers.payload text NOT NULL
+webhook_events.event_id text NOT NULL
+webhook_events.namespace text NOT NULL
+webhook_events.owner_agent text NOT NULL
+webhook_events.event_type text NOT NULL
+webhook_events.source text NOT NULL
+webhook_events.payload text NOT NULL
+webhook_events.accepted_at bigint NOT NULL
+webhook_subscriptions.subscription_id text NOT NULL
+webhook_subscriptions.namespace text NOT NULL
+webhook_subscriptions.owner_agent text NOT NULL
+webhook_subscriptions.callback_url text NOT NULL
+webhook_subscriptions.event_types text NOT NULL
+webhook_subscriptions.secret text NOT NULL
+webhook_subscriptions.active integer NOT NULL
+webhook_subscriptions.description text
+webhook_subscriptions.created_at bigint NOT NULL
+webhook_subscriptions.updated_at bigint NOT NULL
+webhook_subscriptions.revoked_at bigint
 workflow_runs.run_id text NOT NULL
 workflow_runs.namespace text NOT NULL
 workflow_runs.scenario_id text NOT NULL
 workflow_runs.plan text NOT NULL
 workflow_runs.created_at bigint NOT NULL
 agent_bindings PRIMARY KEY (namespace, address)
+agent_callbacks PRIMARY KEY (namespace, address)
 agent_feed PRIMARY KEY (namespace, address, seq)
 agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
@@ -191,8 +218,11 @@ run_journal PRIMARY KEY (run_id, key)
 runtime_secrets PRIMARY KEY (name)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
+webhook_events PRIMARY KEY (event_id)
+webhook_subscriptions PRIMARY KEY (subscription_id)
 workflow_runs PRIMARY KEY (run_id)
 CREATE UNIQUE INDEX agent_bindings_pkey ON public.agent_bindings USING btree (namespace, address);
+CREATE UNIQUE INDEX agent_callbacks_pkey ON public.agent_callbacks USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
@@ -223,10 +253,14 @@ CREATE UNIQUE INDEX link_uses_pkey ON public.link_uses USING btree (nonce);
 CREATE UNIQUE INDEX namespaces_pkey ON public.namespaces USING btree (name);
 CREATE INDEX notifications_due ON public.notifications USING btree (due_at) WHERE (status = 'pending'::text);
 CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (notification_id);
+CREATE INDEX notifications_subject ON public.notifications USING btree (subject);
 CREATE UNIQUE INDEX run_journal_pkey ON public.run_journal USING btree (run_id, key);
 CREATE UNIQUE INDEX runtime_secrets_pkey ON public.runtime_secrets USING btree (name);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE INDEX timers_intent ON public.timers USING btree (intent_id, kind);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
+CREATE UNIQUE INDEX webhook_events_pkey ON public.webhook_events USING btree (event_id);
+CREATE INDEX webhook_subscriptions_owner ON public.webhook_subscriptions USING btree (namespace, owner_agent);
+CREATE UNIQUE INDEX webhook_subscriptions_pkey ON public.webhook_subscriptions USING btree (subscription_id);
 CREATE UNIQUE INDEX workflow_runs_pkey ON public.workflow_runs USING btree (run_id);

@@ -9,6 +9,17 @@ CREATE TABLE agent_bindings (
     PRIMARY KEY (namespace, address)
 );
 
+-- table agent_callbacks
+CREATE TABLE agent_callbacks (
+    namespace     TEXT NOT NULL,
+    address       TEXT NOT NULL,
+    callback_url  TEXT NOT NULL,
+    secret        TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address)
+);
+
 -- table agent_feed
 CREATE TABLE agent_feed (
     namespace       TEXT NOT NULL,
@@ -209,7 +220,7 @@ CREATE TABLE notifications (
     last_error       TEXT,
     created_at       BIGINT NOT NULL,
     finished_at      BIGINT             -- sent or given up
-);
+, subject TEXT, max_attempts INTEGER);
 
 -- table run_journal
 CREATE TABLE run_journal (
@@ -250,6 +261,32 @@ CREATE TABLE timers (
     kind       TEXT NOT NULL,
     due_at     BIGINT NOT NULL,
     payload    TEXT NOT NULL
+);
+
+-- table webhook_events
+CREATE TABLE webhook_events (
+    event_id     TEXT PRIMARY KEY,
+    namespace    TEXT NOT NULL,
+    owner_agent  TEXT NOT NULL,
+    event_type   TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    payload      TEXT NOT NULL,   -- JSON
+    accepted_at  BIGINT NOT NULL
+);
+
+-- table webhook_subscriptions
+CREATE TABLE webhook_subscriptions (
+    subscription_id  TEXT PRIMARY KEY,
+    namespace        TEXT NOT NULL,
+    owner_agent      TEXT NOT NULL,
+    callback_url     TEXT NOT NULL,
+    event_types      TEXT NOT NULL,     -- JSON list of event types ("intent.*" matches every intent event)
+    secret           TEXT NOT NULL,
+    active           INTEGER NOT NULL,  -- 0 | 1
+    description      TEXT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    revoked_at       BIGINT
 );
 
 -- table workflow_runs
@@ -304,9 +341,15 @@ CREATE INDEX intents_tree ON intents (namespace, root_intent_id, created_at, int
 -- index notifications_due
 CREATE INDEX notifications_due ON notifications (due_at) WHERE status = 'pending';
 
+-- index notifications_subject
+CREATE INDEX notifications_subject ON notifications (subject);
+
 -- index timers_due
 CREATE INDEX timers_due ON timers (due_at);
 
 -- index timers_intent
 CREATE INDEX timers_intent ON timers (intent_id, kind);
+
+-- index webhook_subscriptions_owner
+CREATE INDEX webhook_subscriptions_owner ON webhook_subscriptions (namespace, owner_agent);
 

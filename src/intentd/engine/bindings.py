@@ -25,6 +25,10 @@ it; earlier ones are passed over. That entry then stands for the lease: a listen
 (``resumed``), never a second lease, and a reconnect from the last ``seq`` it saw reads past it.
 Leases belong to the API key that listens (``listener:<key name>``), not to the connection: a dropped
 stream releases nothing, and its leases expire as claimed ones do.
+
+An agent registered with the ``http`` binding gives a callback URL (and a secret, or is given one,
+shown once): each intent queued for it is POSTed there from the outbox, and a 2xx leases it to the
+agent (``engine/webhooks``, docs/webhooks.md). Its agent stream is a feed, as with ``poll``.
 """
 
 from __future__ import annotations
@@ -40,10 +44,11 @@ from ._change import Change
 from .access import act_for
 from .inputs import Principal
 from .recorder import Recorder
+from .webhooks import WebhookService, new_secret
 
 Clock = Callable[[], Micros]
-STREAM, POLL = "stream", "poll"
-DELIVERY_MODES = (STREAM, POLL)
+STREAM, POLL, HTTP = "stream", "poll", "http"
+DELIVERY_MODES = (STREAM, POLL, HTTP)
 DEFAULT_LEASE_SECONDS = 30.0
 MAX_LEASE_SECONDS = 3600.0
 _US = 1_000_000
@@ -59,17 +64,22 @@ class BindAgent:
     address: str
     delivery_mode: str
     lease_seconds: float | None = None
+    callback_url: str | None = None  # the http binding's (required with it)
+    secret: str | None = None  # the http binding's; None: one is generated and returned once
 
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """An agent's delivery binding; ``delivery_mode`` None: it never registered one."""
+    """An agent's delivery binding; ``delivery_mode`` None: it never registered one. ``secret`` is
+    set only in the answer of the registration that generated it."""
 
     address: str
     delivery_mode: str | None = None
     lease_seconds: float | None = None
     created_at: Micros | None = None
     updated_at: Micros | None = None
+    callback_url: str | None = None
+    secret: str | None = None
 
     @property
     def leases(self) -> bool:
@@ -88,21 +98,37 @@ class FeedDelivery:
 
 
 class BindingService:
-    def __init__(self, store: Store, clock: Clock, recorder: Recorder) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, recorder: Recorder, webhooks: WebhookService | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
+        self._webhooks = webhooks
 
     async def bind(self, principal: Principal, req: BindAgent) -> Binding:
         """Register (or change) the agent's binding; streams of the agent open now apply it from the
-        next page of its feed they read."""
+        next page of its feed they read. The http binding's callback URL is checked first
+        (docs/webhooks.md, "Callback URLs")."""
         act_for(principal, req.address)
+        check(req)
+        webhooks, generated = self._webhooks, None
+        if req.delivery_mode == HTTP:
+            if webhooks is None or req.callback_url is None:
+                raise ValidationFailed(
+                    "the http binding needs a callback_url", details={"field": "callback_url"}
+                )
+            await webhooks.check_callback(req.callback_url)
+            generated = None if req.secret else new_secret()
 
         async def unit(tx: Tx) -> Binding:
             await register(tx, principal.namespace, req, self._clock())
-            return _binding(req.address, await tx.agent_binding(principal.namespace, req.address))
+            if webhooks is not None and req.delivery_mode == HTTP and req.callback_url is not None:
+                secret = req.secret or generated or ""
+                await webhooks.put_callback(tx, principal.namespace, req.address, req.callback_url, secret)
+            return await _read(tx, principal.namespace, req.address)
 
-        return await self._store.write(unit)
+        return replace(await self._store.write(unit), secret=generated)
 
     async def binding(self, principal: Principal, address: str) -> Binding:
         return await read_binding(self._store, principal.namespace, address)
@@ -195,7 +221,15 @@ class Listener:
 
 
 async def read_binding(store: Store, namespace: str, address: str) -> Binding:
-    return _binding(address, await store.read(lambda tx: tx.agent_binding(namespace, address)))
+    return await store.read(lambda tx: _read(tx, namespace, address))
+
+
+async def _read(tx: Tx, namespace: str, address: str) -> Binding:
+    binding = _binding(address, await tx.agent_binding(namespace, address))
+    if binding.delivery_mode != HTTP:
+        return binding
+    callback = await tx.agent_callback(namespace, address)
+    return replace(binding, callback_url=callback["callback_url"] if callback else None)
 
 
 async def register(tx: Tx, namespace: str, req: BindAgent, now: Micros) -> None:
@@ -216,6 +250,10 @@ def check(req: BindAgent) -> None:
             f"delivery_mode must be one of {', '.join(DELIVERY_MODES)}",
             details={"field": "delivery_mode", "allowed": list(DELIVERY_MODES)},
         )
+    if req.delivery_mode == HTTP and not req.callback_url:
+        raise ValidationFailed("the http binding needs a callback_url", details={"field": "callback_url"})
+    if req.secret is not None and not 16 <= len(req.secret) <= 128:
+        raise ValidationFailed("secret must be 16 to 128 characters", details={"field": "secret"})
     if req.lease_seconds is not None and not 0 < req.lease_seconds <= MAX_LEASE_SECONDS:
         raise ValidationFailed(
             f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:g}",

@@ -36,6 +36,15 @@ from .runs import RunService
 from .scheduler import Scheduler
 from .streams import HeldStreams, StreamService
 from .timers import Deadline, StepTimer, WakeUp
+from .webhooks import (
+    PublishLifecycle,
+    PushChannel,
+    PushToCallback,
+    SubscriptionChannel,
+    Targets,
+    WebhookConfig,
+    WebhookService,
+)
 from .workflows import HumanAnswers, Plans
 
 
@@ -48,6 +57,7 @@ class Engine:
         clock: Callable[[], Micros] = now_us,
         notify: NotifyConfig | None = None,
         key_cache_seconds: float = CACHE_SECONDS,
+        webhooks: WebhookConfig | None = None,
     ) -> None:
         self.store = store
         # Human tasks' notifications: queued in the transaction of each task change, sent after
@@ -59,6 +69,8 @@ class Engine:
         plans = Plans()  # declared runs' plans, read once per process
         self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
+        webhooks = webhooks or WebhookConfig()
+        targets = Targets(webhooks.targets_ttl_seconds)  # http-bound agents, subscriptions (cached)
         # The order matters: an intent is queued before it can be handed off, and a handoff may
         # add events that the effects after it see. A run that ends stops its subtree before its
         # own parent moves on.
@@ -66,19 +78,25 @@ class Engine:
             [
                 QueueForDelivery(),
                 DirectHandoff(self.dispatcher),
+                PushToCallback(targets),  # after the handoff: an intent a claim took is not pushed
                 ReplyToSender(),
                 InboxThreadChanges(),  # after the handoff: it may add the change's last event
                 CancelChildren(),
                 JoinParent(plans),
                 *timer_kinds,
                 FreeStreamPlace(held_streams),  # it sees how the change left the lease
+                PublishLifecycle(targets),  # it sees every event the others added
                 AuditTrail(),  # last: it records every event the effects before it added
             ]
         )
         answers = HumanAnswers(plans)
         self.intents = IntentService(store, clock, self.recorder, answers)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
-        self.bindings = BindingService(store, clock, self.recorder)  # AXP delivery bindings
+        # Webhook subscriptions and http push, sent by the notifier's sender (engine/webhooks).
+        self.webhooks = WebhookService(store, clock, webhooks, targets)
+        self.notifier.register(PushChannel(store, clock, self.recorder, webhooks))
+        self.notifier.register(SubscriptionChannel(store, clock, webhooks))
+        self.bindings = BindingService(store, clock, self.recorder, self.webhooks)  # AXP delivery bindings
         self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag

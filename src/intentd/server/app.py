@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from intentd import __version__
 from intentd.engine import Engine
-from intentd.engine.notify import NotifyConfig, configure
+from intentd.engine.notify import NotifyConfig, RetryPolicy, configure
+from intentd.engine.webhooks import WebhookConfig
 from intentd.settings import Settings
 from intentd.store import open_store
 
@@ -37,6 +38,7 @@ from .routes import (
     runs,
     scenarios,
     tasks,
+    webhooks,
 )
 
 log = logging.getLogger("intentd.server")
@@ -48,7 +50,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, exclusive=True)
-        engine = Engine(store, notify=notify_config(settings), key_cache_seconds=settings.key_cache_seconds)
+        engine = Engine(
+            store,
+            notify=notify_config(settings),
+            key_cache_seconds=settings.key_cache_seconds,
+            webhooks=webhook_config(settings),
+        )
         if settings.bootstrap_api_key:
             await engine.keys.create("bootstrap", plaintext=settings.bootstrap_api_key)
         app.state.engine = engine
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         scenarios,
         namespaces,
         keys,
+        webhooks,
         audit,
     )
     for module in routes:
@@ -108,6 +116,19 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )
     return app
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """HTTP push delivery and webhook subscriptions from the settings (docs/webhooks.md)."""
+    return WebhookConfig(
+        allow_private=settings.allow_private_callbacks,
+        retry=RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            first_retry_seconds=settings.webhook_first_retry_seconds,
+            max_retry_seconds=settings.webhook_max_retry_seconds,
+        ),
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
 
 
 def notify_config(settings: Settings) -> NotifyConfig:

@@ -102,6 +102,14 @@ PERMISSIONS: dict[tuple[str, str], Roles | None] = {
     ("GET", "/v1/keys/{key_id}"): AUDITORS,
     ("POST", "/v1/keys/{key_id}/revoke"): ADMINS,
     ("POST", "/v1/keys/{key_id}/rotate"): ADMINS,
+    # webhooks (AXP family): admins manage subscriptions and replays, a submitter publishes events
+    ("POST", "/v1/webhooks/subscriptions"): ADMINS,
+    ("GET", "/v1/webhooks/subscriptions"): AUDITORS,
+    ("DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): ADMINS,
+    ("POST", "/v1/webhooks/events"): _roles(SUBMITTER),
+    ("POST", "/v1/webhooks/events/{event_id}/replay"): ADMINS,
+    ("GET", "/v1/webhooks/deliveries"): AUDITORS,
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): ADMINS,
 }
 
 

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from intentd.engine import ApplyScenario, SubmitIntent
-from intentd.engine.bindings import DELIVERY_MODES, BindAgent
+from intentd.engine.bindings import POLL, STREAM, BindAgent
 from intentd.engine.workflows import Agent, Join, Plan, Retry, Step, Task, address_of, infer_kind
 from intentd.model import to_micros
 from intentd.wire import (
@@ -61,12 +61,14 @@ def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
 
 def _bindings(agents: list[AgentSpec]) -> tuple[BindAgent, ...]:
     """The ``stream`` and ``poll`` bindings the bundle's agents declare, registered when it is
-    applied. ``http``, ``inbox`` and ``internal`` register nothing yet; an address that is none is
-    left to the plan's checks, which report it at its path."""
+    applied. ``http`` is registered through ``PUT /v1/agents/{address}/binding`` only, whose answer
+    shows the signing secret once (a bundle is applied again and again, and is often in version
+    control); ``inbox`` and ``internal`` register nothing. An address that is none is left to the
+    plan's checks, which report it at its path."""
     bindings = []
     for agent in agents:
         mode, address = agent.delivery_mode, address_of(agent.address)
-        if mode is not None and mode in DELIVERY_MODES and address is not None:
+        if mode in (STREAM, POLL) and address is not None:
             bindings.append(BindAgent(address, mode))
     return tuple(bindings)
 

@@ -7,6 +7,7 @@ from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
 from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
+from ._webhooks import OutboxDelivery, WebhookEvent, WebhookSubscription
 from ._writer import WRITE_ORIGIN
 from .base import Store
 
@@ -25,8 +26,11 @@ __all__ = [
     "IntentPage",
     "Store",
     "Subscription",
+    "OutboxDelivery",
     "Timer",
     "Tx",
+    "WebhookEvent",
+    "WebhookSubscription",
     "agent_key",
     "intent_key",
     "is_postgres_url",

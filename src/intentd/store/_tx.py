@@ -28,6 +28,7 @@ from ._keys import KeyRows
 from ._namespaces import NamespaceRows
 from ._sql import Query
 from ._txbase import Executor, TxBase
+from ._webhooks import WebhookRows
 
 # The hub key the scheduler listens on: every transaction that adds a timer wakes it (the writer
 # publishes the key at commit, and NOTIFY carries it to the other replicas), so it sleeps until the
@@ -84,7 +85,7 @@ class IntentPage:
     next_cursor: tuple[Micros, str] | None
 
 
-class Tx(KeyRows, NamespaceRows, AuditRows, TxBase):
+class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, TxBase):
     """Reads and writes of one transaction, in domain terms. The runtime's core is here; each other
     area of the store is a mixin of its own module (``_keys.py``, …) on :class:`TxBase`."""
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ._model import WireModel
 from .limits import Seconds
 
-DeliveryBinding = Literal["stream", "poll"]
+DeliveryBinding = Literal["stream", "poll", "http"]
 BindingLeaseSeconds = Annotated[Seconds, Field(gt=0, le=3600)]
 
 
@@ -27,6 +27,18 @@ class BindingBody(BaseModel):
     lease_seconds: BindingLeaseSeconds = Field(
         30.0, description="how long a lease the stream takes lasts (heartbeat to extend it)"
     )
+    callback_url: str | None = Field(
+        None,
+        min_length=8,
+        max_length=2048,
+        description="http: where each intent is POSTed (docs/webhooks.md, 'Callback URLs')",
+    )
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=128,
+        description="http: signs the POSTs; default generated, shown once",
+    )
 
 
 class AgentBinding(WireModel):
@@ -38,6 +50,10 @@ class AgentBinding(WireModel):
     lease_seconds: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    callback_url: str | None = None
+    secret: str | None = Field(
+        None, description="http: the generated secret, in the registration's answer only"
+    )
 
     @property
     def leases(self) -> bool:

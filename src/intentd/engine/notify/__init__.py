@@ -7,7 +7,16 @@ from __future__ import annotations
 from .channels import Channel, EmailChannel, SendFailed, SmtpSettings, WebhookChannel
 from .links import LinkClaims, LinkService, sign_token, verify_token
 from .notice import NOTICE_KINDS, Notice, Outgoing
-from .notifier import OUTBOX_KEY, Notifier, NotifyConfig, configure, retry_delay
+from .notifier import (
+    OUTBOX_KEY,
+    Notifier,
+    NotifyConfig,
+    OutboxChannel,
+    OutboxMessage,
+    RetryPolicy,
+    configure,
+    retry_delay,
+)
 
 __all__ = [
     "NOTICE_KINDS",
@@ -19,7 +28,10 @@ __all__ = [
     "Notice",
     "Notifier",
     "NotifyConfig",
+    "OutboxChannel",
+    "OutboxMessage",
     "Outgoing",
+    "RetryPolicy",
     "SendFailed",
     "SmtpSettings",
     "WebhookChannel",

@@ -12,6 +12,13 @@ the attempt may settle it (the attempt count fences a sender that outlived its l
 
 Delivery is at least once: a sender that dies after the send and before settling leaves the row to be
 sent again when its lease ends. Every attempt carries the row's stable id, so receivers drop duplicates.
+
+Two kinds of row share the outbox and its sender. A human task's notice goes to the notice channels
+(``NotifyConfig.channels``: webhook, e-mail), which :meth:`Notifier.enqueue` fans it out to. Other
+capabilities queue rows for an :class:`OutboxChannel` of their own (``register``), with the body they
+POST as the row's JSON: HTTP push delivery and webhook subscriptions (``engine/webhooks``). Such a
+channel settles its rows itself too, in the settling transaction (a pushed intent is leased once its
+agent acknowledged it), and a row may carry its own ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from intentd.model import Micros, new_id
+from intentd.model import JSON, Micros, new_id
 from intentd.store import Store, Tx
 
 from .channels import Channel, EmailChannel, SendFailed, WebhookChannel
@@ -76,7 +84,7 @@ def configure(
     )
 
 
-def retry_delay(attempt: int, config: NotifyConfig, jitter: float) -> float:
+def retry_delay(attempt: int, config: NotifyConfig | RetryPolicy, jitter: float) -> float:
     """Seconds before attempt ``attempt + 1``: doubling from ``first_retry_seconds``, capped, and
     spread over its upper half by ``jitter`` (0..1) so a receiver that comes back is not hit by every
     row at once."""
@@ -85,12 +93,63 @@ def retry_delay(attempt: int, config: NotifyConfig, jitter: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How an :class:`OutboxChannel`'s rows are retried (a row's own ``max_attempts`` wins)."""
+
+    max_attempts: int = 10
+    first_retry_seconds: float = 10.0
+    max_retry_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One row of an :class:`OutboxChannel` on its way out: ``body`` is what it POSTs, the same on
+    every attempt; ``notification_id`` is stable across attempts."""
+
+    notification_id: str
+    namespace: str
+    recipient: str
+    subject: str | None
+    body: JSON
+    attempt: int
+
+
+class OutboxChannel(Protocol):
+    """A capability's own way out through the outbox (not fed by notices)."""
+
+    name: str
+    retry: RetryPolicy
+
+    async def send(self, message: OutboxMessage) -> None:
+        """Deliver or raise (:class:`SendFailed`, or any error: both are retried)."""
+        ...
+
+    async def settled(self, tx: Tx, message: OutboxMessage, outcome: str) -> None:
+        """Called in the settling transaction: ``outcome`` is ``sent``, ``retry`` or ``dead``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class _Claimed:
     notification_id: str
     channel: str
     recipient: str
-    notice: Notice
+    body: JSON
     attempt: int
+    namespace: str = ""
+    subject: str | None = None
+    max_attempts: int | None = None
+
+    @property
+    def notice(self) -> Notice:
+        return Notice.from_json(self.body)
+
+    def message(self) -> OutboxMessage:
+        return OutboxMessage(
+            self.notification_id, self.namespace, self.recipient, self.subject, self.body, self.attempt
+        )
 
 
 class Notifier:
@@ -110,6 +169,7 @@ class Notifier:
         self._clock = clock
         self._jitter = jitter
         self._channels = {channel.name: channel for channel in self.config.channels}
+        self._outbox_channels: dict[str, OutboxChannel] = {}
         self.links = LinkService(
             store,
             clock,
@@ -122,6 +182,10 @@ class Notifier:
     @property
     def channels(self) -> Mapping[str, Channel]:
         return self._channels
+
+    def register(self, channel: OutboxChannel) -> None:
+        """Send the rows queued for ``channel.name`` through ``channel`` (before ``start``)."""
+        self._outbox_channels[channel.name] = channel
 
     async def enqueue(self, tx: Tx, notice: Notice) -> int:
         """Queue ``notice`` for every configured channel and each of its recipients, in ``tx``;
@@ -175,21 +239,28 @@ class Notifier:
                     row["notification_id"],
                     row["channel"],
                     row["recipient"],
-                    Notice.from_json(row["notice"]),
+                    row["notice"],
                     int(row["attempts"]) + 1,
+                    row["namespace"],
+                    row.get("subject"),
+                    row.get("max_attempts"),
                 )
             )
         return claimed
 
     async def _send_one(self, row: _Claimed, gate: asyncio.Semaphore) -> SendFailed | None:
         """None when sent, else why not."""
+        outbox = self._outbox_channels.get(row.channel)
         channel = self._channels.get(row.channel)
-        if channel is None:  # replicas should share their notification settings; this one lacks it
+        if channel is None and outbox is None:  # replicas should share their settings; this one lacks it
             return SendFailed(f"channel {row.channel!r} is not configured on this server")
         async with gate:
             try:
                 async with asyncio.timeout(self.config.send_timeout_seconds):
-                    await channel.send(await self._outgoing(channel, row))
+                    if outbox is not None:
+                        await outbox.send(row.message())
+                    elif channel is not None:
+                        await channel.send(await self._outgoing(channel, row))
             except SendFailed as failed:
                 return failed
             except TimeoutError:
@@ -223,26 +294,41 @@ class Notifier:
     async def _settle(self, tx: Tx, claimed: list[_Claimed], results: list[SendFailed | None]) -> None:
         now = self._clock()
         for row, failed in zip(claimed, results, strict=True):
-            if failed is None:
-                await tx.finish_notification(row.notification_id, row.attempt, "sent", None, now)
-                continue
-            error = str(failed)[:2000]
-            if failed.permanent or row.attempt >= self.config.max_attempts:
-                log.warning(
-                    "notification %s (%s) given up after %d attempts: %s",
-                    row.notification_id,
-                    row.channel,
-                    row.attempt,
-                    error,
-                )
-                await tx.finish_notification(row.notification_id, row.attempt, "dead", error, now)
-                continue
-            delay = retry_delay(row.attempt, self.config, self._jitter())
-            await tx.reschedule_notification(row.notification_id, row.attempt, now + int(delay * _US), error)
+            outbox = self._outbox_channels.get(row.channel)
+            outcome = await self._settle_one(tx, row, failed, outbox, now)
+            if outbox is not None and outcome != "stale":
+                await outbox.settled(tx, row.message(), outcome)
+
+    async def _settle_one(
+        self, tx: Tx, row: _Claimed, failed: SendFailed | None, outbox: OutboxChannel | None, now: Micros
+    ) -> str:
+        policy: NotifyConfig | RetryPolicy = self.config if outbox is None else outbox.retry
+        max_attempts = row.max_attempts or policy.max_attempts
+        if failed is None:
+            done = await tx.finish_notification(row.notification_id, row.attempt, "sent", None, now)
+            return "sent" if done else "stale"  # stale: a later claim of the row settles it
+        error = str(failed)[:2000]
+        if failed.permanent or row.attempt >= max_attempts:
+            log.warning(
+                "notification %s (%s) given up after %d attempts: %s",
+                row.notification_id,
+                row.channel,
+                row.attempt,
+                error,
+            )
+            done = await tx.finish_notification(row.notification_id, row.attempt, "dead", error, now)
+            return "dead" if done else "stale"
+        delay = retry_delay(row.attempt, policy, self._jitter())
+        due = now + int(delay * _US)
+        return (
+            "retry"
+            if await tx.reschedule_notification(row.notification_id, row.attempt, due, error)
+            else "stale"
+        )
 
     def start(self) -> None:
         """Run the sender in this process (a no-op without channels)."""
-        if self._channels and self._task is None:
+        if (self._channels or self._outbox_channels) and self._task is None:
             self._task = asyncio.create_task(self._run(), name="intentd-notifier")
 
     async def stop(self) -> None:
@@ -252,6 +338,8 @@ class Notifier:
             self._task = None
         for channel in self._channels.values():
             await channel.close()
+        for outbox in self._outbox_channels.values():
+            await outbox.close()
 
     async def _run(self) -> None:
         # Subscribed before the first pass: a row queued while it runs still wakes the next wait.

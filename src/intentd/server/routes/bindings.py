@@ -31,7 +31,9 @@ async def bind(
     address: AgentAddress, body: BindingBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
     agent = normalize_address(address, "address")
-    binding = await engine.bindings.bind(caller, BindAgent(agent, body.delivery_mode, body.lease_seconds))
+    binding = await engine.bindings.bind(
+        caller, BindAgent(agent, body.delivery_mode, body.lease_seconds, body.callback_url, body.secret)
+    )
     return answer({"ok": True, "binding": binding_wire(binding)})
 
 
@@ -46,13 +48,17 @@ async def binding(address: AgentAddress, caller: Caller, engine: EngineDep) -> F
 
 
 def binding_wire(binding: Binding) -> JSON:
-    return {
+    data: JSON = {
         "address": binding.address,
         "delivery_mode": binding.delivery_mode,
         "lease_seconds": binding.lease_seconds,
         "created_at": to_rfc3339(binding.created_at),
         "updated_at": to_rfc3339(binding.updated_at),
+        "callback_url": binding.callback_url,
     }
+    if binding.secret is not None:  # the http binding's generated secret: shown this once
+        data["secret"] = binding.secret
+    return data
 
 
 def lease_data(delivery: FeedDelivery) -> JSON:
