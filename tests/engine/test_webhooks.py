@@ -42,7 +42,8 @@ def receiver() -> Iterator[Receiver]:
 def engine(store: Store, clock: FakeClock) -> Engine:
     """An engine that may POST to the receiver on 127.0.0.1, retrying at the top of each backoff
     window (no jitter), so the test knows when a retry is due."""
-    made = Engine(store, clock, webhooks=WebhookConfig(allow_private=True, retry=RETRY, targets_ttl_seconds=0))
+    config = WebhookConfig(allow_private=True, retry=RETRY, targets_ttl_seconds=0)
+    made = Engine(store, clock, webhooks=config)
     made.notifier._jitter = lambda: 1.0
     return made
 
@@ -106,7 +107,9 @@ async def test_a_published_event_goes_to_its_owner_s_subscriptions_only(
     engine: Engine, principal: Principal, receiver: Receiver
 ) -> None:
     mine = await subscribe(engine, principal, receiver.url, "invoice.paid", owner_agent="agent://acme/t/a")
-    await subscribe(engine, principal, receiver.url + "/other", "invoice.paid", owner_agent="agent://acme/t/b")
+    await subscribe(
+        engine, principal, receiver.url + "/other", "invoice.paid", owner_agent="agent://acme/t/b"
+    )
 
     report = await engine.webhooks.publish(
         principal, PublishEvent("invoice.paid", "billing", {"amount": 12}, "agent://acme/t/a")
