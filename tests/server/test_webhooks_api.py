@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from intentd.settings import Settings
-from intentd.webhooks import verify
+from intentd.webhooks import verify, verify_axme
 from tests._support.http_api import WRITER, intent_body
 from tests._support.receiver import Received, Receiver, receiving
 from tests._support.servers import AppClient, app_settings
@@ -106,6 +106,7 @@ async def test_lifecycle_events_arrive_signed_over_http(api: AppClient, receiver
 
     [post] = await arrived(receiver, 1)
     verify(SECRET, post.body, post.headers)
+    verify_axme(SECRET, post.body, post.headers["X-Axme-Signature"])  # as AXME receivers check
     assert (post.json["event_type"], post.json["payload"]["intent_id"]) == ("intent.created", intent_id)
 
 
