@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from intentd.engine import Engine, Principal
+from intentd.engine.audit import acting_as
 from intentd.engine.bindings import BindAgent
 from intentd.engine.inputs import Resolve
 from intentd.engine.notify import RetryPolicy
@@ -328,3 +329,38 @@ async def test_a_refused_subscription_or_binding_leaves_nothing_behind(
 
     assert await strict.webhooks.subscriptions(principal, include_inactive=True) == []
     assert (await strict.bindings.binding(principal, AGENT)).delivery_mode is None
+
+
+# -- the audit trail -------------------------------------------------------------------------------------
+
+
+async def test_subscriptions_bindings_and_replays_are_audited_without_their_secrets(
+    engine: Engine, principal: Principal, receiver: Receiver
+) -> None:
+    acting_as(principal)
+    sub_id = await subscribe(engine, principal, receiver.url, "a.b")
+    await subscribe(engine, principal, receiver.url, "a.b", "c.d")
+    await engine.webhooks.revoke(principal, sub_id)
+    await bind_http(engine, principal, receiver.url)
+    receiver.status = 500
+    await engine.intents.submit(principal, task(max_delivery_attempts=1))
+    await engine.notifier.send_due()
+    [dead] = await engine.webhooks.deliveries(principal, "dead")
+    await engine.webhooks.replay_delivery(principal, dead["notification_id"])
+
+    records = await engine.audit.list(principal, limit=500)
+    by_action = {r.action: r for r in records}
+    assert [r.action for r in records if r.action.split(".")[0] in ("webhook", "agent")] == [
+        "webhook.subscription_created",
+        "webhook.subscription_changed",
+        "webhook.subscription_revoked",
+        "agent.binding_registered",
+        "webhook.delivery_replayed",
+    ]
+    assert by_action["webhook.subscription_changed"].details["event_types"] == ["a.b", "c.d"]
+    bound = by_action["agent.binding_registered"]
+    assert (bound.agent, bound.details["callback_url"]) == (AGENT, receiver.url)
+    replayed = by_action["webhook.delivery_replayed"]
+    assert (replayed.intent_id, replayed.principal) == (dead["subject"], principal.name)
+    assert SECRET not in repr(records)
+    assert (await engine.audit.verify(principal.namespace)).broken_at is None

@@ -40,6 +40,7 @@ from typing import Any
 from intentd.model import EventType, Intent, Lease, Micros, Status, ValidationFailed
 from intentd.store import FeedItem, Store, Tx
 
+from . import audit
 from ._change import Change
 from .access import act_for
 from .inputs import Principal
@@ -126,7 +127,19 @@ class BindingService:
             if webhooks is not None and req.delivery_mode == HTTP and req.callback_url is not None:
                 secret = req.secret or generated or ""
                 await webhooks.put_callback(tx, principal.namespace, req.address, req.callback_url, secret)
-            return await _read(tx, principal.namespace, req.address)
+            bound = await _read(tx, principal.namespace, req.address)
+            details = {"delivery_mode": bound.delivery_mode, "lease_seconds": bound.lease_seconds}
+            if bound.callback_url is not None:  # where its work goes; the secret never
+                details["callback_url"] = bound.callback_url
+            audit.record(
+                tx,
+                principal.namespace,
+                self._clock(),
+                "agent.binding_registered",
+                agent=req.address,
+                details=details,
+            )
+            return bound
 
         return replace(await self._store.write(unit), secret=generated)
 

@@ -25,6 +25,7 @@ from intentd.model import (
 )
 from intentd.store import Store, Tx, WebhookEvent, WebhookSubscription
 
+from .. import audit
 from ..inputs import Principal
 from ..notify import OUTBOX_KEY
 from .channels import PUSH
@@ -119,6 +120,7 @@ class WebhookService:
                     updated_at=now,
                 )
                 await tx.update_webhook_subscription(changed)
+                _audit(tx, "webhook.subscription_changed", changed)
                 return SubscriptionAnswer(changed)
             secret = req.secret or new_secret()
             sub = WebhookSubscription(
@@ -134,6 +136,7 @@ class WebhookService:
                 now,
             )
             await tx.insert_webhook_subscription(sub)
+            _audit(tx, "webhook.subscription_created", sub)
             return SubscriptionAnswer(sub, None if req.secret else secret)
 
         answer = await self._store.write(unit)
@@ -164,6 +167,7 @@ class WebhookService:
             if sub.revoked_at is None:
                 await tx.revoke_webhook_subscription(principal.namespace, subscription_id, now)
                 sub = replace(sub, revoked_at=now, active=False, updated_at=now)
+                _audit(tx, "webhook.subscription_revoked", sub)
             return sub
 
         sub = await self._store.write(unit)
@@ -198,6 +202,8 @@ class WebhookService:
             if event is None or (owner_agent is not None and event.owner_agent != owner_agent):
                 raise WebhookEventNotFound(details={"event_id": event_id})
             queued = await self._queue(tx, event, now)
+            details = {"event_id": event_id, "event_type": event.event_type, "queued_deliveries": queued}
+            audit.record(tx, event.namespace, now, "webhook.event_replayed", details=details)
             counts = await tx.outbox_delivery_counts(event_id)
             return EventReport(
                 event, queued, counts.get("sent", 0), counts.get("pending", 0), counts.get("dead", 0)
@@ -259,9 +265,26 @@ class WebhookService:
                     )
             await tx.revive_outbox_delivery(principal.namespace, delivery_id, now)
             tx.changes.add(OUTBOX_KEY)
+            pushed = row["subject"] if row["channel"] == PUSH else None
+            details = {"delivery_id": delivery_id, "kind": row["channel"], "recipient": row["recipient"]}
+            audit.record(
+                tx, principal.namespace, now, "webhook.delivery_replayed", intent_id=pushed, details=details
+            )
             return {**row, "status": "pending", "attempts": 0, "due_at": now, "finished_at": None}
 
         return await self._store.write(unit)
+
+
+def _audit(tx: Tx, action: str, sub: WebhookSubscription) -> None:
+    """A subscription's change in the audit trail: what it sends where, never its secret."""
+    details = {
+        "subscription_id": sub.subscription_id,
+        "owner_agent": sub.owner_agent,
+        "callback_url": sub.callback_url,
+        "event_types": list(sub.event_types),
+        "active": sub.active,
+    }
+    audit.record(tx, sub.namespace, sub.updated_at, action, details=details)
 
 
 def _check_event_types(event_types: tuple[str, ...]) -> None:
