@@ -1,7 +1,8 @@
 """Secrets never reach a log, on both backends: a real ``intentd serve`` at debug level on a fresh
 database makes its first admin key, ``intentd keys create`` makes another, and a whole run goes through
 it (submit, claim, complete; a human task approved through a signed link, its page shown first; a
-request with a wrong key, in each header a key is read from); then everything the server wrote, stdout
+webhook subscription and an http binding whose POSTs are attempted; a request with a wrong key, in
+each header a key is read from); then everything the server wrote, stdout
 and stderr, is searched for every key and token the test made or sent. None may appear, whole or as
 the token's signature."""
 
@@ -13,16 +14,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from intentd.engine.notify.links import LinkClaims, link_key, sign_token
 from intentd.model import now_us
 from tests._support import databases
 from tests._support.http_api import WRITER, intent_body
-from tests._support.servers import Server, Servers, child_environment, intentd_command
+from tests._support.servers import Server, Servers, child_environment, intentd_command, wait_until
 
 LINK_SECRET = "link-secret-for-the-secrets-test-" + "0" * 16
 ALICE = "alice@acme.test"
+HOOK = "whsec-never-logged-" + uuid.uuid4().hex
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -59,6 +62,16 @@ def keys_create(database: str, cwd: Path, name: str) -> str:
     return secret
 
 
+def attempted(client: httpx.Client, count: int) -> bool:
+    """At least ``count`` POSTs tried once (they wait for their retry, or are dead)."""
+    rows = [
+        row
+        for status in ("pending", "dead", "sent")
+        for row in client.get("/v1/webhooks/deliveries", params={"status": status}).json()["deliveries"]
+    ]
+    return sum(1 for row in rows if row["attempts"] >= 1) >= count
+
+
 def test_no_key_or_link_token_is_ever_logged(database: str, tmp_path: Path) -> None:
     with Servers(tmp_path) as servers:
         server = DebugServer(tmp_path, database, api_key=None, name="debug")
@@ -67,7 +80,7 @@ def test_no_key_or_link_token_is_ever_logged(database: str, tmp_path: Path) -> N
         first = (tmp_path / ".intentd-key").read_text().strip()  # made by serve on the fresh database
         made = keys_create(database, tmp_path, "ops")
         wrong = "itd_" + uuid.uuid4().hex + uuid.uuid4().hex
-        secrets = {"first key": first, "CLI key": made, "wrong key": wrong}
+        secrets = {"first key": first, "CLI key": made, "wrong key": wrong, "webhook secret": HOOK}
 
         with server.client(api_key=made) as client:
             intent_id = client.post("/v1/intents", json=intent_body(WRITER)).json()["intent_id"]
@@ -84,6 +97,21 @@ def test_no_key_or_link_token_is_ever_logged(database: str, tmp_path: Path) -> N
                 "/v1/intents", json=intent_body(WRITER, human_task={"title": "Approve", "assignees": [ALICE]})
             ).json()["intent"]["intent_id"]
             [task] = client.get("/v1/tasks", params={"intent_id": gated}).json()["tasks"]
+
+            # Webhook secrets: one given, one generated; the POSTs they sign are attempted (and fail:
+            # the hosts are never reached) while the server logs at debug level.
+            hook = {
+                "callback_url": "https://hooks.example.com/in",
+                "event_types": ["intent.*"],
+                "secret": HOOK,
+            }
+            assert client.post("/v1/webhooks/subscriptions", json=hook).status_code == 200
+            bind = {"delivery_mode": "http", "callback_url": "https://fn.example.com/run"}
+            bound = client.put("/v1/agents/acme/test/pushed/binding", json=bind)
+            secrets["generated push secret"] = bound.json()["binding"]["secret"]
+            pushed = client.post("/v1/intents", json=intent_body("agent://acme/test/pushed"))
+            assert pushed.status_code == 200, pushed.text
+            wait_until(lambda: attempted(client, 3), 30, "the push and webhook POSTs to be attempted")
         with server.client(api_key=first) as client:
             assert client.get("/v1/intents").status_code == 200
 
