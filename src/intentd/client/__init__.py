@@ -60,6 +60,11 @@ from ._types import (
     ScenarioValid,
     StreamDelivery,
     Thread,
+    WebhookDelivery,
+    WebhookEventPublished,
+    WebhookEventReplayed,
+    WebhookSubscription,
+    WebhookSubscriptionRevoked,
 )
 
 __all__ = [
@@ -114,4 +119,9 @@ __all__ = [
     "ValidationFailed",
     "WaitTimeout",
     "WaitingReason",
+    "WebhookDelivery",
+    "WebhookEventPublished",
+    "WebhookEventReplayed",
+    "WebhookSubscription",
+    "WebhookSubscriptionRevoked",
 ]

@@ -63,6 +63,11 @@ from ._types import (
     ScenarioValid,
     StreamDelivery,
     Thread,
+    WebhookDelivery,
+    WebhookEventPublished,
+    WebhookEventReplayed,
+    WebhookSubscription,
+    WebhookSubscriptionRevoked,
 )
 
 T = TypeVar("T")
@@ -393,18 +398,36 @@ class AsyncClient(BaseClient):
                     yield delivery
 
     async def bind(
-        self, address: str, *, delivery_mode: str = "stream", lease_seconds: float = 30.0
+        self,
+        address: str,
+        *,
+        delivery_mode: str = "stream",
+        lease_seconds: float = 30.0,
+        callback_url: str | None = None,
+        secret: str | None = None,
     ) -> AgentBinding:
         """Register the agent's AXP delivery binding. With ``stream`` its agent stream (``listen``,
         the official SDK's too) leases each intent it sends, which then comes DELIVERED with
         ``lease_token`` and ``delivery_attempt`` (heartbeat to keep it longer than
         ``lease_seconds``); with ``poll`` the stream is a feed again. Streams already open apply it
-        from the next page of the feed they read.
+        from the next page of the feed they read. With ``http`` each intent queued for the agent is
+        POSTed, signed, to ``callback_url``, and a 2xx leases it for ``lease_seconds``; the POSTs are
+        signed with ``secret`` (16 to 128 characters) or, without one, a generated secret that only
+        this answer carries (``binding.secret``): keep it, it is never shown again.
 
             await client.bind("agent://acme/prod/writer", delivery_mode="stream", lease_seconds=60)
+            hook = "https://agents.example.com/writer"
+            bound = await client.bind("agent://acme/prod/writer", delivery_mode="http", callback_url=hook)
+            save(bound.secret)  # to check the signatures: intentd.webhooks.verify
         """
         return await self._send(
-            _calls.bind_agent(address, delivery_mode=delivery_mode, lease_seconds=lease_seconds)
+            _calls.bind_agent(
+                address,
+                delivery_mode=delivery_mode,
+                lease_seconds=lease_seconds,
+                callback_url=callback_url,
+                secret=secret,
+            )
         )
 
     async def binding(self, address: str) -> AgentBinding:
@@ -634,6 +657,107 @@ class AsyncClient(BaseClient):
         """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``);
         ``NotFound`` (``agent_not_found``) if the mesh has never seen it."""
         return await self._send(_calls.get_mesh_agent(address))
+
+    # --- webhooks and HTTP push (docs/webhooks.md) ------------------------------------------------
+
+    async def webhook_deliveries(self, status: str = "dead", limit: int = 100) -> list[WebhookDelivery]:
+        """The POSTs of the key's namespace in ``status``, oldest first: ``dead`` (the default: the
+        dead letters, which ran out of attempts), ``pending`` or ``sent``. Each is an intent pushed to
+        an ``http``-bound agent (``kind="http"``, ``subject`` the intent's id) or an event sent to a
+        subscription (``kind="subscription"``, ``subject`` the event's id).
+
+            for dead in await client.webhook_deliveries():
+                print(dead.delivery_id, dead.kind, dead.recipient, dead.attempts, dead.last_error)
+        """
+        return await self._send(_calls.list_webhook_deliveries(status=status, limit=limit))
+
+    async def replay_delivery(self, delivery_id: str) -> WebhookDelivery:
+        """Send a dead letter again, from its first attempt; the answer is the delivery, ``pending``
+        again. ``Conflict`` (409) when it is not dead, or when its pushed intent has ended;
+        ``NotFound`` (``delivery_not_found``) when the namespace has none with this id.
+
+            [dead] = await client.webhook_deliveries()
+            again = await client.replay_delivery(dead.delivery_id)  # again.status == "pending"
+        """
+        return await self._send(_calls.replay_delivery(delivery_id))
+
+    async def subscribe_webhook(
+        self,
+        callback_url: str,
+        event_types: Sequence[str],
+        *,
+        secret: str | None = None,
+        description: str | None = None,
+        active: bool = True,
+        owner_agent: str | None = None,
+    ) -> WebhookSubscription:
+        """Subscribe ``callback_url`` to events of ``event_types`` (``intent.*`` takes every lifecycle
+        event), or change the subscription the owner (``owner_agent``, default the key's name) has for
+        that URL. Without ``secret`` a new subscription gets a generated one, in this answer only
+        (``subscription.secret``); later answers show ``secret_hint``. Retried only with a ``secret``.
+
+            hook = "https://hooks.example.com/intentd"
+            sub = await client.subscribe_webhook(hook, ["intent.completed", "intent.failed"])
+            save(sub.secret)  # to check the signatures: intentd.webhooks.verify
+        """
+        return await self._send(
+            _calls.subscribe_webhook(
+                callback_url,
+                event_types,
+                secret=secret,
+                description=description,
+                active=active,
+                owner_agent=owner_agent,
+            )
+        )
+
+    async def webhook_subscriptions(
+        self, include_inactive: bool = False, *, owner_agent: str | None = None
+    ) -> list[WebhookSubscription]:
+        """The owner's subscriptions (``owner_agent``, default the key's name); with
+        ``include_inactive`` the inactive and revoked ones too. Secrets are never shown here.
+
+            for sub in await client.webhook_subscriptions():
+                print(sub.subscription_id, sub.callback_url, sub.event_types)
+        """
+        return await self._send(
+            _calls.list_webhook_subscriptions(include_inactive=include_inactive, owner_agent=owner_agent)
+        )
+
+    async def revoke_webhook_subscription(
+        self, subscription_id: str, *, owner_agent: str | None = None
+    ) -> WebhookSubscriptionRevoked:
+        """Revoke a subscription: kept (listed with ``include_inactive``), sent nothing more, its
+        queued deliveries dropped. Revoking again answers the first ``revoked_at``; ``NotFound``
+        (``subscription_not_found``) when the owner has none with this id.
+
+            revoked = await client.revoke_webhook_subscription(sub.subscription_id)
+        """
+        return await self._send(_calls.revoke_webhook_subscription(subscription_id, owner_agent=owner_agent))
+
+    async def publish_webhook_event(
+        self, event_type: str, source: str, payload: JSON | None = None, *, owner_agent: str | None = None
+    ) -> WebhookEventPublished:
+        """Publish an event to the owner's active subscriptions that take ``event_type``; the answer
+        has its ``event_id`` and AXP's delivery counters (``queued_deliveries`` …). Sent once: a
+        repeat would be another event.
+
+            event = await client.publish_webhook_event("invoice.paid", "billing", {"amount": 3})
+        """
+        return await self._send(
+            _calls.publish_webhook_event(event_type, source, payload or {}, owner_agent=owner_agent)
+        )
+
+    async def replay_webhook_event(
+        self, event_id: str, *, owner_agent: str | None = None
+    ) -> WebhookEventReplayed:
+        """Queue a published (or lifecycle) event again to every active subscription that takes it
+        now, under the same ``event_id`` (receivers that saw it can drop the copy); the answer has
+        its counters. ``NotFound`` (``webhook_event_not_found``) for an unknown id. Sent once.
+
+            replayed = await client.replay_webhook_event(event.event_id)
+        """
+        return await self._send(_calls.replay_webhook_event(event_id, owner_agent=owner_agent))
 
     # --- following ------------------------------------------------------------------------------
 

@@ -42,6 +42,14 @@ from intentd.wire import (
     WaitBody,
     request_body,
 )
+from intentd.wire.webhooks import (
+    DeliveriesAnswer,
+    DeliveryAnswer,
+    PublishBody,
+    SubscriptionAnswer,
+    SubscriptionBody,
+    SubscriptionsAnswer,
+)
 
 from ._base import Call
 from ._types import (
@@ -62,6 +70,11 @@ from ._types import (
     ScenarioApplied,
     ScenarioValid,
     Thread,
+    WebhookDelivery,
+    WebhookEventPublished,
+    WebhookEventReplayed,
+    WebhookSubscription,
+    WebhookSubscriptionRevoked,
 )
 
 
@@ -266,9 +279,23 @@ def _binding(body: JSON) -> AgentBinding:
     return BindingAnswer.from_wire(body).binding
 
 
-def bind_agent(agent: str, *, delivery_mode: str, lease_seconds: float) -> Call[AgentBinding]:
-    # Registering the same binding twice leaves it as once: safe to retry.
-    body = request_body(BindingBody, delivery_mode=delivery_mode, lease_seconds=lease_seconds)
+def bind_agent(
+    agent: str,
+    *,
+    delivery_mode: str,
+    lease_seconds: float,
+    callback_url: str | None = None,
+    secret: str | None = None,
+) -> Call[AgentBinding]:
+    # Registering the same binding twice leaves it as once: safe to retry. An http binding without a
+    # secret gets a new one each time, and the answer carries the one in force: a retry loses none.
+    body = request_body(
+        BindingBody,
+        delivery_mode=delivery_mode,
+        lease_seconds=lease_seconds,
+        callback_url=callback_url,
+        secret=secret,
+    )
     return Call("PUT", agent_path(agent, "/binding"), _binding, json=body, retry_safe=True)
 
 
@@ -564,3 +591,113 @@ def get_mesh_agent(address: str) -> Call[MeshAgent]:
     # The address id (the address without agent://) goes into the path with its slashes.
     address_id = quote(address.removeprefix("agent://"), safe="/")
     return Call("GET", f"/v1/mesh/agents/{address_id}", _mesh_agent, retry_safe=True)
+
+
+# --- webhooks and HTTP push (docs/webhooks.md) -----------------------------------------------------
+
+SUBSCRIPTIONS = "/v1/webhooks/subscriptions"
+
+
+def _webhook_deliveries(body: JSON) -> list[WebhookDelivery]:
+    return DeliveriesAnswer.from_wire(body).deliveries
+
+
+def _webhook_delivery(body: JSON) -> WebhookDelivery:
+    return DeliveryAnswer.from_wire(body).delivery
+
+
+def _subscription(body: JSON) -> WebhookSubscription:
+    return SubscriptionAnswer.from_wire(body).subscription
+
+
+def _subscriptions(body: JSON) -> list[WebhookSubscription]:
+    return SubscriptionsAnswer.from_wire(body).subscriptions
+
+
+def list_webhook_deliveries(*, status: str, limit: int) -> Call[list[WebhookDelivery]]:
+    params = {"status": status, "limit": limit}
+    return Call("GET", "/v1/webhooks/deliveries", _webhook_deliveries, params=params, retry_safe=True)
+
+
+def replay_delivery(delivery_id: str) -> Call[WebhookDelivery]:
+    # Only a dead letter is replayed: a repeat after a lost answer is refused (409 conflict, details
+    # .status "pending" or "sent") and queues nothing, so retrying cannot send it twice.
+    return Call(
+        "POST",
+        f"/v1/webhooks/deliveries/{quote(delivery_id, safe='')}/replay",
+        _webhook_delivery,
+        retry_safe=True,
+    )
+
+
+def subscribe_webhook(
+    callback_url: str,
+    event_types: Sequence[str],
+    *,
+    secret: str | None,
+    description: str | None,
+    active: bool,
+    owner_agent: str | None,
+) -> Call[WebhookSubscription]:
+    body = request_body(
+        SubscriptionBody,
+        callback_url=callback_url,
+        event_types=list(event_types),
+        secret=secret,
+        active=active,
+        description=description,
+    )
+    # An upsert by owner and URL, so a repeat changes nothing more; but a secret the server generated
+    # is in the first answer only, and a retry after losing it would answer without it: retried only
+    # when the caller gave the secret.
+    return Call(
+        "POST",
+        SUBSCRIPTIONS,
+        _subscription,
+        params=_present(owner_agent=owner_agent),
+        json=body,
+        retry_safe=secret is not None,
+    )
+
+
+def list_webhook_subscriptions(
+    *, include_inactive: bool, owner_agent: str | None
+) -> Call[list[WebhookSubscription]]:
+    params = _present(include_inactive="true" if include_inactive else None, owner_agent=owner_agent)
+    return Call("GET", SUBSCRIPTIONS, _subscriptions, params=params, retry_safe=True)
+
+
+def revoke_webhook_subscription(
+    subscription_id: str, *, owner_agent: str | None
+) -> Call[WebhookSubscriptionRevoked]:
+    # Revoking twice answers the first revocation again: safe to retry.
+    return Call(
+        "DELETE",
+        f"{SUBSCRIPTIONS}/{quote(subscription_id, safe='')}",
+        WebhookSubscriptionRevoked.from_wire,
+        params=_present(owner_agent=owner_agent),
+        retry_safe=True,
+    )
+
+
+def publish_webhook_event(
+    event_type: str, source: str, payload: Mapping[str, Any], *, owner_agent: str | None
+) -> Call[WebhookEventPublished]:
+    # Not retried: each publish is a new event (a new event_id), so a repeat would send it twice.
+    return Call(
+        "POST",
+        "/v1/webhooks/events",
+        WebhookEventPublished.from_wire,
+        params=_present(owner_agent=owner_agent),
+        json=request_body(PublishBody, event_type=event_type, source=source, payload=dict(payload)),
+    )
+
+
+def replay_webhook_event(event_id: str, *, owner_agent: str | None) -> Call[WebhookEventReplayed]:
+    # Not retried: each replay queues the event to its subscriptions again.
+    return Call(
+        "POST",
+        f"/v1/webhooks/events/{quote(event_id, safe='')}/replay",
+        WebhookEventReplayed.from_wire,
+        params=_present(owner_agent=owner_agent),
+    )

@@ -33,6 +33,11 @@ from intentd.wire import (
 )
 from intentd.wire import ChildSpec as WireChildSpec
 from intentd.wire import HealthAnswer as Health
+from intentd.wire.webhooks import PublishedAnswer as WebhookEventPublished
+from intentd.wire.webhooks import ReplayedAnswer as WebhookEventReplayed
+from intentd.wire.webhooks import RevokedAnswer as WebhookSubscriptionRevoked
+from intentd.wire.webhooks import Subscription as WebhookSubscription
+from intentd.wire.webhooks import WebhookDelivery
 
 __all__ = [
     "AgentBinding",
@@ -57,6 +62,11 @@ __all__ = [
     "ScenarioApplied",
     "ScenarioValid",
     "Thread",
+    "WebhookDelivery",
+    "WebhookEventPublished",
+    "WebhookEventReplayed",
+    "WebhookSubscription",
+    "WebhookSubscriptionRevoked",
 ]
 
 
