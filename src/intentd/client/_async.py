@@ -714,8 +714,8 @@ class AsyncClient(BaseClient):
     async def webhook_subscriptions(
         self, include_inactive: bool = False, *, owner_agent: str | None = None
     ) -> list[WebhookSubscription]:
-        """The owner's subscriptions (``owner_agent``, default the key's name); with
-        ``include_inactive`` the inactive and revoked ones too. Secrets are never shown here.
+        """The subscriptions of ``owner_agent``, or of every owner in the key's namespace when None;
+        with ``include_inactive`` the inactive and revoked ones too. Secrets are never shown here.
 
             for sub in await client.webhook_subscriptions():
                 print(sub.subscription_id, sub.callback_url, sub.event_types)
@@ -729,7 +729,8 @@ class AsyncClient(BaseClient):
     ) -> WebhookSubscriptionRevoked:
         """Revoke a subscription: kept (listed with ``include_inactive``), sent nothing more, its
         queued deliveries dropped. Revoking again answers the first ``revoked_at``; ``NotFound``
-        (``subscription_not_found``) when the owner has none with this id.
+        (``subscription_not_found``) when the namespace (or ``owner_agent``, if given) has none with
+        this id.
 
             revoked = await client.revoke_webhook_subscription(sub.subscription_id)
         """
@@ -738,9 +739,9 @@ class AsyncClient(BaseClient):
     async def publish_webhook_event(
         self, event_type: str, source: str, payload: JSON | None = None, *, owner_agent: str | None = None
     ) -> WebhookEventPublished:
-        """Publish an event to the owner's active subscriptions that take ``event_type``; the answer
-        has its ``event_id`` and AXP's delivery counters (``queued_deliveries`` …). Sent once: a
-        repeat would be another event.
+        """Publish an event to the active subscriptions of its owner (``owner_agent``, default the
+        key's name) that take ``event_type``; the answer has its ``event_id`` and AXP's delivery
+        counters (``queued_deliveries`` …). Sent once: a repeat would be another event.
 
             event = await client.publish_webhook_event("invoice.paid", "billing", {"amount": 3})
         """
