@@ -47,5 +47,5 @@ def test_a_bad_binding_is_refused_with_its_field(server: Server, tmp_path: Path)
 
     assert refused.returncode == 1
     assert "422" in refused.stderr and "lease_seconds" in refused.stderr
-    bad_mode = remote(server, tmp_path, "agents", "bind", AGENT, "--delivery-mode", "http")
-    assert bad_mode.returncode == 2 and "http" in bad_mode.stderr  # refused by the command itself
+    bad_mode = remote(server, tmp_path, "agents", "bind", AGENT, "--delivery-mode", "push")
+    assert bad_mode.returncode == 2 and "push" in bad_mode.stderr  # refused by the command itself
