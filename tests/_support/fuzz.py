@@ -59,14 +59,17 @@ def fuzz_settings(database_url: str) -> Settings:
     return app_settings(database_url, max_stream_wait_seconds=SHORT_WAIT)
 
 
-def fuzz_config(seed: int = SEED, examples: int = EXAMPLES_PER_OPERATION) -> schemathesis.Config:
-    """The run's configuration: positive and negative cases, and the checks that judge the answers."""
+def fuzz_config(
+    seed: int = SEED, examples: int = EXAMPLES_PER_OPERATION, api_key: str = API_KEY
+) -> schemathesis.Config:
+    """The run's configuration: positive and negative cases, and the checks that judge the answers;
+    every request carries ``api_key``."""
     return schemathesis.Config.from_dict(
         {
             "seed": seed,
             # Hypothesis's timing check would make a slow machine fail a run; the budget bounds it.
             "suppress-health-check": ["too_slow"],
-            "headers": {"x-api-key": API_KEY},
+            "headers": {"x-api-key": api_key},
             "request-timeout": REQUEST_TIMEOUT,
             "max-stream-events": MAX_STREAM_EVENTS,
             "generation": {

@@ -15,11 +15,20 @@ _ERROR = {"model": ErrorAnswer}
 # The statuses a route of the /v1 API may answer besides its success (each with the one error body).
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {**_ERROR, "description": "malformed request (e.g. a cursor this server did not issue)"},
-    401: {**_ERROR, "description": "missing, invalid or revoked API key"},
+    401: {**_ERROR, "description": "missing, invalid, expired or revoked API key"},
+    403: {
+        **_ERROR,
+        "description": "the key's role may not call this route, or an agent key acts for another agent "
+        "(docs/security.md, the permission matrix)",
+    },
     404: {**_ERROR, "description": "no such intent, thread or agent (in the caller's namespace)"},
     409: {**_ERROR, "description": "conflicts with the current state (terminal, stale lease, …)"},
     413: {**_ERROR, "description": "body larger than INTENTD_MAX_BODY_BYTES"},
     422: {**_ERROR, "description": "invalid request; error.details.field names the field"},
+    429: {
+        **_ERROR,
+        "description": "the key's rate limit or open-stream limit is reached; Retry-After says when to retry",
+    },
 }
 
 SECURITY_SCHEMES = {
