@@ -219,6 +219,27 @@ async def test_an_http_bound_agent_gets_its_intent_posted_and_a_2xx_leases_it(
     assert done.status is Status.COMPLETED  # the agent finishes it through the API
 
 
+async def test_a_pushed_intent_whose_lease_runs_out_is_pushed_again_then_failed(
+    engine: Engine, principal: Principal, receiver: Receiver, clock: FakeClock
+) -> None:
+    await bind_http(engine, principal, receiver.url)  # leases of 60 s
+    intent, _ = await engine.intents.submit(principal, task(max_delivery_attempts=2))
+    await engine.notifier.send_due()
+    clock.advance(61)  # the agent took it (2xx) and never finished it
+    await engine.scheduler.tick()
+
+    assert (await engine.intents.get(principal, intent.intent_id)).status is Status.SUBMITTED
+    assert await engine.notifier.send_due() == 1  # queued again: pushed again
+    posts = receiver.wait_for(2)
+    assert [p.json["intent"]["delivery_attempt"] for p in posts] == [0, 1]
+    again = await engine.intents.get(principal, intent.intent_id)
+    assert (again.status, again.delivery_attempt) == (Status.DELIVERED, 2)
+    clock.advance(61)
+    await engine.scheduler.tick()
+    failed = await engine.intents.get(principal, intent.intent_id)
+    assert failed.status is Status.FAILED  # its attempts used up, as a claimed intent's would be
+
+
 async def test_a_push_that_fails_is_retried_up_to_the_intent_s_attempts_then_dead_and_replayable(
     engine: Engine, principal: Principal, receiver: Receiver, clock: FakeClock
 ) -> None:
