@@ -36,3 +36,31 @@ def test_verify_passes_then_names_the_tampered_record(tmp_path: Path) -> None:
     assert bad.returncode == 1
     (verdict,) = json.loads(bad.stdout)
     assert verdict["valid"] is False and verdict["broken_at"] == 2
+
+
+def test_export_writes_every_matching_record_as_json_lines(tmp_path: Path, database_url: str) -> None:
+    for name in ("a", "b", "c"):
+        succeeded(intentd(tmp_path, "--database", database_url, "keys", "create", "--name", name))
+    key_id = as_json(intentd(tmp_path, "--database", database_url, "keys", "list", "--json"))[0]["key_id"]
+    succeeded(intentd(tmp_path, "--database", database_url, "keys", "revoke", key_id))
+
+    def export(*args: str) -> list[dict[str, object]]:
+        out = succeeded(intentd(tmp_path, "--database", database_url, "audit", "export", *args))
+        return [json.loads(line) for line in out.splitlines()]
+
+    every = export()
+    assert [r["action"] for r in every] == ["key.created"] * 3 + ["key.revoked"]
+    assert [r["seq"] for r in every] == [1, 2, 3, 4] and {r["namespace"] for r in every} == {"default"}
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(every, every[1:], strict=False))
+    assert export("--action", "key.revoked") == every[3:]
+    assert export("--actor", "operator:intentd keys") == every  # the operator's tool did them all
+    assert export("--since", "2000-01-01", "--until", "2000-01-02") == []
+    assert export("--since", str(every[0]["at"])) == every
+    assert export("--namespace", "elsewhere") == []
+
+    archive = tmp_path / "audit.jsonl"
+    said = succeeded(
+        intentd(tmp_path, "--database", database_url, "audit", "export", "--output", str(archive))
+    )
+    assert "exported 4 records" in said
+    assert [json.loads(line) for line in archive.read_text().splitlines()] == every

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from intentd.engine import Engine, Principal
+from intentd.engine import AuditQuery, Engine, Principal
 from intentd.engine.audit import acting_as
 from intentd.engine.inputs import Claim, Complete
 from intentd.store import WRITE_ORIGIN
@@ -56,7 +56,7 @@ async def _sql(database_url: str, *statements: str) -> None:
 async def test_every_state_change_is_recorded_with_who_did_it(engine: Engine, principal: Principal) -> None:
     intent_id = await _one_intent_done(engine, principal)
 
-    records = await engine.audit.list(principal, intent_id=intent_id)
+    records = await engine.audit.list(principal, query=AuditQuery(intent_id=intent_id))
 
     assert [r.action for r in records] == [
         "intent.created",
@@ -78,7 +78,7 @@ async def test_key_operations_are_recorded_without_their_secrets(
     _, new_secret = await engine.keys.rotate(principal, record.key_id, 0)
     await engine.keys.revoke(record.key_id, principal)
 
-    records = await engine.audit.list(principal, action=None)
+    records = await engine.audit.list(principal)
     keyed = [r for r in records if r.action.startswith("key.")]
 
     assert [r.action for r in keyed][-3:] == ["key.created", "key.rotated", "key.revoked"]

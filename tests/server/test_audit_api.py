@@ -83,3 +83,49 @@ async def test_another_namespace_has_its_own_chain(api: AppClient) -> None:
 
     assert [r["action"] for r in theirs] == ["key.created"]
     assert verdict["namespace"] == "team-b" and verdict["valid"] is True
+
+
+async def test_each_filter_takes_exactly_the_records_it_names(api: AppClient) -> None:
+    first = await _done(api, 1)
+    between = datetime.now(UTC)
+    second = await _done(api, 2)
+    _, secret = await api.engine.keys.create("ops", "submitter")
+    async with AppClient(api.app, api_key=secret) as ops:
+        third = (
+            await ops.post(
+                "/v1/intents",
+                json={"intent_type": "x.v1", "correlation_id": "c1", "to_agent": AGENT, "payload": {}},
+            )
+        ).json()["intent"]["intent_id"]
+    records = (await api.get("/v1/audit", params={"limit": 500})).json()["records"]
+    at = {r["seq"]: datetime.fromisoformat(r["at"].replace("Z", "+00:00")) for r in records}
+    me = await api.engine.keys.authenticate(API_KEY)
+
+    cases: list[tuple[dict[str, str], Any]] = [
+        ({"intent_id": second}, lambda r: r["intent_id"] == second),
+        ({"correlation_id": "c1"}, lambda r: r["intent_id"] in (first, third)),
+        ({"action": "intent.completed"}, lambda r: r["action"] == "intent.completed"),
+        ({"agent": AGENT}, lambda r: r["agent"] == AGENT),
+        ({"actor": "ops"}, lambda r: r["principal"] == "ops"),
+        ({"actor": me.key_id}, lambda r: r["key_id"] == me.key_id),
+        ({"since": between.isoformat()}, lambda r: at[r["seq"]] >= between),
+        ({"until": between.isoformat()}, lambda r: at[r["seq"]] < between),
+        ({"correlation_id": "c1", "actor": "ops"}, lambda r: r["intent_id"] == third),
+    ]
+    for params, wanted in cases:
+        found = (await api.get("/v1/audit", params={**params, "limit": 500})).json()["records"]
+        expected = [r for r in records if wanted(r)]
+        assert found == expected, params
+        assert 0 < len(found) < len(records), params  # each case tells records apart
+
+
+async def test_a_bad_filter_is_refused_with_its_field(api: AppClient) -> None:
+    for params, field in [
+        ({"since": "yesterday"}, "since"),
+        ({"until": "2026-13-01T00:00:00Z"}, "until"),
+        ({"actor": ""}, "actor"),
+        ({"correlation_id": "x" * 401}, "correlation_id"),
+    ]:
+        refused = await api.get("/v1/audit", params=params)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"]["field"] == field

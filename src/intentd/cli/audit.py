@@ -4,13 +4,17 @@ of every namespace; over HTTP an auditor or admin sees its own: ``/v1/audit``; d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from pathlib import Path
+from typing import Annotated, TextIO, TypeVar
 
+import orjson
 import typer
 
-from intentd.engine import Engine
+from intentd.engine import AuditQuery, Engine
 from intentd.engine.audit import AuditService, Verdict, acting_as_operator
 from intentd.model import to_micros
 from intentd.store import open_store
@@ -20,6 +24,9 @@ from ._output import console, emit_json, table
 
 app = typer.Typer(help="The audit trail (on the database of --database).", no_args_is_help=True)
 T = TypeVar("T")
+_EXPORT_PAGE = 1000  # records read per query while exporting
+# --since and --until: a date, or a time with or without a zone (UTC without one).
+_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"]
 
 
 @app.command("verify")
@@ -54,6 +61,65 @@ def audit_prune(
     before = to_micros(datetime.now(UTC) - timedelta(days=older_than_days))
     pruned = _on_audit(ctx, lambda audit: audit.prune(namespace, before))
     console.print(f"pruned the details of {pruned} records in {namespace}")
+
+
+@app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    namespace: Annotated[str, typer.Option(help="the namespace")] = "default",
+    output: Annotated[Path | None, typer.Option(help="write here (default: stdout)")] = None,
+    intent: Annotated[str | None, typer.Option(help="one intent's records")] = None,
+    correlation_id: Annotated[str | None, typer.Option(help="the records of the intents with it")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. intent.completed, key.revoked")] = None,
+    agent: Annotated[str | None, typer.Option(help="records about this agent")] = None,
+    actor: Annotated[str | None, typer.Option(help="what this key id or principal did")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="records at or after (ISO 8601, UTC if no zone)")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="records before (ISO 8601, UTC if no zone)")] = None,
+) -> None:
+    """Every matching record as JSON Lines, in chain order (one object per line: the API's record
+    with its namespace), for compliance archives; check the chain with ``intentd audit verify``."""
+    query = AuditQuery(
+        intent_id=intent,
+        correlation_id=correlation_id,
+        action=action,
+        agent=agent,
+        actor=actor,
+        since=_micros(since),
+        until=_micros(until),
+    )
+
+    async def export(audit: AuditService) -> int:
+        with _opened(output) as out:
+            count, after = 0, 0
+            while page := await audit.records(namespace, after=after, limit=_EXPORT_PAGE, query=query):
+                out.writelines(_json_line({"namespace": namespace, **r.to_json()}) for r in page)
+                count, after = count + len(page), page[-1].seq
+            return count
+
+    exported = _on_audit(ctx, export)
+    if output is not None:
+        console.print(f"exported {exported} records of {namespace} to {output}", markup=False)
+
+
+def _micros(at: datetime | None) -> int | None:
+    if at is None:
+        return None
+    return to_micros(at if at.tzinfo else at.replace(tzinfo=UTC))
+
+
+def _json_line(record: dict[str, object]) -> str:
+    return orjson.dumps(record).decode() + "\n"
+
+
+@contextmanager
+def _opened(output: Path | None) -> Iterator[TextIO]:
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("w", encoding="utf-8") as out:
+        yield out
 
 
 def _verdict_row(verdict: Verdict) -> dict[str, object]:

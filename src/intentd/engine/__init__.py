@@ -3,7 +3,12 @@ composed by :class:`Engine` (``runtime.py``)."""
 
 from __future__ import annotations
 
-from intentd.store import ApiKeyRecord, AuditRecord, FeedItem  # what the engine's key and feed reads return
+from intentd.store import (  # what the engine's key and feed reads return
+    ApiKeyRecord,
+    AuditQuery,
+    AuditRecord,
+    FeedItem,
+)
 
 from .delivery import Completion, DeliveryService
 from .inbox import InboxService
@@ -17,6 +22,7 @@ from .scheduler import Scheduler
 from .streams import Pushed, StreamService
 
 __all__ = [
+    "AuditQuery",
     "AuditRecord",
     "ApiKeyRecord",
     "ApplyScenario",

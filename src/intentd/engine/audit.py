@@ -26,6 +26,7 @@ from intentd.store import (
     GENESIS,
     WRITE_ORIGIN,
     AuditEntry,
+    AuditQuery,
     AuditRecord,
     Store,
     Tx,
@@ -124,24 +125,17 @@ class AuditService:
         self._clock = clock
 
     async def list(
-        self,
-        principal: Principal,
-        *,
-        after: int = 0,
-        limit: int = 100,
-        intent_id: str | None = None,
-        action: str | None = None,
-        agent: str | None = None,
-    ) -> list[AuditRecord]:
+        self, principal: Principal, *, after: int = 0, limit: int = 100, query: AuditQuery | None = None
+    ) -> builtins.list[AuditRecord]:
+        """The caller's namespace's records after seq ``after``, in chain order, that ``query`` takes."""
+        return await self.records(principal.namespace, after=after, limit=limit, query=query)
+
+    async def records(
+        self, namespace: str, *, after: int = 0, limit: int = 100, query: AuditQuery | None = None
+    ) -> builtins.list[AuditRecord]:
+        """As :meth:`list`, of any namespace (the operator's ``intentd audit export``)."""
         return await self._store.read(
-            lambda tx: tx.list_audit(
-                principal.namespace,
-                after=after,
-                limit=limit,
-                intent_id=intent_id,
-                action=action,
-                agent=agent,
-            )
+            lambda tx: tx.list_audit(namespace, after=after, limit=limit, query=query)
         )
 
     async def verify(self, namespace: str) -> Verdict:

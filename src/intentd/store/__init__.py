@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._audit import GENESIS, AuditEntry, AuditRecord, details_hash, record_hash
+from ._audit import GENESIS, AuditEntry, AuditQuery, AuditRecord, details_hash, record_hash
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
 from ._namespaces import NamespaceRecord
@@ -16,6 +16,7 @@ __all__ = [
     "SCHEDULER_KEY",
     "WRITE_ORIGIN",
     "AuditEntry",
+    "AuditQuery",
     "AuditRecord",
     "details_hash",
     "record_hash",

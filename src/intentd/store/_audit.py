@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from intentd.model import JSON, Micros
+from intentd.model import JSON, Micros, to_rfc3339
 
 from ._codec import loads
 from ._sql import Query
@@ -57,6 +57,38 @@ class AuditRecord:
     details_hash: str
     prev_hash: str
     hash: str
+
+    def to_json(self) -> JSON:
+        """The record as ``GET /v1/audit`` and ``intentd audit export`` show it."""
+        return {
+            "seq": self.seq,
+            "at": to_rfc3339(self.at),
+            "key_id": self.key_id,
+            "principal": self.principal,
+            "role": self.role,
+            "action": self.action,
+            "intent_id": self.intent_id,
+            "agent": self.agent,
+            "details": self.details,
+            "details_hash": self.details_hash,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which records of a namespace to list; every filter set must hold. ``correlation_id``: the
+    records of the intents with it; ``actor``: a key id or a principal's name; ``since`` (inclusive)
+    and ``until`` (exclusive) bound ``at``."""
+
+    intent_id: str | None = None
+    correlation_id: str | None = None
+    action: str | None = None
+    agent: str | None = None
+    actor: str | None = None
+    since: Micros | None = None
+    until: Micros | None = None
 
 
 def details_hash(details: JSON | None) -> str:
@@ -126,23 +158,21 @@ class AuditRows(TxBase):
         return (int(row["seq"]), str(row["hash"])) if row else (0, GENESIS)
 
     async def list_audit(
-        self,
-        namespace: str,
-        *,
-        after: int,
-        limit: int,
-        intent_id: str | None = None,
-        action: str | None = None,
-        agent: str | None = None,
+        self, namespace: str, *, after: int, limit: int, query: AuditQuery | None = None
     ) -> list[AuditRecord]:
+        query = query or AuditQuery()
         rows = await self._rows(
             "list_audit_records",
             namespace=namespace,
             after=after,
             limit=limit,
-            intent_id=intent_id,
-            action=action,
-            agent=agent,
+            intent_id=query.intent_id,
+            correlation_id=query.correlation_id,
+            action=query.action,
+            agent=query.agent,
+            actor=query.actor,
+            since=query.since,
+            until=query.until,
         )
         return [_record(r) for r in rows]
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Query
 
-from intentd.engine import AuditRecord
+from intentd.engine import AuditQuery
 from intentd.engine.audit import Verdict
-from intentd.model import JSON, to_micros, to_rfc3339
+from intentd.model import JSON, to_micros
 from intentd.wire import AuditPage, AuditVerdict, PruneBody, Pruned
-from intentd.wire.limits import INT64_MAX, NO_NUL
+from intentd.wire.limits import INT64_MAX, NO_NUL, Time
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
@@ -28,14 +28,29 @@ async def list_audit(
     after: Annotated[int, Query(ge=0, le=INT64_MAX, description="records with a greater seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     intent_id: Filter = None,
+    correlation_id: Annotated[
+        str | None, Query(min_length=1, max_length=400, pattern=NO_NUL, description="the intents with it")
+    ] = None,
     action: Filter = None,
     agent: Filter = None,
+    actor: Annotated[
+        str | None, Query(min_length=1, max_length=400, pattern=NO_NUL, description="a key id or principal")
+    ] = None,
+    since: Annotated[Time | None, Query(description="records at or after this (RFC 3339)")] = None,
+    until: Annotated[Time | None, Query(description="records before this (RFC 3339)")] = None,
 ) -> FastJSONResponse:
-    records = await engine.audit.list(
-        caller, after=after, limit=limit, intent_id=intent_id, action=action, agent=agent
+    query = AuditQuery(
+        intent_id=intent_id,
+        correlation_id=correlation_id,
+        action=action,
+        agent=agent,
+        actor=actor,
+        since=to_micros(since) if since else None,
+        until=to_micros(until) if until else None,
     )
+    records = await engine.audit.list(caller, after=after, limit=limit, query=query)
     next_after = records[-1].seq if len(records) == limit else None
-    return answer({"ok": True, "records": [_record(r) for r in records], "next_after": next_after})
+    return answer({"ok": True, "records": [r.to_json() for r in records], "next_after": next_after})
 
 
 @router.get("/verify", summary="Walk the namespace's hash chain", response_model=AuditVerdict)
@@ -58,21 +73,4 @@ def verdict_wire(verdict: Verdict) -> JSON:
         "head_seq": verdict.head_seq,
         "broken_at": verdict.broken_at,
         "problem": verdict.problem,
-    }
-
-
-def _record(r: AuditRecord) -> JSON:
-    return {
-        "seq": r.seq,
-        "at": to_rfc3339(r.at),
-        "key_id": r.key_id,
-        "principal": r.principal,
-        "role": r.role,
-        "action": r.action,
-        "intent_id": r.intent_id,
-        "agent": r.agent,
-        "details": r.details,
-        "details_hash": r.details_hash,
-        "prev_hash": r.prev_hash,
-        "hash": r.hash,
     }

@@ -22,11 +22,18 @@ INSERT INTO audit_records (
 SELECT seq, hash FROM audit_heads WHERE namespace = :namespace;
 
 -- name: list_audit_records
+-- Every filter that is set must hold (store/_audit.py, AuditQuery).
 SELECT * FROM audit_records
 WHERE namespace = :namespace AND seq > :after
   AND (CAST(:intent_id AS TEXT) IS NULL OR intent_id = :intent_id)
+  AND (CAST(:correlation_id AS TEXT) IS NULL OR intent_id IN (
+      SELECT i.intent_id FROM intents i
+      WHERE i.namespace = :namespace AND i.correlation_id = :correlation_id))
   AND (CAST(:action AS TEXT) IS NULL OR action = :action)
   AND (CAST(:agent AS TEXT) IS NULL OR agent = :agent)
+  AND (CAST(:actor AS TEXT) IS NULL OR principal = :actor OR key_id = :actor)
+  AND (CAST(:since AS BIGINT) IS NULL OR at >= :since)
+  AND (CAST(:until AS BIGINT) IS NULL OR at < :until)
 ORDER BY seq LIMIT :limit;
 
 -- name: chain_page
