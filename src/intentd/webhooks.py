@@ -96,15 +96,21 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - sent_at) > tolerance:
         raise InvalidSignature(f"the timestamp is more than {tolerance:g}s away: a replay, or a clock off")
-    if not hmac.compare_digest(signature.strip(), _signature(secret, timestamp, body)):
+    if not _same(signature, _signature(secret, timestamp, body)):
         raise InvalidSignature("the signature does not match the body and the secret")
 
 
 def verify_axme(secret: str, body: bytes, header: str) -> None:
     """Check an ``X-Axme-Signature`` (body only, no protection against replay); raise
     :class:`InvalidSignature` if it does not hold."""
-    if not hmac.compare_digest(header.strip(), axme_signature(secret, body)):
+    if not _same(header, axme_signature(secret, body)):
         raise InvalidSignature("the signature does not match the body and the secret")
 
 
 _signature = signature  # `verify` takes a parameter of that name
+
+
+def _same(received: str, expected: str) -> bool:
+    """Constant-time comparison, as bytes: ``compare_digest`` refuses non-ASCII text with a
+    ``TypeError``, which a header sent by anyone must not turn into a server error."""
+    return hmac.compare_digest(received.strip().encode("utf-8", "replace"), expected.encode())
