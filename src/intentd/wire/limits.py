@@ -12,6 +12,7 @@ years 1970-9999 in UTC cannot be rendered in RFC 3339.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -35,14 +36,16 @@ NO_NUL = r"^[^\x00]*$"
 # Intent types as AXP ScenarioBundles write them: dotted lower-case segments (``intent.demo.v1``,
 # ``process_task``, ``human_approval.v1``).
 INTENT_TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
+_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 def _rfc3339_text(value: Any) -> Any:
-    # Lax pydantic would also take a number, as seconds or milliseconds by its size: a year-10000
-    # time in seconds would pass as a 1978 one in milliseconds.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an RFC 3339 time, e.g. 2026-01-01T12:00:00Z")
-    return value
+    # Lax pydantic would also take a number, or text that is one (all a query string holds), as
+    # seconds or milliseconds by its size: a year-10000 time in seconds would pass as a 1978 one in
+    # milliseconds. RFC 3339 text starts with its date.
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339_DATE.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 time, e.g. 2026-01-01T12:00:00Z")
 
 
 def _within_range(value: datetime) -> datetime:
