@@ -291,33 +291,49 @@ def _shorten(values: dict[str, Any], schema: Mapping[str, Any]) -> None:
 UNUSUAL_TEXT = 'line\u2028paragraph\u2029next\x85 "quoted" \\ \U0001f600'
 
 
+class Seeder:
+    """Seeding through the API with one client: every POST must answer 200."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, path: str, body: Mapping[str, Any], **params: str) -> dict[str, Any]:
+        response = self.client.post(path, json=body, params=params, timeout=REQUEST_TIMEOUT)
+        assert response.status_code == 200, f"seeding: POST {path} answered {response.text}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def submit_and_claim(self, lease_seconds: float | None) -> tuple[str, str]:
+        intent_id = self.call("/v1/intents", intent_body(WRITER))["intent_id"]
+        claim: dict[str, Any] = {"worker_id": "seed"}
+        if lease_seconds is not None:
+            claim["lease_seconds"] = lease_seconds
+        claimed = self.call(f"/v1/agents/{WRITER.removeprefix('agent://')}/claims", claim)
+        (delivery,) = claimed["deliveries"]
+        assert delivery["intent"]["intent_id"] == intent_id, "seeding: claimed another intent"
+        return intent_id, delivery["lease"]["token"]
+
+    def lifecycle(self, lease_seconds: float | None = None) -> tuple[str, str, str]:
+        """Three intents of :data:`WRITER`: one waiting for a human, one leased, one completed."""
+        waiting, token = self.submit_and_claim(lease_seconds)
+        self.call(f"/v1/intents/{waiting}/wait", {"lease_token": token, "reason": "WAITING_FOR_HUMAN"})
+        leased, _ = self.submit_and_claim(lease_seconds)
+        completed, token = self.submit_and_claim(lease_seconds)
+        self.call(f"/v1/intents/{completed}/complete", {"lease_token": token, "result": {"ok": True}})
+        return waiting, leased, completed
+
+
 def seed_state(app: ASGIApp) -> dict[str, list[str]]:
     """Intents in several states (one with :data:`UNUSUAL_TEXT`), an inbox thread and a mesh agent,
     made through the API; returns the values of each path parameter that name one of them."""
     with asgi.get_client(app) as client:  # type: ignore[arg-type]  # ASGI's own app type
         client.headers["x-api-key"] = API_KEY
-
-        def call(path: str, body: Mapping[str, Any], **params: str) -> dict[str, Any]:
-            response = client.post(path, json=body, params=params, timeout=REQUEST_TIMEOUT)
-            assert response.status_code == 200, f"seeding: POST {path} answered {response.text}"
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        def submit_and_claim() -> tuple[str, str]:
-            intent_id = call("/v1/intents", intent_body(WRITER))["intent_id"]
-            claimed = call(f"/v1/agents/{WRITER.removeprefix('agent://')}/claims", {"worker_id": "seed"})
-            (delivery,) = claimed["deliveries"]
-            assert delivery["intent"]["intent_id"] == intent_id, "seeding: claimed another intent"
-            return intent_id, delivery["lease"]["token"]
-
-        waiting, token = submit_and_claim()
-        call(f"/v1/intents/{waiting}/wait", {"lease_token": token, "reason": "WAITING_FOR_HUMAN"})
-        leased, _ = submit_and_claim()
-        completed, token = submit_and_claim()
-        call(f"/v1/intents/{completed}/complete", {"lease_token": token, "result": {"ok": True}})
+        seeder = Seeder(client)
+        waiting, leased, completed = seeder.lifecycle()
         unusual = {"correlation_id": UNUSUAL_TEXT, "payload": {"note": UNUSUAL_TEXT}}
-        submitted = call("/v1/intents", intent_body(WRITER, reply_to=REVIEWER, **unusual))["intent_id"]
-        call("/v1/mesh/heartbeat", {"metrics": {"load": 0.5}}, owner_agent=WRITER)
+        body = intent_body(WRITER, reply_to=REVIEWER, **unusual)
+        submitted = seeder.call("/v1/intents", body)["intent_id"]
+        seeder.call("/v1/mesh/heartbeat", {"metrics": {"load": 0.5}}, owner_agent=WRITER)
     address = WRITER.removeprefix("agent://")
     return {  # percent-encoded, as Schemathesis gives path parameters (a raw "//" would be collapsed)
         "intent_id": [submitted, leased, waiting, completed],

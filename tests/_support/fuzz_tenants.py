@@ -9,7 +9,6 @@ deadlines), so any difference between A's snapshots before and after the run is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp
 
 from intentd.engine import Engine
 from intentd.store import open_store
-from tests._support.fuzz import ServerWatch
+from tests._support.fuzz import Seeder, ServerWatch
 from tests._support.http_api import REVIEWER, WRITER, intent_body
 from tests._support.servers import API_KEY
 
@@ -51,28 +50,13 @@ def seed_namespace(app: ASGIApp) -> dict[str, list[str]]:
     with a human task) and a mesh agent, made with A's key; the path values that name them."""
     with asgi.get_client(app) as client:  # type: ignore[arg-type]  # ASGI's own app type
         client.headers["x-api-key"] = API_KEY
-
-        def call(path: str, body: Mapping[str, Any], **params: str) -> dict[str, Any]:
-            response = client.post(path, json=body, params=params, timeout=REQUEST_TIMEOUT)
-            assert response.status_code == 200, f"seeding: POST {path} answered {response.text}"
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        def submit_and_claim() -> tuple[str, str]:
-            intent_id = call("/v1/intents", intent_body(WRITER))["intent_id"]
-            claim = {"worker_id": "seed", "lease_seconds": 3600}
-            (delivery,) = call(f"/v1/agents/{WRITER.removeprefix('agent://')}/claims", claim)["deliveries"]
-            return intent_id, delivery["lease"]["token"]
-
-        waiting, token = submit_and_claim()
-        call(f"/v1/intents/{waiting}/wait", {"lease_token": token, "reason": "WAITING_FOR_HUMAN"})
-        leased, _ = submit_and_claim()
-        completed, token = submit_and_claim()
-        call(f"/v1/intents/{completed}/complete", {"lease_token": token, "result": {"ok": True}})
-        threaded = call("/v1/intents", intent_body(WRITER, reply_to=REVIEWER))["intent_id"]
-        gated = call("/v1/intents", intent_body(REVIEWER, human_task={"title": "Approve"}))["intent_id"]
+        seeder = Seeder(client)
+        waiting, leased, completed = seeder.lifecycle(lease_seconds=3600)  # no lease ends in the run
+        threaded = seeder.call("/v1/intents", intent_body(WRITER, reply_to=REVIEWER))["intent_id"]
+        human = intent_body(REVIEWER, human_task={"title": "Approve"})
+        gated = seeder.call("/v1/intents", human)["intent_id"]
         tasks = client.get("/v1/tasks", params={"intent_id": gated}, timeout=REQUEST_TIMEOUT).json()["tasks"]
-        call("/v1/mesh/heartbeat", {"metrics": {"load": 0.5}}, owner_agent=WRITER)
+        seeder.call("/v1/mesh/heartbeat", {"metrics": {"load": 0.5}}, owner_agent=WRITER)
     address = WRITER.removeprefix("agent://")
     return {
         "intent_id": [threaded, leased, waiting, completed, gated],

@@ -4,15 +4,22 @@ raw body) and answers with the status a test sets, in a thread of its own, so th
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import pytest
+
+from intentd.settings import Settings
+from tests._support.servers import app_settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,3 +83,36 @@ def receiving() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver for the test (import it into a test module to use it as a fixture)."""
+    with receiving() as started:
+        yield started
+
+
+def hook_settings(database_url: str, **more: Any) -> Settings:
+    """An app that may POST to the receiver on 127.0.0.1, retrying quickly and few times."""
+    return app_settings(
+        database_url,
+        allow_private_callbacks=True,
+        webhook_first_retry_seconds=0.05,
+        webhook_max_retry_seconds=0.1,
+        webhook_max_attempts=2,
+        **more,
+    )
+
+
+async def arrived(receiver: Receiver, count: int) -> list[Received]:
+    """The first ``count`` POSTs, waited for off the event loop (where an in-process app's sender
+    runs)."""
+    return await asyncio.to_thread(receiver.wait_for, count)
+
+
+async def until(check: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
+    """``await check()`` until it returns something truthy, and that."""
+    async with asyncio.timeout(timeout):
+        while not (found := await check()):
+            await asyncio.sleep(0.02)
+    return found

@@ -66,6 +66,13 @@ def cli(server: Server, cwd: Path, *args: str) -> subprocess.CompletedProcess[st
     return intentd(cwd, "--url", server.url, "--api-key", API_KEY, *args, columns=WIDE)
 
 
+def bind_http(
+    server: Server, cwd: Path, agent: str, url: str, *more: str
+) -> subprocess.CompletedProcess[str]:
+    """``intentd agents bind AGENT --delivery-mode http --callback-url URL *more``."""
+    return cli(server, cwd, "agents", "bind", agent, "--delivery-mode", "http", "--callback-url", url, *more)
+
+
 def api_get(server: Server, path: str, **params: Any) -> Any:
     with server.client() as http:
         answer = http.get(path, params=params)
@@ -90,19 +97,7 @@ def test_an_http_agent_bound_from_the_cli_gets_its_intent_posted_signed(
     server: Server, tmp_path: Path, receiver: Receiver
 ) -> None:
     agent = "agent://acme/cli/pushed"
-    shown = succeeded(
-        cli(
-            server,
-            tmp_path,
-            "agents",
-            "bind",
-            agent,
-            "--delivery-mode",
-            "http",
-            "--callback-url",
-            receiver.url,
-        )
-    )
+    shown = succeeded(bind_http(server, tmp_path, agent, receiver.url))
     secret = secret_line(shown)
     assert len(secret) >= 16 and ONCE in shown
     assert "callback_url" in shown and receiver.url in shown and "http" in shown
@@ -118,34 +113,9 @@ def test_an_http_agent_bound_from_the_cli_gets_its_intent_posted_signed(
     verify(secret, post.body, post.headers)
     assert post.json["intent"]["intent_id"] == intent_id
 
-    rebound = as_json(
-        cli(
-            server,
-            tmp_path,
-            "agents",
-            "bind",
-            agent,
-            "--delivery-mode",
-            "http",
-            "--callback-url",
-            receiver.url,
-            "--json",
-        )
-    )
+    rebound = as_json(bind_http(server, tmp_path, agent, receiver.url, "--json"))
     assert rebound["binding"]["secret"] not in (None, secret)  # a new one, in the JSON answer only
-    given = cli(
-        server,
-        tmp_path,
-        "agents",
-        "bind",
-        agent,
-        "--delivery-mode",
-        "http",
-        "--callback-url",
-        receiver.url,
-        "--secret",
-        SECRET,
-    )
+    given = bind_http(server, tmp_path, agent, receiver.url, "--secret", SECRET)
     assert ONCE not in succeeded(given) and SECRET not in given.stdout  # given, so not shown back
 
 
@@ -154,18 +124,8 @@ def test_an_http_binding_without_a_callback_url_is_refused_with_its_field(
 ) -> None:
     refused = cli(server, tmp_path, "agents", "bind", "agent://acme/cli/nowhere", "--delivery-mode", "http")
     assert refused.returncode == 1 and "422" in refused.stderr and "callback_url" in refused.stderr
-    short = cli(
-        server,
-        tmp_path,
-        "agents",
-        "bind",
-        "agent://acme/cli/nowhere",
-        "--delivery-mode",
-        "http",
-        "--callback-url",
-        "https://agents.example.com/w",
-        "--secret",
-        "short",
+    short = bind_http(
+        server, tmp_path, "agent://acme/cli/nowhere", "https://agents.example.com/w", "--secret", "short"
     )
     assert short.returncode == 1 and "secret" in short.stderr
 
@@ -177,22 +137,7 @@ def test_a_dead_letter_is_listed_and_replayed_from_the_cli(
     server: Server, tmp_path: Path, receiver: Receiver
 ) -> None:
     agent = "agent://acme/cli/unlucky"
-    bound = as_json(
-        cli(
-            server,
-            tmp_path,
-            "agents",
-            "bind",
-            agent,
-            "--delivery-mode",
-            "http",
-            "--callback-url",
-            receiver.url,
-            "--secret",
-            SECRET,
-            "--json",
-        )
-    )
+    bound = as_json(bind_http(server, tmp_path, agent, receiver.url, "--secret", SECRET, "--json"))
     assert "secret" not in bound["binding"]
     receiver.status = 500
     with server.client() as http:

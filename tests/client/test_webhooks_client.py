@@ -6,8 +6,6 @@ then each method's retry rule against a failing network."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -29,44 +27,20 @@ from intentd.client import (
 from intentd.settings import Settings
 from intentd.webhooks import verify
 from tests._support.http_api import WRITER
-from tests._support.receiver import Received, Receiver, receiving
+from tests._support.receiver import Receiver, arrived, hook_settings, receiver, until
 from tests._support.sdk import Flavour, each_flavour, flaky_server, mock_client
-from tests._support.servers import app_settings
 
 T = TypeVar("T")
 SECRET = "whsec-sdk-0123456789"
-BOSS = "agent://acme/prod/boss"
+receiver = receiver  # the fixture
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Callbacks on 127.0.0.1 allowed (the receiver's), and retries quick and few."""
-    return app_settings(
-        database_url,
-        allow_private_callbacks=True,
-        webhook_first_retry_seconds=0.05,
-        webhook_max_retry_seconds=0.1,
-        webhook_max_attempts=2,
-    )
+    return hook_settings(database_url)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
-
-
-async def arrived(receiver: Receiver, count: int) -> list[Received]:
-    """The first ``count`` POSTs (waited for off the event loop, where the app's sender runs)."""
-    return await asyncio.to_thread(receiver.wait_for, count)
-
-
-async def until(check: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
-    """``await check()`` until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while not (found := await check()):
-            await asyncio.sleep(0.02)
-    return found
+BOSS = "agent://acme/prod/boss"
 
 
 # --- the http binding ------------------------------------------------------------------------------

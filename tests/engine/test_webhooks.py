@@ -6,7 +6,6 @@ an event sent twice, and which callback URLs are refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,16 +26,11 @@ from intentd.model import CallbackRefused, Conflict, Status
 from intentd.store import Store
 from intentd.webhooks import verify
 from tests._support.engine import AGENT, US, FakeClock, task
-from tests._support.receiver import Receiver, receiving
+from tests._support.receiver import Receiver, receiver
 
 SECRET = "whsec-test-0123456789"
 RETRY = RetryPolicy(max_attempts=3, first_retry_seconds=10, max_retry_seconds=60)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
+receiver = receiver  # the fixture
 
 
 @pytest.fixture

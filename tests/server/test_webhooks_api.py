@@ -7,7 +7,6 @@ its intent POSTed and finishes it through the API, dead letters listed and repla
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,36 +14,19 @@ import pytest
 from intentd.settings import Settings
 from intentd.webhooks import verify, verify_axme
 from tests._support.http_api import WRITER, intent_body
-from tests._support.receiver import Received, Receiver, receiving
+from tests._support.receiver import Receiver, arrived, hook_settings, receiver, until
 from tests._support.servers import AppClient, app_settings
 
 JSON = dict[str, Any]
 SECRET = "whsec-api-0123456789"
 ADDRESS = WRITER.removeprefix("agent://")
 SUBSCRIPTIONS = "/v1/webhooks/subscriptions"
+receiver = receiver  # the fixture
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Callbacks on 127.0.0.1 allowed (the receiver's), and retries quick and few."""
-    return app_settings(
-        database_url,
-        allow_private_callbacks=True,
-        webhook_first_retry_seconds=0.05,
-        webhook_max_retry_seconds=0.1,
-        webhook_max_attempts=2,
-    )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
-
-
-async def arrived(receiver: Receiver, count: int) -> list[Received]:
-    """The first ``count`` POSTs (waited for off the event loop, where the app's sender runs)."""
-    return await asyncio.to_thread(receiver.wait_for, count)
+    return hook_settings(database_url)
 
 
 async def ok(response: Any) -> JSON:
@@ -57,14 +39,6 @@ async def subscribe(api: AppClient, url: str, *types: str, **more: Any) -> JSON:
     body = {"callback_url": url, "event_types": list(types or ("intent.*",)), "secret": SECRET, **more}
     subscription: JSON = (await ok(await api.post(SUBSCRIPTIONS, json=body)))["subscription"]
     return subscription
-
-
-async def until(check: Any, timeout: float = 10.0) -> Any:
-    """``await check()`` until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while not (found := await check()):
-            await asyncio.sleep(0.02)
-    return found
 
 
 # -- subscriptions -------------------------------------------------------------------------------------
