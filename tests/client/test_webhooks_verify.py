@@ -4,6 +4,9 @@ tampered body, a stale or future timestamp, a missing or malformed header are re
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from intentd.webhooks import (
@@ -38,6 +41,14 @@ def test_a_genuine_request_passes_with_headers_in_any_case() -> None:
     verify(SECRET, BODY, {k.upper(): v for k, v in headers().items()}, now=SENT_AT - 5)
     sent = headers()
     verify(SECRET, BODY, signature=sent[SIGNATURE_HEADER], timestamp=sent[TIMESTAMP_HEADER], now=SENT_AT)
+
+
+def test_a_framework_s_own_header_mapping_and_this_machine_s_clock() -> None:
+    """A multi-dict that folds case itself (httpx's, like Starlette's), and no ``now``: the clock."""
+    fresh = int(time.time())
+    verify(SECRET, BODY, httpx.Headers(headers(sent_at=fresh)))
+    with pytest.raises(InvalidSignature, match="away"):
+        verify(SECRET, BODY, httpx.Headers(headers(sent_at=fresh - 3600)))
 
 
 def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -84,6 +95,20 @@ def test_a_request_that_does_not_hold_is_refused(
 ) -> None:
     with pytest.raises(InvalidSignature, match=why):
         verify(secret, body, sent, now=now)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["9" * 400, "1_780_000_000", "\u0661\u0667\u0668", "-1780000000", "+1780000000", "1780000000.0"],
+    ids=["400-digits", "underscores", "arabic-indic-digits", "negative", "plus-sign", "decimal"],
+)
+@pytest.mark.parametrize("now", [None, SENT_AT + 0.5], ids=["clock", "float-now"])
+def test_a_timestamp_that_is_not_plain_digits_is_refused_even_signed(stamp: str, now: float | None) -> None:
+    """Signed with the secret and all: only what intentd sends is read. 400 digits made comparing
+    with a float clock raise ``OverflowError`` (a receiver's 500), not ``InvalidSignature``."""
+    sent = {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: signature(SECRET, stamp, BODY)}
+    with pytest.raises(InvalidSignature, match="not a number"):
+        verify(SECRET, BODY, sent, now=now)
 
 
 def test_the_tolerance_is_the_receiver_s_choice() -> None:
