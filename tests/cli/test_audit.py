@@ -1,4 +1,5 @@
-"""``intentd audit verify`` on the database: every namespace's chain, exit 1 at a broken one."""
+"""``intentd audit`` on the database: ``verify`` checks every namespace's chain (exit 1 at a broken
+one); ``export`` writes what ``GET /v1/audit`` lists, every page of it, as JSON Lines."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from intentd.cli.app import app as cli
 from tests.cli._run import as_json, intentd, succeeded
 
 pytestmark = pytest.mark.slow
@@ -64,3 +67,12 @@ def test_export_writes_every_matching_record_as_json_lines(tmp_path: Path, datab
     )
     assert "exported 4 records" in said
     assert [json.loads(line) for line in archive.read_text().splitlines()] == every
+
+
+def test_export_refuses_a_time_that_is_a_number(tmp_path: Path) -> None:
+    # Lax parsing would read 0.5 as seconds since 1970, as the API refuses to (wire/limits.py).
+    for option in ("--since", "--until"):
+        refused = CliRunner().invoke(
+            cli, ["--database", f"sqlite:///{tmp_path / 'audit.db'}", "audit", "export", option, "0.5"]
+        )
+        assert refused.exit_code == 2 and option in refused.output, refused.output

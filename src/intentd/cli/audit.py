@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TextIO, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import orjson
 import typer
@@ -25,8 +25,19 @@ from ._output import console, emit_json, table
 app = typer.Typer(help="The audit trail (on the database of --database).", no_args_is_help=True)
 T = TypeVar("T")
 _EXPORT_PAGE = 1000  # records read per query while exporting
-# --since and --until: a date, or a time with or without a zone (UTC without one).
-_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"]
+# --since and --until: a date, or a time with or without a zone (UTC without one). Given, these formats
+# replace typer's lax parsing, which would read a number (0.5, 1700000000) as seconds since 1970.
+_TIMES = [
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+]
+
+
+def _time_option(what: str) -> Any:  # typer.Option is typed Any
+    return typer.Option(help=f"{what} (a date or time; UTC if no zone)", formats=_TIMES, metavar="TIME")
 
 
 @app.command("verify")
@@ -73,10 +84,8 @@ def audit_export(
     action: Annotated[str | None, typer.Option(help="e.g. intent.completed, key.revoked")] = None,
     agent: Annotated[str | None, typer.Option(help="records about this agent")] = None,
     actor: Annotated[str | None, typer.Option(help="what this key id or principal did")] = None,
-    since: Annotated[
-        datetime | None, typer.Option(help="records at or after (ISO 8601, UTC if no zone)")
-    ] = None,
-    until: Annotated[datetime | None, typer.Option(help="records before (ISO 8601, UTC if no zone)")] = None,
+    since: Annotated[datetime | None, _time_option("records at or after")] = None,
+    until: Annotated[datetime | None, _time_option("records before")] = None,
 ) -> None:
     """Every matching record as JSON Lines, in chain order (one object per line: the API's record
     with its namespace), for compliance archives; check the chain with ``intentd audit verify``."""
