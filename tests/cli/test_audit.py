@@ -3,14 +3,19 @@ one); ``export`` writes what ``GET /v1/audit`` lists, every page of it, as JSON 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from intentd.cli.app import app as cli
+from tests._support.http_api import REVIEWER, WRITER
+from tests._support.servers import API_KEY, API_NAMESPACE, AppClient
 from tests.cli._run import as_json, intentd, succeeded
 
 pytestmark = pytest.mark.slow
@@ -69,6 +74,41 @@ def test_export_writes_every_matching_record_as_json_lines(tmp_path: Path, datab
     assert [json.loads(line) for line in archive.read_text().splitlines()] == every
 
 
+async def test_export_pages_through_what_the_api_lists(
+    api: AppClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await _submit(api, "c1", WRITER)
+    between = datetime.now(UTC)
+    await _submit(api, "c2", REVIEWER)
+    await _submit(api, "c1", REVIEWER)
+    me = await api.engine.keys.authenticate(API_KEY)
+    monkeypatch.setattr("intentd.cli.audit._EXPORT_PAGE", 2)  # so every export reads several pages
+
+    async def listed(**params: str) -> list[dict[str, Any]]:
+        page = (await api.get("/v1/audit", params={**params, "limit": 500})).json()
+        assert page["next_after"] is None
+        return [{"namespace": API_NAMESPACE, **r} for r in page["records"]]
+
+    every = await listed()
+    cases: list[tuple[dict[str, str], list[str]]] = [
+        ({}, []),
+        ({"intent_id": first}, ["--intent", first]),
+        ({"correlation_id": "c1"}, ["--correlation-id", "c1"]),
+        ({"action": "intent.created"}, ["--action", "intent.created"]),
+        ({"agent": REVIEWER}, ["--agent", REVIEWER]),
+        ({"actor": me.key_id}, ["--actor", me.key_id]),
+        ({"since": between.isoformat()}, ["--since", between.strftime("%Y-%m-%dT%H:%M:%S.%fZ")]),
+        ({"until": between.isoformat()}, ["--until", between.strftime("%Y-%m-%dT%H:%M:%S.%f")]),
+        ({"correlation_id": "c1", "agent": REVIEWER}, ["--correlation-id", "c1", "--agent", REVIEWER]),
+    ]
+    for params, options in cases:
+        wanted = await listed(**params)
+        exported = await asyncio.to_thread(_export_in_process, database_url, *options)
+        assert exported == wanted, options
+        assert 0 < len(wanted) < len(every) or not options, options  # each filter tells records apart
+    assert len(every) > 2 * 2  # more than two pages of two
+
+
 def test_export_refuses_a_time_that_is_a_number(tmp_path: Path) -> None:
     # Lax parsing would read 0.5 as seconds since 1970, as the API refuses to (wire/limits.py).
     for option in ("--since", "--until"):
@@ -76,3 +116,18 @@ def test_export_refuses_a_time_that_is_a_number(tmp_path: Path) -> None:
             cli, ["--database", f"sqlite:///{tmp_path / 'audit.db'}", "audit", "export", option, "0.5"]
         )
         assert refused.exit_code == 2 and option in refused.output, refused.output
+
+
+async def _submit(api: AppClient, correlation_id: str, to_agent: str) -> str:
+    body = {"intent_type": "x.v1", "correlation_id": correlation_id, "to_agent": to_agent, "payload": {}}
+    created = await api.post("/v1/intents", json=body)
+    assert created.status_code < 300, created.text
+    intent_id: str = created.json()["intent"]["intent_id"]
+    return intent_id
+
+
+def _export_in_process(database_url: str, *options: str) -> list[dict[str, Any]]:
+    """``intentd audit export`` in this process (so a test can shrink its page), its lines parsed."""
+    result = CliRunner().invoke(cli, ["--database", database_url, "audit", "export", *options])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
