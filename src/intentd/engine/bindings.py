@@ -99,9 +99,7 @@ class FeedDelivery:
 
 
 class BindingService:
-    def __init__(
-        self, store: Store, clock: Clock, recorder: Recorder, webhooks: WebhookService | None = None
-    ) -> None:
+    def __init__(self, store: Store, clock: Clock, recorder: Recorder, webhooks: WebhookService) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
@@ -112,21 +110,18 @@ class BindingService:
         next page of its feed they read. The http binding's callback URL is checked first
         (docs/webhooks.md, "Callback URLs")."""
         act_for(principal, req.address)
-        check(req)
-        webhooks, generated = self._webhooks, None
-        if req.delivery_mode == HTTP:
-            if webhooks is None or req.callback_url is None:
-                raise ValidationFailed(
-                    "the http binding needs a callback_url", details={"field": "callback_url"}
-                )
-            await webhooks.check_callback(req.callback_url)
+        check(req)  # an http binding without a callback_url among the rest
+        callback = req.callback_url if req.delivery_mode == HTTP else None
+        generated = None
+        if callback is not None:
+            await self._webhooks.check_callback(callback)
             generated = None if req.secret else new_secret()
 
         async def unit(tx: Tx) -> Binding:
             await register(tx, principal.namespace, req, self._clock())
-            if webhooks is not None and req.delivery_mode == HTTP and req.callback_url is not None:
+            if callback is not None:
                 secret = req.secret or generated or ""
-                await webhooks.put_callback(tx, principal.namespace, req.address, req.callback_url, secret)
+                await self._webhooks.put_callback(tx, principal.namespace, req.address, callback, secret)
             bound = await _read(tx, principal.namespace, req.address)
             details = {"delivery_mode": bound.delivery_mode, "lease_seconds": bound.lease_seconds}
             if bound.callback_url is not None:  # where its work goes; the secret never

@@ -42,6 +42,11 @@ class WebhookSubscription:
     updated_at: Micros
     revoked_at: Micros | None = None
 
+    @property
+    def live(self) -> bool:
+        """Active and not revoked: it is sent what it takes."""
+        return self.active and self.revoked_at is None
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:

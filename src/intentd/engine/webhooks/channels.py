@@ -137,7 +137,7 @@ class SubscriptionChannel:
 
     async def send(self, message: OutboxMessage) -> None:
         sub = await self._store.read(lambda tx: tx.webhook_subscription(message.namespace, message.recipient))
-        if sub is None or not sub.active or sub.revoked_at is not None:
+        if sub is None or not sub.live:
             raise SendFailed("the subscription was revoked or deactivated", permanent=True)
         await self._poster.post(sub.callback_url, sub.secret, message)
 

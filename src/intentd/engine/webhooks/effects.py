@@ -52,8 +52,7 @@ class PushToCallback:
             at,
             intent.max_delivery_attempts,
         )
-        await tx.insert_outbox_deliveries([row], at)
-        tx.changes.add(OUTBOX_KEY)
+        await queue(tx, [row])
 
 
 class PublishLifecycle:
@@ -86,9 +85,14 @@ class PublishLifecycle:
             )
             await tx.insert_webhook_event(webhook_event)
             rows.extend(deliveries(webhook_event, [s.subscription_id for s in subs], event.at))
-        if rows:
-            await tx.insert_outbox_deliveries(rows, rows[0].due_at)
-            tx.changes.add(OUTBOX_KEY)
+        await queue(tx, rows)
+
+
+async def queue(tx: Tx, rows: list[OutboxDelivery]) -> None:
+    """Write ``rows`` to the outbox in ``tx`` and wake the sender at its commit."""
+    if rows:
+        await tx.insert_outbox_deliveries(rows, rows[0].due_at)
+        tx.changes.add(OUTBOX_KEY)
 
 
 def deliveries(event: WebhookEvent, subscription_ids: list[str], now: Micros) -> list[OutboxDelivery]:

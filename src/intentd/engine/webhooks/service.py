@@ -30,7 +30,7 @@ from ..inputs import Principal
 from ..notify import OUTBOX_KEY
 from .channels import PUSH
 from .config import WebhookConfig
-from .effects import LIFECYCLE_SOURCE, deliveries
+from .effects import LIFECYCLE_SOURCE, deliveries, queue
 from .targets import Targets, matches
 from .urls import check_callback
 
@@ -150,8 +150,7 @@ class WebhookService:
         return [
             s
             for s in subs
-            if (owner_agent is None or s.owner_agent == owner_agent)
-            and (include_inactive or (s.active and s.revoked_at is None))
+            if (owner_agent is None or s.owner_agent == owner_agent) and (include_inactive or s.live)
         ]
 
     async def revoke(
@@ -204,10 +203,7 @@ class WebhookService:
             queued = await self._queue(tx, event, now)
             details = {"event_id": event_id, "event_type": event.event_type, "queued_deliveries": queued}
             audit.record(tx, event.namespace, now, "webhook.event_replayed", details=details)
-            counts = await tx.outbox_delivery_counts(event_id)
-            return EventReport(
-                event, queued, counts.get("sent", 0), counts.get("pending", 0), counts.get("dead", 0)
-            )
+            return await _report(tx, event, queued)
 
         return await self._store.write(unit)
 
@@ -216,10 +212,7 @@ class WebhookService:
             event = await tx.webhook_event(principal.namespace, event_id)
             if event is None:
                 raise WebhookEventNotFound(details={"event_id": event_id})
-            counts = await tx.outbox_delivery_counts(event_id)
-            return EventReport(
-                event, 0, counts.get("sent", 0), counts.get("pending", 0), counts.get("dead", 0)
-            )
+            return await _report(tx, event, 0)
 
         return await self._store.read(unit)
 
@@ -227,15 +220,12 @@ class WebhookService:
         subs = [
             s
             for s in await tx.webhook_subscriptions(event.namespace)
-            if s.active
-            and s.revoked_at is None
+            if s.live
             and matches(s, event.event_type)
             and (event.source == LIFECYCLE_SOURCE or s.owner_agent == event.owner_agent)
         ]
         rows = deliveries(event, [s.subscription_id for s in subs], now)
-        if rows:
-            await tx.insert_outbox_deliveries(rows, now)
-            tx.changes.add(OUTBOX_KEY)
+        await queue(tx, rows)
         return len(rows)
 
     # -- dead letters -------------------------------------------------------------------------------
@@ -273,6 +263,12 @@ class WebhookService:
             return {**row, "status": "pending", "attempts": 0, "due_at": now, "finished_at": None}
 
         return await self._store.write(unit)
+
+
+async def _report(tx: Tx, event: WebhookEvent, queued: int) -> EventReport:
+    """The event's counters, read from its outbox rows."""
+    counts = await tx.outbox_delivery_counts(event.event_id)
+    return EventReport(event, queued, counts.get("sent", 0), counts.get("pending", 0), counts.get("dead", 0))
 
 
 def _audit(tx: Tx, action: str, sub: WebhookSubscription) -> None:
