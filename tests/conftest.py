@@ -73,8 +73,10 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def engine(store: Store, clock: FakeClock) -> Engine:
-    return Engine(store, clock)
+async def engine(store: Store, clock: FakeClock) -> AsyncIterator[Engine]:
+    running = Engine(store, clock)
+    yield running
+    await running.stop()  # what a test started beside it (a kill's second sweep)
 
 
 @pytest.fixture

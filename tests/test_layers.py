@@ -68,7 +68,7 @@ def test_the_package_as_it_is_keeps_every_contract(scratch: Path) -> None:
         ("settings.py", "import intentd.model", "settings imports nothing"),
         ("store/_codec.py", "import intentd.engine", "Runtime layers point downward"),
         ("engine/keys.py", "import intentd.client", "The runtime knows neither"),
-        ("engine/mesh.py", "import intentd.wire", "The runtime knows neither"),
+        ("engine/mesh/registry.py", "import intentd.wire", "The runtime knows neither"),
         ("wire/_model.py", "import intentd.engine", "The wire format stands on the model alone"),
         ("server/routes/meta.py", "import intentd.store", "Routes reach storage only through the engine"),
         ("client/_base.py", "import fastapi", "Agents talk HTTP only"),

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from intentd.engine import Claim, Engine, Principal, SubmitIntent
-from intentd.model import EventType, Status
+from intentd.engine import AgentSwitch, Claim, Engine, Kill, OpenStream, Principal, Pushed, SubmitIntent
+from intentd.model import AgentKilled, EventType, Status
 from intentd.store import Store, open_store
 from tests._support.engine import AGENT, US, FakeClock
 
@@ -155,3 +155,32 @@ async def test_waiting_claims_on_both_replicas_share_work_submitted_on_both(
     ids = [intent.intent_id for intent, _ in made]
     assert sorted(leased) == sorted(ids)  # handed off or claimed, each exactly once
     assert (await count_events(replicas[0], admin, ids))[EventType.DELIVERED] == INTENTS
+
+
+async def test_a_kill_on_one_replica_reaches_a_stream_held_on_the_other(
+    replicas: tuple[Engine, Engine], admin: Principal
+) -> None:
+    first, second = replicas
+    await second.switches.start()  # as `serve` does: it follows the kill switches of every replica
+    try:
+        stream = second.streams.deliveries(admin, OpenStream((AGENT,), "far", lease_seconds=30))
+        pending = asyncio.ensure_future(anext(stream))
+        await second.dispatcher.wait_for_waiter(admin.namespace, AGENT)
+        submitted, _ = await second.intents.submit(admin, SubmitIntent("demo.task", "c", AGENT, {}))
+        [pushed] = await asyncio.wait_for(pending, 5)
+        assert isinstance(pushed, Pushed) and pushed.intent.intent_id == submitted.intent_id
+
+        _, swept = await first.kills.kill(admin, Kill(AGENT, in_flight="cancel"))
+
+        [switch] = await asyncio.wait_for(anext(stream), 5)  # told by NOTIFY, not by a poll
+        assert isinstance(switch, AgentSwitch) and switch.kill is not None and switch.agent == AGENT
+        assert swept.canceled == 1
+        with pytest.raises(AgentKilled):  # the second replica refuses work for it too
+            await second.intents.submit(admin, SubmitIntent("demo.task", "c", AGENT, {}))
+        await first.kills.resume(admin, AGENT)
+        [resumed] = await asyncio.wait_for(anext(stream), 5)
+        assert isinstance(resumed, AgentSwitch) and resumed.kill is None
+        await stream.aclose()
+    finally:
+        await first.stop()
+        await second.stop()

@@ -16,6 +16,20 @@ agent_feed.seq bigint NOT NULL
 agent_feed.intent_id text NOT NULL
 agent_feed.event_type text NOT NULL
 agent_feed.at bigint NOT NULL
+agent_kills.namespace text NOT NULL
+agent_kills.target text NOT NULL
+agent_kills.new_work text NOT NULL
+agent_kills.in_flight text NOT NULL
+agent_kills.reassign_to text
+agent_kills.reason text
+agent_kills.actor text NOT NULL
+agent_kills.killed_at bigint NOT NULL
+agent_workers.namespace text NOT NULL
+agent_workers.address text NOT NULL
+agent_workers.worker_id text NOT NULL
+agent_workers.via text NOT NULL
+agent_workers.first_seen_at bigint NOT NULL
+agent_workers.last_seen_at bigint NOT NULL
 agents.namespace text NOT NULL
 agents.address text NOT NULL
 agents.feed_seq bigint NOT NULL
@@ -198,6 +212,8 @@ workflow_runs.created_at bigint NOT NULL
 agent_bindings PRIMARY KEY (namespace, address)
 agent_callbacks PRIMARY KEY (namespace, address)
 agent_feed PRIMARY KEY (namespace, address, seq)
+agent_kills PRIMARY KEY (namespace, target)
+agent_workers PRIMARY KEY (namespace, address, worker_id)
 agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
 api_keys UNIQUE (key_hash)
@@ -224,6 +240,8 @@ workflow_runs PRIMARY KEY (run_id)
 CREATE UNIQUE INDEX agent_bindings_pkey ON public.agent_bindings USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_callbacks_pkey ON public.agent_callbacks USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
+CREATE UNIQUE INDEX agent_kills_pkey ON public.agent_kills USING btree (namespace, target);
+CREATE UNIQUE INDEX agent_workers_pkey ON public.agent_workers USING btree (namespace, address, worker_id);
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
 CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (key_id);

@@ -31,6 +31,30 @@ CREATE TABLE agent_feed (
     PRIMARY KEY (namespace, address, seq)
 );
 
+-- table agent_kills
+CREATE TABLE agent_kills (
+    namespace    TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    new_work     TEXT NOT NULL,
+    in_flight    TEXT NOT NULL,
+    reassign_to  TEXT,
+    reason       TEXT,
+    actor        TEXT NOT NULL,
+    killed_at    BIGINT NOT NULL,
+    PRIMARY KEY (namespace, target)
+);
+
+-- table agent_workers
+CREATE TABLE agent_workers (
+    namespace      TEXT NOT NULL,
+    address        TEXT NOT NULL,
+    worker_id      TEXT NOT NULL,
+    via            TEXT NOT NULL,
+    first_seen_at  BIGINT NOT NULL,
+    last_seen_at   BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address, worker_id)
+);
+
 -- table agents
 CREATE TABLE agents (
     namespace     TEXT NOT NULL,

@@ -98,6 +98,16 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     agents = await _ok(api, "GET", "/v1/mesh/agents", wire.MeshAgentList)
     address_id = agents["agents"][0]["address_id"]
     await _ok(api, "GET", f"/v1/mesh/agents/{address_id}", wire.MeshAgentAnswer)
+    await _ok(api, "GET", f"/v1/mesh/agents/{WRITER.removeprefix('agent://')}", wire.MeshAgentAnswer)
+    kill = {"in_flight": "reassign", "reassign_to": f"{WRITER}@v2", "reason": "contract"}
+    await _ok(api, "POST", f"/v1/mesh/agents/{address_id}/kill", wire.KillAnswer, json=kill)
+    await _ok(api, "GET", "/v1/mesh/kills", wire.KillList)
+    await _ok(api, "GET", "/v1/mesh/agents", wire.MeshAgentList)  # with a killed agent
+    await _ok(api, "POST", f"/v1/mesh/agents/{address_id}/resume", wire.ResumeAnswer)
+    await _ok(api, "POST", "/v1/mesh/kill", wire.KillAnswer)
+    await _ok(api, "POST", f"/v1/mesh/agents/{address_id}/resume", wire.ResumeAnswer)  # still killed
+    await _ok(api, "POST", "/v1/mesh/resume", wire.ResumeAnswer)
+    await _ok(api, "GET", "/v1/mesh/events", wire.MeshEventList)
     await _ok(api, "GET", "/v1/namespaces/current", wire.NamespaceAnswer)
     scenario = {
         "scenario_id": "contract.check",
@@ -295,7 +305,11 @@ def _client_calls() -> list[tuple[_calls.Call[Any], type[pydantic.BaseModel]]]:
         (_calls.wait("i", "t", "human", wake_at=when, details={"why": 1}), wire.WaitBody),
         (_calls.progress("i", "m", lease_token="t", usage={"tokens": 1}), wire.ProgressBody),
         (_calls.decide_approval("a", "approve", "fine"), wire.DecisionBody),
-        (_calls.mesh_heartbeat({"cpu": 1}, owner_agent=None), wire.MeshHeartbeatBody),
+        (_calls.mesh_heartbeat({"cpu": 1}, owner_agent=None, metadata={"host": "h"}), wire.MeshHeartbeatBody),
+        (
+            _calls.kill(WRITER, new_work="hold", in_flight="reassign", reassign_to="a/b/c", reason="r"),
+            wire.KillBody,
+        ),
         (_calls.bind_agent(WRITER, delivery_mode="stream", lease_seconds=60), wire.BindingBody),
     ]
 

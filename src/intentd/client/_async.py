@@ -43,6 +43,7 @@ from ._sse import (
 from ._types import (
     AgentBinding,
     AgentHealth,
+    AgentSwitch,
     Approval,
     AwaitAnswer,
     Capabilities,
@@ -56,8 +57,13 @@ from ._types import (
     IntentPage,
     IntentSpec,
     JournalEntry,
+    KillAnswer,
+    KillSwitch,
     MeshAgent,
+    MeshEvent,
+    OnSwitch,
     RecordAnswer,
+    ResumeAnswer,
     RunTree,
     ScenarioApplied,
     ScenarioValid,
@@ -383,19 +389,25 @@ class AsyncClient(BaseClient):
         worker_id: str,
         lease_seconds: float = 30.0,
         max_in_flight: int = 8,
+        on_switch: OnSwitch | None = None,
     ) -> AsyncIterator[StreamDelivery]:
         """Hold one delivery stream for ``agents``: each intent as it is leased to ``worker_id``,
         never more than ``max_in_flight`` open leases at once (a place frees when a lease ends),
         until the server ends the stream. Open it again to go on: the leases ``worker_id`` still
-        holds come first, marked ``resumed``. An older server answers ``NotFound``: claim instead."""
+        holds come first, marked ``resumed``. An older server answers ``NotFound``: claim instead.
+        ``on_switch`` is called when one of the agents is killed (stop its handlers: their leases
+        were revoked) or resumed (docs/mesh.md)."""
         call = delivery_stream(
             agents, worker_id=worker_id, lease_seconds=lease_seconds, max_in_flight=max_in_flight
         )
         async with aclosing(self._messages(call)) as messages:
             async for message in messages:
-                delivery = stream_delivery(message)
-                if delivery is not None:
-                    yield delivery
+                sent = stream_delivery(message)
+                if isinstance(sent, AgentSwitch):
+                    if on_switch is not None:
+                        on_switch(sent)
+                elif sent is not None:
+                    yield sent
 
     async def bind(
         self,
@@ -641,22 +653,67 @@ class AsyncClient(BaseClient):
         return await self._send(_calls.decide_approval(approval_id, decision, comment))
 
     async def mesh_heartbeat(
-        self, metrics: Mapping[str, Any] | None = None, owner_agent: str | None = None
+        self,
+        metrics: Mapping[str, Any] | None = None,
+        owner_agent: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> AgentHealth:
-        """Tell the mesh this agent is alive, with optional ``metrics``. The beat is recorded for
-        ``owner_agent``, or for ``agent://<key name>`` when None. (Not ``heartbeat``, which
-        extends a lease.) Retried: a repeated beat only moves "last seen" again."""
-        return await self._send(_calls.mesh_heartbeat(metrics, owner_agent=owner_agent))
+        """Tell the mesh this agent is alive, with optional ``metrics`` and ``metadata`` (what it
+        says about itself: framework, model, host). The beat is recorded for ``owner_agent``, or for
+        ``agent://<key name>`` when None; ``health`` is ``killed`` while it is killed. (Not
+        ``heartbeat``, which extends a lease.) Retried: a repeated beat only moves "last seen" again."""
+        return await self._send(_calls.mesh_heartbeat(metrics, owner_agent=owner_agent, metadata=metadata))
 
     async def mesh_agents(self, health: str | None = None, limit: int = 100) -> list[MeshAgent]:
-        """Known agents with their health (``healthy``, ``degraded``, ``unreachable``, or
-        ``unknown`` for an address that never beat); ``health`` keeps only those in that state."""
+        """The fleet: each agent with its health (``healthy``, ``degraded``, ``unreachable``,
+        ``killed``, or ``unknown`` before any sign of life), workers, open work and error rate;
+        ``health`` keeps only those in that state (docs/mesh.md)."""
         return await self._send(_calls.list_mesh_agents(health=health, limit=limit))
 
     async def mesh_agent(self, address: str) -> MeshAgent:
-        """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``);
-        ``NotFound`` (``agent_not_found``) if the mesh has never seen it."""
+        """One agent by address (``agent://acme/prod/writer`` or ``acme/prod/writer``), with its
+        oldest open intents (``oldest_open``: where its work is stuck); ``NotFound``
+        (``agent_not_found``) if the mesh has never seen it."""
         return await self._send(_calls.get_mesh_agent(address))
+
+    async def kill_agent(
+        self,
+        address: str,
+        *,
+        new_work: str = "refuse",
+        in_flight: str = "hold",
+        reassign_to: str | None = None,
+        reason: str | None = None,
+    ) -> KillAnswer:
+        """Kill an agent (``agent://acme/prod/writer``: every version of it; ``…@v1``: that version),
+        or with ``"*"`` every agent of the namespace, until :meth:`resume_agent`. ``new_work``:
+        ``refuse`` (submits answer 403 ``agent_killed``) or ``hold`` (accepted, delivered after
+        resume). ``in_flight``, its queued and leased work: ``hold`` (leases revoked; it waits for
+        resume), ``cancel``, or ``reassign`` to ``reassign_to``. Its workers' held streams are told
+        at once and the Worker stops those handlers. Admin keys only. Retried: killing again with
+        the same choices changes nothing.
+
+            await client.kill_agent("agent://acme/prod/writer@v1", in_flight="reassign",
+                              reassign_to="agent://acme/prod/writer@v2", reason="bad prompt")
+        """
+        call = _calls.kill(
+            address, new_work=new_work, in_flight=in_flight, reassign_to=reassign_to, reason=reason
+        )
+        return await self._send(call)
+
+    async def resume_agent(self, address: str) -> ResumeAnswer:
+        """Lift the kill of exactly ``address`` (``"*"``: the namespace-wide kill); ``status`` is
+        still ``killed`` when a wider kill stops it (``killed_by``). Idempotent, retried."""
+        return await self._send(_calls.resume(address))
+
+    async def kill_switches(self) -> list[KillSwitch]:
+        """The kill switches in force in the key's namespace."""
+        return await self._send(_calls.list_kills())
+
+    async def mesh_events(self, event_type: str | None = None, limit: int = 50) -> list[MeshEvent]:
+        """Records about the namespace's agents, newest first: ``agent.killed``, ``agent.resumed``,
+        ``agent.binding_registered`` (``event_type`` keeps one kind)."""
+        return await self._send(_calls.mesh_events(event_type=event_type, limit=limit))
 
     # --- webhooks and HTTP push (docs/webhooks.md) ------------------------------------------------
 

@@ -27,6 +27,7 @@ from intentd.wire import (
     HumanTask,
     JournalAnswer,
     JournalEntry,
+    KillBody,
     LeaseAnswer,
     LeaseBody,
     MeshHeartbeatBody,
@@ -65,7 +66,11 @@ from ._types import (
     Intent,
     IntentPage,
     IntentSpec,
+    KillAnswer,
+    KillSwitch,
     MeshAgent,
+    MeshEvent,
+    ResumeAnswer,
     RunTree,
     ScenarioApplied,
     ScenarioValid,
@@ -569,14 +574,21 @@ def decide_approval(approval_id: str, decision: str, comment: str | None) -> Cal
     )
 
 
-def mesh_heartbeat(metrics: Mapping[str, Any] | None, *, owner_agent: str | None) -> Call[AgentHealth]:
+def mesh_heartbeat(
+    metrics: Mapping[str, Any] | None, *, owner_agent: str | None, metadata: Mapping[str, Any] | None = None
+) -> Call[AgentHealth]:
     # A second beat only moves "last seen" again: safe to retry.
+    body = request_body(
+        MeshHeartbeatBody,
+        metrics=dict(metrics) if metrics is not None else None,
+        metadata=dict(metadata) if metadata is not None else None,
+    )
     return Call(
         "POST",
         "/v1/mesh/heartbeat",
         AgentHealth.from_wire,
         params=_present(owner_agent=owner_agent),
-        json=request_body(MeshHeartbeatBody, metrics=dict(metrics) if metrics is not None else None),
+        json=body,
         retry_safe=True,
     )
 
@@ -588,9 +600,45 @@ def list_mesh_agents(*, health: str | None, limit: int) -> Call[list[MeshAgent]]
 
 
 def get_mesh_agent(address: str) -> Call[MeshAgent]:
-    # The address id (the address without agent://) goes into the path with its slashes.
-    address_id = quote(address.removeprefix("agent://"), safe="/")
-    return Call("GET", f"/v1/mesh/agents/{address_id}", _mesh_agent, retry_safe=True)
+    return Call("GET", f"/v1/mesh/agents/{_address_id(address)}", _mesh_agent, retry_safe=True)
+
+
+def _address_id(address: str) -> str:
+    """The address id (the address without agent://), for the path with its slashes."""
+    return quote(address.removeprefix("agent://"), safe="/@")
+
+
+def kill(
+    address: str, *, new_work: str, in_flight: str, reassign_to: str | None, reason: str | None
+) -> Call[KillAnswer]:
+    # Killing again with the same choices changes nothing (the kill is a row per target) and the
+    # sweep finds nothing more: safe to retry.
+    path = "/v1/mesh/kill" if address == "*" else f"/v1/mesh/agents/{_address_id(address)}/kill"
+    body = request_body(
+        KillBody, new_work=new_work, in_flight=in_flight, reassign_to=reassign_to, reason=reason
+    )
+    return Call("POST", path, KillAnswer.from_wire, json=body, retry_safe=True)
+
+
+def resume(address: str) -> Call[ResumeAnswer]:
+    path = "/v1/mesh/resume" if address == "*" else f"/v1/mesh/agents/{_address_id(address)}/resume"
+    return Call("POST", path, ResumeAnswer.from_wire, retry_safe=True)  # idempotent
+
+
+def list_kills() -> Call[list[KillSwitch]]:
+    return Call(
+        "GET", "/v1/mesh/kills", lambda b: [KillSwitch.from_wire(k) for k in b["kills"]], retry_safe=True
+    )
+
+
+def mesh_events(*, event_type: str | None, limit: int) -> Call[list[MeshEvent]]:
+    return Call(
+        "GET",
+        "/v1/mesh/events",
+        lambda b: [MeshEvent.from_wire(e) for e in b["events"]],
+        params=_present(event_type=event_type, limit=limit),
+        retry_safe=True,
+    )
 
 
 # --- webhooks and HTTP push (docs/webhooks.md) -----------------------------------------------------

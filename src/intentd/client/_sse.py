@@ -23,7 +23,7 @@ from intentd.model import JSON, Status
 from ._base import Call, RetryPolicy, ignore
 from ._calls import agent_path, intent_path, list_events
 from ._errors import TransportError, WaitTimeout
-from ._types import Event, FeedItem, StreamDelivery
+from ._types import AgentSwitch, Event, FeedItem, StreamDelivery
 
 SEGMENT_END = "stream.timeout"
 STREAM_READ_MARGIN = 15.0  # seconds a stream may be silent beyond its wait (keep-alives come every 15)
@@ -279,8 +279,17 @@ def delivery_stream(
     return Call("GET", "/v1/deliveries/stream", ignore, params=params, read_timeout=2 * STREAM_READ_MARGIN)
 
 
-def stream_delivery(message: Message) -> StreamDelivery | None:
-    return StreamDelivery.from_wire(_json(message.data)) if message.event == "delivery" else None
+def stream_delivery(message: Message) -> StreamDelivery | AgentSwitch | None:
+    """A delivery, a kill or resume of one of the stream's agents, or None (the other frames)."""
+    if message.event == "delivery":
+        return StreamDelivery.from_wire(_json(message.data))
+    if message.event in ("agent.killed", "agent.resumed"):
+        data = _json(message.data)
+        kill = data.get("kill") or {}
+        return AgentSwitch(
+            str(data.get("agent")), message.event == "agent.killed", kill.get("target"), kill.get("reason")
+        )
+    return None
 
 
 def _json(data: str) -> JSON:

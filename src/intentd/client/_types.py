@@ -4,6 +4,7 @@ not know about is still reachable). ``IntentSpec`` is the one shape the client b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,8 +23,12 @@ from intentd.wire import (
     Intent,
     IntentPage,
     JournalEntry,
+    KillAnswer,
+    KillSwitch,
     MeshAgent,
+    MeshEvent,
     RecordAnswer,
+    ResumeAnswer,
     RunTree,
     ScenarioApplied,
     ScenarioValid,
@@ -39,7 +44,22 @@ from intentd.wire.webhooks import RevokedAnswer as WebhookSubscriptionRevoked
 from intentd.wire.webhooks import Subscription as WebhookSubscription
 from intentd.wire.webhooks import WebhookDelivery
 
+
+@dataclass(frozen=True, slots=True)
+class AgentSwitch:
+    """Sent on a held delivery stream when one of its agents is killed (``killed``: stop its
+    handlers now, their leases were revoked) or resumed (docs/mesh.md)."""
+
+    agent: str
+    killed: bool
+    target: str | None = None  # the kill's target (the agent, its base address, or ``*``)
+    reason: str | None = None
+
+
+OnSwitch = Callable[[AgentSwitch], None]
+
 __all__ = [
+    "AgentSwitch",
     "AgentBinding",
     "AgentHealth",
     "Approval",
@@ -56,8 +76,13 @@ __all__ = [
     "IntentPage",
     "IntentSpec",
     "JournalEntry",
+    "KillAnswer",
+    "KillSwitch",
     "MeshAgent",
+    "MeshEvent",
+    "OnSwitch",
     "RecordAnswer",
+    "ResumeAnswer",
     "RunTree",
     "ScenarioApplied",
     "ScenarioValid",

@@ -12,14 +12,14 @@ from intentd.store import (  # what the engine's key and feed reads return
 
 from .delivery import Completion, DeliveryService
 from .inbox import InboxService
-from .inputs import Claim, Complete, Fail, OpenStream, Principal, Resolve, SubmitIntent, Wait
+from .inputs import Claim, Complete, Fail, Kill, OpenStream, Principal, Resolve, SubmitIntent, Wait
 from .intents import IntentService
 from .keys import KeyService, hash_key
 from .mesh import MeshService
 from .runs import ApplyScenario, RunService, SpawnChild
 from .runtime import Engine
 from .scheduler import Scheduler
-from .streams import Pushed, StreamService
+from .streams import AgentSwitch, Pushed, Sent, StreamService
 
 __all__ = [
     "AuditQuery",
@@ -39,9 +39,12 @@ __all__ = [
     "IntentService",
     "KeyService",
     "MeshService",
+    "Kill",
     "OpenStream",
     "Principal",
+    "AgentSwitch",
     "Pushed",
+    "Sent",
     "Resolve",
     "Scheduler",
     "StreamService",

@@ -29,6 +29,7 @@ from .dispatch import Dispatcher, Waiter
 from .humans.answers import ask
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
 from .intents import load, submit_in
+from .mesh import KillSwitches, MeshService
 from .recorder import Recorder
 
 Clock = Callable[[], Micros]
@@ -43,11 +44,21 @@ class Completion:
 
 
 class DeliveryService:
-    def __init__(self, store: Store, clock: Clock, recorder: Recorder, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        recorder: Recorder,
+        dispatcher: Dispatcher,
+        switches: KillSwitches,
+        mesh: MeshService,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
         self._dispatcher = dispatcher
+        self._switches = switches
+        self._mesh = mesh
 
     async def claim(self, principal: Principal, req: Claim) -> list[Intent]:
         """Lease up to ``max_intents`` SUBMITTED intents for ``req.agent``; wait up to
@@ -57,6 +68,7 @@ class DeliveryService:
             raise ValidationFailed(f"max_intents must be 1..{_MAX_CLAIM}", details={"field": "max_intents"})
         act_for(principal, req.agent)
         ns = principal.namespace
+        await self._mesh.worker_seen(ns, (req.agent,), req.worker, "claim")
         deadline = time.monotonic() + max(req.wait_seconds, 0.0)
         waiter = Waiter(ns, req)
         with (
@@ -64,7 +76,8 @@ class DeliveryService:
             self._dispatcher.waiting(waiter),
         ):
             while not waiter.leased:
-                if await self._store.read(lambda tx: tx.claimable_intents(ns, req.agent, 1)):
+                # A killed agent is leased nothing: the claim waits (resume wakes it).
+                if not self._switches.killed(ns, req.agent) and await self._has_work(ns, req.agent):
                     waiter.leased += await self._store.write(lambda tx: self._lease(tx, waiter))
                     if waiter.leased:
                         break
@@ -76,9 +89,14 @@ class DeliveryService:
         await waiter.drain()  # an offer reserved just before closing lands in this answer
         return waiter.leased
 
+    async def _has_work(self, namespace: str, agent: str) -> bool:
+        return bool(await self._store.read(lambda tx: tx.claimable_intents(namespace, agent, 1)))
+
     async def _lease(self, tx: Tx, waiter: Waiter) -> list[Intent]:
         now, req = self._clock(), waiter.claim
-        leased = []
+        leased: list[Intent] = []
+        if self._switches.killed(waiter.namespace, req.agent):
+            return leased  # killed while the claim read
         for intent in await tx.claimable_intents(waiter.namespace, req.agent, waiter.room):
             change = Change(intent)
             change.lease(req.worker, req.lease_seconds, now)

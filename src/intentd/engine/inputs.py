@@ -121,3 +121,18 @@ class Answer:
     comment: str | None = None
     data: JSON | None = None
     via: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """Kill ``target`` (an address, every version of it without ``@version``, or ``*``: the
+    namespace; docs/mesh.md). ``new_work``: ``refuse`` (403 ``agent_killed``) or ``hold`` (accepted,
+    queued, delivered after resume). ``in_flight``, what happens to its queued and leased work:
+    ``hold`` (leases revoked, the work waits for resume), ``cancel``, or ``reassign`` (to
+    ``reassign_to``, e.g. another version)."""
+
+    target: str
+    new_work: str = "refuse"
+    in_flight: str = "hold"
+    reassign_to: str | None = None
+    reason: str | None = None

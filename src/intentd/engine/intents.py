@@ -28,6 +28,7 @@ from ._change import Change, check_lease, new_intent
 from .access import act_on, as_sender
 from .humans.answers import ask
 from .inputs import Principal, Resolve, SubmitIntent
+from .mesh import KillService
 from .recorder import Recorder
 from .workflows.human import HumanAnswers
 
@@ -103,16 +104,21 @@ class RunTree:
 
 
 class IntentService:
-    def __init__(self, store: Store, clock: Clock, recorder: Recorder, answers: HumanAnswers) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, recorder: Recorder, answers: HumanAnswers, kills: KillService
+    ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
         self._answers = answers
+        self._kills = kills
 
     async def submit(
         self, principal: Principal, spec: SubmitIntent, idempotency_key: str | None = None
     ) -> tuple[Intent, bool]:
-        """Returns the intent and whether it was created now (False: an idempotent replay)."""
+        """Returns the intent and whether it was created now (False: an idempotent replay). A killed
+        agent refuses it (or holds it: its kill says which), and a killed agent sends nothing."""
+        self._kills.admit(principal, as_sender(principal, spec))
         return await self._store.write(
             lambda tx: submit_in(
                 tx, self._recorder, principal, spec, self._clock(), idempotency_key=idempotency_key

@@ -28,7 +28,7 @@ from .humans.notices import Announcer
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import CACHE_SECONDS, KeyService
-from .mesh import MeshService
+from .mesh import KillService, KillSwitches, MeshService
 from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
@@ -66,6 +66,8 @@ class Engine:
         # One per process: it knows the claims waiting in this process (the direct handoff).
         self.dispatcher = Dispatcher()
         held_streams = HeldStreams()  # the delivery streams held in this process
+        # The kill switches, in memory: every delivery path checks them before it leases (mesh/).
+        self.switches = KillSwitches(store)
         plans = Plans()  # declared runs' plans, read once per process
         self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
@@ -77,7 +79,7 @@ class Engine:
         self.recorder = Recorder(
             [
                 QueueForDelivery(),
-                DirectHandoff(self.dispatcher),
+                DirectHandoff(self.dispatcher, self.switches),
                 PushToCallback(targets),  # after the handoff: an intent a claim took is not pushed
                 ReplyToSender(),
                 InboxThreadChanges(),  # after the handoff: it may add the change's last event
@@ -90,22 +92,41 @@ class Engine:
             ]
         )
         answers = HumanAnswers(plans)
-        self.intents = IntentService(store, clock, self.recorder, answers)
-        self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher)
+        self.kills = KillService(store, clock, self.recorder, self.switches)
+        self.mesh = MeshService(store, clock, self.switches)
+        self.intents = IntentService(store, clock, self.recorder, answers, self.kills)
+        self.delivery = DeliveryService(
+            store, clock, self.recorder, self.dispatcher, self.switches, self.mesh
+        )
         # Webhook subscriptions and http push, sent by the notifier's sender (engine/webhooks).
         self.webhooks = WebhookService(store, clock, webhooks, targets)
-        self.notifier.register(PushChannel(store, clock, self.recorder, webhooks))
+        self.notifier.register(PushChannel(store, clock, self.recorder, webhooks, self.switches))
         self.notifier.register(SubscriptionChannel(store, clock, webhooks))
         self.bindings = BindingService(store, clock, self.recorder, self.webhooks)  # AXP delivery bindings
-        self.streams = StreamService(store, clock, self.recorder, self.dispatcher, held_streams)
-        self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds)
+        self.streams = StreamService(
+            store, clock, self.recorder, self.dispatcher, held_streams, self.switches, self.mesh
+        )
+        self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds, self.kills)
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
         self.keys = KeyService(store, clock, key_cache_seconds)
         self.audit = AuditService(store, clock)
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)
-        self.mesh = MeshService(store, clock)
         self.tasks = HumanTaskService(store, clock, self.recorder)
+
+    async def start(self, *, scheduler: bool = True) -> None:
+        """Start what runs beside the requests: the kill switches' follower and, unless told not to,
+        the scheduler and the notifier's sender."""
+        await self.switches.start()
+        if scheduler:
+            self.scheduler.start()
+            self.notifier.start()
+
+    async def stop(self) -> None:
+        await self.notifier.stop()
+        await self.scheduler.stop()
+        await self.kills.stop()
+        await self.switches.stop()
 
     @property
     def database(self) -> str:

@@ -14,6 +14,7 @@ from intentd.model import EventType, Intent, Micros, Status
 from intentd.store import SCHEDULER_KEY, Store, Tx
 
 from ._change import Change
+from .mesh import KillService
 from .recorder import Recorder
 from .timers import TimerKind
 
@@ -25,9 +26,15 @@ _MAX_SLEEP = 1.0  # seconds; also how soon another replica's new timer is notice
 
 class Scheduler:
     def __init__(
-        self, store: Store, clock: Clock, recorder: Recorder, timer_kinds: Sequence[TimerKind]
+        self,
+        store: Store,
+        clock: Clock,
+        recorder: Recorder,
+        timer_kinds: Sequence[TimerKind],
+        kills: KillService,
     ) -> None:
         self._store = store
+        self._kills = kills
         self._clock = clock
         self._recorder = recorder
         self._kinds = {kind.kind: kind for kind in timer_kinds}
@@ -66,7 +73,9 @@ class Scheduler:
     async def _expire_leases(self, tx: Tx, now: Micros) -> int:
         expired = await tx.expired_leases(now, _BATCH)
         for intent in expired:
-            await self._recorder.record(tx, _after_expiry(intent, now))
+            # A killed agent's lease that escaped the kill's sweeps gets the kill's treatment.
+            change = self._kills.expired(intent, now) or _after_expiry(intent, now)
+            await self._recorder.record(tx, change)
         return len(expired)
 
     def start(self) -> None:

@@ -14,6 +14,11 @@ open leases again (``resumed``), so a delivery lost with the connection is not l
 the ones it is running. Leases ended on another replica are not seen here at once: a full stream
 reads its worker's open leases again before it concludes it has no room.
 
+A kill of one of its agents (``engine/mesh/``) is sent on the stream at once, as an
+:class:`AgentSwitch`, and so is its resume: the stream wakes on every change of the kill switches in
+this process (another replica's reach it by NOTIFY) and compares which of its agents are killed with
+what it last told its worker. It leases a killed agent nothing.
+
 The database is read only when work may wait there that the stream has not been offered (``behind``):
 when it opens, when work that no taker took committed in this process (it was full, or it was still
 opening when the handoff looked: ``Dispatcher.left_queued``), and when a change was made on another
@@ -31,12 +36,13 @@ from dataclasses import dataclass
 from functools import partial
 
 from intentd.model import Intent, Micros, ValidationFailed
-from intentd.store import Store, Subscription, Tx, agent_key
+from intentd.store import KillRecord, Store, Subscription, Tx, agent_key
 
 from ._change import Change
 from .access import act_for
 from .dispatch import Dispatcher
 from .inputs import OpenStream, Principal
+from .mesh import SWITCHES_KEY, KillSwitches, MeshService
 from .recorder import Recorder
 
 Clock = Callable[[], Micros]
@@ -53,6 +59,17 @@ class Pushed:
     resumed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AgentSwitch:
+    """One of the stream's agents was killed (``kill``: stop its handlers) or resumed (None)."""
+
+    agent: str
+    kill: KillRecord | None
+
+
+Sent = Pushed | AgentSwitch  # what a held stream sends
+
+
 class Stream:
     """One held stream: the leases it may still take, and the deliveries waiting to be sent."""
 
@@ -64,6 +81,8 @@ class Stream:
         self.pending = 0  # leases whose transaction has not committed yet
         self.closed = False
         self.behind = True  # work may wait in the database that it was not offered
+        self.killed: set[str] = set()  # its agents that it told its worker are killed
+        self.switches_seen = -1  # the generation of the kill switches it last compared
         self._wake = wake
 
     @property
@@ -101,9 +120,26 @@ class Stream:
         if was_full and self.behind:
             self._wake.wake()  # work queued while it had no room can be taken now
 
-    def take_ready(self) -> list[Pushed]:
+    def take_ready(self) -> list[Sent]:
         ready, self.ready = self.ready, []
         return [Pushed(intent) for intent in ready]
+
+    def switched(self, switches: KillSwitches) -> list[Sent]:
+        """Its agents killed or resumed since it last looked (a resumed one may have work waiting)."""
+        if switches.generation == self.switches_seen:
+            return []
+        self.switches_seen = switches.generation
+        changes: list[Sent] = []
+        for agent in self.req.agents:
+            kill = switches.killed(self.namespace, agent)
+            if (kill is not None) != (agent in self.killed):
+                changes.append(AgentSwitch(agent, kill))
+                if kill is None:
+                    self.killed.discard(agent)
+                    self.behind = True
+                else:
+                    self.killed.add(agent)
+        return changes
 
 
 class HeldStreams:
@@ -134,15 +170,24 @@ class HeldStreams:
 
 class StreamService:
     def __init__(
-        self, store: Store, clock: Clock, recorder: Recorder, dispatcher: Dispatcher, held: HeldStreams
+        self,
+        store: Store,
+        clock: Clock,
+        recorder: Recorder,
+        dispatcher: Dispatcher,
+        held: HeldStreams,
+        switches: KillSwitches,
+        mesh: MeshService,
     ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
         self._dispatcher = dispatcher
         self._held = held
+        self._switches = switches
+        self._mesh = mesh
 
-    def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
+    def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Sent]]:
         """The deliveries of a held stream (:meth:`_deliveries`); a caller who may not serve one of
         its agents is refused now, before the stream opens."""
         check(req)
@@ -150,7 +195,7 @@ class StreamService:
             act_for(principal, agent)
         return self._deliveries(principal, req)
 
-    async def _deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Pushed]]:
+    async def _deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Sent]]:
         """The deliveries of a held stream, batch by batch, until it has been held ``hold_seconds``,
         the server shuts down or the caller stops reading; an empty batch after ``IDLE_SECONDS``
         without one. Ending a stream ends none of its leases: the worker opens it again (on any
@@ -158,34 +203,38 @@ class StreamService:
         as ``resumed``."""
         until = None if req.hold_seconds is None else time.monotonic() + req.hold_seconds
         ns = principal.namespace
-        with self._store.hub.subscribe(*(agent_key(ns, agent) for agent in req.agents)) as wake:
+        keys = (SWITCHES_KEY, *(agent_key(ns, agent) for agent in req.agents))
+        with self._store.hub.subscribe(*keys) as wake:
             stream = Stream(ns, req, wake)
             with self._held.holding(stream), self._dispatcher.taking(stream, ns, req.agents):
                 try:
-                    resumed = await self._reread_leases(stream)
+                    resumed: list[Sent] = [Pushed(i, resumed=True) for i in await self._reread_leases(stream)]
+                    await self._mesh.worker_seen(ns, req.agents, req.worker, "stream")
                     if resumed:
-                        yield [Pushed(intent, resumed=True) for intent in resumed]
+                        yield resumed
                     while not wake.closed and (left := _left(until)) > 0:
                         stream.behind = stream.behind or wake.changed_elsewhere()
-                        batch = stream.take_ready()
+                        batch = stream.switched(self._switches) + stream.take_ready()
                         if not batch and stream.behind:
                             batch = await self._lease_queued(stream)
                         if batch:
                             yield batch
                             continue
                         if not await wake.wait(min(IDLE_SECONDS, left)) and not wake.closed:
+                            await self._mesh.worker_seen(ns, req.agents, req.worker, "stream")
                             yield []
                 finally:
                     stream.closed = True
 
-    async def _lease_queued(self, stream: Stream) -> list[Pushed]:
+    async def _lease_queued(self, stream: Stream) -> list[Sent]:
         """Lease what waits in the database for the stream's agents, as far as it has room."""
         if stream.room <= 0:
             await self._reread_leases(stream)  # leases may have ended on another replica
             if stream.room <= 0:
                 return []  # still behind: read again when a place frees
         stream.behind = False  # from here on, what is queued is offered to it or marks it again
-        ns, agents = stream.namespace, stream.req.agents
+        ns = stream.namespace
+        agents = tuple(a for a in stream.req.agents if not self._switches.killed(ns, a))
         waiting = await self._store.read(lambda tx: _agents_with_work(tx, ns, agents))
         if not waiting:
             return []
@@ -201,6 +250,8 @@ class StreamService:
             room = stream.room
             if room <= 0:
                 return True
+            if self._switches.killed(stream.namespace, agent):
+                continue  # killed while the stream read
             queued = await tx.claimable_intents(stream.namespace, agent, room)
             for intent in queued:
                 change = Change(intent)

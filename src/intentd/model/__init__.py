@@ -1,7 +1,8 @@
 """Pure domain: statuses, transitions, intents, events, errors. No I/O, imports nothing of intentd."""
 
-from ._address import ADDRESS_PATTERN, normalize_address
+from ._address import ADDRESS_PATTERN, base_address, normalize_address
 from ._errors import (
+    AgentKilled,
     AgentNotAllowed,
     AgentNotFound,
     ApiKeyExpired,
@@ -78,6 +79,7 @@ __all__ = [
     "TERMINAL",
     "TERMINAL_EVENT",
     "TRANSITIONS",
+    "AgentKilled",
     "AgentNotAllowed",
     "AgentNotFound",
     "ApiKeyExpired",
@@ -128,6 +130,7 @@ __all__ = [
     "from_rfc3339",
     "merge_patch",
     "new_id",
+    "base_address",
     "normalize_address",
     "now_us",
     "rebuild",

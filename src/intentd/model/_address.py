@@ -25,3 +25,10 @@ def normalize_address(address: str, field: str = "to_agent") -> str:
             details={"field": field, "value": address[:100]},
         )
     return SCHEME + path
+
+
+def base_address(address: str) -> str:
+    """The address without its version: ``agent://acme/prod/writer@v2`` is a version of
+    ``agent://acme/prod/writer`` (a kill or a route of the base covers every version)."""
+    head, _, last = address.rpartition("/")
+    return f"{head}/{last.split('@', 1)[0]}"

@@ -181,6 +181,12 @@ class AgentNotAllowed(Forbidden):
     code = "agent_not_allowed"
 
 
+class AgentKilled(Forbidden):
+    """The agent is killed (docs/mesh.md): it is sent no new work and sends none until resumed."""
+
+    code = "agent_killed"
+
+
 class NotFound(IntentdError):
     """Not found."""
 

@@ -61,7 +61,12 @@ def _resumed(_: Intent, d: JSON) -> dict[str, Any]:
     return changes
 
 
+def _rerouted(_: Intent, d: JSON) -> dict[str, Any]:
+    return {"to_agent": d["to_agent"]}
+
+
 FOLDS: dict[EventType, Fold] = {
+    EventType.REROUTED: _rerouted,
     EventType.RESUMED: _resumed,
     EventType.DELIVERED: _delivered,
     EventType.COMPLETED: _completed,

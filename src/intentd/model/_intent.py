@@ -30,6 +30,8 @@ class EventType(StrEnum):
     CANCELED = "intent.canceled"
     TIMED_OUT = "intent.timed_out"
     DELIVERY_FAILED = "intent.delivery_failed"
+    # Handed to another agent (a kill that reassigns its work to another version): queued for it.
+    REROUTED = "intent.rerouted"
     # A run's steps, recorded on the run (the parent intent); the status does not move with them.
     STEP_STARTED = "intent.step_started"
     STEP_COMPLETED = "intent.step_completed"

@@ -63,14 +63,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         # Called from the server's signal handler: wake long polls and streams so a graceful
         # shutdown does not wait out their wait_seconds.
         app.state.begin_drain = lambda: loop.call_soon_threadsafe(store.hub.close)
-        if run_scheduler:
-            engine.scheduler.start()
-            engine.notifier.start()
+        await engine.start(scheduler=run_scheduler)
         try:
             yield
         finally:
-            await engine.notifier.stop()
-            await engine.scheduler.stop()
+            await engine.stop()
             await store.close()
 
     app = FastAPI(

@@ -87,6 +87,12 @@ PERMISSIONS: dict[tuple[str, str], Roles | None] = {
     ("POST", "/v1/mesh/heartbeat"): WORKERS,
     ("GET", "/v1/mesh/agents"): READERS,
     ("GET", "/v1/mesh/agents/{address_id:path}"): READERS,
+    ("POST", "/v1/mesh/agents/{address_id:path}/kill"): ADMINS,
+    ("POST", "/v1/mesh/agents/{address_id:path}/resume"): ADMINS,
+    ("POST", "/v1/mesh/kill"): ADMINS,
+    ("POST", "/v1/mesh/resume"): ADMINS,
+    ("GET", "/v1/mesh/kills"): READERS,
+    ("GET", "/v1/mesh/events"): READERS,
     # declared workflows
     ("POST", "/v1/scenarios/validate"): _roles(SUBMITTER),
     ("POST", "/v1/scenarios/apply"): _roles(SUBMITTER),

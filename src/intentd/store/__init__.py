@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._audit import GENESIS, AuditEntry, AuditQuery, AuditRecord, details_hash, record_hash
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
+from ._mesh import MESH_KEY, KillRecord, OpenWork, WorkerSeen
 from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
 from ._webhooks import OutboxDelivery, WebhookEvent, WebhookSubscription
@@ -13,6 +14,10 @@ from .base import Store
 
 __all__ = [
     "GENESIS",
+    "MESH_KEY",
+    "KillRecord",
+    "OpenWork",
+    "WorkerSeen",
     "SCHEDULER_KEY",
     "WRITE_ORIGIN",
     "AuditEntry",

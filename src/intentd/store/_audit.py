@@ -176,6 +176,12 @@ class AuditRows(TxBase):
         )
         return [_record(r) for r in rows]
 
+    async def agent_records(self, namespace: str, *, action: str | None, limit: int) -> list[AuditRecord]:
+        """The records about the namespace's agents (``agent.*``: kills, resumes, bindings), newest
+        first: the AXP mesh events."""
+        rows = await self._rows("mesh_events", namespace=namespace, action=action, limit=limit)
+        return [_record(r) for r in rows]
+
     async def chain_page(self, namespace: str, after: int, limit: int) -> list[AuditRecord]:
         return [
             _record(r) for r in await self._rows("chain_page", namespace=namespace, after=after, limit=limit)

@@ -41,6 +41,12 @@ class Subscription:
         elsewhere, self._elsewhere = self._elsewhere, False
         return elsewhere
 
+    def take(self) -> bool:
+        """Whether woken since the last call (or the last wait); clears it, without waiting."""
+        woken = self._flag.is_set()
+        self._flag.clear()
+        return woken
+
     def wake(self) -> None:
         """Wake the waiter from outside the hub (e.g. a lease handed to a held stream)."""
         self._flag.set()

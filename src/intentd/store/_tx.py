@@ -25,6 +25,7 @@ from ._codec import (
 )
 from ._hub import agent_key, intent_key
 from ._keys import KeyRows
+from ._mesh import MeshRows
 from ._namespaces import NamespaceRows
 from ._sql import Query
 from ._txbase import Executor, TxBase
@@ -85,7 +86,7 @@ class IntentPage:
     next_cursor: tuple[Micros, str] | None
 
 
-class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, TxBase):
+class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, MeshRows, TxBase):
     """Reads and writes of one transaction, in domain terms. The runtime's core is here; each other
     area of the store is a mixin of its own module (``_keys.py``, …) on :class:`TxBase`."""
 

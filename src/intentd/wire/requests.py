@@ -189,12 +189,6 @@ class DecisionBody(BaseModel):
     reason: Comment | None = None
 
 
-class MeshHeartbeatBody(BaseModel):
-    model_config = ConfigDict(extra="allow")  # AXP agents may send more; only metrics is kept
-
-    metrics: dict[str, Any] | None = None
-
-
 def request_body(model: type[BaseModel], /, **fields: Any) -> dict[str, Any]:
     """The JSON body of a request to a route that takes ``model``, as the SDK sends it: the fields
     given, without the None ones, times in RFC 3339. A name the model does not have is a TypeError, so

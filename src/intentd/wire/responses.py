@@ -318,65 +318,6 @@ class Approval(WireModel):
         return self.approval.intent_id
 
 
-# --- mesh ----------------------------------------------------------------------------------------
-
-Health = Literal["healthy", "degraded", "unreachable", "unknown"]
-
-
-class AgentHealth(WireModel):
-    """The answer to a mesh heartbeat: which address the beat was recorded for (the owner named, or
-    ``agent://<key name>``) and its health now. ``address_id`` is the address without ``agent://``."""
-
-    ok: bool = True
-    status: Health
-    health_status: Health
-    address: str
-    address_id: str
-    last_heartbeat_at: datetime | None = None
-
-    @property
-    def health(self) -> str:
-        return self.health_status
-
-
-class MeshAgent(WireModel):
-    """An agent of the mesh: its health follows from the age of its last heartbeat (``unknown`` for
-    an address that was only sent work), ``metrics`` are those of that beat."""
-
-    address: str
-    address_id: str
-    display_name: str
-    health_status: Health
-    last_heartbeat_at: datetime | None = None
-    created_at: datetime
-    metrics: JSON = Field(default_factory=dict)
-    metadata: JSON = Field(default_factory=dict)
-
-    @property
-    def health(self) -> str:
-        return self.health_status
-
-
-class MeshSummary(WireModel):
-    total: int
-    killed: int
-    healthy: int
-    degraded: int
-    unreachable: int
-    unknown: int
-
-
-class MeshAgentList(WireModel):
-    ok: bool = True
-    agents: list[MeshAgent]
-    summary: MeshSummary
-
-
-class MeshAgentAnswer(WireModel):
-    ok: bool = True
-    agent: MeshAgent
-
-
 # --- meta and errors -----------------------------------------------------------------------------
 
 

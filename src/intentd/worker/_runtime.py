@@ -39,7 +39,16 @@ from typing import Any, Literal
 
 import httpx
 
-from intentd.client import AsyncClient, Client, Delivery, Intent, IntentdError, IntentSpec, NotFound
+from intentd.client import (
+    AgentSwitch,
+    AsyncClient,
+    Client,
+    Delivery,
+    Intent,
+    IntentdError,
+    IntentSpec,
+    NotFound,
+)
 from intentd.model import JSON, normalize_address
 
 from ._client import async_twin
@@ -211,6 +220,8 @@ class _Run:
         self.slots = Slots(worker.concurrency, worker._handlers)
         self.running: dict[asyncio.Task[None], Delivery] = {}
         self.tokens: set[str] = set()  # the leases of the running handlers
+        # lease token -> (context, the handler's work): what a kill stops (docs/mesh.md)
+        self.working: dict[str, tuple[_ContextState, asyncio.Future[Any]]] = {}
 
     async def stream_loop(self) -> None:
         """Hold the delivery stream, opening it again when it ends; claims against an older server."""
@@ -223,6 +234,7 @@ class _Run:
                     worker_id=self.worker.worker_id,
                     lease_seconds=self.worker.lease_seconds,
                     max_in_flight=self.worker.concurrency,
+                    on_switch=self._switched,
                 ):
                     failures = 0
                     self._start(delivery)
@@ -242,6 +254,27 @@ class _Run:
                 log.exception("delivery stream failed unexpectedly; opening it again")
             failures += 1
             await asyncio.sleep(min(_MAX_BACKOFF, 0.1 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0))
+
+    def _switched(self, switch: AgentSwitch) -> None:
+        """One of our agents was killed: its leases were revoked, so its handlers stop now (an async
+        handler is cancelled, a sync one sees ``ctx.cancelled``) and report nothing."""
+        if not switch.killed:
+            log.info("agent %s was resumed", switch.agent)
+            return
+        stopping = [
+            (state, work)
+            for state, work in self.working.values()
+            if state.delivery.intent.to_agent == switch.agent
+        ]
+        log.warning(
+            "agent %s was killed (%s); stopping its %d running handler(s)",
+            switch.agent,
+            switch.reason or "no reason given",
+            len(stopping),
+        )
+        for state, work in stopping:
+            state.lost.set()
+            work.cancel()
 
     def _start(self, delivery: Delivery) -> None:
         if delivery.lease_token in self.tokens:
@@ -306,17 +339,19 @@ class _Run:
         state = _ContextState(self.client, delivery)
         work = asyncio.ensure_future(self._call(handler, state))
         beat = _Heartbeat(self, state, work)
+        self.working[delivery.lease_token] = (state, work)
         try:
             outcome = await asyncio.shield(work)
         except asyncio.CancelledError:
             if state.lost.is_set():
-                return  # canceled on the server: nothing to report
+                return  # canceled on the server, or its agent killed: nothing to report
             work.cancel()
             raise
         except BaseException as exc:  # noqa: BLE001 - the handler's failure is the intent's
             outcome = exc
         finally:
             beat.stop()
+            self.working.pop(delivery.lease_token, None)
         if state.lost.is_set() or state.parked:
             return
         if isinstance(outcome, _Unfinished):

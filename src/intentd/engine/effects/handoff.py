@@ -1,7 +1,8 @@
 """Direct handoff: an intent just queued is leased, in the same transaction, to a claim of this
 process that is waiting for its agent, or to a delivery stream held for it (see
 ``engine/dispatch.py``), so a handoff between agents costs one commit. Runs after
-:class:`~intentd.engine.effects.QueueForDelivery`."""
+:class:`~intentd.engine.effects.QueueForDelivery`. A killed agent is handed nothing: its work stays
+queued (``engine/mesh/``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from intentd.store import Tx
 
 from .._change import Change
 from ..dispatch import Dispatcher
+from ..mesh import KillSwitches
 
 
 class DirectHandoff:
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, switches: KillSwitches) -> None:
         self._dispatcher = dispatcher
+        self._switches = switches
 
     async def apply(self, tx: Tx, change: Change) -> None:
         intent = change.intent
-        if intent.status is not Status.SUBMITTED:
+        if intent.status is not Status.SUBMITTED or self._switches.killed(intent.namespace, intent.to_agent):
             return
         taker = self._dispatcher.take(intent.namespace, intent.to_agent)
         if taker is None:

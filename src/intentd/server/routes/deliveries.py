@@ -5,7 +5,11 @@ completes each with one request, with the lease token, as after a claim.
 Frames: ``event: ready`` first (the worker knows the server streams; an older server answers 404 and
 the worker claims instead), then ``event: delivery`` (``id:`` counts from 1; data as a claim's
 delivery, with ``resumed: true`` for a lease the worker held before this stream), and ``: keep-alive``
-comments while idle. The stream is held ``INTENTD_MAX_STREAM_WAIT_SECONDS`` at most, as every stream
+comments while idle. ``event: agent.killed`` (data: ``agent`` and its ``kill``) tells the worker to
+stop that agent's handlers now: their leases were revoked (docs/mesh.md); ``event: agent.resumed``
+(data: ``agent``) that it is sent that agent's work again.
+
+The stream is held ``INTENTD_MAX_STREAM_WAIT_SECONDS`` at most, as every stream
 (a proxy's idle cut and a replica that holds a worker forever are both avoided), or until the server
 shuts down, and ends with ``event: stream.timeout`` (data ``{ok: true, next_seq}``, the id the next
 delivery would have had: ids count per stream). Its leases stay the worker's: the worker opens the
@@ -19,7 +23,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from starlette.responses import StreamingResponse
 
-from intentd.engine import OpenStream, Pushed
+from intentd.engine import AgentSwitch, OpenStream, Pushed, Sent
 from intentd.engine.streams import MAX_AGENTS, MAX_IN_FLIGHT
 from intentd.model import JSON, normalize_address
 from intentd.wire.limits import NO_NUL
@@ -64,7 +68,7 @@ async def delivery_stream(
     return event_stream(_frames(req, deliveries), request, caller)
 
 
-async def _frames(req: OpenStream, deliveries: AsyncIterator[list[Pushed]]) -> AsyncIterator[bytes]:
+async def _frames(req: OpenStream, deliveries: AsyncIterator[list[Sent]]) -> AsyncIterator[bytes]:
     ready = {
         "ok": True,
         "worker_id": req.worker,
@@ -79,9 +83,12 @@ async def _frames(req: OpenStream, deliveries: AsyncIterator[list[Pushed]]) -> A
             yield b": keep-alive\n\n"
             continue
         chunk = []
-        for pushed in batch:
+        for item in batch:
+            if isinstance(item, AgentSwitch):
+                chunk.append(_switch(item))
+                continue
             sent += 1
-            chunk.append(frame("delivery", _delivery(pushed), sent))
+            chunk.append(frame("delivery", _delivery(item), sent))
         yield b"".join(chunk)  # one write for a batch
     yield frame("stream.timeout", {"ok": True, "next_seq": sent + 1})
 
@@ -93,3 +100,11 @@ def _delivery(pushed: Pushed) -> JSON:
     if pushed.resumed:
         data["resumed"] = True
     return data
+
+
+def _switch(switch: AgentSwitch) -> bytes:
+    if switch.kill is None:
+        return frame("agent.resumed", {"ok": True, "agent": switch.agent})
+    kill = switch.kill
+    data = {"target": kill.target, "in_flight": kill.in_flight, "reason": kill.reason}
+    return frame("agent.killed", {"ok": True, "agent": switch.agent, "kill": data})

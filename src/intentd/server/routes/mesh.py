@@ -1,22 +1,34 @@
-"""AXP mesh, the part the official SDK's ``client.mesh.heartbeat()`` needs (PROTOCOL.md §5.2).
+"""AXP mesh (PROTOCOL.md §5.2, docs/mesh.md): heartbeats, the fleet with its health, the kill switch
+and resume, and the mesh events.
 
 The agent a heartbeat is for is the owner scope (``owner_agent`` query / ``x-owner-agent`` header)
 when given, else the API key's name as an address (``agent://<key name>``): the SDK sends neither,
 so its identity is its key, as in AXME. ``address_id`` is the address without ``agent://``, usable
-in the path. Kill switch, cost policies and mesh events come with the fleet features.
+in the path, with or without ``@version``. ``POST /v1/mesh/kill`` and ``/v1/mesh/resume`` act on the
+whole namespace.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Body, Path, Query
 
-from intentd.engine import Principal
-from intentd.engine.mesh import HEALTH_STATES, MeshAgent
-from intentd.model import JSON, normalize_address, to_rfc3339
-from intentd.wire import AgentHealth, MeshAgentAnswer, MeshAgentList, MeshHeartbeatBody
+from intentd.engine import Kill, Principal
+from intentd.engine.mesh import HEALTH_STATES, NAMESPACE, FleetAgent, KillRecord, MeshAgent, Swept
+from intentd.model import JSON, Intent, normalize_address, to_rfc3339
+from intentd.wire import (
+    AgentHealth,
+    KillAnswer,
+    KillBody,
+    KillList,
+    MeshAgentAnswer,
+    MeshAgentList,
+    MeshEventList,
+    MeshHeartbeatBody,
+    ResumeAnswer,
+)
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
@@ -25,6 +37,8 @@ from .inbox import Owner
 
 router = v1_router("/v1/mesh", "mesh")
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9._\-/]+")
+AddressId = Annotated[str, Path(max_length=400, description="the address, without agent://")]
+_US = 1_000_000
 
 
 @router.post(
@@ -34,8 +48,10 @@ async def heartbeat(
     caller: Caller, engine: EngineDep, owner: Owner, body: Annotated[MeshHeartbeatBody | None, Body()] = None
 ) -> FastJSONResponse:
     metrics = body.metrics if body is not None else None
-    agent = await engine.mesh.heartbeat(caller, owner or key_address(caller), metrics)
-    health = agent.health(engine.mesh.now())
+    metadata = body.metadata if body is not None else None
+    agent = await engine.mesh.heartbeat(caller, owner or key_address(caller), metrics, metadata)
+    kill = engine.switches.killed(caller.namespace, agent.address)
+    health = "killed" if kill is not None else agent.health(engine.mesh.now())
     return answer(
         {
             "ok": True,
@@ -47,34 +63,116 @@ async def heartbeat(
     )
 
 
-@router.get(
-    "/agents", summary="Agents known here, with health from their heartbeats", response_model=MeshAgentList
-)
+@router.get("/agents", summary="The fleet: agents with their health and work", response_model=MeshAgentList)
 async def list_agents(
     caller: Caller,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    health: Literal["healthy", "degraded", "unreachable", "unknown"] | None = None,
+    health: Annotated[str | None, Query(pattern="^(" + "|".join(HEALTH_STATES) + ")$")] = None,
 ) -> FastJSONResponse:
-    now = engine.mesh.now()
-    agents = [(a, a.health(now)) for a in await engine.mesh.agents(caller)]
+    fleet = await engine.mesh.fleet(caller)
     summary = {
-        "total": len(agents),
-        "killed": 0,
-        **{state: sum(1 for _, h in agents if h == state) for state in HEALTH_STATES},
+        "total": len(fleet),
+        **{state: sum(1 for a in fleet if a.health == state) for state in HEALTH_STATES},
     }
-    listed = [_agent_wire(a, h) for a, h in agents if health in (None, h)][:limit]
+    listed = [_fleet_wire(a, engine.mesh.now()) for a in fleet if health in (None, a.health)][:limit]
     return answer({"ok": True, "agents": listed, "summary": summary})
 
 
 @router.get(
-    "/agents/{address_id:path}", summary="One agent with its last metrics", response_model=MeshAgentAnswer
+    "/agents/{address_id:path}",
+    summary="One agent: health, workers, open work and its oldest open intents",
+    response_model=MeshAgentAnswer,
 )
-async def get_agent(
-    address_id: Annotated[str, Path(max_length=400)], caller: Caller, engine: EngineDep
+async def get_agent(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    address = normalize_address(address_id, "address_id")
+    agent, oldest = await engine.mesh.fleet_agent(caller, address)
+    now = engine.mesh.now()
+    wire = _fleet_wire(agent, now) | {"oldest_open": [_stuck(i, now) for i in oldest]}
+    return answer({"ok": True, "agent": wire})
+
+
+@router.post(
+    "/agents/{address_id:path}/kill",
+    summary="Kill an agent (or one version of it): no new work, in-flight work held, canceled or reassigned",
+    response_model=KillAnswer,
+)
+async def kill_agent(
+    address_id: AddressId, caller: Caller, engine: EngineDep, body: Annotated[KillBody | None, Body()] = None
 ) -> FastJSONResponse:
-    agent = await engine.mesh.agent(caller, normalize_address(address_id, "address_id"))
-    return answer({"ok": True, "agent": _agent_wire(agent, agent.health(engine.mesh.now()))})
+    return await _kill(engine, caller, normalize_address(address_id, "address_id"), body)
+
+
+@router.post(
+    "/agents/{address_id:path}/resume",
+    summary="Lift the kill of an agent (or of one version of it)",
+    response_model=ResumeAnswer,
+)
+async def resume_agent(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return await _resume(engine, caller, normalize_address(address_id, "address_id"))
+
+
+@router.post("/kill", summary="Kill every agent of the namespace", response_model=KillAnswer)
+async def kill_namespace(
+    caller: Caller, engine: EngineDep, body: Annotated[KillBody | None, Body()] = None
+) -> FastJSONResponse:
+    return await _kill(engine, caller, NAMESPACE, body)
+
+
+@router.post("/resume", summary="Lift the namespace-wide kill", response_model=ResumeAnswer)
+async def resume_namespace(caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return await _resume(engine, caller, NAMESPACE)
+
+
+@router.get("/kills", summary="The kill switches in force in the namespace", response_model=KillList)
+async def list_kills(caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return answer({"ok": True, "kills": [_kill_wire(k) for k in engine.kills.kills(caller)]})
+
+
+@router.get(
+    "/events", summary="Records about the namespace's agents, newest first", response_model=MeshEventList
+)
+async def list_events(
+    caller: Caller,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    event_type: Annotated[str | None, Query(max_length=100, pattern=r"^agent\.[a-z_]+$")] = None,
+) -> FastJSONResponse:
+    records = await engine.mesh.events(caller, event_type, limit)
+    events = [
+        {
+            "event_id": str(r.seq),
+            "address": r.agent,
+            "event_type": r.action,
+            "details": r.details or {},
+            "actor_id": r.key_id or r.principal,
+            "created_at": to_rfc3339(r.at),
+        }
+        for r in records
+    ]
+    return answer({"ok": True, "events": events})
+
+
+async def _kill(engine: EngineDep, caller: Principal, target: str, body: KillBody | None) -> FastJSONResponse:
+    body = body or KillBody()
+    reassign_to = normalize_address(body.reassign_to, "reassign_to") if body.reassign_to else None
+    req = Kill(target, body.new_work, body.in_flight, reassign_to, body.reason)
+    record, swept = await engine.kills.kill(caller, req)
+    return answer({"ok": True, "status": "killed", "kill": _kill_wire(record), "swept": _swept(swept)})
+
+
+async def _resume(engine: EngineDep, caller: Principal, target: str) -> FastJSONResponse:
+    resumed = await engine.kills.resume(caller, target)
+    still = resumed.still_killed_by
+    return answer(
+        {
+            "ok": True,
+            "status": "killed" if still is not None else "active",
+            "target": target,
+            "was_killed": resumed.was_killed,
+            "killed_by": _kill_wire(still) if still is not None else None,
+        }
+    )
 
 
 def key_address(caller: Principal) -> str:
@@ -87,13 +185,62 @@ def _identity(agent: MeshAgent) -> JSON:
     return {"address": agent.address, "address_id": agent.address.removeprefix("agent://")}
 
 
-def _agent_wire(agent: MeshAgent, health: str) -> JSON:
+def _fleet_wire(fleet: FleetAgent, now: int) -> JSON:
+    agent = fleet.agent
+    cost = agent.metrics.get("cost_usd")
     return {
         **_identity(agent),
         "display_name": agent.address.rsplit("/", 1)[-1],
-        "health_status": health,
+        "version": fleet.version,
+        "health_status": fleet.health,
         "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at),
+        "last_seen_at": to_rfc3339(fleet.last_seen_at),
         "created_at": to_rfc3339(agent.created_at),
         "metrics": agent.metrics,
-        "metadata": {},
+        "metadata": agent.metadata,
+        "kill": _kill_wire(fleet.kill) if fleet.kill is not None else None,
+        "workers": [
+            {
+                "worker_id": w.worker_id,
+                "via": w.via,
+                "first_seen_at": to_rfc3339(w.first_seen_at),
+                "last_seen_at": to_rfc3339(w.last_seen_at),
+            }
+            for w in fleet.workers
+        ],
+        "open_work": fleet.open_work,
+        "in_flight": fleet.in_flight,
+        "oldest_open_at": to_rfc3339(fleet.oldest_open_at),
+        "intents_period": sum(fleet.finished_day.values()),
+        "failed_period": fleet.finished_day.get("FAILED", 0),
+        "error_rate": fleet.error_rate,
+        "cost_period": cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
     }
+
+
+def _stuck(intent: Intent, now: int) -> JSON:
+    return {
+        "intent_id": intent.intent_id,
+        "intent_type": intent.intent_type,
+        "status": intent.status.value,
+        "correlation_id": intent.correlation_id,
+        "since": to_rfc3339(intent.updated_at),
+        "age_seconds": max(0, now - intent.updated_at) / _US,
+        "delivery_attempt": intent.delivery_attempt,
+    }
+
+
+def _kill_wire(kill: KillRecord) -> JSON:
+    return {
+        "target": kill.target,
+        "new_work": kill.new_work,
+        "in_flight": kill.in_flight,
+        "reassign_to": kill.reassign_to,
+        "reason": kill.reason,
+        "actor": kill.actor,
+        "killed_at": to_rfc3339(kill.killed_at),
+    }
+
+
+def _swept(swept: Swept) -> JSON:
+    return {"canceled": swept.canceled, "held": swept.held, "reassigned": swept.reassigned}

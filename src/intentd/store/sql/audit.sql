@@ -46,3 +46,10 @@ WHERE namespace = :namespace AND at < :before AND details IS NOT NULL;
 
 -- name: audit_namespaces
 SELECT namespace FROM audit_heads ORDER BY namespace;
+
+-- The namespace's records about its agents (kills, resumes, bindings), newest first: the mesh events.
+-- name: mesh_events
+SELECT * FROM audit_records
+WHERE namespace = :namespace AND action LIKE 'agent.%'
+  AND (CAST(:action AS TEXT) IS NULL OR action = :action)
+ORDER BY seq DESC LIMIT :limit;

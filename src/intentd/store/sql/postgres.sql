@@ -26,3 +26,12 @@ SELECT pg_notify('intentd_changes', :payload);
 -- name: due_notifications
 SELECT * FROM notifications WHERE status = 'pending' AND due_at <= :now ORDER BY due_at LIMIT :limit
 FOR UPDATE SKIP LOCKED;
+
+-- name: open_work_of_agent
+-- A kill's sweep locks what it moves; a claim leasing the same row meanwhile is waited for and seen.
+SELECT * FROM intents
+WHERE namespace = :namespace AND to_agent = :to_agent
+  AND ((:queued = 1 AND status = 'SUBMITTED') OR lease_expires_at IS NOT NULL)
+ORDER BY intent_id
+LIMIT :limit
+FOR UPDATE;

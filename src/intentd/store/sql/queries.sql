@@ -18,7 +18,7 @@ INSERT INTO intents (
 -- name: update_intent
 UPDATE intents SET
     status = :status, waiting_reason = :waiting_reason, result = :result, error = :error,
-    reason = :reason, delivery_attempt = :delivery_attempt, lease_token = :lease_token,
+    to_agent = :to_agent, reason = :reason, delivery_attempt = :delivery_attempt, lease_token = :lease_token,
     lease_owner = :lease_owner, lease_expires_at = :lease_expires_at,
     policy_generation = :policy_generation, controls = :controls, policy = :policy, usage = :usage,
     last_seq = :last_seq, queued_at = :queued_at, updated_at = :updated_at

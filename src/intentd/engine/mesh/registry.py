@@ -1,0 +1,232 @@
+"""The fleet registry (docs/mesh.md, "Registry and health"): every agent this namespace has sent
+work to or heard from, with its health, the worker processes serving it and the work it has.
+
+An agent registers on its first heartbeat (the AXP ``client.mesh.heartbeat()``), on the first
+intent sent to it, and when a worker claims for it or holds a delivery stream for it; a worker is
+recorded with the agent it serves, and refreshed while it keeps claiming or holding its stream.
+Health follows from how long ago the agent was last seen (a heartbeat or a worker), from how many of
+its recent intents failed, and from the kill switch; the thresholds are constants below.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from intentd.model import JSON, AgentNotFound, Intent, Micros, Status
+from intentd.store import AuditRecord, KillRecord, OpenWork, Store, Tx, WorkerSeen
+
+from ..access import act_for
+from ..inputs import Principal
+from .switches import KillSwitches
+
+Clock = Callable[[], Micros]
+T = TypeVar("T")
+
+# Health from the last sign of life (PROTOCOL.md §5.3, the heartbeat-monitoring thresholds).
+HEALTHY_WITHIN_SECONDS = 90
+DEGRADED_WITHIN_SECONDS = 300
+# ... and from failures: degraded when at least half of the last hour's finished intents failed,
+# once there are enough of them to tell.
+ERROR_WINDOW_SECONDS = 3600
+DEGRADED_ERROR_RATE = 0.5
+ERROR_RATE_MIN_FINISHED = 10
+HEALTH_STATES = ("healthy", "degraded", "unreachable", "killed", "unknown")
+WORKER_REFRESH_SECONDS = 30.0  # a worker's last_seen_at is written at most this often per process
+DAY = 86_400 * 1_000_000
+_US = 1_000_000
+_LEASED = frozenset({Status.DELIVERED.value, Status.ACKNOWLEDGED.value, Status.IN_PROGRESS.value})
+
+
+@dataclass(frozen=True, slots=True)
+class MeshAgent:
+    address: str
+    created_at: Micros
+    last_heartbeat_at: Micros | None
+    metrics: JSON
+    metadata: JSON = field(default_factory=dict)
+
+    def health(self, now: Micros) -> str:
+        """Health from the heartbeat alone: ``unknown`` until the first (an address only sent work)."""
+        return _by_age(self.last_heartbeat_at, now)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetAgent:
+    """One agent in the fleet view: health, who serves it, its work now and over the last day."""
+
+    agent: MeshAgent
+    health: str
+    last_seen_at: Micros | None
+    kill: KillRecord | None
+    workers: list[WorkerSeen]
+    open_work: dict[str, int]  # status -> count (SUBMITTED, DELIVERED, …, WAITING)
+    oldest_open_at: Micros | None
+    finished_day: dict[str, int]  # status -> count, intents finished in the last 24 h
+    error_rate: float | None  # failed / finished over the last hour; None: too few to tell
+
+    @property
+    def in_flight(self) -> int:
+        return sum(n for status, n in self.open_work.items() if status in _LEASED)
+
+    @property
+    def version(self) -> str | None:
+        last = self.agent.address.rsplit("/", 1)[-1]
+        return last.split("@", 1)[1] if "@" in last else None
+
+
+class MeshService:
+    def __init__(self, store: Store, clock: Clock, switches: KillSwitches) -> None:
+        self._store = store
+        self._clock = clock
+        self._switches = switches
+        self._workers_written: dict[tuple[str, str, str], float] = {}  # -> monotonic time written
+
+    def now(self) -> Micros:
+        return self._clock()
+
+    async def heartbeat(
+        self, principal: Principal, address: str, metrics: JSON | None = None, metadata: JSON | None = None
+    ) -> MeshAgent:
+        """Record a beat from ``address`` (registering it on its first beat)."""
+        act_for(principal, address)
+        now = self._clock()
+        beat = {"metrics": metrics or {}, "metadata": metadata or {}}
+
+        async def unit(tx: Tx) -> MeshAgent:
+            await tx.record_heartbeat(principal.namespace, address, now, beat)
+            row = await tx.get_agent(principal.namespace, address)
+            assert row is not None
+            return _agent(row)
+
+        return await self._store.write(unit)
+
+    async def worker_seen(self, namespace: str, agents: Iterable[str], worker: str, via: str) -> None:
+        """Record that ``worker`` serves ``agents`` (it holds a stream or claims): at most every
+        ``WORKER_REFRESH_SECONDS`` per agent and worker in this process, so claims cost no write."""
+        due, clock = [], time.monotonic()
+        for agent in agents:
+            key = (namespace, agent, worker)
+            if clock - self._workers_written.get(key, -WORKER_REFRESH_SECONDS) >= WORKER_REFRESH_SECONDS:
+                self._workers_written[key] = clock
+                due.append(agent)
+        if not due:
+            return
+        now = self._clock()
+
+        async def unit(tx: Tx) -> None:
+            for agent in due:
+                await tx.seen_worker(namespace, agent, worker, via, now)
+
+        await self._store.write(unit)
+
+    async def agents(self, principal: Principal) -> list[MeshAgent]:
+        rows = await self._store.read(lambda tx: tx.list_agents(principal.namespace))
+        return [_agent(r) for r in rows]
+
+    async def agent(self, principal: Principal, address: str) -> MeshAgent:
+        row = await self._store.read(lambda tx: tx.get_agent(principal.namespace, address))
+        if row is None:
+            raise AgentNotFound(f"agent {address} not found", details={"address": address})
+        return _agent(row)
+
+    async def events(self, principal: Principal, event_type: str | None, limit: int) -> list[AuditRecord]:
+        """The audit trail's records about the namespace's agents, newest first (AXP mesh events)."""
+        ns = principal.namespace
+        return await self._store.read(lambda tx: tx.agent_records(ns, action=event_type, limit=limit))
+
+    async def fleet(self, principal: Principal) -> list[FleetAgent]:
+        """Every agent of the namespace, with its health and work (the fleet view)."""
+        ns, now = principal.namespace, self._clock()
+
+        async def read(tx: Tx) -> list[FleetAgent]:
+            rows = await tx.list_agents(ns)
+            workers = _group(await tx.workers_of_namespace(ns), lambda w: w.address)
+            open_work = _group(await tx.open_work_summary(ns), lambda w: w.agent)
+            finished = _group(await tx.finished_summary(ns, now - DAY), lambda f: f[0])
+            recent = _group(await tx.finished_summary(ns, now - ERROR_WINDOW_SECONDS * _US), lambda f: f[0])
+            kills = {r["address"]: self._switches.killed(ns, r["address"]) for r in rows}
+            return [
+                _fleet_agent(_agent(r), kills[r["address"]], workers, open_work, finished, recent, now)
+                for r in rows
+            ]
+
+        return await self._store.read(read)
+
+    async def fleet_agent(self, principal: Principal, address: str) -> tuple[FleetAgent, list[Intent]]:
+        """One agent of the fleet view, and its oldest open intents (where work is stuck)."""
+        fleet = {a.agent.address: a for a in await self.fleet(principal)}
+        if address not in fleet:
+            raise AgentNotFound(f"agent {address} not found", details={"address": address})
+        oldest = await self._store.read(lambda tx: tx.oldest_open_of_agent(principal.namespace, address, 10))
+        return fleet[address], oldest
+
+
+def _fleet_agent(
+    agent: MeshAgent,
+    kill: KillRecord | None,
+    workers: dict[str, list[WorkerSeen]],
+    open_work: dict[str, list[OpenWork]],
+    finished: dict[str, list[tuple[str, str, int]]],
+    recent: dict[str, list[tuple[str, str, int]]],
+    now: Micros,
+) -> FleetAgent:
+    address = agent.address
+    serving = workers.get(address, [])
+    seen = max([w.last_seen_at for w in serving] + [agent.last_heartbeat_at or 0]) or None
+    opened = open_work.get(address, [])
+    error_rate = _error_rate({status: n for _, status, n in recent.get(address, [])})
+    if kill is not None:
+        health = "killed"
+    else:
+        health = _by_age(seen, now)
+        if health == "healthy" and error_rate is not None and error_rate >= DEGRADED_ERROR_RATE:
+            health = "degraded"
+    return FleetAgent(
+        agent,
+        health,
+        seen,
+        kill,
+        serving,
+        {w.status: w.count for w in opened},
+        min((w.oldest_at for w in opened), default=None),
+        {status: n for _, status, n in finished.get(address, [])},
+        error_rate,
+    )
+
+
+def _by_age(seen: Micros | None, now: Micros) -> str:
+    if seen is None:
+        return "unknown"
+    age = (now - seen) / _US
+    if age < HEALTHY_WITHIN_SECONDS:
+        return "healthy"
+    return "degraded" if age < DEGRADED_WITHIN_SECONDS else "unreachable"
+
+
+def _error_rate(counts: dict[str, int]) -> float | None:
+    finished = sum(counts.values())
+    if finished < ERROR_RATE_MIN_FINISHED:
+        return None
+    return counts.get(Status.FAILED.value, 0) / finished
+
+
+def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+    grouped: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        grouped[key(item)].append(item)
+    return grouped
+
+
+def _agent(row: dict[str, Any]) -> MeshAgent:
+    beat = row["heartbeat"] or {}
+    return MeshAgent(
+        row["address"],
+        row["created_at"],
+        row["last_seen_at"],
+        beat.get("metrics") or {},
+        beat.get("metadata") or {},
+    )

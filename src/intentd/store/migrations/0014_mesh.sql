@@ -1,0 +1,29 @@
+-- The Mesh's kill switches (docs/mesh.md): a row per target that is killed now, removed by resume (the
+-- audit trail keeps the history). ``target`` is an address with a version (that version only), an
+-- address without one (every version of it) or ``*`` (the whole namespace). Each server process keeps
+-- these rows in memory (engine/mesh/switches.py) and reads them again when one changes anywhere, so
+-- the delivery paths check them without a query.
+CREATE TABLE agent_kills (
+    namespace    TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    new_work     TEXT NOT NULL,
+    in_flight    TEXT NOT NULL,
+    reassign_to  TEXT,
+    reason       TEXT,
+    actor        TEXT NOT NULL,
+    killed_at    BIGINT NOT NULL,
+    PRIMARY KEY (namespace, target)
+);
+
+-- The worker processes serving each agent: recorded when a worker opens a delivery stream or claims,
+-- refreshed while it keeps doing so. A table of its own, not columns of ``agents``: that row is the
+-- feed counter every handoff updates.
+CREATE TABLE agent_workers (
+    namespace      TEXT NOT NULL,
+    address        TEXT NOT NULL,
+    worker_id      TEXT NOT NULL,
+    via            TEXT NOT NULL,
+    first_seen_at  BIGINT NOT NULL,
+    last_seen_at   BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address, worker_id)
+);

@@ -1,0 +1,55 @@
+-- The Mesh (store/_mesh.py): kill switches, the workers serving each agent, the work each agent has.
+
+-- name: upsert_kill
+INSERT INTO agent_kills (namespace, target, new_work, in_flight, reassign_to, reason, actor, killed_at)
+VALUES (:namespace, :target, :new_work, :in_flight, :reassign_to, :reason, :actor, :killed_at)
+ON CONFLICT (namespace, target) DO UPDATE SET
+    new_work = excluded.new_work, in_flight = excluded.in_flight, reassign_to = excluded.reassign_to,
+    reason = excluded.reason, actor = excluded.actor, killed_at = excluded.killed_at;
+
+-- name: delete_kill
+DELETE FROM agent_kills WHERE namespace = :namespace AND target = :target;
+
+-- name: all_kills
+SELECT * FROM agent_kills ORDER BY namespace, target;
+
+-- name: agent_addresses
+SELECT address FROM agents WHERE namespace = :namespace ORDER BY address;
+
+-- The work an agent has that is not parked: queued, or leased to a worker (a kill's sweep).
+-- name: open_work_of_agent
+SELECT * FROM intents
+WHERE namespace = :namespace AND to_agent = :to_agent
+  AND ((:queued = 1 AND status = 'SUBMITTED') OR lease_expires_at IS NOT NULL)
+ORDER BY intent_id
+LIMIT :limit;
+
+-- name: seen_worker
+INSERT INTO agent_workers (namespace, address, worker_id, via, first_seen_at, last_seen_at)
+VALUES (:namespace, :address, :worker_id, :via, :now, :now)
+ON CONFLICT (namespace, address, worker_id) DO UPDATE SET via = excluded.via, last_seen_at = excluded.last_seen_at;
+
+-- name: workers_of_namespace
+SELECT * FROM agent_workers WHERE namespace = :namespace ORDER BY address, last_seen_at DESC;
+
+-- Open intents per agent and status, with the oldest (stuck work; the fleet view).
+-- name: open_work_summary
+SELECT to_agent, status, COUNT(*) AS count, MIN(updated_at) AS oldest_at
+FROM intents
+WHERE namespace = :namespace AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
+GROUP BY to_agent, status;
+
+-- Finished intents per agent and status since :since (error rates; intents today).
+-- name: finished_summary
+SELECT to_agent, status, COUNT(*) AS count
+FROM intents
+WHERE namespace = :namespace AND updated_at >= :since AND status IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
+GROUP BY to_agent, status;
+
+-- The longest-waiting open intents of one agent (stuck work).
+-- name: oldest_open_of_agent
+SELECT * FROM intents
+WHERE namespace = :namespace AND to_agent = :to_agent
+  AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
+ORDER BY updated_at, intent_id
+LIMIT :limit;

@@ -1,0 +1,195 @@
+"""The Mesh on the wire (PROTOCOL.md §5, docs/mesh.md): AXP's ``client.mesh`` family — heartbeat,
+agents, kill, resume, events — with intentd's fleet fields (workers, open work, error rate), kill
+choices (what happens to new and in-flight work) and namespace-wide kills."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._model import JSON, WireModel
+from .limits import Address, Reason
+
+Health = Literal["healthy", "degraded", "unreachable", "killed", "unknown"]
+NewWork = Literal["refuse", "hold"]
+InFlight = Literal["hold", "cancel", "reassign"]
+
+
+class MeshHeartbeatBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # AXP agents may send more; metrics and metadata are kept
+
+    metrics: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(
+        None, description="what the agent says about itself (framework, model, host): shown in the fleet"
+    )
+
+
+class KillBody(BaseModel):
+    """``POST /v1/mesh/agents/{address_id}/kill`` (or ``/v1/mesh/kill``, the whole namespace). No body
+    (the official SDK sends none): refuse new work, hold in-flight work until resume."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_work: NewWork = Field(
+        "refuse", description="refuse: new intents to it answer 403 agent_killed; hold: accepted, queued"
+    )
+    in_flight: InFlight = Field(
+        "hold",
+        description="its queued and leased work: hold (leases revoked, waits for resume), cancel, "
+        "or reassign (to reassign_to)",
+    )
+    reassign_to: Address | None = Field(None, description="with in_flight: reassign, e.g. the @v2 of it")
+    reason: Reason | None = None
+
+
+class AgentHealth(WireModel):
+    """The answer to a mesh heartbeat: which address the beat was recorded for (the owner named, or
+    ``agent://<key name>``) and its health now. ``address_id`` is the address without ``agent://``."""
+
+    ok: bool = True
+    status: Health
+    health_status: Health
+    address: str
+    address_id: str
+    last_heartbeat_at: datetime | None = None
+
+    @property
+    def health(self) -> str:
+        return self.health_status
+
+
+class KillSwitch(WireModel):
+    """A kill in force: ``target`` is an address (with ``@version``: that version only; without:
+    every version of it) or ``*`` (the namespace)."""
+
+    target: str
+    new_work: NewWork
+    in_flight: InFlight
+    reassign_to: str | None = None
+    reason: str | None = None
+    actor: str
+    killed_at: datetime
+
+
+class MeshWorker(WireModel):
+    """A worker process serving the agent (it holds a delivery stream or claims)."""
+
+    worker_id: str
+    via: Literal["stream", "claim"]
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class StuckIntent(WireModel):
+    """One of the agent's oldest open intents: where its work is stuck."""
+
+    intent_id: str
+    intent_type: str
+    status: str
+    correlation_id: str
+    since: datetime  # when it entered this status
+    age_seconds: float
+    delivery_attempt: int = 0
+
+
+class MeshAgent(WireModel):
+    """An agent of the fleet. Health: ``killed`` under a kill switch, else from the age of its last
+    sign of life (a heartbeat, or a worker streaming or claiming for it; ``unknown`` if none yet) and
+    ``degraded`` when at least half of the last hour's finished intents failed (docs/mesh.md).
+    ``metrics`` and ``metadata`` are those of its last heartbeat."""
+
+    address: str
+    address_id: str
+    display_name: str
+    version: str | None = None
+    health_status: Health
+    last_heartbeat_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    created_at: datetime
+    metrics: JSON = Field(default_factory=dict)
+    metadata: JSON = Field(default_factory=dict)
+    kill: KillSwitch | None = None
+    workers: list[MeshWorker] = Field(default_factory=list)
+    open_work: dict[str, int] = Field(default_factory=dict, description="open intents by status")
+    in_flight: int = 0
+    oldest_open_at: datetime | None = None
+    intents_period: int = Field(0, description="intents it finished in the last 24 hours")
+    failed_period: int = 0
+    error_rate: float | None = Field(None, description="failed / finished in the last hour; null: too few")
+    cost_period: float | None = Field(None, description="cost_usd of its last heartbeat's metrics")
+    oldest_open: list[StuckIntent] = Field(
+        default_factory=list, description="its oldest open intents (one agent's answer only)"
+    )
+
+    @property
+    def health(self) -> str:
+        return self.health_status
+
+
+class MeshSummary(WireModel):
+    total: int
+    killed: int
+    healthy: int
+    degraded: int
+    unreachable: int
+    unknown: int
+
+
+class MeshAgentList(WireModel):
+    ok: bool = True
+    agents: list[MeshAgent]
+    summary: MeshSummary
+
+
+class MeshAgentAnswer(WireModel):
+    ok: bool = True
+    agent: MeshAgent
+
+
+class Swept(WireModel):
+    """What a kill did to the work it found."""
+
+    canceled: int = 0
+    held: int = 0
+    reassigned: int = 0
+
+
+class KillAnswer(WireModel):
+    ok: bool = True
+    status: Literal["killed"] = "killed"
+    kill: KillSwitch
+    swept: Swept
+
+
+class ResumeAnswer(WireModel):
+    """``status``: ``active``, or ``killed`` when a wider kill (``killed_by``) still stops it."""
+
+    ok: bool = True
+    status: Literal["active", "killed"]
+    target: str
+    was_killed: bool
+    killed_by: KillSwitch | None = None
+
+
+class KillList(WireModel):
+    ok: bool = True
+    kills: list[KillSwitch]
+
+
+class MeshEvent(WireModel):
+    """A record about an agent (``agent.killed``, ``agent.resumed``, ``agent.binding_registered``):
+    an entry of the audit trail, ``event_id`` its sequence number there."""
+
+    event_id: str
+    address: str | None = None
+    event_type: str
+    details: JSON = Field(default_factory=dict)
+    actor_id: str
+    created_at: datetime
+
+
+class MeshEventList(WireModel):
+    ok: bool = True
+    events: list[MeshEvent]
