@@ -26,10 +26,10 @@ def intentd(
 
 
 def remote(
-    server: Server, cwd: Path, *args: str, api_key: str = TEST_KEY
+    server: Server, cwd: Path, *args: str, api_key: str = TEST_KEY, columns: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``intentd --url <server> --api-key <key> *args``: the global options, given as flags."""
-    return intentd(cwd, "--url", server.url, "--api-key", api_key, *args)
+    return intentd(cwd, "--url", server.url, "--api-key", api_key, *args, columns=columns)
 
 
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:

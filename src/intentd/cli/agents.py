@@ -15,11 +15,14 @@ import typer
 
 from intentd.client import AgentBinding
 
+from . import fleet
 from ._client import connect
 from ._options import JsonOpt, settings_of
 from ._output import console, emit_json, field_rows, table
 
-app = typer.Typer(help="Agents' delivery bindings (AXP stream, poll or http).", no_args_is_help=True)
+app = typer.Typer(
+    help="The fleet (list, show, top, kill, resume) and agents' delivery bindings.", no_args_is_help=True
+)
 AddressArg = Annotated[
     str, typer.Argument(help="the agent, e.g. agent://acme/prod/writer", show_default=False)
 ]
@@ -91,3 +94,11 @@ def _show(binding: AgentBinding, as_json: bool) -> None:
         console.print(f"{binding.address}: no binding registered (its stream is a feed)", markup=False)
     else:
         table(None, ["field", "value"], field_rows(binding.raw, BINDING_FIELDS))
+
+
+# The fleet's commands (cli/fleet.py): the same group, a module of their own.
+app.command("list")(fleet.agents_list)
+app.command("show")(fleet.agents_show)
+app.command("top")(fleet.agents_top)
+app.command("kill")(fleet.agents_kill)
+app.command("resume")(fleet.agents_resume)
