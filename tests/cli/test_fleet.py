@@ -77,3 +77,18 @@ def test_a_bad_kill_is_refused_with_its_field(server: Server, tmp_path: Path) ->
     assert refused.returncode == 1 and "reassign_to" in refused.stderr
     wrong = remote(server, tmp_path, "agents", "kill", AGENT, "--new-work", "later")
     assert wrong.returncode == 2  # refused by the command itself
+
+
+def test_route_and_drain_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    base = "agent://acme/cli/routed"
+    routed = as_json(remote(server, tmp_path, "agents", "route", base, "v1=90", "v2=10", "--json"))
+    assert routed["route"]["weights"] == {"v1": 90, "v2": 10}
+    shown = succeeded(remote(server, tmp_path, "agents", "route", base, columns=160))
+    assert "acme/cli/routed@v1" in shown and "90%" in shown
+
+    drained = as_json(remote(server, tmp_path, "agents", "drain", f"{base}@v1", "--wait", "5", "--json"))
+    v1 = next(v for v in drained["versions"] if v["version"] == "v1")
+    assert v1["weight"] == 0 and v1["drained"] is True
+    assert "route removed" in succeeded(remote(server, tmp_path, "agents", "route", base, "--remove"))
+    bad = remote(server, tmp_path, "agents", "route", base, "v1=lots")
+    assert bad.returncode == 2 and "version=weight" in bad.stderr

@@ -145,3 +145,53 @@ async def test_bad_kills_are_refused_with_their_field(api: AppClient) -> None:
         assert field in answer.text, (body, answer.text)
     assert (await api.get("/v1/mesh/kills")).json()["kills"] == []
     assert (await api.post("/v1/mesh/agents/not a/kill")).status_code == 422
+
+
+async def test_a_route_sends_new_work_to_v2_while_v1_drains(api: AppClient) -> None:
+    await api.put("/v1/mesh/routes/acme/prod/writer", json={"weights": {"v1": 1}})
+    old = (await _submit(api, WRITER)).json()
+    assert old["intent"]["to_agent"] == V1  # pinned to v1 when queued
+
+    routed = await api.put("/v1/mesh/routes/acme/prod/writer", json={"weights": {"v1": 0, "v2": 100}})
+
+    assert routed.status_code == 200, routed.text
+    new = (await _submit(api, WRITER)).json()
+    assert new["intent"]["to_agent"] == V2
+    state = (await api.get("/v1/mesh/routes/acme/prod/writer")).json()
+    assert [(v["version"], v["open"], v["drained"]) for v in state["versions"]] == [
+        ("v1", 1, False),
+        ("v2", 1, False),
+    ]
+    [leased] = await _claim(api, V1)
+    intent_id, token = leased["intent"]["intent_id"], leased["lease"]["token"]
+    await api.post(f"/v1/intents/{intent_id}/complete", json={"lease_token": token})
+    drained = (await api.get("/v1/mesh/routes/acme/prod/writer")).json()["versions"][0]
+    assert drained == {"version": "v1", "address": V1, "weight": 0, "share": 0.0, "open": 0, "drained": True}
+    assert [r["address"] for r in (await api.get("/v1/mesh/routes")).json()["routes"]] == [WRITER]
+
+    rolled_back = await api.put("/v1/mesh/routes/acme/prod/writer", json={"weights": {"v1": 1, "v2": 0}})
+    assert rolled_back.json()["route"]["weights"] == {"v1": 1, "v2": 0}
+    removed = await api.delete("/v1/mesh/routes/acme/prod/writer")
+    assert removed.json() == {"ok": True, "address": WRITER, "removed": True}
+    assert (await _submit(api, WRITER)).json()["intent"]["to_agent"] == WRITER
+    events = (await api.get("/v1/mesh/events", params={"limit": 3})).json()["events"]
+    assert [e["event_type"] for e in events] == ["agent.route_removed", "agent.routed", "agent.routed"]
+
+
+async def test_drain_and_bad_routes(api: AppClient) -> None:
+    await api.put("/v1/mesh/routes/acme/prod/writer", json={"weights": {"v1": 5, "v2": 5}})
+    drained = await api.post("/v1/mesh/agents/acme/prod/writer@v1/drain")
+    assert drained.status_code == 200 and drained.json()["route"]["weights"] == {"v1": 0, "v2": 5}
+    cases = [
+        ("/v1/mesh/routes/acme/prod/writer", {"weights": {}}, "weights"),
+        ("/v1/mesh/routes/acme/prod/writer", {"weights": {"v1": 0}}, "weights"),
+        ("/v1/mesh/routes/acme/prod/writer", {"weights": {"v1": "5"}}, "v1"),
+        ("/v1/mesh/routes/acme/prod/writer", {"weights": {"v@1": 5}}, "weights"),
+        ("/v1/mesh/routes/acme/prod/writer", {"weights": {"v1": 10_001}}, "v1"),
+        ("/v1/mesh/routes/acme/prod/writer@v1", {"weights": {"v2": 1}}, "address"),
+    ]
+    for path, body, field in cases:
+        answer = await api.put(path, json=body)
+        assert answer.status_code == 422 and field in answer.text, (body, answer.text)
+    no_version = await api.post("/v1/mesh/agents/acme/prod/writer/drain")
+    assert no_version.status_code == 422

@@ -24,6 +24,11 @@ agent_kills.reassign_to text
 agent_kills.reason text
 agent_kills.actor text NOT NULL
 agent_kills.killed_at bigint NOT NULL
+agent_routes.namespace text NOT NULL
+agent_routes.address text NOT NULL
+agent_routes.weights text NOT NULL
+agent_routes.actor text NOT NULL
+agent_routes.updated_at bigint NOT NULL
 agent_workers.namespace text NOT NULL
 agent_workers.address text NOT NULL
 agent_workers.worker_id text NOT NULL
@@ -213,6 +218,7 @@ agent_bindings PRIMARY KEY (namespace, address)
 agent_callbacks PRIMARY KEY (namespace, address)
 agent_feed PRIMARY KEY (namespace, address, seq)
 agent_kills PRIMARY KEY (namespace, target)
+agent_routes PRIMARY KEY (namespace, address)
 agent_workers PRIMARY KEY (namespace, address, worker_id)
 agents PRIMARY KEY (namespace, address)
 api_keys PRIMARY KEY (key_id)
@@ -241,6 +247,7 @@ CREATE UNIQUE INDEX agent_bindings_pkey ON public.agent_bindings USING btree (na
 CREATE UNIQUE INDEX agent_callbacks_pkey ON public.agent_callbacks USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_feed_pkey ON public.agent_feed USING btree (namespace, address, seq);
 CREATE UNIQUE INDEX agent_kills_pkey ON public.agent_kills USING btree (namespace, target);
+CREATE UNIQUE INDEX agent_routes_pkey ON public.agent_routes USING btree (namespace, address);
 CREATE UNIQUE INDEX agent_workers_pkey ON public.agent_workers USING btree (namespace, address, worker_id);
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (namespace, address);
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);

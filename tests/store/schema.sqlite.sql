@@ -44,6 +44,16 @@ CREATE TABLE agent_kills (
     PRIMARY KEY (namespace, target)
 );
 
+-- table agent_routes
+CREATE TABLE agent_routes (
+    namespace   TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    weights     TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address)
+);
+
 -- table agent_workers
 CREATE TABLE agent_workers (
     namespace      TEXT NOT NULL,

@@ -108,6 +108,12 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     await _ok(api, "POST", f"/v1/mesh/agents/{address_id}/resume", wire.ResumeAnswer)  # still killed
     await _ok(api, "POST", "/v1/mesh/resume", wire.ResumeAnswer)
     await _ok(api, "GET", "/v1/mesh/events", wire.MeshEventList)
+    routes = f"/v1/mesh/routes/{WRITER.removeprefix('agent://')}"
+    await _ok(api, "GET", routes, wire.RouteAnswer)  # no route yet
+    await _ok(api, "PUT", routes, wire.RouteAnswer, json={"weights": {"v1": 3, "v2": 1}})
+    await _ok(api, "POST", f"/v1/mesh/agents/{WRITER.removeprefix('agent://')}@v1/drain", wire.RouteAnswer)
+    await _ok(api, "GET", "/v1/mesh/routes", wire.RouteList)
+    await _ok(api, "DELETE", routes, wire.RouteRemoved)
     await _ok(api, "GET", "/v1/namespaces/current", wire.NamespaceAnswer)
     scenario = {
         "scenario_id": "contract.check",

@@ -21,7 +21,8 @@ from ._options import JsonOpt, settings_of
 from ._output import console, emit_json, field_rows, table
 
 app = typer.Typer(
-    help="The fleet (list, show, top, kill, resume) and agents' delivery bindings.", no_args_is_help=True
+    help="The fleet (list, show, top, kill, resume, route, drain) and agents' delivery bindings.",
+    no_args_is_help=True,
 )
 AddressArg = Annotated[
     str, typer.Argument(help="the agent, e.g. agent://acme/prod/writer", show_default=False)
@@ -102,3 +103,5 @@ app.command("show")(fleet.agents_show)
 app.command("top")(fleet.agents_top)
 app.command("kill")(fleet.agents_kill)
 app.command("resume")(fleet.agents_resume)
+app.command("route")(fleet.agents_route)
+app.command("drain")(fleet.agents_drain)

@@ -13,7 +13,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from intentd.client import KillSwitch, MeshAgent
+from intentd.client import KillSwitch, MeshAgent, RouteAnswer
 
 from ._client import connect
 from ._options import JsonOpt, settings_of
@@ -158,6 +158,54 @@ def agents_resume(ctx: typer.Context, address: TargetArg, as_json: JsonOpt = Fal
         console.print(f"{address}: {'resumed' if resumed.was_killed else 'was not killed'}", markup=False)
 
 
+def agents_route(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="the address without a version", show_default=False)],
+    weights: Annotated[
+        list[str] | None, typer.Argument(help="version=weight ..., e.g. v1=90 v2=10; none: show the route")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="remove the route")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Route new work for an address to its versions by weight (each run keeps one version), show
+    the route and how much work each version still has, or remove it. Rollback is another route."""
+    with connect(settings_of(ctx)) as client:
+        if remove:
+            removed = client.remove_route(address)
+            if as_json:
+                emit_json(removed.raw)
+            else:
+                console.print(
+                    f"{address}: {'route removed' if removed.removed else 'had no route'}", markup=False
+                )
+            return
+        state = client.set_route(address, _weights(weights)) if weights else client.route(address)
+    _show_route(state, as_json)
+
+
+def agents_drain(
+    ctx: typer.Context,
+    address: Annotated[
+        str, typer.Argument(help="one version, e.g. agent://acme/prod/writer@v1", show_default=False)
+    ],
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for it to finish its open work (0: don't)", min=0)
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give one version no new work (weight 0 in its route); with --wait, wait until it has drained."""
+    with connect(settings_of(ctx)) as client:
+        state = client.drain(address)
+        version = address.rpartition("@")[2]
+        deadline = time.monotonic() + wait
+        while not _drained(state, version) and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            state = client.route(state.address)
+    _show_route(state, as_json)
+    if wait and not _drained(state, version):
+        raise typer.Exit(1)
+
+
 @mesh_app.command("events")
 def mesh_events(
     ctx: typer.Context,
@@ -224,3 +272,31 @@ def _ago(at: datetime | None) -> str:
 
 def _brief(details: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in details.items() if v is not None)[:120]
+
+
+def _weights(pairs: list[str]) -> dict[str, int]:
+    weights = {}
+    for pair in pairs:
+        version, _, weight = pair.partition("=")
+        if not weight.strip().isdigit():
+            raise typer.BadParameter(f"{pair!r} is not version=weight (e.g. v2=10)")
+        weights[version.strip()] = int(weight)
+    return weights
+
+
+def _drained(state: RouteAnswer, version: str) -> bool:
+    return any(v.version == version and v.drained for v in state.versions)
+
+
+def _show_route(state: RouteAnswer, as_json: bool) -> None:
+    if as_json:
+        emit_json(state.raw)
+        return
+    if state.route is None:
+        console.print(f"{state.address}: no route (new work stays addressed as sent)", markup=False)
+    rows = [
+        [v.address, str(v.weight), f"{v.share:.0%}", str(v.open), "drained" if v.drained else ""]
+        for v in state.versions
+    ]
+    if rows:
+        table(state.address, ["version", "weight", "new work", "open", ""], rows)

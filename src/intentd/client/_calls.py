@@ -36,6 +36,10 @@ from intentd.wire import (
     RecordAnswer,
     RecordBody,
     ResolveBody,
+    Route,
+    RouteAnswer,
+    RouteBody,
+    RouteRemoved,
     SpawnBody,
     TaskAnswer,
     TaskAnswerResponse,
@@ -623,6 +627,36 @@ def kill(
 def resume(address: str) -> Call[ResumeAnswer]:
     path = "/v1/mesh/resume" if address == "*" else f"/v1/mesh/agents/{_address_id(address)}/resume"
     return Call("POST", path, ResumeAnswer.from_wire, retry_safe=True)  # idempotent
+
+
+def set_route(address: str, weights: Mapping[str, int]) -> Call[RouteAnswer]:
+    # A route is set whole: sending it again sets the same route.
+    body = request_body(RouteBody, weights=dict(weights))
+    return Call(
+        "PUT", f"/v1/mesh/routes/{_address_id(address)}", RouteAnswer.from_wire, json=body, retry_safe=True
+    )
+
+
+def get_route(address: str) -> Call[RouteAnswer]:
+    return Call("GET", f"/v1/mesh/routes/{_address_id(address)}", RouteAnswer.from_wire, retry_safe=True)
+
+
+def list_routes() -> Call[list[Route]]:
+    return Call(
+        "GET", "/v1/mesh/routes", lambda b: [Route.from_wire(r) for r in b["routes"]], retry_safe=True
+    )
+
+
+def remove_route(address: str) -> Call[RouteRemoved]:
+    path = f"/v1/mesh/routes/{_address_id(address)}"
+    return Call("DELETE", path, RouteRemoved.from_wire, retry_safe=True)  # a second removal removes nothing
+
+
+def drain(address: str) -> Call[RouteAnswer]:
+    # Weight 0 for the version, again: the same route.
+    return Call(
+        "POST", f"/v1/mesh/agents/{_address_id(address)}/drain", RouteAnswer.from_wire, retry_safe=True
+    )
 
 
 def list_kills() -> Call[list[KillSwitch]]:

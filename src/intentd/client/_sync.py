@@ -66,6 +66,9 @@ from ._types import (
     OnSwitch,
     RecordAnswer,
     ResumeAnswer,
+    Route,
+    RouteAnswer,
+    RouteRemoved,
     RunTree,
     ScenarioApplied,
     ScenarioValid,
@@ -705,6 +708,33 @@ class Client(BaseClient):
         """Lift the kill of exactly ``address`` (``"*"``: the namespace-wide kill); ``status`` is
         still ``killed`` when a wider kill stops it (``killed_by``). Idempotent, retried."""
         return self._send(_calls.resume(address))
+
+    def set_route(self, address: str, weights: Mapping[str, int]) -> RouteAnswer:
+        """Route new work for ``address`` (without a version) to its versions by weight, e.g.
+        ``{"v1": 90, "v2": 10}`` for a canary; each run keeps one version (chosen by correlation id)
+        and work in flight stays where it is. Rollback is another route. Admin keys only.
+
+            client.set_route("agent://acme/prod/writer", {"v1": 0, "v2": 100})  # v1 drains
+        """
+        return self._send(_calls.set_route(address, weights))
+
+    def route(self, address: str) -> RouteAnswer:
+        """The route of ``address`` and each version's weight and open work (``drained``: weight 0
+        and nothing open)."""
+        return self._send(_calls.get_route(address))
+
+    def routes(self) -> list[Route]:
+        """The routes of the key's namespace."""
+        return self._send(_calls.list_routes())
+
+    def remove_route(self, address: str) -> RouteRemoved:
+        """Remove the route: new work for ``address`` stays addressed to it."""
+        return self._send(_calls.remove_route(address))
+
+    def drain(self, address: str) -> RouteAnswer:
+        """Give one version (``agent://acme/prod/writer@v1``) weight 0 in its route: no new work, it
+        finishes what it has; :meth:`route` says when it has drained."""
+        return self._send(_calls.drain(address))
 
     def kill_switches(self) -> list[KillSwitch]:
         """The kill switches in force in the key's namespace."""

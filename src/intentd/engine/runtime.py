@@ -28,7 +28,7 @@ from .humans.notices import Announcer
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import CACHE_SECONDS, KeyService
-from .mesh import KillService, KillSwitches, MeshService
+from .mesh import KillService, KillSwitches, MeshService, Routes, RouteService, RouteToVersion
 from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
@@ -68,6 +68,7 @@ class Engine:
         held_streams = HeldStreams()  # the delivery streams held in this process
         # The kill switches, in memory: every delivery path checks them before it leases (mesh/).
         self.switches = KillSwitches(store)
+        self.route_table = Routes(store)  # versioned routing, in memory too
         plans = Plans()  # declared runs' plans, read once per process
         self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
@@ -78,6 +79,7 @@ class Engine:
         # own parent moves on.
         self.recorder = Recorder(
             [
+                RouteToVersion(self.route_table),  # first: the version an intent is queued for is its agent
                 QueueForDelivery(),
                 DirectHandoff(self.dispatcher, self.switches),
                 PushToCallback(targets),  # after the handoff: an intent a claim took is not pushed
@@ -93,6 +95,7 @@ class Engine:
         )
         answers = HumanAnswers(plans)
         self.kills = KillService(store, clock, self.recorder, self.switches)
+        self.routes = RouteService(store, clock, self.route_table)
         self.mesh = MeshService(store, clock, self.switches)
         self.intents = IntentService(store, clock, self.recorder, answers, self.kills)
         self.delivery = DeliveryService(
@@ -118,6 +121,7 @@ class Engine:
         """Start what runs beside the requests: the kill switches' follower and, unless told not to,
         the scheduler and the notifier's sender."""
         await self.switches.start()
+        await self.route_table.start()
         if scheduler:
             self.scheduler.start()
             self.notifier.start()
@@ -126,6 +130,7 @@ class Engine:
         await self.notifier.stop()
         await self.scheduler.stop()
         await self.kills.stop()
+        await self.route_table.stop()
         await self.switches.stop()
 
     @property

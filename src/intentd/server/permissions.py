@@ -92,6 +92,11 @@ PERMISSIONS: dict[tuple[str, str], Roles | None] = {
     ("POST", "/v1/mesh/kill"): ADMINS,
     ("POST", "/v1/mesh/resume"): ADMINS,
     ("GET", "/v1/mesh/kills"): READERS,
+    ("POST", "/v1/mesh/agents/{address_id:path}/drain"): ADMINS,
+    ("GET", "/v1/mesh/routes"): READERS,
+    ("GET", "/v1/mesh/routes/{address_id:path}"): READERS,
+    ("PUT", "/v1/mesh/routes/{address_id:path}"): ADMINS,
+    ("DELETE", "/v1/mesh/routes/{address_id:path}"): ADMINS,
     ("GET", "/v1/mesh/events"): READERS,
     # declared workflows
     ("POST", "/v1/scenarios/validate"): _roles(SUBMITTER),

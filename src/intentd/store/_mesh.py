@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from intentd.model import Intent, Micros
 
-from ._codec import intent_from_row
+from ._codec import dumps, intent_from_row, loads
 from ._txbase import TxBase
 
 MESH_KEY = "mesh"  # the hub key published after every change of a kill switch, on every replica
@@ -25,6 +25,17 @@ class KillRecord:
     reason: str | None
     actor: str
     killed_at: Micros
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """Where new intents to ``address`` (a base address) go: each version's share of ``weights``."""
+
+    namespace: str
+    address: str
+    weights: dict[str, int]  # version -> weight (a weight of 0: the version drains)
+    actor: str
+    updated_at: Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,28 @@ class MeshRows(TxBase):
 
     async def all_kills(self) -> list[KillRecord]:
         return [KillRecord(**dict(row)) for row in await self._rows("all_kills")]
+
+    async def upsert_route(self, route: RouteRecord) -> None:
+        await self._write(
+            "upsert_route",
+            namespace=route.namespace,
+            address=route.address,
+            weights=dumps(route.weights),
+            actor=route.actor,
+            updated_at=route.updated_at,
+        )
+        self.changes.add(MESH_KEY)
+
+    async def delete_route(self, namespace: str, address: str) -> bool:
+        deleted = await self._write("delete_route", namespace=namespace, address=address) == 1
+        self.changes.add(MESH_KEY)
+        return deleted
+
+    async def all_routes(self) -> list[RouteRecord]:
+        return [
+            RouteRecord(r["namespace"], r["address"], loads(r["weights"]), r["actor"], r["updated_at"])
+            for r in await self._rows("all_routes")
+        ]
 
     async def agent_addresses(self, namespace: str) -> list[str]:
         """Every address this namespace has sent work to or heard from."""

@@ -1,13 +1,13 @@
 """The Mesh on the wire (PROTOCOL.md §5, docs/mesh.md): AXP's ``client.mesh`` family — heartbeat,
 agents, kill, resume, events — with intentd's fleet fields (workers, open work, error rate), kill
-choices (what happens to new and in-flight work) and namespace-wide kills."""
+choices (what happens to new and in-flight work), namespace-wide kills and versioned routes."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from ._model import JSON, WireModel
 from .limits import Address, Reason
@@ -193,3 +193,52 @@ class MeshEvent(WireModel):
 class MeshEventList(WireModel):
     ok: bool = True
     events: list[MeshEvent]
+
+
+class RouteBody(BaseModel):
+    """``PUT /v1/mesh/routes/{address_id}``: new work for the address goes to its versions by weight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+        ],
+        Annotated[int, Strict(), Field(ge=0, le=10_000)],
+    ] = Field(min_length=1, max_length=20, description='version -> weight, e.g. {"v1": 90, "v2": 10}')
+
+
+class Route(WireModel):
+    address: str
+    weights: dict[str, int]
+    actor: str
+    updated_at: datetime
+
+
+class RouteVersion(WireModel):
+    """One version of a routed address: ``drained`` once it has weight 0 and no open work."""
+
+    version: str
+    address: str
+    weight: int
+    share: float = Field(description="its part of new work, 0 to 1")
+    open: int = Field(description="open intents pinned to it")
+    drained: bool
+
+
+class RouteAnswer(WireModel):
+    ok: bool = True
+    address: str
+    route: Route | None = None
+    versions: list[RouteVersion]
+
+
+class RouteList(WireModel):
+    ok: bool = True
+    routes: list[Route]
+
+
+class RouteRemoved(WireModel):
+    ok: bool = True
+    address: str
+    removed: bool

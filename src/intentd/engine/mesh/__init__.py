@@ -1,10 +1,12 @@
 """The Mesh (ARCHITECTURE.md §9, docs/mesh.md): the fleet registry and health (``registry``), the kill
-switch (``kills``, enforced through the in-memory ``switches`` on every delivery path)."""
+switch (``kills``, enforced through the in-memory ``switches`` on every delivery path) and versioned
+routing (``routes``)."""
 
-from intentd.store import KillRecord
+from intentd.store import KillRecord, RouteRecord
 
 from .kills import IN_FLIGHT, NEW_WORK, KillService, Resumed, Swept
 from .registry import ERROR_RATE_MIN_FINISHED, HEALTH_STATES, FleetAgent, MeshAgent, MeshService
+from .routes import ROUTES_KEY, Routes, RouteService, RouteState, RouteToVersion, VersionState, pick
 from .switches import NAMESPACE, SWITCHES_KEY, KillSwitches, covers
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "IN_FLIGHT",
     "NAMESPACE",
     "NEW_WORK",
+    "ROUTES_KEY",
     "SWITCHES_KEY",
     "FleetAgent",
     "KillRecord",
@@ -21,6 +24,13 @@ __all__ = [
     "MeshAgent",
     "MeshService",
     "Resumed",
+    "RouteRecord",
+    "RouteService",
+    "RouteState",
+    "RouteToVersion",
+    "Routes",
     "Swept",
+    "VersionState",
     "covers",
+    "pick",
 ]

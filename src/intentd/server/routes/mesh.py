@@ -5,7 +5,8 @@ The agent a heartbeat is for is the owner scope (``owner_agent`` query / ``x-own
 when given, else the API key's name as an address (``agent://<key name>``): the SDK sends neither,
 so its identity is its key, as in AXME. ``address_id`` is the address without ``agent://``, usable
 in the path, with or without ``@version``. ``POST /v1/mesh/kill`` and ``/v1/mesh/resume`` act on the
-whole namespace.
+whole namespace. ``/v1/mesh/routes/{address_id}`` routes new work for an address to its versions, and
+``POST /v1/mesh/agents/{address_id}@v1/drain`` gives one version no more.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from typing import Annotated
 from fastapi import Body, Path, Query
 
 from intentd.engine import Kill, Principal
-from intentd.engine.mesh import HEALTH_STATES, NAMESPACE, FleetAgent, KillRecord, MeshAgent, Swept
+from intentd.engine.mesh import (
+    HEALTH_STATES,
+    NAMESPACE,
+    FleetAgent,
+    KillRecord,
+    MeshAgent,
+    RouteRecord,
+    RouteState,
+    Swept,
+)
 from intentd.model import JSON, Intent, normalize_address, to_rfc3339
 from intentd.wire import (
     AgentHealth,
@@ -28,6 +38,10 @@ from intentd.wire import (
     MeshEventList,
     MeshHeartbeatBody,
     ResumeAnswer,
+    RouteAnswer,
+    RouteBody,
+    RouteList,
+    RouteRemoved,
 )
 
 from .._responses import FastJSONResponse, answer
@@ -110,6 +124,53 @@ async def kill_agent(
 )
 async def resume_agent(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     return await _resume(engine, caller, normalize_address(address_id, "address_id"))
+
+
+@router.post(
+    "/agents/{address_id:path}/drain",
+    summary="Give one version of an agent (…@v1) no new work; it finishes what it has",
+    response_model=RouteAnswer,
+)
+async def drain_version(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    state = await engine.routes.drain(caller, normalize_address(address_id, "address_id"))
+    return answer(_route_state(state))
+
+
+@router.get("/routes", summary="The versioned routes of the namespace", response_model=RouteList)
+async def list_routes(caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return answer({"ok": True, "routes": [_route(r) for r in engine.routes.list(caller)]})
+
+
+@router.get(
+    "/routes/{address_id:path}",
+    summary="An address's route and each version's open work (drained or not)",
+    response_model=RouteAnswer,
+)
+async def get_route(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    state = await engine.routes.state(caller, normalize_address(address_id, "address_id"))
+    return answer(_route_state(state))
+
+
+@router.put(
+    "/routes/{address_id:path}",
+    summary="Route new work for an address to its versions by weight (sticky by correlation id)",
+    response_model=RouteAnswer,
+)
+async def set_route(
+    address_id: AddressId, body: RouteBody, caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    state = await engine.routes.set(caller, normalize_address(address_id, "address_id"), body.weights)
+    return answer(_route_state(state))
+
+
+@router.delete(
+    "/routes/{address_id:path}",
+    summary="Remove a route: new work stays addressed as sent",
+    response_model=RouteRemoved,
+)
+async def remove_route(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    address = normalize_address(address_id, "address_id")
+    return answer({"ok": True, "address": address, "removed": await engine.routes.remove(caller, address)})
 
 
 @router.post("/kill", summary="Kill every agent of the namespace", response_model=KillAnswer)
@@ -244,3 +305,29 @@ def _kill_wire(kill: KillRecord) -> JSON:
 
 def _swept(swept: Swept) -> JSON:
     return {"canceled": swept.canceled, "held": swept.held, "reassigned": swept.reassigned}
+
+
+def _route(route: RouteRecord) -> JSON:
+    return {
+        "address": route.address,
+        "weights": route.weights,
+        "actor": route.actor,
+        "updated_at": to_rfc3339(route.updated_at),
+    }
+
+
+def _route_state(state: RouteState) -> JSON:
+    total = sum(v.weight for v in state.versions) or 1
+    versions = [
+        {
+            "version": v.version,
+            "address": v.address,
+            "weight": v.weight,
+            "share": v.weight / total,
+            "open": v.open,
+            "drained": v.drained,
+        }
+        for v in state.versions
+    ]
+    route = _route(state.route) if state.route is not None else None
+    return {"ok": True, "address": state.address, "route": route, "versions": versions}

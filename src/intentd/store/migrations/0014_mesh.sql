@@ -27,3 +27,15 @@ CREATE TABLE agent_workers (
     last_seen_at   BIGINT NOT NULL,
     PRIMARY KEY (namespace, address, worker_id)
 );
+
+-- Versioned routing (docs/mesh.md): new intents to ``address`` (a base address, without a version) go
+-- to its versions by ``weights`` (JSON: version -> weight), chosen by correlation id so a run never
+-- mixes versions. Held in memory by each process like the kill switches.
+CREATE TABLE agent_routes (
+    namespace   TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    weights     TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (namespace, address)
+);

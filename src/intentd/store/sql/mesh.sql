@@ -53,3 +53,15 @@ WHERE namespace = :namespace AND to_agent = :to_agent
   AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
 ORDER BY updated_at, intent_id
 LIMIT :limit;
+
+-- name: upsert_route
+INSERT INTO agent_routes (namespace, address, weights, actor, updated_at)
+VALUES (:namespace, :address, :weights, :actor, :updated_at)
+ON CONFLICT (namespace, address) DO UPDATE SET
+    weights = excluded.weights, actor = excluded.actor, updated_at = excluded.updated_at;
+
+-- name: delete_route
+DELETE FROM agent_routes WHERE namespace = :namespace AND address = :address;
+
+-- name: all_routes
+SELECT * FROM agent_routes ORDER BY namespace, address;
