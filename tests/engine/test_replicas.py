@@ -10,8 +10,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from intentd.engine import AgentSwitch, Claim, Engine, Kill, OpenStream, Principal, Pushed, SubmitIntent
-from intentd.model import AgentKilled, EventType, Status
+from intentd.engine import (
+    AgentSwitch,
+    Claim,
+    Complete,
+    Engine,
+    Kill,
+    OpenStream,
+    Principal,
+    Pushed,
+    SubmitIntent,
+)
+from intentd.model import AgentKilled, EventType, PolicyLimitReached, Status
 from intentd.store import Store, open_store
 from tests._support.engine import AGENT, US, FakeClock
 
@@ -184,3 +194,33 @@ async def test_a_kill_on_one_replica_reaches_a_stream_held_on_the_other(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_spend_cap_raced_by_two_replicas_counts_every_report_and_holds_on_both(
+    replicas: tuple[Engine, Engine], admin: Principal
+) -> None:
+    first, second = replicas
+    await first.policies.set(admin, AGENT, {"max_cost_per_day_usd": 5.0})
+    await second.policy_table.load()  # as its follower does on the NOTIFY
+    spec = SubmitIntent("demo.task", "c", AGENT, {})
+    for _ in range(INTENTS // 2):
+        await first.intents.submit(admin, spec)
+    work = await drain(first, admin, "w1")
+    held = [(await second.intents.submit(admin, spec))[0].intent_id for _ in range(2)]  # queued, not leased
+
+    async def complete(engine: Engine, intent_id: str) -> None:
+        intent = await engine.intents.get(admin, intent_id)
+        assert intent.lease is not None
+        usage = {"cost_usd": 0.25}
+        await engine.delivery.complete(admin, intent_id, Complete(intent.lease.token, {}, usage=usage))
+
+    # Every report lands on one of two replicas at once: none of the counter's updates is lost.
+    await asyncio.gather(*(complete(replicas[n % 2], i) for n, i in enumerate(work)))
+
+    used = (await first.policies.explain(admin, AGENT)).used["max_cost_per_day_usd"]
+    assert used == 0.25 * len(work) == 7.5
+    for engine in replicas:  # over the cap: nothing more is leased or admitted, on either replica
+        assert await engine.delivery.claim(admin, Claim(AGENT, "w2", wait_seconds=0)) == []
+        with pytest.raises(PolicyLimitReached):
+            await engine.intents.submit(admin, spec)
+    assert {(await first.intents.get(admin, i)).status for i in held} == {Status.SUBMITTED}

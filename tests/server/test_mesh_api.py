@@ -195,3 +195,72 @@ async def test_drain_and_bad_routes(api: AppClient) -> None:
         assert answer.status_code == 422 and field in answer.text, (body, answer.text)
     no_version = await api.post("/v1/mesh/agents/acme/prod/writer/drain")
     assert no_version.status_code == 422
+
+
+async def test_policies_over_http(api: AppClient) -> None:
+    put = await api.put(
+        "/v1/mesh/policies/acme/prod/writer",
+        json={
+            "policy": {"max_intents_per_hour": 1, "receive": {"deny": ["secret.*"]}},
+            "expected_generation": 0,
+        },
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["policy"]["generation"] == 1 and put.json()["policy"]["scope"] == WRITER
+    await api.put("/v1/mesh/policies/*", json={"policy": {"max_cost_per_day_usd": 50}})
+
+    assert (await _submit(api, WRITER)).status_code == 200
+    limited = await _submit(api, WRITER)
+    assert limited.status_code == 429
+    error = limited.json()["error"]
+    assert error["code"] == "policy_limit_reached" and error["details"]["rule"] == "max_intents_per_hour"
+    denied = await _submit(api, EDITOR, intent_type="secret.plan")  # EDITOR: no type rule, allowed
+    assert denied.status_code == 200
+    refused = await _submit(api, V2, intent_type="secret.plan")  # a version of WRITER: its rules apply
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "policy_denied"
+
+    effective = (await api.get("/v1/mesh/agents/acme/prod/writer/policy")).json()
+    rules = {r["rule"]: r for r in effective["rules"]}
+    assert rules["max_intents_per_hour"]["used"] == 1 and rules["max_intents_per_hour"]["scope"] == WRITER
+    assert rules["max_cost_per_day_usd"]["scope"] == "*" and effective["on_breach"] == "block"
+    stale = await api.put("/v1/mesh/policies/acme/prod/writer", json={"policy": {}, "expected_generation": 0})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_mesh_policy"
+    listed = (await api.get("/v1/mesh/policies")).json()["policies"]
+    assert sorted(p["scope"] for p in listed) == ["*", WRITER]
+    removed = await api.delete("/v1/mesh/policies/acme/prod/writer")
+    assert removed.json() == {"ok": True, "scope": WRITER, "removed": True}
+    assert (await _submit(api, WRITER)).status_code == 200
+
+
+async def test_bad_policies_are_refused_with_their_field(api: AppClient) -> None:
+    cases = [
+        ({"policy": {"max_concurrency": -1}}, "max_concurrency"),
+        ({"policy": {"max_concurrency": 1.5}}, "max_concurrency"),
+        ({"policy": {"max_cost_per_day_usd": "5"}}, "max_cost_per_day_usd"),
+        ({"policy": {"on_breach": "explode"}}, "on_breach"),
+        ({"policy": {"tools": {"allow": "search"}}}, "allow"),
+        ({"policy": {"receive": {"maybe": []}}}, "maybe"),
+        ({"policy": {"surprise": 1}}, "surprise"),
+        ({}, "policy"),
+    ]
+    for body, field in cases:
+        answer = await api.put("/v1/mesh/policies/acme/prod/writer", json=body)
+        assert answer.status_code == 422 and field in answer.text, (body, answer.text)
+    assert (await api.put("/v1/mesh/policies/not an address", json={"policy": {}})).status_code == 422
+
+
+async def test_a_dry_run_reports_without_enforcing(api: AppClient) -> None:
+    synthetic = [{"to_agent": WRITER, "intent_type": "draft.v1", "cost_usd": 2.0} for _ in range(4)]
+    answer = await api.post(
+        "/v1/mesh/dry-run",
+        json={"scope": "acme/prod/writer", "policy": {"max_cost_per_day_usd": 5}, "intents": synthetic},
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (report["allowed"], report["blocked"], report["saved_usd"]) == (3, 1, 2.0)
+    assert report["decisions"][0]["rule"] == "max_cost_per_day_usd" and report["scope"] == WRITER
+    assert (await api.get("/v1/mesh/policies")).json()["policies"] == []
+    recorded = await api.post("/v1/mesh/dry-run", json={"scope": "*", "policy": {"receive": {"deny": ["*"]}}})
+    assert recorded.status_code == 200 and recorded.json()["evaluated"] == 0
+    bad = await api.post("/v1/mesh/dry-run", json={"scope": "*", "policy": {}, "since": 5})
+    assert bad.status_code == 422 and "since" in bad.text

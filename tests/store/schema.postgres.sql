@@ -151,6 +151,12 @@ intents.step_key text
 link_uses.nonce text NOT NULL
 link_uses.task_id text NOT NULL
 link_uses.used_at bigint NOT NULL
+mesh_policies.namespace text NOT NULL
+mesh_policies.scope text NOT NULL
+mesh_policies.generation bigint NOT NULL
+mesh_policies.body text NOT NULL
+mesh_policies.actor text NOT NULL
+mesh_policies.updated_at bigint NOT NULL
 namespaces.name text NOT NULL
 namespaces.sandbox integer NOT NULL DEFAULT 0
 namespaces.created_at bigint NOT NULL
@@ -191,6 +197,14 @@ timers.intent_id text NOT NULL
 timers.kind text NOT NULL
 timers.due_at bigint NOT NULL
 timers.payload text NOT NULL
+usage_rollups.namespace text NOT NULL
+usage_rollups.scope text NOT NULL
+usage_rollups.subject text NOT NULL
+usage_rollups.bucket bigint NOT NULL
+usage_rollups.cost_usd double precision NOT NULL
+usage_rollups.tokens_in double precision NOT NULL
+usage_rollups.tokens_out double precision NOT NULL
+usage_rollups.intents bigint NOT NULL
 webhook_events.event_id text NOT NULL
 webhook_events.namespace text NOT NULL
 webhook_events.owner_agent text NOT NULL
@@ -234,12 +248,14 @@ inbox_threads PRIMARY KEY (thread_id)
 intent_events PRIMARY KEY (intent_id, seq)
 intents PRIMARY KEY (intent_id)
 link_uses PRIMARY KEY (nonce)
+mesh_policies PRIMARY KEY (namespace, scope)
 namespaces PRIMARY KEY (name)
 notifications PRIMARY KEY (notification_id)
 run_journal PRIMARY KEY (run_id, key)
 runtime_secrets PRIMARY KEY (name)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
+usage_rollups PRIMARY KEY (namespace, scope, subject, bucket)
 webhook_events PRIMARY KEY (event_id)
 webhook_subscriptions PRIMARY KEY (subscription_id)
 workflow_runs PRIMARY KEY (run_id)
@@ -275,6 +291,7 @@ CREATE INDEX intents_listing ON public.intents USING btree (namespace, created_a
 CREATE UNIQUE INDEX intents_pkey ON public.intents USING btree (intent_id);
 CREATE INDEX intents_tree ON public.intents USING btree (namespace, root_intent_id, created_at, intent_id);
 CREATE UNIQUE INDEX link_uses_pkey ON public.link_uses USING btree (nonce);
+CREATE UNIQUE INDEX mesh_policies_pkey ON public.mesh_policies USING btree (namespace, scope);
 CREATE UNIQUE INDEX namespaces_pkey ON public.namespaces USING btree (name);
 CREATE INDEX notifications_due ON public.notifications USING btree (due_at) WHERE (status = 'pending'::text);
 CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (notification_id);
@@ -285,6 +302,7 @@ CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btr
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE INDEX timers_intent ON public.timers USING btree (intent_id, kind);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
+CREATE UNIQUE INDEX usage_rollups_pkey ON public.usage_rollups USING btree (namespace, scope, subject, bucket);
 CREATE UNIQUE INDEX webhook_events_pkey ON public.webhook_events USING btree (event_id);
 CREATE INDEX webhook_subscriptions_owner ON public.webhook_subscriptions USING btree (namespace, owner_agent);
 CREATE UNIQUE INDEX webhook_subscriptions_pkey ON public.webhook_subscriptions USING btree (subscription_id);

@@ -234,6 +234,17 @@ CREATE TABLE link_uses (
     used_at   BIGINT NOT NULL
 );
 
+-- table mesh_policies
+CREATE TABLE mesh_policies (
+    namespace   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    generation  BIGINT NOT NULL,
+    body        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (namespace, scope)
+);
+
 -- table namespaces
 CREATE TABLE namespaces (
     name        TEXT PRIMARY KEY,
@@ -295,6 +306,19 @@ CREATE TABLE timers (
     kind       TEXT NOT NULL,
     due_at     BIGINT NOT NULL,
     payload    TEXT NOT NULL
+);
+
+-- table usage_rollups
+CREATE TABLE usage_rollups (
+    namespace   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    bucket      BIGINT NOT NULL,
+    cost_usd    DOUBLE PRECISION NOT NULL,
+    tokens_in   DOUBLE PRECISION NOT NULL,
+    tokens_out  DOUBLE PRECISION NOT NULL,
+    intents     BIGINT NOT NULL,
+    PRIMARY KEY (namespace, scope, subject, bucket)
 );
 
 -- table webhook_events

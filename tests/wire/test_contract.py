@@ -114,6 +114,18 @@ async def test_every_answer_is_what_the_wire_models_document(api: AppClient) -> 
     await _ok(api, "POST", f"/v1/mesh/agents/{WRITER.removeprefix('agent://')}@v1/drain", wire.RouteAnswer)
     await _ok(api, "GET", "/v1/mesh/routes", wire.RouteList)
     await _ok(api, "DELETE", routes, wire.RouteRemoved)
+    policy = {"max_cost_per_day_usd": 9, "tools": {"allow": ["search"]}, "on_breach": "pause"}
+    writer_id = WRITER.removeprefix("agent://")
+    await _ok(api, "PUT", f"/v1/mesh/policies/{writer_id}", wire.MeshPolicyAnswer, json={"policy": policy})
+    await _ok(
+        api, "PUT", "/v1/mesh/policies/*", wire.MeshPolicyAnswer, json={"policy": {"max_concurrency": 3}}
+    )
+    await _ok(api, "GET", "/v1/mesh/policies", wire.MeshPolicyList)
+    await _ok(api, "GET", f"/v1/mesh/agents/{writer_id}/policy", wire.EffectivePolicy)
+    dry = {"scope": "*", "policy": {"receive": {"deny": ["intent.*"]}}}
+    await _ok(api, "POST", "/v1/mesh/dry-run", wire.DryRunAnswer, json=dry)  # recorded: this test's intents
+    await _ok(api, "DELETE", f"/v1/mesh/policies/{writer_id}", wire.MeshPolicyRemoved)
+    await _ok(api, "DELETE", "/v1/mesh/policies/*", wire.MeshPolicyRemoved)
     await _ok(api, "GET", "/v1/namespaces/current", wire.NamespaceAnswer)
     scenario = {
         "scenario_id": "contract.check",
@@ -317,6 +329,19 @@ def _client_calls() -> list[tuple[_calls.Call[Any], type[pydantic.BaseModel]]]:
             wire.KillBody,
         ),
         (_calls.bind_agent(WRITER, delivery_mode="stream", lease_seconds=60), wire.BindingBody),
+        (_calls.set_route(WRITER, {"v1": 1}), wire.RouteBody),
+        (_calls.set_policy(WRITER, {"max_concurrency": 2, "tools": {"deny": ["x"]}}, 1), wire.MeshPolicyBody),
+        (
+            _calls.dry_run(
+                "*",
+                {"max_intents_per_hour": 1},
+                since=when,
+                until=None,
+                intents=[{"to_agent": WRITER, "intent_type": "a.b", "cost_usd": 0.5}],
+            ),
+            wire.DryRunBody,
+        ),
+        (_calls.progress("i", None, lease_token="t", usage=None, tool="search"), wire.ProgressBody),
     ]
 
 

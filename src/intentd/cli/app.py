@@ -5,7 +5,20 @@ from __future__ import annotations
 
 import typer
 
-from . import agents, audit, fleet, intents, keys, namespaces, scenarios, serve, tasks, webhooks, worker
+from . import (
+    agents,
+    audit,
+    fleet,
+    intents,
+    keys,
+    namespaces,
+    policy,
+    scenarios,
+    serve,
+    tasks,
+    webhooks,
+    worker,
+)
 from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, UrlOpt
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -34,5 +47,6 @@ app.add_typer(scenarios.app, name="scenarios")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(agents.app, name="agents")
 app.add_typer(fleet.mesh_app, name="mesh")
+app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")

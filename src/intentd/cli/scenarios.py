@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-import yaml
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -22,13 +21,12 @@ from rich.table import Table
 from intentd.client import Client, Intent, JournalEntry, RunTree, ScenarioApplied, ValidationFailed
 
 from ._client import EXIT_REFUSED, connect
+from ._files import read_object
 from ._options import JsonOpt, settings_of
 from ._output import console, emit_json, emit_json_line, errors, fail, status_text
 
 app = typer.Typer(help="Check and start AXP scenarios (ScenarioBundle files).", no_args_is_help=True)
 
-EXIT_BAD_FILE = 2  # as for a bad flag: nothing was sent
-YAML_SUFFIXES = {".yaml", ".yml"}
 FileArg = Annotated[Path, typer.Argument(help="a ScenarioBundle: .json, .yaml or .yml", show_default=False)]
 
 
@@ -75,44 +73,7 @@ def apply(
 def read_bundle(path: Path) -> dict[str, Any]:
     """The bundle in ``path`` as a JSON object; a file that cannot be read or parsed ends the command
     (exit 2) before anything is sent."""
-    if path.suffix.lower() not in YAML_SUFFIXES | {".json"}:
-        fail(f"{path}: a ScenarioBundle file ends in .json, .yaml or .yml", EXIT_BAD_FILE)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}", EXIT_BAD_FILE)
-    value = _parse_yaml(path, text) if path.suffix.lower() in YAML_SUFFIXES else _parse_json(path, text)
-    if not isinstance(value, dict):
-        fail(f"{path}: a ScenarioBundle is an object, not {type(value).__name__}", EXIT_BAD_FILE)
-    return _as_json(value)
-
-
-def _parse_json(path: Path, text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        fail(f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}", EXIT_BAD_FILE)
-
-
-def _parse_yaml(path: Path, text: str) -> Any:
-    try:
-        return yaml.safe_load(text)  # safe: a scenario file is data and must not build Python objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""  # the mark counts from 0
-        problem = getattr(exc, "problem", None) or exc
-        fail(f"{path}{where}: not valid YAML: {problem}", EXIT_BAD_FILE)
-
-
-def _as_json(bundle: dict[str, Any]) -> dict[str, Any]:
-    # YAML gives datetimes for unquoted times (deadline_at) and may give keys that are not text; a
-    # round trip through orjson writes the first as RFC 3339 and the second as text, so the SDK can
-    # send the bundle as JSON.
-    try:
-        value: dict[str, Any] = orjson.loads(orjson.dumps(bundle, option=orjson.OPT_NON_STR_KEYS))
-    except orjson.JSONEncodeError as exc:
-        fail(f"the bundle cannot be sent as JSON: {exc}", EXIT_BAD_FILE)
-    return value
+    return read_object(path, "a ScenarioBundle")
 
 
 # --- the server's refusal ---------------------------------------------------------------------------

@@ -50,6 +50,8 @@ from ._types import (
     ChildSpec,
     Completion,
     Delivery,
+    DryRunAnswer,
+    EffectivePolicy,
     Event,
     FeedItem,
     Health,
@@ -61,6 +63,8 @@ from ._types import (
     KillSwitch,
     MeshAgent,
     MeshEvent,
+    MeshPolicy,
+    MeshPolicyRemoved,
     OnSwitch,
     RecordAnswer,
     ResumeAnswer,
@@ -523,9 +527,13 @@ class AsyncClient(BaseClient):
         *,
         lease_token: str | None = None,
         usage: Mapping[str, float] | None = None,
+        tool: str | None = None,
     ) -> Intent:
-        """Record progress (and usage) as an ``intent.progress`` event."""
-        return await self._send(_calls.progress(intent_id, message, lease_token=lease_token, usage=usage))
+        """Record progress (and usage, and a ``tool`` call) as an ``intent.progress`` event. A tool
+        the agent's Mesh policy does not allow is refused: ``Forbidden`` (``policy_denied``)."""
+        return await self._send(
+            _calls.progress(intent_id, message, lease_token=lease_token, usage=usage, tool=tool)
+        )
 
     # --- a run's journal (durable delegation) --------------------------------------------------
 
@@ -735,6 +743,49 @@ class AsyncClient(BaseClient):
         """Give one version (``agent://acme/prod/writer@v1``) weight 0 in its route: no new work, it
         finishes what it has; :meth:`route` says when it has drained."""
         return await self._send(_calls.drain(address))
+
+    async def set_policy(
+        self, scope: str, policy: Mapping[str, Any], *, expected_generation: int | None = None
+    ) -> MeshPolicy:
+        """Set the Mesh policy of ``scope`` (``"*"``: the namespace; or an address, with ``@version``
+        for one version), replacing the one there (docs/mesh.md, "Policies"). ``policy`` takes
+        ``max_cost_per_day_usd``, ``max_cost_per_tree_usd``, ``max_intents_per_hour``,
+        ``max_concurrency``, ``receive``/``send``/``tools`` (``{"allow": [...], "deny": [...]}``
+        patterns) and ``on_breach`` (``block`` or ``pause``). With ``expected_generation`` (0: none
+        yet) only if it is still that generation: ``Conflict`` (``stale_mesh_policy``) otherwise.
+        Admin keys only.
+
+            await client.set_policy("agent://acme/prod/writer", {"max_cost_per_day_usd": 20})
+        """
+        return await self._send(_calls.set_policy(scope, policy, expected_generation))
+
+    async def policies(self) -> list[MeshPolicy]:
+        """The Mesh policies of the key's namespace."""
+        return await self._send(_calls.list_policies())
+
+    async def remove_policy(self, scope: str) -> MeshPolicyRemoved:
+        return await self._send(_calls.remove_policy(scope))
+
+    async def agent_policy(self, address: str) -> EffectivePolicy:
+        """The policy that applies to an agent: each rule, the policy it comes from, and what its
+        limit's scope has used (this UTC day's spend, this hour's intents, open leases)."""
+        return await self._send(_calls.agent_policy(address))
+
+    async def dry_run(
+        self,
+        scope: str,
+        policy: Mapping[str, Any],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        intents: Sequence[Mapping[str, Any]] | None = None,
+    ) -> DryRunAnswer:
+        """What ``policy``, set on ``scope``, would have done to the intents created between
+        ``since`` and ``until`` (default: the last 24 hours), or to ``intents`` (synthetic:
+        ``to_agent``, ``intent_type``, and optionally ``from_agent``, ``at``, ``cost_usd``, ``tree``):
+        how many it would have allowed, denied, blocked or paused and what it would have saved.
+        Enforces nothing."""
+        return await self._send(_calls.dry_run(scope, policy, since=since, until=until, intents=intents))
 
     async def kill_switches(self) -> list[KillSwitch]:
         """The kill switches in force in the key's namespace."""

@@ -22,6 +22,9 @@ from intentd.wire import (
     ControlsBody,
     CreateIntent,
     DecisionBody,
+    DryRunAnswer,
+    DryRunBody,
+    EffectivePolicy,
     FailBody,
     HeartbeatBody,
     HumanTask,
@@ -31,7 +34,11 @@ from intentd.wire import (
     LeaseAnswer,
     LeaseBody,
     MeshHeartbeatBody,
+    MeshPolicy,
+    MeshPolicyBody,
+    MeshPolicyRemoved,
     PolicyBody,
+    PolicySpec,
     ProgressBody,
     RecordAnswer,
     RecordBody,
@@ -41,6 +48,7 @@ from intentd.wire import (
     RouteBody,
     RouteRemoved,
     SpawnBody,
+    SyntheticIntent,
     TaskAnswer,
     TaskAnswerResponse,
     TaskList,
@@ -408,10 +416,19 @@ def ask_human(intent_id: str, lease_token: str, key: str, human_task: Mapping[st
 
 
 def progress(
-    intent_id: str, message: str | None, *, lease_token: str | None, usage: Mapping[str, float] | None
+    intent_id: str,
+    message: str | None,
+    *,
+    lease_token: str | None,
+    usage: Mapping[str, float] | None,
+    tool: str | None = None,
 ) -> Call[Intent]:
     body = request_body(
-        ProgressBody, message=message, lease_token=lease_token, usage=dict(usage) if usage else None
+        ProgressBody,
+        message=message,
+        lease_token=lease_token,
+        usage=dict(usage) if usage else None,
+        tool=tool,
     )
     return Call("POST", intent_path(intent_id, "/progress"), _intent, json=body)
 
@@ -657,6 +674,62 @@ def drain(address: str) -> Call[RouteAnswer]:
     return Call(
         "POST", f"/v1/mesh/agents/{_address_id(address)}/drain", RouteAnswer.from_wire, retry_safe=True
     )
+
+
+def _policy_path(scope: str) -> str:
+    return f"/v1/mesh/policies/{'*' if scope == '*' else _address_id(scope)}"
+
+
+def set_policy(scope: str, policy: Mapping[str, Any], expected_generation: int | None) -> Call[MeshPolicy]:
+    # Setting the same policy again only moves its generation on (a retry without
+    # expected_generation); with it, a retried set after a lost answer gets 409: read it again.
+    body = request_body(
+        MeshPolicyBody, policy=request_body(PolicySpec, **policy), expected_generation=expected_generation
+    )
+    return Call(
+        "PUT",
+        _policy_path(scope),
+        lambda b: MeshPolicy.from_wire(b["policy"]),
+        json=body,
+        retry_safe=expected_generation is None,
+    )
+
+
+def list_policies() -> Call[list[MeshPolicy]]:
+    return Call(
+        "GET",
+        "/v1/mesh/policies",
+        lambda b: [MeshPolicy.from_wire(p) for p in b["policies"]],
+        retry_safe=True,
+    )
+
+
+def remove_policy(scope: str) -> Call[MeshPolicyRemoved]:
+    return Call("DELETE", _policy_path(scope), MeshPolicyRemoved.from_wire, retry_safe=True)
+
+
+def agent_policy(address: str) -> Call[EffectivePolicy]:
+    path = f"/v1/mesh/agents/{_address_id(address)}/policy"
+    return Call("GET", path, EffectivePolicy.from_wire, retry_safe=True)
+
+
+def dry_run(
+    scope: str,
+    policy: Mapping[str, Any],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    intents: Sequence[Mapping[str, Any]] | None,
+) -> Call[DryRunAnswer]:
+    body = request_body(
+        DryRunBody,
+        scope=scope,
+        policy=request_body(PolicySpec, **policy),
+        since=since,
+        until=until,
+        intents=[request_body(SyntheticIntent, **i) for i in intents] if intents is not None else None,
+    )
+    return Call("POST", "/v1/mesh/dry-run", DryRunAnswer.from_wire, json=body, retry_safe=True)  # reads only
 
 
 def list_kills() -> Call[list[KillSwitch]]:

@@ -29,7 +29,7 @@ from .dispatch import Dispatcher, Waiter
 from .humans.answers import ask
 from .inputs import Claim, Complete, Fail, Principal, SubmitIntent, Wait
 from .intents import load, submit_in
-from .mesh import KillSwitches, MeshService
+from .mesh import DeliveryGate, MeshService
 from .recorder import Recorder
 
 Clock = Callable[[], Micros]
@@ -50,14 +50,14 @@ class DeliveryService:
         clock: Clock,
         recorder: Recorder,
         dispatcher: Dispatcher,
-        switches: KillSwitches,
+        gate: DeliveryGate,
         mesh: MeshService,
     ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
         self._dispatcher = dispatcher
-        self._switches = switches
+        self._gate = gate
         self._mesh = mesh
 
     async def claim(self, principal: Principal, req: Claim) -> list[Intent]:
@@ -77,7 +77,7 @@ class DeliveryService:
         ):
             while not waiter.leased:
                 # A killed agent is leased nothing: the claim waits (resume wakes it).
-                if not self._switches.killed(ns, req.agent) and await self._has_work(ns, req.agent):
+                if not self._gate.killed(ns, req.agent) and await self._has_work(ns, req.agent):
                     waiter.leased += await self._store.write(lambda tx: self._lease(tx, waiter))
                     if waiter.leased:
                         break
@@ -95,9 +95,9 @@ class DeliveryService:
     async def _lease(self, tx: Tx, waiter: Waiter) -> list[Intent]:
         now, req = self._clock(), waiter.claim
         leased: list[Intent] = []
-        if self._switches.killed(waiter.namespace, req.agent):
-            return leased  # killed while the claim read
         for intent in await tx.claimable_intents(waiter.namespace, req.agent, waiter.room):
+            if await self._gate.holds(tx, intent, now):
+                break  # killed while the claim read, or a policy holds it back: it stays queued
             change = Change(intent)
             change.lease(req.worker, req.lease_seconds, now)
             leased.append(await self._recorder.record(tx, change))
@@ -254,8 +254,10 @@ class DeliveryService:
         token: str | None,
         message: str | None,
         usage: dict[str, float] | None,
+        tool: str | None = None,
     ) -> Intent:
-        """Record progress (and usage) as an event; the status does not change."""
+        """Record progress (and usage, and a tool call) as an event; the status does not change. A
+        tool the agent's policy does not allow is refused (403 ``policy_denied``) and not recorded."""
 
         async def unit(tx: Tx) -> Intent:
             intent = await load(tx, principal, intent_id, for_update=True)
@@ -263,6 +265,9 @@ class DeliveryService:
             if token is not None:
                 check_lease(intent, token)
             details: dict[str, object] = {"message": message}
+            if tool is not None:
+                self._gate.policies.check_tool(intent.namespace, intent.to_agent, tool)
+                details["tool"] = tool
             if usage:
                 details["usage"] = usage
             change = Change(intent)

@@ -28,7 +28,21 @@ from .humans.notices import Announcer
 from .inbox import InboxService
 from .intents import IntentService
 from .keys import CACHE_SECONDS, KeyService
-from .mesh import KillService, KillSwitches, MeshService, Routes, RouteService, RouteToVersion
+from .mesh import (
+    DeliveryGate,
+    KillService,
+    KillSwitches,
+    MeshService,
+    Policies,
+    PolicyAdmission,
+    PolicyGate,
+    PolicyService,
+    ReleaseHeldWork,
+    Routes,
+    RouteService,
+    RouteToVersion,
+    UsageRollup,
+)
 from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
@@ -69,6 +83,9 @@ class Engine:
         # The kill switches, in memory: every delivery path checks them before it leases (mesh/).
         self.switches = KillSwitches(store)
         self.route_table = Routes(store)  # versioned routing, in memory too
+        self.policy_table = Policies(store)  # Mesh policies, in memory too
+        # Asked by every delivery path before it leases: a kill, a policy's limit.
+        gate = DeliveryGate(self.switches, PolicyGate(self.policy_table))
         plans = Plans()  # declared runs' plans, read once per process
         self.human_tasks = HumanTasks(Announcer(self.notifier))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
@@ -80,8 +97,9 @@ class Engine:
         self.recorder = Recorder(
             [
                 RouteToVersion(self.route_table),  # first: the version an intent is queued for is its agent
+                PolicyAdmission(self.policy_table),  # before queueing: it may refuse or park the intent
                 QueueForDelivery(),
-                DirectHandoff(self.dispatcher, self.switches),
+                DirectHandoff(self.dispatcher, gate),
                 PushToCallback(targets),  # after the handoff: an intent a claim took is not pushed
                 ReplyToSender(),
                 InboxThreadChanges(),  # after the handoff: it may add the change's last event
@@ -89,6 +107,8 @@ class Engine:
                 JoinParent(plans),
                 *timer_kinds,
                 FreeStreamPlace(held_streams),  # it sees how the change left the lease
+                ReleaseHeldWork(self.policy_table, self.dispatcher),  # so does it
+                UsageRollup(),  # it sees every event the others added, with the usage they report
                 PublishLifecycle(targets),  # it sees every event the others added
                 AuditTrail(),  # last: it records every event the effects before it added
             ]
@@ -96,18 +116,17 @@ class Engine:
         answers = HumanAnswers(plans)
         self.kills = KillService(store, clock, self.recorder, self.switches)
         self.routes = RouteService(store, clock, self.route_table)
+        self.policies = PolicyService(store, clock, self.policy_table)
         self.mesh = MeshService(store, clock, self.switches)
         self.intents = IntentService(store, clock, self.recorder, answers, self.kills)
-        self.delivery = DeliveryService(
-            store, clock, self.recorder, self.dispatcher, self.switches, self.mesh
-        )
+        self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher, gate, self.mesh)
         # Webhook subscriptions and http push, sent by the notifier's sender (engine/webhooks).
         self.webhooks = WebhookService(store, clock, webhooks, targets)
-        self.notifier.register(PushChannel(store, clock, self.recorder, webhooks, self.switches))
+        self.notifier.register(PushChannel(store, clock, self.recorder, webhooks, gate))
         self.notifier.register(SubscriptionChannel(store, clock, webhooks))
         self.bindings = BindingService(store, clock, self.recorder, self.webhooks)  # AXP delivery bindings
         self.streams = StreamService(
-            store, clock, self.recorder, self.dispatcher, held_streams, self.switches, self.mesh
+            store, clock, self.recorder, self.dispatcher, held_streams, gate, self.mesh
         )
         self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds, self.kills)
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
@@ -122,6 +141,7 @@ class Engine:
         the scheduler and the notifier's sender."""
         await self.switches.start()
         await self.route_table.start()
+        await self.policy_table.start()
         if scheduler:
             self.scheduler.start()
             self.notifier.start()
@@ -131,6 +151,7 @@ class Engine:
         await self.scheduler.stop()
         await self.kills.stop()
         await self.route_table.stop()
+        await self.policy_table.stop()
         await self.switches.stop()
 
     @property

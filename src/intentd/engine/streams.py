@@ -42,7 +42,7 @@ from ._change import Change
 from .access import act_for
 from .dispatch import Dispatcher
 from .inputs import OpenStream, Principal
-from .mesh import SWITCHES_KEY, KillSwitches, MeshService
+from .mesh import SWITCHES_KEY, DeliveryGate, KillSwitches, MeshService
 from .recorder import Recorder
 
 Clock = Callable[[], Micros]
@@ -176,7 +176,7 @@ class StreamService:
         recorder: Recorder,
         dispatcher: Dispatcher,
         held: HeldStreams,
-        switches: KillSwitches,
+        gate: DeliveryGate,
         mesh: MeshService,
     ) -> None:
         self._store = store
@@ -184,7 +184,7 @@ class StreamService:
         self._recorder = recorder
         self._dispatcher = dispatcher
         self._held = held
-        self._switches = switches
+        self._gate = gate
         self._mesh = mesh
 
     def deliveries(self, principal: Principal, req: OpenStream) -> AsyncIterator[list[Sent]]:
@@ -214,7 +214,7 @@ class StreamService:
                         yield resumed
                     while not wake.closed and (left := _left(until)) > 0:
                         stream.behind = stream.behind or wake.changed_elsewhere()
-                        batch = stream.switched(self._switches) + stream.take_ready()
+                        batch = stream.switched(self._gate.switches) + stream.take_ready()
                         if not batch and stream.behind:
                             batch = await self._lease_queued(stream)
                         if batch:
@@ -234,7 +234,7 @@ class StreamService:
                 return []  # still behind: read again when a place frees
         stream.behind = False  # from here on, what is queued is offered to it or marks it again
         ns = stream.namespace
-        agents = tuple(a for a in stream.req.agents if not self._switches.killed(ns, a))
+        agents = tuple(a for a in stream.req.agents if not self._gate.killed(ns, a))
         waiting = await self._store.read(lambda tx: _agents_with_work(tx, ns, agents))
         if not waiting:
             return []
@@ -250,10 +250,11 @@ class StreamService:
             room = stream.room
             if room <= 0:
                 return True
-            if self._switches.killed(stream.namespace, agent):
-                continue  # killed while the stream read
             queued = await tx.claimable_intents(stream.namespace, agent, room)
             for intent in queued:
+                if await self._gate.holds(tx, intent, now):
+                    stream.behind = True  # held back (killed meanwhile, a policy): read again later
+                    break
                 change = Change(intent)
                 stream.reserve()
                 leased = change.lease(stream.worker, stream.lease_seconds, now)

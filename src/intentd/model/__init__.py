@@ -1,5 +1,6 @@
 """Pure domain: statuses, transitions, intents, events, errors. No I/O, imports nothing of intentd."""
 
+from . import _policy as policy
 from ._address import ADDRESS_PATTERN, base_address, normalize_address
 from ._errors import (
     AgentKilled,
@@ -34,9 +35,12 @@ from ._errors import (
     OutboxDeliveryNotFound,
     OwnerMismatch,
     PayloadTooLarge,
+    PolicyDenied,
+    PolicyLimitReached,
     RateLimited,
     RoleNotAllowed,
     StaleLease,
+    StaleMeshPolicy,
     StalePolicyGeneration,
     SubscriptionNotFound,
     TaskClosed,
@@ -80,6 +84,9 @@ __all__ = [
     "TERMINAL_EVENT",
     "TRANSITIONS",
     "AgentKilled",
+    "PolicyDenied",
+    "PolicyLimitReached",
+    "StaleMeshPolicy",
     "AgentNotAllowed",
     "AgentNotFound",
     "ApiKeyExpired",
@@ -132,6 +139,7 @@ __all__ = [
     "new_id",
     "base_address",
     "normalize_address",
+    "policy",
     "now_us",
     "rebuild",
     "to_micros",

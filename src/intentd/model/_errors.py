@@ -15,6 +15,8 @@
     ├── Forbidden                     403 forbidden
     │   ├── RoleNotAllowed            403 role_not_allowed
     │   ├── AgentNotAllowed           403 agent_not_allowed
+    │   ├── AgentKilled               403 agent_killed
+    │   ├── PolicyDenied              403 policy_denied
     │   ├── NotAssignee               403 not_assignee
     │   └── LinkInvalid               403 link_invalid
     ├── NotFound                      404 not_found
@@ -35,6 +37,7 @@
     │   ├── IdempotencyConflict       409 idempotency_key_reused
     │   ├── StaleLease                409 stale_lease
     │   ├── StalePolicyGeneration     409 stale_policy_generation
+    │   ├── StaleMeshPolicy           409 stale_mesh_policy
     │   ├── IntentNotWaiting          409 intent_not_waiting
     │   ├── ApprovalDecided           409 approval_decided
     │   ├── MessageNotDeletable       409 message_not_deletable
@@ -42,7 +45,8 @@
     │   ├── TaskClosed                409 task_closed
     │   └── LinkUsed                  409 link_used
     ├── RateLimited                   429 rate_limited (retryable; Retry-After)
-    │   └── TooManyStreams            429 too_many_streams (retryable)
+    │   ├── TooManyStreams            429 too_many_streams (retryable)
+    │   └── PolicyLimitReached        429 policy_limit_reached (not retried: the limit holds)
     └── Unavailable                   503 unavailable (retryable)
 
 Every wire code the server sends is one class here (a test holds the server's code to that), with the
@@ -187,6 +191,13 @@ class AgentKilled(Forbidden):
     code = "agent_killed"
 
 
+class PolicyDenied(Forbidden):
+    """A Mesh policy does not allow this (an intent type the agent may not receive or send, a tool it
+    may not call); ``details`` name the policy and the rule."""
+
+    code = "policy_denied"
+
+
 class NotFound(IntentdError):
     """Not found."""
 
@@ -281,6 +292,12 @@ class StalePolicyGeneration(Conflict):
     code = "stale_policy_generation"
 
 
+class StaleMeshPolicy(Conflict):
+    """expected_generation does not match the Mesh policy's generation: it changed since it was read."""
+
+    code = "stale_mesh_policy"
+
+
 class IntentNotWaiting(Conflict):
     """The intent is not WAITING: there is no pending approval to decide."""
 
@@ -339,6 +356,15 @@ class RateLimited(IntentdError):
     code = "rate_limited"
     http_status = 429
     retryable = True
+
+
+class PolicyLimitReached(RateLimited):
+    """A Mesh policy's limit is reached (spend per day or per run, intents per hour); ``details``
+    name the policy, the limit and what was used. Not retried: the limit holds until its window
+    turns over or the policy changes."""
+
+    code = "policy_limit_reached"
+    retryable = False
 
 
 class TooManyStreams(RateLimited):

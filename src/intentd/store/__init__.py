@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._audit import GENESIS, AuditEntry, AuditQuery, AuditRecord, details_hash, record_hash
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
-from ._mesh import MESH_KEY, KillRecord, OpenWork, RouteRecord, WorkerSeen
+from ._mesh import MESH_KEY, KillRecord, OpenWork, PolicyRecord, RouteRecord, Usage, UsageKey, WorkerSeen
 from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
 from ._webhooks import OutboxDelivery, WebhookEvent, WebhookSubscription
@@ -17,6 +17,9 @@ __all__ = [
     "MESH_KEY",
     "KillRecord",
     "OpenWork",
+    "PolicyRecord",
+    "Usage",
+    "UsageKey",
     "RouteRecord",
     "WorkerSeen",
     "SCHEDULER_KEY",

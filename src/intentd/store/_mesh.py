@@ -3,12 +3,14 @@ and the open work of each agent (what a kill sweeps, what the fleet view counts)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from typing import Any
 
 from intentd.model import Intent, Micros
 
 from ._codec import dumps, intent_from_row, loads
-from ._txbase import TxBase
+from ._sql import Query
+from ._txbase import Executor, TxBase
 
 MESH_KEY = "mesh"  # the hub key published after every change of a kill switch, on every replica
 
@@ -39,6 +41,36 @@ class RouteRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """A Mesh policy as stored: ``scope`` is ``*`` (the namespace) or an address; ``body`` its JSON."""
+
+    namespace: str
+    scope: str
+    generation: int
+    body: dict[str, Any]
+    actor: str
+    updated_at: Micros
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Usage added to one rollup counter (or read from several)."""
+
+    cost_usd: float = 0.0
+    tokens_in: float = 0.0
+    tokens_out: float = 0.0
+    intents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageKey:
+    namespace: str
+    scope: str  # agent | namespace | tree
+    subject: str  # an address, "" (the namespace) or a root intent id
+    bucket: int  # the UTC hour; 0 for a tree
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSeen:
     namespace: str
     address: str
@@ -59,6 +91,10 @@ class OpenWork:
 
 
 class MeshRows(TxBase):
+    def __init__(self, executor: Executor, queries: dict[str, Query]) -> None:
+        super().__init__(executor, queries)
+        self._usage: dict[UsageKey, Usage] = {}
+
     async def upsert_kill(self, kill: KillRecord) -> None:
         await self._write(
             "upsert_kill",
@@ -103,6 +139,107 @@ class MeshRows(TxBase):
             for r in await self._rows("all_routes")
         ]
 
+    async def save_policy(self, policy: PolicyRecord, expected: int | None) -> bool:
+        """Write ``policy`` (its generation already moved on); with ``expected``, only if the stored one
+        is still at that generation. False: it was not (another writer came first)."""
+        values = {
+            "namespace": policy.namespace,
+            "scope": policy.scope,
+            "generation": policy.generation,
+            "body": dumps(policy.body),
+            "actor": policy.actor,
+            "updated_at": policy.updated_at,
+        }
+        self.changes.add(MESH_KEY)
+        if expected is None:
+            return await self._write("insert_policy", **values) == 1
+        return await self._write("update_policy", **values, expected=expected) == 1
+
+    async def get_policy(self, namespace: str, scope: str) -> PolicyRecord | None:
+        row = await self._one("get_policy", namespace=namespace, scope=scope)
+        return _policy(row) if row else None
+
+    async def delete_policy(self, namespace: str, scope: str) -> bool:
+        self.changes.add(MESH_KEY)
+        return await self._write("delete_policy", namespace=namespace, scope=scope) == 1
+
+    async def all_policies(self) -> list[PolicyRecord]:
+        return [_policy(r) for r in await self._rows("all_policies")]
+
+    async def lock_policy(self, namespace: str, scope: str) -> None:
+        """Hold the policy's row to the end of the transaction (PostgreSQL), so leases counted
+        against its concurrency limit on two replicas happen one after the other."""
+        await self._rows("lock_policy", namespace=namespace, scope=scope)
+
+    def queue_usage(self, key: UsageKey, usage: Usage) -> None:
+        """Add ``usage`` to a rollup counter at the end of the transaction (:meth:`_flush_usage`)."""
+        self.writes += 1
+        prior = self._usage.get(key)
+        if prior is not None:
+            usage = Usage(
+                prior.cost_usd + usage.cost_usd,
+                prior.tokens_in + usage.tokens_in,
+                prior.tokens_out + usage.tokens_out,
+                prior.intents + usage.intents,
+            )
+        self._usage[key] = usage
+
+    async def _flush_usage(self) -> None:
+        """Add the queued usage, counter by counter in key order: concurrent writers take the
+        counters' row locks in one order, so they never deadlock on them."""
+        if not self._usage:
+            return
+        queued, self._usage = sorted(self._usage.items(), key=lambda kv: astuple(kv[0])), {}
+        rows = [
+            {
+                "namespace": k.namespace,
+                "scope": k.scope,
+                "subject": k.subject,
+                "bucket": k.bucket,
+                "cost_usd": u.cost_usd,
+                "tokens_in": u.tokens_in,
+                "tokens_out": u.tokens_out,
+                "intents": u.intents,
+            }
+            for k, u in queued
+        ]
+        await self._ex.executemany(self._q["add_usage"], rows)
+
+    async def usage(self, namespace: str, scope: str, subject: str, first: int, last: int) -> Usage:
+        """The usage of one subject summed over buckets ``first``..``last``."""
+        row = await self._one(
+            "usage_between", namespace=namespace, scope=scope, subject=subject, first=first, last=last
+        )
+        return _usage(row)
+
+    async def usage_by_subject(self, namespace: str, scope: str, first: int, last: int) -> dict[str, Usage]:
+        rows = await self._rows("usage_by_subject", namespace=namespace, scope=scope, first=first, last=last)
+        return {r["subject"]: _usage(r) for r in rows}
+
+    async def leased_count(self, namespace: str, address: str | None, *, versions: bool) -> int:
+        """Leased intents of ``address`` (and of its versions), or of the namespace (None)."""
+        if address is None:
+            row = await self._one("leased_count_namespace", namespace=namespace)
+        else:
+            prefix = address + "@"  # every version of it (a substring, whatever the collation)
+            row = await self._one(
+                "leased_count",
+                namespace=namespace,
+                address=address,
+                versions=int(versions),
+                prefix=prefix,
+                prefix_length=len(prefix),
+            )
+        return int(row["n"]) if row else 0
+
+    async def intents_created_between(
+        self, namespace: str, since: Micros, until: Micros, limit: int
+    ) -> list[Intent]:
+        rows = await self._rows(
+            "intents_created_between", namespace=namespace, since=since, until=until, limit=limit
+        )
+        return [intent_from_row(r) for r in rows]
+
     async def agent_addresses(self, namespace: str) -> list[str]:
         """Every address this namespace has sent work to or heard from."""
         return [row["address"] for row in await self._rows("agent_addresses", namespace=namespace)]
@@ -137,3 +274,25 @@ class MeshRows(TxBase):
     async def oldest_open_of_agent(self, namespace: str, address: str, limit: int) -> list[Intent]:
         rows = await self._rows("oldest_open_of_agent", namespace=namespace, to_agent=address, limit=limit)
         return [intent_from_row(r) for r in rows]
+
+
+def _policy(row: Any) -> PolicyRecord:
+    return PolicyRecord(
+        row["namespace"],
+        row["scope"],
+        int(row["generation"]),
+        loads(row["body"]),
+        row["actor"],
+        row["updated_at"],
+    )
+
+
+def _usage(row: Any) -> Usage:
+    if row is None:
+        return Usage()
+    return Usage(
+        float(row["cost_usd"] or 0),
+        float(row["tokens_in"] or 0),
+        float(row["tokens_out"] or 0),
+        int(row["intents"] or 0),
+    )

@@ -187,10 +187,11 @@ class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, MeshRows, TxBase):
 
     async def flush(self) -> None:
         """Write what units queued for the end of the transaction: agents' feed entries, then
-        inbox changes, then audit records (their chain heads are the last locks taken). Every
-        transaction takes these counters in this one order."""
+        inbox changes, then usage counters, then audit records (their chain heads are the last locks
+        taken). Every transaction takes these counters in this one order."""
         await self._flush_feed()
         await self._flush_inbox_changes()
+        await self._flush_usage()
         await self._flush_audit()
 
     async def _flush_feed(self) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from ._model import JSON, WireModel
-from .limits import Address, Reason
+from .limits import Address, Id, IntentType, Reason, Time
 
 Health = Literal["healthy", "degraded", "unreachable", "killed", "unknown"]
 NewWork = Literal["refuse", "hold"]
@@ -242,3 +242,149 @@ class RouteRemoved(WireModel):
     ok: bool = True
     address: str
     removed: bool
+
+
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
+
+
+class PatternsSpec(BaseModel):
+    """``allow``: only what matches one (empty: anything); ``deny``: never what matches. Shell-style
+    patterns: ``billing.*``, ``*.refund.v?``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[Pattern] = Field(default_factory=list, max_length=100)
+    deny: list[Pattern] = Field(default_factory=list, max_length=100)
+
+
+Limit = Annotated[float, Strict(), Field(ge=0, le=1e12, allow_inf_nan=False)]
+CountLimit = Annotated[int, Strict(), Field(ge=0, le=1_000_000_000)]
+
+
+class PolicySpec(BaseModel):
+    """A Mesh policy (docs/mesh.md, "Policies"). On the namespace (``*``) its limits count the
+    namespace; on an address, that agent (without a version: every version of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_cost_per_day_usd: Limit | None = Field(None, description="reported cost_usd per UTC day")
+    max_cost_per_tree_usd: Limit | None = Field(None, description="cost_usd of one intent tree (a run)")
+    max_intents_per_hour: CountLimit | None = Field(None, description="intents admitted per UTC hour")
+    max_concurrency: CountLimit | None = Field(None, description="leases open at once")
+    receive: PatternsSpec | None = Field(None, description="intent types it may be sent")
+    send: PatternsSpec | None = Field(None, description="intent types it may send")
+    tools: PatternsSpec | None = Field(None, description="tools it may call")
+    on_breach: Literal["block", "pause"] | None = Field(
+        None, description="block: 429 (and queued work waits); pause: an override human task (default block)"
+    )
+
+
+class MeshPolicyBody(BaseModel):
+    """``PUT /v1/mesh/policies/{scope}``: the whole policy of the scope, replacing the one there;
+    ``expected_generation`` (0: none yet) makes it a compare-and-set (409 ``stale_mesh_policy``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: PolicySpec
+    expected_generation: Annotated[int, Strict(), Field(ge=0)] | None = None
+
+
+class MeshPolicy(WireModel):
+    scope: str
+    generation: int
+    policy: JSON
+    actor: str
+    updated_at: datetime
+
+
+class MeshPolicyAnswer(WireModel):
+    ok: bool = True
+    policy: MeshPolicy
+
+
+class MeshPolicyList(WireModel):
+    ok: bool = True
+    policies: list[MeshPolicy]
+
+
+class MeshPolicyRemoved(WireModel):
+    ok: bool = True
+    scope: str
+    removed: bool
+
+
+class PolicyRule(WireModel):
+    """One rule that applies to the agent, the policy it comes from (``scope``, ``generation``) and,
+    for a limit, what that scope has used (this UTC day, this hour, leases open now)."""
+
+    rule: str
+    value: Any
+    scope: str
+    generation: int
+    used: float | None = None
+
+
+class EffectivePolicy(WireModel):
+    ok: bool = True
+    agent: str
+    on_breach: Literal["block", "pause"]
+    rules: list[PolicyRule]
+
+
+class SyntheticIntent(BaseModel):
+    """An intent for a dry-run to replay, as if it had been submitted at ``at``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_agent: Address
+    intent_type: IntentType
+    from_agent: Address | None = None
+    at: Time | None = Field(None, description="when it is submitted; default: now, one microsecond apart")
+    cost_usd: Limit = 0.0
+    tree: Id | None = Field(None, description="the run it belongs to (its root intent id)")
+
+
+class DryRunBody(BaseModel):
+    """``POST /v1/mesh/dry-run``: what ``policy``, set on ``scope``, would have done to the intents
+    created in [``since``, ``until``) (default: the last 24 hours) or to ``intents``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Annotated[str, StringConstraints(min_length=1, max_length=400)] = Field(
+        description="* (the namespace) or an address"
+    )
+    policy: PolicySpec
+    since: Time | None = None
+    until: Time | None = None
+    intents: list[SyntheticIntent] | None = Field(None, max_length=10_000)
+
+
+class DryRunDecision(WireModel):
+    intent_id: str | None = None
+    to_agent: str
+    intent_type: str
+    at: datetime
+    outcome: Literal["deny", "block", "pause"]
+    rule: str
+    policy: str
+    why: str | None = None
+    cost_usd: float
+
+
+class DryRunAnswer(WireModel):
+    """How many intents the policy would have allowed, denied (a type rule), blocked or paused (a
+    limit), what that would have saved (``saved_usd``: cost refused; ``paused_usd``: cost a person
+    would have had to approve), and the first decisions that were not ``allow``."""
+
+    ok: bool = True
+    scope: str
+    evaluated: int
+    allowed: int
+    denied: int
+    blocked: int
+    paused: int
+    saved_usd: float
+    paused_usd: float
+    by_rule: dict[str, int]
+    decisions: list[DryRunDecision]
+    not_simulated: list[str]

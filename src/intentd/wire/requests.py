@@ -179,6 +179,7 @@ class ProgressBody(BaseModel):
     lease_token: Id | None = None
     message: Message | None = None
     usage: Usage = None
+    tool: Id | None = Field(None, description="a tool the agent calls: checked against its policy's tools")
 
 
 class DecisionBody(BaseModel):

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 from intentd.client import AsyncClient, ChildSpec, Delivery, Intent, WaitingReason
-from intentd.model import JSON
+from intentd.model import JSON, policy
 from intentd.wire import HumanTaskSpec, request_body
 
 from ._journal import Child, HumanAnswer, Journal, check_key
@@ -35,6 +35,7 @@ class _ContextState:
     # Set when the server says the intent is no longer ours (canceled, or the lease was lost).
     lost: threading.Event = field(default_factory=threading.Event)
     journal: Journal = field(init=False)
+    tools: policy.Patterns | None = None  # the agent's tools rule, read once per delivery
 
     def __post_init__(self) -> None:
         # The journal holds nothing of this state (a bound method would make a cycle, left to the
@@ -86,6 +87,18 @@ class _ContextBase(Generic[Asked]):
         """Add usage (e.g. ``tokens=812, cost_usd=0.004``); it is stored on the intent."""
         for name, amount in amounts.items():
             self._state.usage[name] = self._state.usage.get(name, 0) + amount
+
+    async def _allowed_tool(self, tool: str) -> bool:
+        state = self._state
+        if state.tools is None:
+            effective = await state.client.agent_policy(self.intent.to_agent)
+            rule = next((r.value for r in effective.rules if r.rule == "tools"), None) or {}
+            state.tools = policy.Patterns(tuple(rule.get("allow", ())), tuple(rule.get("deny", ())))
+        return state.tools.permits(tool) is None
+
+    def _tool_call(self, tool: str) -> Awaitable[Intent]:
+        d = self._state.delivery
+        return self._state.client.progress(d.intent.intent_id, lease_token=d.lease_token, tool=tool)
 
     def spawn(
         self,
@@ -237,6 +250,16 @@ class AsyncContext(_ContextBase[Awaitable[HumanAnswer]]):
         """Record progress as an ``intent.progress`` event."""
         await self._progress_call(message)
 
+    async def allowed_tool(self, tool: str) -> bool:
+        """Whether the agent's Mesh policy lets it call ``tool`` (its ``tools`` rule, read once per
+        delivery; docs/mesh.md). Ask before the call; :meth:`record_tool` records it."""
+        return await self._allowed_tool(tool)
+
+    async def record_tool(self, tool: str) -> None:
+        """Record a call of ``tool`` on the intent (an ``intent.progress`` event: the audit trail
+        shows it); the server checks it against the policy: ``Forbidden`` (``policy_denied``)."""
+        await self._tool_call(tool)
+
     async def wait(
         self,
         reason: WaitingReason | str = WaitingReason.HUMAN,
@@ -296,6 +319,16 @@ class Context(_ContextBase[HumanAnswer]):
     def progress(self, message: str) -> None:
         """Record progress as an ``intent.progress`` event."""
         self._run(self._progress_call(message))
+
+    def allowed_tool(self, tool: str) -> bool:
+        """Whether the agent's Mesh policy lets it call ``tool`` (its ``tools`` rule, read once per
+        delivery; docs/mesh.md). Ask before the call; :meth:`record_tool` records it."""
+        return bool(self._run(self._allowed_tool(tool)))
+
+    def record_tool(self, tool: str) -> None:
+        """Record a call of ``tool`` on the intent (an ``intent.progress`` event: the audit trail
+        shows it); the server checks it against the policy: ``Forbidden`` (``policy_denied``)."""
+        self._run(self._tool_call(tool))
 
     def wait(
         self,

@@ -2,7 +2,7 @@
 process that is waiting for its agent, or to a delivery stream held for it (see
 ``engine/dispatch.py``), so a handoff between agents costs one commit. Runs after
 :class:`~intentd.engine.effects.QueueForDelivery`. A killed agent is handed nothing: its work stays
-queued (``engine/mesh/``)."""
+queued, and so is work a policy holds back (``engine/mesh/gate.py``)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ from intentd.store import Tx
 
 from .._change import Change
 from ..dispatch import Dispatcher
-from ..mesh import KillSwitches
+from ..mesh import DeliveryGate
 
 
 class DirectHandoff:
-    def __init__(self, dispatcher: Dispatcher, switches: KillSwitches) -> None:
+    def __init__(self, dispatcher: Dispatcher, gate: DeliveryGate) -> None:
         self._dispatcher = dispatcher
-        self._switches = switches
+        self._gate = gate
 
     async def apply(self, tx: Tx, change: Change) -> None:
         intent = change.intent
-        if intent.status is not Status.SUBMITTED or self._switches.killed(intent.namespace, intent.to_agent):
+        if intent.status is not Status.SUBMITTED:
             return
-        taker = self._dispatcher.take(intent.namespace, intent.to_agent)
+        held = await self._gate.holds(tx, intent, change.events[-1].at)
+        taker = None if held else self._dispatcher.take(intent.namespace, intent.to_agent)
         if taker is None:
             tx.after_commit.append(partial(self._dispatcher.left_queued, intent.namespace, intent.to_agent))
             return

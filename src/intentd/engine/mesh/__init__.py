@@ -2,14 +2,33 @@
 switch (``kills``, enforced through the in-memory ``switches`` on every delivery path) and versioned
 routing (``routes``)."""
 
-from intentd.store import KillRecord, RouteRecord
+from intentd.store import KillRecord, PolicyRecord, RouteRecord
 
+from .dryrun import Report, Trial
+from .gate import DeliveryGate
 from .kills import IN_FLIGHT, NEW_WORK, KillService, Resumed, Swept
+from .policies import (
+    Explained,
+    Policies,
+    PolicyAdmission,
+    PolicyGate,
+    PolicyService,
+    ReleaseHeldWork,
+    UsageRollup,
+)
 from .registry import ERROR_RATE_MIN_FINISHED, HEALTH_STATES, FleetAgent, MeshAgent, MeshService
 from .routes import ROUTES_KEY, Routes, RouteService, RouteState, RouteToVersion, VersionState, pick
 from .switches import NAMESPACE, SWITCHES_KEY, KillSwitches, covers
 
 __all__ = [
+    "DeliveryGate",
+    "Explained",
+    "Policies",
+    "PolicyAdmission",
+    "PolicyGate",
+    "PolicyService",
+    "ReleaseHeldWork",
+    "UsageRollup",
     "ERROR_RATE_MIN_FINISHED",
     "HEALTH_STATES",
     "IN_FLIGHT",
@@ -24,12 +43,15 @@ __all__ = [
     "MeshAgent",
     "MeshService",
     "Resumed",
+    "PolicyRecord",
+    "Report",
     "RouteRecord",
     "RouteService",
     "RouteState",
     "RouteToVersion",
     "Routes",
     "Swept",
+    "Trial",
     "VersionState",
     "covers",
     "pick",

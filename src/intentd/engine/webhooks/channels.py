@@ -31,7 +31,7 @@ from intentd.webhooks import (
 )
 
 from .._change import Change
-from ..mesh import KillSwitches
+from ..mesh import DeliveryGate
 from ..notify import OutboxMessage, SendFailed
 from ..recorder import Recorder
 from .config import WebhookConfig
@@ -97,19 +97,19 @@ class PushChannel:
         clock: Clock,
         recorder: Recorder,
         config: WebhookConfig,
-        switches: KillSwitches,
+        gate: DeliveryGate,
     ) -> None:
         self.retry = config.retry
         self._store = store
         self._clock = clock
         self._recorder = recorder
         self._poster = Poster(config, clock)
-        self._switches = switches
+        self._gate = gate
 
     async def send(self, message: OutboxMessage) -> None:
         # A killed agent is pushed nothing: the row backs off as a failed attempt would, and goes
         # out on a later attempt after resume (or is replayed from the dead letters).
-        if self._switches.killed(message.namespace, message.recipient):
+        if self._gate.killed(message.namespace, message.recipient):
             raise SendFailed(f"{message.recipient} is killed")
         callback = await self._store.read(lambda tx: tx.agent_callback(message.namespace, message.recipient))
         if callback is None:
@@ -126,7 +126,7 @@ class PushChannel:
             intent is None
             or intent.status is not Status.SUBMITTED
             or intent.queued_at != message.body.get("queued_at")
-            or self._switches.killed(message.namespace, message.recipient)
+            or await self._gate.holds(tx, intent, self._clock())
         ):
             return
         binding = await tx.agent_binding(message.namespace, message.recipient)

@@ -125,5 +125,9 @@ async def progress(
     intent_id: IntentId, body: ProgressBody, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
     return answer(
-        _ok(await engine.delivery.progress(caller, intent_id, body.lease_token, body.message, body.usage))
+        _ok(
+            await engine.delivery.progress(
+                caller, intent_id, body.lease_token, body.message, body.usage, body.tool
+            )
+        )
     )

@@ -6,7 +6,9 @@ when given, else the API key's name as an address (``agent://<key name>``): the 
 so its identity is its key, as in AXME. ``address_id`` is the address without ``agent://``, usable
 in the path, with or without ``@version``. ``POST /v1/mesh/kill`` and ``/v1/mesh/resume`` act on the
 whole namespace. ``/v1/mesh/routes/{address_id}`` routes new work for an address to its versions, and
-``POST /v1/mesh/agents/{address_id}@v1/drain`` gives one version no more.
+``POST /v1/mesh/agents/{address_id}@v1/drain`` gives one version no more. ``/v1/mesh/policies/{scope}``
+(``*`` or an address) sets spend, rate, concurrency, type and tool policies; ``GET
+/v1/mesh/agents/{address_id}/policy`` says which apply to an agent, from where, and what is used.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from intentd.engine import Kill, Principal
 from intentd.engine.mesh import (
     HEALTH_STATES,
     NAMESPACE,
+    Explained,
     FleetAgent,
     KillRecord,
     MeshAgent,
+    PolicyRecord,
     RouteRecord,
     RouteState,
     Swept,
+    Trial,
 )
-from intentd.model import JSON, Intent, normalize_address, to_rfc3339
+from intentd.model import JSON, Intent, normalize_address, to_micros, to_rfc3339
 from intentd.wire import (
     AgentHealth,
+    DryRunAnswer,
+    DryRunBody,
+    EffectivePolicy,
     KillAnswer,
     KillBody,
     KillList,
@@ -37,11 +45,16 @@ from intentd.wire import (
     MeshAgentList,
     MeshEventList,
     MeshHeartbeatBody,
+    MeshPolicyAnswer,
+    MeshPolicyBody,
+    MeshPolicyList,
+    MeshPolicyRemoved,
     ResumeAnswer,
     RouteAnswer,
     RouteBody,
     RouteList,
     RouteRemoved,
+    SyntheticIntent,
 )
 
 from .._responses import FastJSONResponse, answer
@@ -91,6 +104,18 @@ async def list_agents(
     }
     listed = [_fleet_wire(a, engine.mesh.now()) for a in fleet if health in (None, a.health)][:limit]
     return answer({"ok": True, "agents": listed, "summary": summary})
+
+
+# Before the agent's own GET, whose path would take /policy as part of the address.
+@router.get(
+    "/agents/{address_id:path}/policy",
+    summary="The policy that applies to an agent: each rule, where it comes from, what is used",
+    response_model=EffectivePolicy,
+)
+async def agent_policy(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return answer(
+        _explained(await engine.policies.explain(caller, normalize_address(address_id, "address_id")))
+    )
 
 
 @router.get(
@@ -171,6 +196,55 @@ async def set_route(
 async def remove_route(address_id: AddressId, caller: Caller, engine: EngineDep) -> FastJSONResponse:
     address = normalize_address(address_id, "address_id")
     return answer({"ok": True, "address": address, "removed": await engine.routes.remove(caller, address)})
+
+
+@router.get("/policies", summary="The Mesh policies of the namespace", response_model=MeshPolicyList)
+async def list_policies(caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    return answer({"ok": True, "policies": [_policy(p) for p in engine.policies.of(caller)]})
+
+
+@router.put(
+    "/policies/{scope:path}",
+    summary="Set the policy of the namespace (*) or of an address: spend, rates, concurrency, types, tools",
+    response_model=MeshPolicyAnswer,
+)
+async def set_policy(
+    scope: Annotated[str, Path(max_length=400, description="* (the namespace) or an address")],
+    body: MeshPolicyBody,
+    caller: Caller,
+    engine: EngineDep,
+) -> FastJSONResponse:
+    spec = body.policy.model_dump(exclude_none=True)
+    policy = await engine.policies.set(caller, _scope(scope), spec, body.expected_generation)
+    return answer({"ok": True, "policy": _policy(policy)})
+
+
+@router.post(
+    "/dry-run",
+    summary="What a proposed policy would have done to recorded or synthetic intents (enforces nothing)",
+    response_model=DryRunAnswer,
+)
+async def dry_run(body: DryRunBody, caller: Caller, engine: EngineDep) -> FastJSONResponse:
+    scope = _scope(body.scope)
+    spec = body.policy.model_dump(exclude_none=True)
+    synthetic = _trials(body.intents, engine.mesh.now()) if body.intents is not None else None
+    report = await engine.policies.dry_run(
+        caller,
+        scope,
+        spec,
+        since=to_micros(body.since) if body.since else None,
+        until=to_micros(body.until) if body.until else None,
+        synthetic=synthetic,
+    )
+    return answer({"ok": True, "scope": scope, **report.to_json()})
+
+
+@router.delete("/policies/{scope:path}", summary="Remove a policy", response_model=MeshPolicyRemoved)
+async def remove_policy(
+    scope: Annotated[str, Path(max_length=400)], caller: Caller, engine: EngineDep
+) -> FastJSONResponse:
+    removed = await engine.policies.remove(caller, _scope(scope))
+    return answer({"ok": True, "scope": _scope(scope), "removed": removed})
 
 
 @router.post("/kill", summary="Kill every agent of the namespace", response_model=KillAnswer)
@@ -331,3 +405,48 @@ def _route_state(state: RouteState) -> JSON:
     ]
     route = _route(state.route) if state.route is not None else None
     return {"ok": True, "address": state.address, "route": route, "versions": versions}
+
+
+def _scope(raw: str) -> str:
+    return NAMESPACE if raw == NAMESPACE else normalize_address(raw, "scope")
+
+
+def _policy(policy: PolicyRecord) -> JSON:
+    return {
+        "scope": policy.scope,
+        "generation": policy.generation,
+        "policy": policy.body,
+        "actor": policy.actor,
+        "updated_at": to_rfc3339(policy.updated_at),
+    }
+
+
+def _explained(explained: Explained) -> JSON:
+    effective = explained.effective
+    rules = [
+        {
+            "rule": rule.name,
+            "value": rule.value.to_json() if hasattr(rule.value, "to_json") else rule.value,
+            "scope": rule.scope,
+            "generation": rule.generation,
+            "used": explained.used.get(key),
+        }
+        for key, rule in effective.rules.items()
+        if rule.name != "on_breach"
+    ]
+    return {"ok": True, "agent": explained.agent, "on_breach": effective.on_breach, "rules": rules}
+
+
+def _trials(intents: list[SyntheticIntent], now: int) -> list[Trial]:
+    """Synthetic intents in the order given, at their ``at`` or a microsecond apart from now."""
+    return [
+        Trial(
+            normalize_address(i.to_agent),
+            i.intent_type,
+            to_micros(i.at) if i.at else now + n,
+            i.cost_usd,
+            normalize_address(i.from_agent, "from_agent") if i.from_agent else None,
+            i.tree,
+        )
+        for n, i in enumerate(intents)
+    ]

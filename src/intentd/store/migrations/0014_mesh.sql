@@ -39,3 +39,33 @@ CREATE TABLE agent_routes (
     updated_at  BIGINT NOT NULL,
     PRIMARY KEY (namespace, address)
 );
+
+-- Mesh policies (docs/mesh.md, "Policies"): one per scope (``*``: the namespace, or an address), its
+-- body JSON, versioned by ``generation`` (a change names the generation it read: compare-and-set).
+-- Held in memory by each process like the kill switches and routes.
+CREATE TABLE mesh_policies (
+    namespace   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    generation  BIGINT NOT NULL,
+    body        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (namespace, scope)
+);
+
+-- Usage rolled up as it is reported: per agent (its address, and its base address for a version) and
+-- per namespace by UTC hour, and per intent tree (bucket 0). ``intents`` counts admissions where a
+-- policy limits intents per hour. Rows are counters: added to at the end of the transaction that
+-- reports the usage, in one order (store/_mesh.py), so concurrent writers neither lose an update nor
+-- deadlock.
+CREATE TABLE usage_rollups (
+    namespace   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    bucket      BIGINT NOT NULL,
+    cost_usd    DOUBLE PRECISION NOT NULL,
+    tokens_in   DOUBLE PRECISION NOT NULL,
+    tokens_out  DOUBLE PRECISION NOT NULL,
+    intents     BIGINT NOT NULL,
+    PRIMARY KEY (namespace, scope, subject, bucket)
+);

@@ -65,3 +65,60 @@ DELETE FROM agent_routes WHERE namespace = :namespace AND address = :address;
 
 -- name: all_routes
 SELECT * FROM agent_routes ORDER BY namespace, address;
+
+-- name: insert_policy
+INSERT INTO mesh_policies (namespace, scope, generation, body, actor, updated_at)
+VALUES (:namespace, :scope, :generation, :body, :actor, :updated_at);
+
+-- Compare-and-set: changes the policy only if it is still at :expected.
+-- name: update_policy
+UPDATE mesh_policies SET generation = :generation, body = :body, actor = :actor, updated_at = :updated_at
+WHERE namespace = :namespace AND scope = :scope AND generation = :expected;
+
+-- name: delete_policy
+DELETE FROM mesh_policies WHERE namespace = :namespace AND scope = :scope;
+
+-- name: get_policy
+SELECT * FROM mesh_policies WHERE namespace = :namespace AND scope = :scope;
+
+-- name: all_policies
+SELECT * FROM mesh_policies ORDER BY namespace, scope;
+
+-- name: add_usage
+INSERT INTO usage_rollups (namespace, scope, subject, bucket, cost_usd, tokens_in, tokens_out, intents)
+VALUES (:namespace, :scope, :subject, :bucket, :cost_usd, :tokens_in, :tokens_out, :intents)
+ON CONFLICT (namespace, scope, subject, bucket) DO UPDATE SET
+    cost_usd = usage_rollups.cost_usd + excluded.cost_usd,
+    tokens_in = usage_rollups.tokens_in + excluded.tokens_in,
+    tokens_out = usage_rollups.tokens_out + excluded.tokens_out,
+    intents = usage_rollups.intents + excluded.intents;
+
+-- name: usage_between
+SELECT COALESCE(SUM(cost_usd), 0) AS cost_usd, COALESCE(SUM(tokens_in), 0) AS tokens_in,
+       COALESCE(SUM(tokens_out), 0) AS tokens_out, COALESCE(SUM(intents), 0) AS intents
+FROM usage_rollups
+WHERE namespace = :namespace AND scope = :scope AND subject = :subject
+  AND bucket >= :first AND bucket <= :last;
+
+-- name: usage_by_subject
+SELECT subject, SUM(cost_usd) AS cost_usd, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,
+       SUM(intents) AS intents
+FROM usage_rollups
+WHERE namespace = :namespace AND scope = :scope AND bucket >= :first AND bucket <= :last
+GROUP BY subject;
+
+-- Leased intents of an address and, with :versions = 1, of its versions (a concurrency limit).
+-- name: leased_count
+SELECT COUNT(*) AS n FROM intents
+WHERE namespace = :namespace AND lease_expires_at IS NOT NULL
+  AND (to_agent = :address OR (:versions = 1 AND substr(to_agent, 1, :prefix_length) = :prefix));
+
+-- name: leased_count_namespace
+SELECT COUNT(*) AS n FROM intents WHERE namespace = :namespace AND lease_expires_at IS NOT NULL;
+
+-- The intents created in a window, oldest first (a policy dry-run replays them).
+-- name: intents_created_between
+SELECT * FROM intents
+WHERE namespace = :namespace AND created_at >= :since AND created_at < :until
+ORDER BY created_at, intent_id
+LIMIT :limit;

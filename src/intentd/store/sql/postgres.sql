@@ -35,3 +35,7 @@ WHERE namespace = :namespace AND to_agent = :to_agent
 ORDER BY intent_id
 LIMIT :limit
 FOR UPDATE;
+
+-- name: lock_policy
+-- Serialises leases under one concurrency limit across replicas (engine/mesh/policies.py).
+SELECT generation FROM mesh_policies WHERE namespace = :namespace AND scope = :scope FOR UPDATE;
