@@ -264,3 +264,11 @@ async def test_a_dry_run_reports_without_enforcing(api: AppClient) -> None:
     assert recorded.status_code == 200 and recorded.json()["evaluated"] == 0
     bad = await api.post("/v1/mesh/dry-run", json={"scope": "*", "policy": {}, "since": 5})
     assert bad.status_code == 422 and "since" in bad.text
+
+
+async def test_synthetic_intents_are_refused_outside_a_sandbox(api: AppClient) -> None:
+    refused = await _submit(api, WRITER, synthetic=True)
+    assert refused.status_code == 422 and refused.json()["error"]["details"]["field"] == "synthetic"
+    assert (await _submit(api, WRITER, synthetic="yes")).status_code == 422  # strict: true or false
+    real = (await _submit(api, WRITER)).json()["intent"]
+    assert real["synthetic"] is False

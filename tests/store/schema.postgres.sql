@@ -148,6 +148,7 @@ intents.created_at bigint NOT NULL
 intents.updated_at bigint NOT NULL
 intents.queued_at bigint
 intents.step_key text
+intents.synthetic integer NOT NULL DEFAULT 0
 link_uses.nonce text NOT NULL
 link_uses.task_id text NOT NULL
 link_uses.used_at bigint NOT NULL

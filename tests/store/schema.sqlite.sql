@@ -225,7 +225,7 @@ CREATE TABLE intents (
     last_seq               INTEGER NOT NULL,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL
-, queued_at BIGINT, step_key TEXT);
+, queued_at BIGINT, step_key TEXT, synthetic INTEGER NOT NULL DEFAULT 0);
 
 -- table link_uses
 CREATE TABLE link_uses (

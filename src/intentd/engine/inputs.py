@@ -39,6 +39,7 @@ class SubmitIntent:
     controls: JSON = field(default_factory=dict)
     policy: JSON = field(default_factory=dict)
     step_key: str | None = None  # set by the runtime for a run's children, never by an API caller
+    synthetic: bool = False  # test traffic: only in a sandbox namespace; its run's children inherit it
 
     def fields(self) -> JSON:
         """The submitted fields by name (shallow: the payload is not copied). ``intent.created``

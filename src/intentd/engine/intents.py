@@ -28,7 +28,7 @@ from ._change import Change, check_lease, new_intent
 from .access import act_on, as_sender
 from .humans.answers import ask
 from .inputs import Principal, Resolve, SubmitIntent
-from .mesh import KillService
+from .mesh import KillService, sandbox_only
 from .recorder import Recorder
 from .workflows.human import HumanAnswers
 
@@ -119,11 +119,15 @@ class IntentService:
         """Returns the intent and whether it was created now (False: an idempotent replay). A killed
         agent refuses it (or holds it: its kill says which), and a killed agent sends nothing."""
         self._kills.admit(principal, as_sender(principal, spec))
-        return await self._store.write(
-            lambda tx: submit_in(
+
+        async def unit(tx: Tx) -> tuple[Intent, bool]:
+            if spec.synthetic:
+                await sandbox_only(tx, principal.namespace)
+            return await submit_in(
                 tx, self._recorder, principal, spec, self._clock(), idempotency_key=idempotency_key
             )
-        )
+
+        return await self._store.write(unit)
 
     async def get(self, principal: Principal, intent_id: str) -> Intent:
         return await self._store.read(lambda tx: load(tx, principal, intent_id))

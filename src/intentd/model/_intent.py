@@ -130,6 +130,8 @@ class Intent:
     idempotency_key: str | None = None
     # The key under which its parent's journal holds it (a workflow step, a spawned child).
     step_key: str | None = None
+    # Test traffic of a sandbox namespace (docs/mesh.md): its whole run is, and no rollup counts it.
+    synthetic: bool = False
     # Operational columns, not part of the lifecycle projection (see docs/design.md):
     request_hash: str | None = None
     queued_at: Micros | None = None  # when it last entered its agent's queue (claim order)
@@ -172,5 +174,6 @@ class Intent:
             "usage": self.usage,
             "idempotency_key": self.idempotency_key,
             "step_key": self.step_key,
+            "synthetic": self.synthetic,
             "last_seq": self.last_seq,
         }

@@ -40,4 +40,5 @@ def submit_spec(body: CreateIntent) -> SubmitIntent:
         max_delivery_attempts=body.max_delivery_attempts,
         parent_intent_id=body.parent_intent_id,
         controls=_controls(body),
+        synthetic=body.synthetic,
     )

@@ -39,6 +39,7 @@ _ENUM_FIELDS: dict[str, type[Status] | type[WaitingReason]] = {
     "status": Status,
     "waiting_reason": WaitingReason,
 }
+_BOOL_FIELDS = ("synthetic",)  # INTEGER 0/1 on both backends
 _COLUMNS = tuple(f.name for f in fields(Intent) if f.name != "lease")
 _LEASE_COLUMNS = ("lease_token", "lease_owner", "lease_expires_at")
 
@@ -49,6 +50,8 @@ def intent_to_params(intent: Intent) -> dict[str, Any]:
         params[name] = dumps(params[name])
     for name in _ENUM_FIELDS:
         params[name] = params[name].value if params[name] is not None else None
+    for name in _BOOL_FIELDS:
+        params[name] = int(params[name])
     lease = intent.lease
     params.update(
         zip(
@@ -66,6 +69,8 @@ def intent_from_row(row: Any) -> Intent:
         values[name] = loads(values[name])
     for name, enum in _ENUM_FIELDS.items():
         values[name] = enum(values[name]) if values[name] else None
+    for name in _BOOL_FIELDS:
+        values[name] = bool(values[name])
     token = row["lease_token"]
     lease = (
         None

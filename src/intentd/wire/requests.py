@@ -51,6 +51,9 @@ class CreateIntent(BaseModel):
     deadline_at: Time | None = Field(None, description="RFC 3339 with a time zone; TIMED_OUT after it")
     max_delivery_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 5
     parent_intent_id: Id | None = None
+    synthetic: Annotated[bool, Strict()] = Field(
+        False, description="test traffic (a sandbox namespace only): left out of usage and fleet figures"
+    )
     # A person is asked before the agent acts (or, to a ``human://`` address, the person is the
     # agent): docs/humans.md. The four fields after it are AXP's top-level spellings of its fields.
     human_task: HumanTaskSpec | None = None

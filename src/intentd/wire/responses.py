@@ -57,6 +57,7 @@ class Intent(WireModel):
     usage: JSON = Field(default_factory=dict)
     idempotency_key: str | None = None
     step_key: str | None = Field(None, description="the key of this step in its parent's journal")
+    synthetic: bool = Field(False, description="test traffic of a sandbox namespace, its whole run")
     last_seq: int = 0
 
     @model_validator(mode="before")

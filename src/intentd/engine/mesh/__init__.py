@@ -18,6 +18,7 @@ from .policies import (
 )
 from .registry import ERROR_RATE_MIN_FINISHED, HEALTH_STATES, FleetAgent, MeshAgent, MeshService
 from .routes import ROUTES_KEY, Routes, RouteService, RouteState, RouteToVersion, VersionState, pick
+from .sandbox import sandbox_only
 from .switches import NAMESPACE, SWITCHES_KEY, KillSwitches, covers
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "VersionState",
     "covers",
     "pick",
+    "sandbox_only",
 ]

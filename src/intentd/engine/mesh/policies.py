@@ -125,8 +125,9 @@ class PolicyAdmission:
 
 
 def _count_admission(tx: Tx, intent: Intent, receiver: rules.Effective | None, now: Micros) -> None:
-    """An admission counts against the intents-per-hour limits that apply (only where one does)."""
-    for rule in receiver.limits() if receiver else []:
+    """An admission counts against the intents-per-hour limits that apply (only where one does; a
+    synthetic intent does not count)."""
+    for rule in receiver.limits() if receiver and not intent.synthetic else []:
         if rule.name == "max_intents_per_hour":
             scope, subject = rule_subject(rule)
             tx.queue_usage(UsageKey(intent.namespace, scope, subject, hour_of(now)), Usage(intents=1))
@@ -154,6 +155,8 @@ class UsageRollup:
     """The effect that adds every reported usage to its agent's, namespace's and tree's counters."""
 
     async def apply(self, tx: Tx, change: Change) -> None:
+        if change.intent.synthetic:
+            return  # test traffic counts for nothing
         for event in change.events:
             reported = event.details.get("usage")
             if isinstance(reported, dict) and reported:

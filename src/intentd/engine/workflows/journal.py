@@ -31,15 +31,16 @@ def spawn(
     *,
     waiting_for: WaitingReason | None = None,
 ) -> Change:
-    """The change creating ``parent``'s child under ``key``: it joins the parent's run (root and
-    correlation) and comes from the parent's agent. ``waiting_for`` parks it at once (a human step is
-    never queued for an agent)."""
+    """The change creating ``parent``'s child under ``key``: it joins the parent's run (root,
+    correlation, synthetic flag) and comes from the parent's agent. ``waiting_for`` parks it at once
+    (a human step is never queued for an agent)."""
     spec = replace(
         spec,
         correlation_id=parent.correlation_id,
         parent_intent_id=parent.intent_id,
         step_key=key,
         from_agent=parent.to_agent,
+        synthetic=parent.synthetic,
     )
     change = new_intent(
         parent.namespace, spec, now, actor=parent.to_agent, root_intent_id=parent.root_intent_id

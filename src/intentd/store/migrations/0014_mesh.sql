@@ -69,3 +69,7 @@ CREATE TABLE usage_rollups (
     intents     BIGINT NOT NULL,
     PRIMARY KEY (namespace, scope, subject, bucket)
 );
+
+-- Synthetic intents (docs/mesh.md, "Sandbox and synthetic intents"): test traffic in a sandbox namespace,
+-- flagged for its whole run, left out of usage rollups and the fleet's figures.
+ALTER TABLE intents ADD COLUMN synthetic INTEGER NOT NULL DEFAULT 0;

@@ -32,11 +32,12 @@ ON CONFLICT (namespace, address, worker_id) DO UPDATE SET via = excluded.via, la
 -- name: workers_of_namespace
 SELECT * FROM agent_workers WHERE namespace = :namespace ORDER BY address, last_seen_at DESC;
 
--- Open intents per agent and status, with the oldest (stuck work; the fleet view).
+-- Open intents per agent and status, with the oldest (stuck work; the fleet view); synthetic ones left out.
 -- name: open_work_summary
 SELECT to_agent, status, COUNT(*) AS count, MIN(updated_at) AS oldest_at
 FROM intents
 WHERE namespace = :namespace AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
+  AND synthetic = 0
 GROUP BY to_agent, status;
 
 -- Finished intents per agent and status since :since (error rates; intents today).
@@ -44,6 +45,7 @@ GROUP BY to_agent, status;
 SELECT to_agent, status, COUNT(*) AS count
 FROM intents
 WHERE namespace = :namespace AND updated_at >= :since AND status IN ('COMPLETED', 'FAILED', 'CANCELED', 'TIMED_OUT')
+  AND synthetic = 0
 GROUP BY to_agent, status;
 
 -- The longest-waiting open intents of one agent (stuck work).
