@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench bench-kill clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: lint
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
 	$(BIN)/python -m bench.run
+
+bench-kill: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
+	$(BIN)/python -m bench.kill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -242,6 +242,7 @@ def fleet_table(fleet: list[MeshAgent], *, live: bool = False) -> Table:
             str(open_work.get("WAITING", 0)),
             str(a.intents_period),
             str(a.failed_period),
+            f"${a.cost_period:.2f}",
             _ago(a.last_seen_at),
         )
     return grid

@@ -118,7 +118,8 @@ class MeshAgent(WireModel):
     intents_period: int = Field(0, description="intents it finished in the last 24 hours")
     failed_period: int = 0
     error_rate: float | None = Field(None, description="failed / finished in the last hour; null: too few")
-    cost_period: float | None = Field(None, description="cost_usd of its last heartbeat's metrics")
+    cost_period: float = Field(0.0, description="cost_usd reported this UTC day (workers and heartbeats)")
+    tokens_period: float = Field(0.0, description="tokens_in + tokens_out reported this UTC day")
     oldest_open: list[StuckIntent] = Field(
         default_factory=list, description="its oldest open intents (one agent's answer only)"
     )

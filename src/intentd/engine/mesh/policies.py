@@ -164,12 +164,19 @@ class UsageRollup:
 
 
 def add_usage(tx: Tx, intent: Intent, usage: Usage, at: Micros) -> None:
-    ns, hour, agent = intent.namespace, hour_of(at), intent.to_agent
-    tx.queue_usage(UsageKey(ns, "agent", agent, hour), usage)
+    """An intent's reported usage: its agent's, its namespace's and its tree's."""
+    add_agent_usage(tx, intent.namespace, intent.to_agent, usage, at)
+    tx.queue_usage(UsageKey(intent.namespace, "tree", _root(intent), 0), usage)
+
+
+def add_agent_usage(tx: Tx, namespace: str, agent: str, usage: Usage, at: Micros) -> None:
+    """Usage of ``agent`` at ``at``: its counter (and its base address's, for a version) and its
+    namespace's, in the UTC hour of ``at``."""
+    hour = hour_of(at)
+    tx.queue_usage(UsageKey(namespace, "agent", agent, hour), usage)
     if base_address(agent) != agent:  # a version counts for its base address too
-        tx.queue_usage(UsageKey(ns, "agent", base_address(agent), hour), usage)
-    tx.queue_usage(UsageKey(ns, "namespace", "", hour), usage)
-    tx.queue_usage(UsageKey(ns, "tree", _root(intent), 0), usage)
+        tx.queue_usage(UsageKey(namespace, "agent", base_address(agent), hour), usage)
+    tx.queue_usage(UsageKey(namespace, "namespace", "", hour), usage)
 
 
 def _usage(reported: JSON) -> Usage:

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from intentd.model import JSON, AgentNotFound, Intent, Micros, Status
-from intentd.store import AuditRecord, KillRecord, OpenWork, Store, Tx, WorkerSeen
+from intentd.model import JSON, AgentNotFound, Intent, Micros, Status, policy
+from intentd.store import AuditRecord, KillRecord, OpenWork, Store, Tx, Usage, WorkerSeen
 
 from ..access import act_for
 from ..inputs import Principal
+from .policies import add_agent_usage
 from .switches import KillSwitches
 
 Clock = Callable[[], Micros]
@@ -67,6 +68,7 @@ class FleetAgent:
     oldest_open_at: Micros | None
     finished_day: dict[str, int]  # status -> count, intents finished in the last 24 h
     error_rate: float | None  # failed / finished over the last hour; None: too few to tell
+    usage_today: Usage  # reported this UTC day (by its workers, and its heartbeats' cost)
 
     @property
     def in_flight(self) -> int:
@@ -98,6 +100,10 @@ class MeshService:
 
         async def unit(tx: Tx) -> MeshAgent:
             await tx.record_heartbeat(principal.namespace, address, now, beat)
+            cost = (metrics or {}).get("cost_usd")
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0:
+                # AXP agents report their cost since the last beat: it counts like a worker's usage.
+                add_agent_usage(tx, principal.namespace, address, Usage(cost_usd=float(cost)), now)
             row = await tx.get_agent(principal.namespace, address)
             assert row is not None
             return _agent(row)
@@ -148,9 +154,11 @@ class MeshService:
             open_work = _group(await tx.open_work_summary(ns), lambda w: w.agent)
             finished = _group(await tx.finished_summary(ns, now - DAY), lambda f: f[0])
             recent = _group(await tx.finished_summary(ns, now - ERROR_WINDOW_SECONDS * _US), lambda f: f[0])
+            first, last = policy.today(now)
+            spent = await tx.usage_by_subject(ns, "agent", first, last)
             kills = {r["address"]: self._switches.killed(ns, r["address"]) for r in rows}
             return [
-                _fleet_agent(_agent(r), kills[r["address"]], workers, open_work, finished, recent, now)
+                _fleet_agent(_agent(r), kills[r["address"]], workers, open_work, finished, recent, now, spent)
                 for r in rows
             ]
 
@@ -173,6 +181,7 @@ def _fleet_agent(
     finished: dict[str, list[tuple[str, str, int]]],
     recent: dict[str, list[tuple[str, str, int]]],
     now: Micros,
+    spent: dict[str, Usage],
 ) -> FleetAgent:
     address = agent.address
     serving = workers.get(address, [])
@@ -195,6 +204,7 @@ def _fleet_agent(
         min((w.oldest_at for w in opened), default=None),
         {status: n for _, status, n in finished.get(address, [])},
         error_rate,
+        spent.get(address, Usage()),
     )
 
 

@@ -322,7 +322,6 @@ def _identity(agent: MeshAgent) -> JSON:
 
 def _fleet_wire(fleet: FleetAgent, now: int) -> JSON:
     agent = fleet.agent
-    cost = agent.metrics.get("cost_usd")
     return {
         **_identity(agent),
         "display_name": agent.address.rsplit("/", 1)[-1],
@@ -349,7 +348,8 @@ def _fleet_wire(fleet: FleetAgent, now: int) -> JSON:
         "intents_period": sum(fleet.finished_day.values()),
         "failed_period": fleet.finished_day.get("FAILED", 0),
         "error_rate": fleet.error_rate,
-        "cost_period": cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        "cost_period": fleet.usage_today.cost_usd,
+        "tokens_period": fleet.usage_today.tokens_in + fleet.usage_today.tokens_out,
     }
 
 
