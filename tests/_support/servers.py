@@ -199,6 +199,24 @@ def intentd_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "intentd", *args]
 
 
+def worker_process(
+    server: Server, workdir: Path, target: str, log_name: str, **env: str
+) -> subprocess.Popen[bytes]:
+    """``intentd worker run <target>`` (``module:worker`` importable from ``workdir``) against
+    ``server``, in a session of its own, with ``env`` set and its output in ``workdir/<log_name>``."""
+    environment = child_environment(url=server.url, api_key=server.api_key)
+    environment.update(env)
+    with (workdir / log_name).open("ab") as log:
+        return subprocess.Popen(
+            intentd_command("worker", "run", target),
+            cwd=workdir,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class Server:
     """One ``intentd serve`` subprocess. ``database_url=None`` leaves the default (a SQLite file in
     ``cwd``); ``api_key=None`` starts without a bootstrap key."""

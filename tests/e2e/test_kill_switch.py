@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests._support.servers import Server, Servers, child_environment, intentd_command, wait_until
+from tests._support.servers import Server, Servers, wait_until, worker_process
 
 pytestmark = pytest.mark.slow
 AGENT = "agent://kill/test/busy"
@@ -44,17 +44,10 @@ AGENTS = textwrap.dedent("""
 
 
 def start_worker(server: Server, workdir: Path, delivery: str, n: int) -> subprocess.Popen[bytes]:
-    env = child_environment(url=server.url, api_key=server.api_key)
-    env.update({"MARKS": str(workdir / "marks"), "DELIVERY": delivery})
-    with (workdir / f"worker-{n}.log").open("ab") as log:
-        return subprocess.Popen(
-            intentd_command("worker", "run", "kill_agents:worker"),
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    marks = str(workdir / "marks")
+    return worker_process(
+        server, workdir, "kill_agents:worker", f"worker-{n}.log", MARKS=marks, DELIVERY=delivery
+    )
 
 
 def submit(http: httpx.Client, hang: bool) -> httpx.Response:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests._support.http_api import events_of
-from tests._support.servers import Server, Servers, child_environment, intentd_command, wait_until
+from tests._support.servers import Server, Servers, wait_until, worker_process
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +37,12 @@ AGENTS = textwrap.dedent("""
 
 
 def start_worker(server: Server, workdir: Path, *, hang: bool, delivery: str) -> subprocess.Popen[bytes]:
-    env = child_environment(url=server.url, api_key=server.api_key)
-    env.update({"MARKS": str(workdir / "marks"), "HANG": "1" if hang else "0", "DELIVERY": delivery})
-    with (workdir / f"worker-{'hang' if hang else 'ok'}.log").open("ab") as log:
-        return subprocess.Popen(
-            intentd_command("worker", "run", "crash_agents:worker"),
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    marks = str(workdir / "marks")
+    log = f"worker-{'hang' if hang else 'ok'}.log"
+    hanging = "1" if hang else "0"
+    return worker_process(
+        server, workdir, "crash_agents:worker", log, MARKS=marks, HANG=hanging, DELIVERY=delivery
+    )
 
 
 def kill_a_worker_mid_handler(server: Server, http: httpx.Client, workdir: Path, delivery: str) -> str:

@@ -38,28 +38,22 @@ def _patterns(help_: str) -> Any:  # typer.Option is typed Any
     return typer.Option(help=f"{help_} (repeat)", metavar="PATTERN")
 
 
-def policy_from(
-    file: Path | None,
-    max_cost_per_day: float | None,
-    max_cost_per_tree: float | None,
-    max_intents_per_hour: int | None,
-    max_concurrency: int | None,
-    rules: dict[str, list[str] | None],
-    on_breach: Breach | None,
-) -> dict[str, Any]:
-    """The policy of ``--file``, or of the flags (not both)."""
+def policy_from(params: dict[str, Any]) -> dict[str, Any]:
+    """The policy a command was given: its ``--file``, or its flags (not both). ``params`` are the
+    command's parsed options (``ctx.params``), so ``set`` and ``dry-run`` read them alike."""
     flags: dict[str, Any] = {
-        "max_cost_per_day_usd": max_cost_per_day,
-        "max_cost_per_tree_usd": max_cost_per_tree,
-        "max_intents_per_hour": max_intents_per_hour,
-        "max_concurrency": max_concurrency,
-        "on_breach": on_breach.value if on_breach else None,
+        "max_cost_per_day_usd": params.get("max_cost_per_day"),
+        "max_cost_per_tree_usd": params.get("max_cost_per_tree"),
+        "max_intents_per_hour": params.get("max_intents_per_hour"),
+        "max_concurrency": params.get("max_concurrency"),
+        "on_breach": params["on_breach"].value if params.get("on_breach") else None,
     }
     for name in ("receive", "send", "tools"):
-        allow, deny = rules.get(f"{name}_allow"), rules.get(f"{name}_deny")
+        allow, deny = params.get(f"{name}_allow"), params.get(f"{name}_deny")
         if allow or deny:
             flags[name] = {"allow": allow or [], "deny": deny or []}
     given = {k: v for k, v in flags.items() if v is not None}
+    file = params.get("file")
     if file is not None:
         if given:
             fail("give the policy as --file or as flags, not both", EXIT_BAD_FILE)
@@ -103,17 +97,7 @@ def policy_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Set the policy of the namespace ('*') or of an agent, replacing the one there."""
-    rules = {
-        "receive_allow": receive_allow,
-        "receive_deny": receive_deny,
-        "send_allow": send_allow,
-        "send_deny": send_deny,
-        "tools_allow": tools_allow,
-        "tools_deny": tools_deny,
-    }
-    body = policy_from(
-        file, max_cost_per_day, max_cost_per_tree, max_intents_per_hour, max_concurrency, rules, on_breach
-    )
+    body = policy_from(ctx.params)
     with connect(settings_of(ctx)) as client:
         policy = client.set_policy(scope, body, expected_generation=expected_generation)
     if as_json:
@@ -206,17 +190,7 @@ def policy_dry_run(
     as_json: JsonOpt = False,
 ) -> None:
     """What a proposed policy would have allowed, denied, blocked or paused, and saved (enforces nothing)."""
-    rules = {
-        "receive_allow": receive_allow,
-        "receive_deny": receive_deny,
-        "send_allow": send_allow,
-        "send_deny": send_deny,
-        "tools_allow": tools_allow,
-        "tools_deny": tools_deny,
-    }
-    body = policy_from(
-        file, max_cost_per_day, max_cost_per_tree, max_intents_per_hour, max_concurrency, rules, on_breach
-    )
+    body = policy_from(ctx.params)
     synthetic = read_value(intents, "the synthetic intents") if intents is not None else None
     if synthetic is not None and not isinstance(synthetic, list):
         fail(f"{intents}: the synthetic intents are a list", EXIT_BAD_FILE)
