@@ -9,6 +9,7 @@ import asyncio
 
 from intentd.engine import Claim, Complete, Engine, Fail, Kill, OpenStream, Principal
 from intentd.engine.mesh import ERROR_RATE_MIN_FINISHED, FleetAgent
+from intentd.model import Status
 from tests._support.engine import AGENT, FakeClock, task
 
 
@@ -67,3 +68,28 @@ async def test_an_agent_whose_recent_work_mostly_fails_is_degraded(
     fleet = (await fleet_of(engine, principal))[AGENT]
     assert fleet.error_rate == 0.5 and fleet.health == "degraded"
     assert fleet.finished_day == {"COMPLETED": 5, "FAILED": 5}
+
+
+async def test_the_leases_of_a_worker_gone_silent_are_released(
+    engine: Engine, principal: Principal, clock: FakeClock
+) -> None:
+    for _ in range(2):
+        await engine.intents.submit(principal, task())
+    silent = await engine.delivery.claim(
+        principal, Claim(AGENT, "silent", lease_seconds=3600, wait_seconds=0)
+    )
+    [alive] = await engine.delivery.claim(
+        principal, Claim(AGENT, "alive", lease_seconds=3600, wait_seconds=0)
+    )
+    assert len(silent) == 1 and alive.lease is not None
+
+    clock.advance(200)
+    await engine.delivery.heartbeat(principal, alive.intent_id, alive.lease.token, 3600)  # alive: seen
+    clock.advance(200)  # "silent" last seen 400 s ago, "alive" 200 s ago
+    assert await engine.scheduler.tick() == 1
+
+    released = await engine.intents.get(principal, silent[0].intent_id)
+    assert released.status is Status.SUBMITTED and released.lease is None
+    events = await engine.intents.events(principal, released.intent_id)
+    assert events[-1].details["reason"] == "worker_unreachable"
+    assert (await engine.intents.get(principal, alive.intent_id)).lease is not None

@@ -117,7 +117,11 @@ class DeliveryService:
             assert intent.lease is not None
             return _with_expiry(intent, expires)
 
-        return await self._store.write(unit)
+        extended = await self._store.write(unit)
+        assert extended.lease is not None
+        # A worker extending its lease is alive: the fleet sees it, the unreachable sweep spares it.
+        await self._mesh.worker_seen(extended.namespace, (extended.to_agent,), extended.lease.owner, None)
+        return extended
 
     async def complete(self, principal: Principal, intent_id: str, req: Complete) -> Completion:
         """Complete a leased intent and, in the same transaction, submit its follow-ups (``then``):

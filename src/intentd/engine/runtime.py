@@ -41,6 +41,7 @@ from .mesh import (
     Routes,
     RouteService,
     RouteToVersion,
+    UnreachableWorkers,
     UsageRollup,
 )
 from .namespaces import NamespaceService
@@ -128,7 +129,9 @@ class Engine:
         self.streams = StreamService(
             store, clock, self.recorder, self.dispatcher, held_streams, gate, self.mesh
         )
-        self.scheduler = Scheduler(store, clock, self.recorder, timer_kinds, self.kills)
+        self.scheduler = Scheduler(
+            store, clock, self.recorder, timer_kinds, self.kills, UnreachableWorkers(self.recorder)
+        )
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
         self.keys = KeyService(store, clock, key_cache_seconds)
         self.audit = AuditService(store, clock)

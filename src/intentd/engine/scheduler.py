@@ -14,7 +14,7 @@ from intentd.model import EventType, Intent, Micros, Status
 from intentd.store import SCHEDULER_KEY, Store, Tx
 
 from ._change import Change
-from .mesh import KillService
+from .mesh import KillService, UnreachableWorkers
 from .recorder import Recorder
 from .timers import TimerKind
 
@@ -32,9 +32,11 @@ class Scheduler:
         recorder: Recorder,
         timer_kinds: Sequence[TimerKind],
         kills: KillService,
+        unreachable: UnreachableWorkers,
     ) -> None:
         self._store = store
         self._kills = kills
+        self._unreachable = unreachable
         self._clock = clock
         self._recorder = recorder
         self._kinds = {kind.kind: kind for kind in timer_kinds}
@@ -52,7 +54,8 @@ class Scheduler:
 
     async def _fire_due(self, tx: Tx) -> int:
         now = self._clock()
-        return await self._fire_timers(tx, now) + await self._expire_leases(tx, now)
+        fired = await self._fire_timers(tx, now) + await self._expire_leases(tx, now)
+        return fired + await self._unreachable.sweep(tx, now, _BATCH)
 
     async def _fire_timers(self, tx: Tx, now: Micros) -> int:
         timers = await tx.due_timers(now, _BATCH)

@@ -213,6 +213,8 @@ class StreamService:
                     if resumed:
                         yield resumed
                     while not wake.closed and (left := _left(until)) > 0:
+                        # Alive and serving: a write every 30 s at most (the unreachable sweep).
+                        await self._mesh.worker_seen(ns, req.agents, req.worker, "stream")
                         stream.behind = stream.behind or wake.changed_elsewhere()
                         batch = stream.switched(self._gate.switches) + stream.take_ready()
                         if not batch and stream.behind:
@@ -221,7 +223,6 @@ class StreamService:
                             yield batch
                             continue
                         if not await wake.wait(min(IDLE_SECONDS, left)) and not wake.closed:
-                            await self._mesh.worker_seen(ns, req.agents, req.worker, "stream")
                             yield []
                 finally:
                     stream.closed = True

@@ -254,7 +254,13 @@ class MeshRows(TxBase):
         )
         return [intent_from_row(r) for r in rows]
 
-    async def seen_worker(self, namespace: str, address: str, worker_id: str, via: str, now: Micros) -> None:
+    async def leases_of_unreachable_workers(self, cutoff: Micros, limit: int) -> list[Intent]:
+        rows = await self._rows("leases_of_unreachable_workers", cutoff=cutoff, limit=limit)
+        return [intent_from_row(r) for r in rows]
+
+    async def seen_worker(
+        self, namespace: str, address: str, worker_id: str, via: str | None, now: Micros
+    ) -> None:
         await self._write(
             "seen_worker", namespace=namespace, address=address, worker_id=worker_id, via=via, now=now
         )

@@ -16,7 +16,14 @@ from .policies import (
     ReleaseHeldWork,
     UsageRollup,
 )
-from .registry import ERROR_RATE_MIN_FINISHED, HEALTH_STATES, FleetAgent, MeshAgent, MeshService
+from .registry import (
+    ERROR_RATE_MIN_FINISHED,
+    HEALTH_STATES,
+    FleetAgent,
+    MeshAgent,
+    MeshService,
+    UnreachableWorkers,
+)
 from .routes import ROUTES_KEY, Routes, RouteService, RouteState, RouteToVersion, VersionState, pick
 from .sandbox import sandbox_only
 from .switches import NAMESPACE, SWITCHES_KEY, KillSwitches, covers
@@ -53,6 +60,7 @@ __all__ = [
     "Routes",
     "Swept",
     "Trial",
+    "UnreachableWorkers",
     "VersionState",
     "covers",
     "pick",

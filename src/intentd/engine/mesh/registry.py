@@ -10,17 +10,18 @@ its recent intents failed, and from the kill switch; the thresholds are constant
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from intentd.model import JSON, AgentNotFound, Intent, Micros, Status, policy
+from intentd.model import JSON, AgentNotFound, EventType, Intent, Micros, Status, policy
 from intentd.store import AuditRecord, KillRecord, OpenWork, Store, Tx, Usage, WorkerSeen
 
+from .._change import Change
 from ..access import act_for
 from ..inputs import Principal
+from ..recorder import Recorder
 from .policies import add_agent_usage
 from .switches import KillSwitches
 
@@ -37,6 +38,8 @@ DEGRADED_ERROR_RATE = 0.5
 ERROR_RATE_MIN_FINISHED = 10
 HEALTH_STATES = ("healthy", "degraded", "unreachable", "killed", "unknown")
 WORKER_REFRESH_SECONDS = 30.0  # a worker's last_seen_at is written at most this often per process
+_REFRESH = int(WORKER_REFRESH_SECONDS * 1_000_000)
+_REMEMBERED = 10_000  # (agent, worker) pairs whose last write this process remembers
 DAY = 86_400 * 1_000_000
 _US = 1_000_000
 _LEASED = frozenset({Status.DELIVERED.value, Status.ACKNOWLEDGED.value, Status.IN_PROGRESS.value})
@@ -85,7 +88,7 @@ class MeshService:
         self._store = store
         self._clock = clock
         self._switches = switches
-        self._workers_written: dict[tuple[str, str, str], float] = {}  # -> monotonic time written
+        self._workers_written: dict[tuple[str, str, str], Micros] = {}  # -> when last written
 
     def now(self) -> Micros:
         return self._clock()
@@ -110,18 +113,20 @@ class MeshService:
 
         return await self._store.write(unit)
 
-    async def worker_seen(self, namespace: str, agents: Iterable[str], worker: str, via: str) -> None:
-        """Record that ``worker`` serves ``agents`` (it holds a stream or claims): at most every
-        ``WORKER_REFRESH_SECONDS`` per agent and worker in this process, so claims cost no write."""
-        due, clock = [], time.monotonic()
+    async def worker_seen(self, namespace: str, agents: Iterable[str], worker: str, via: str | None) -> None:
+        """Record that ``worker`` serves ``agents`` (it holds a stream, claims, or with ``via`` None
+        extends a lease): at most every ``WORKER_REFRESH_SECONDS`` per agent and worker in this
+        process, so claims and lease heartbeats cost no write."""
+        due, now = [], self._clock()
+        if len(self._workers_written) > _REMEMBERED:  # workers come and go: forget, write again
+            self._workers_written.clear()
         for agent in agents:
             key = (namespace, agent, worker)
-            if clock - self._workers_written.get(key, -WORKER_REFRESH_SECONDS) >= WORKER_REFRESH_SECONDS:
-                self._workers_written[key] = clock
+            if now - self._workers_written.get(key, now - _REFRESH) >= _REFRESH:
+                self._workers_written[key] = now
                 due.append(agent)
         if not due:
             return
-        now = self._clock()
 
         async def unit(tx: Tx) -> None:
             for agent in due:
@@ -240,3 +245,33 @@ def _agent(row: dict[str, Any]) -> MeshAgent:
         beat.get("metrics") or {},
         beat.get("metadata") or {},
     )
+
+
+class UnreachableWorkers:
+    """The scheduler's sweep of workers gone silent: a lease held by a worker not seen for
+    ``DEGRADED_WITHIN_SECONDS`` (no stream, no claim, no lease heartbeat) is released, so another
+    worker takes the work now rather than when the lease would have expired (up to an hour)."""
+
+    def __init__(self, recorder: Recorder, every_seconds: float = WORKER_REFRESH_SECONDS) -> None:
+        self._recorder = recorder
+        self._every = int(every_seconds * _US)
+        self._last: Micros | None = None
+
+    async def sweep(self, tx: Tx, now: Micros, limit: int) -> int:
+        if self._last is not None and now - self._last < self._every:
+            return 0
+        self._last = now
+        silent = await tx.leases_of_unreachable_workers(now - DEGRADED_WITHIN_SECONDS * _US, limit)
+        for intent in silent:
+            assert intent.lease is not None
+            change = Change(intent)
+            details = {
+                "reason": "worker_unreachable",
+                "worker": intent.lease.owner,
+                "lease_token": intent.lease.token,
+            }
+            change.step(EventType.RELEASED, Status.SUBMITTED, "intentd", now, details=details)
+            await self._recorder.record(tx, change)
+        if len(silent) == limit:
+            self._last = None  # more to release: sweep again on the next tick
+        return len(silent)

@@ -24,10 +24,22 @@ WHERE namespace = :namespace AND to_agent = :to_agent
 ORDER BY intent_id
 LIMIT :limit;
 
+-- A lease heartbeat (:via null) refreshes a worker without changing how it takes its work.
 -- name: seen_worker
 INSERT INTO agent_workers (namespace, address, worker_id, via, first_seen_at, last_seen_at)
-VALUES (:namespace, :address, :worker_id, :via, :now, :now)
-ON CONFLICT (namespace, address, worker_id) DO UPDATE SET via = excluded.via, last_seen_at = excluded.last_seen_at;
+VALUES (:namespace, :address, :worker_id, COALESCE(CAST(:via AS TEXT), 'claim'), :now, :now)
+ON CONFLICT (namespace, address, worker_id) DO UPDATE SET
+    via = COALESCE(CAST(:via AS TEXT), agent_workers.via), last_seen_at = excluded.last_seen_at;
+
+-- The leases held by workers not seen since :cutoff (they hold a stream, claim or extend a lease
+-- while alive): released so other workers take the work.
+-- name: leases_of_unreachable_workers
+SELECT i.* FROM intents i
+JOIN agent_workers w
+  ON w.namespace = i.namespace AND w.address = i.to_agent AND w.worker_id = i.lease_owner
+WHERE i.lease_expires_at IS NOT NULL AND w.last_seen_at < :cutoff
+ORDER BY i.lease_expires_at
+LIMIT :limit;
 
 -- name: workers_of_namespace
 SELECT * FROM agent_workers WHERE namespace = :namespace ORDER BY address, last_seen_at DESC;

@@ -39,3 +39,12 @@ FOR UPDATE;
 -- name: lock_policy
 -- Serialises leases under one concurrency limit across replicas (engine/mesh/policies.py).
 SELECT generation FROM mesh_policies WHERE namespace = :namespace AND scope = :scope FOR UPDATE;
+
+-- name: leases_of_unreachable_workers
+SELECT i.* FROM intents i
+JOIN agent_workers w
+  ON w.namespace = i.namespace AND w.address = i.to_agent AND w.worker_id = i.lease_owner
+WHERE i.lease_expires_at IS NOT NULL AND w.last_seen_at < :cutoff
+ORDER BY i.lease_expires_at
+LIMIT :limit
+FOR UPDATE OF i SKIP LOCKED;
