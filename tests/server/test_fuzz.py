@@ -76,7 +76,7 @@ def test_fuzz(case: schemathesis.Case, server_watch: fuzz.ServerWatch) -> None:
 # names an id of A that B did not send, and A's state is as it was after the run (tests/_support/
 # fuzz_tenants.py). Fewer generated cases per operation, and the scenario routes left out (their
 # coverage cases are most of a run's time and they act on no id).
-TENANT_EXAMPLES = 10
+TENANT_EXAMPLES = 6
 tenant_schema = schemathesis.pytest.from_fixture("fuzzed_as_other_namespace")
 
 

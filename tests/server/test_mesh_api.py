@@ -54,6 +54,9 @@ async def test_the_fleet_shows_workers_open_work_and_stuck_intents(api: AppClien
     agent = (await api.get("/v1/mesh/agents/acme/prod/writer")).json()["agent"]
 
     assert [w["worker_id"] for w in agent["workers"]] == ["w-7"] and agent["workers"][0]["via"] == "claim"
+    assert agent["binding"] is None
+    await api.put("/v1/agents/acme/prod/writer/binding", json={"delivery_mode": "stream"})
+    assert (await api.get("/v1/mesh/agents/acme/prod/writer")).json()["agent"]["binding"] == "stream"
     assert agent["open_work"] == {"SUBMITTED": 2, "DELIVERED": 1} and agent["in_flight"] == 1
     assert agent["health_status"] == "healthy"  # a worker claiming for it is a sign of life
     assert len(agent["oldest_open"]) == 3

@@ -265,6 +265,11 @@ class MeshRows(TxBase):
             "seen_worker", namespace=namespace, address=address, worker_id=worker_id, via=via, now=now
         )
 
+    async def bindings_of_namespace(self, namespace: str) -> dict[str, str]:
+        """Each registered agent's delivery binding (stream, poll, http)."""
+        rows = await self._rows("bindings_of_namespace", namespace=namespace)
+        return {r["address"]: r["delivery_mode"] for r in rows}
+
     async def workers_of_namespace(self, namespace: str) -> list[WorkerSeen]:
         rows = await self._rows("workers_of_namespace", namespace=namespace)
         return [WorkerSeen(**dict(row)) for row in rows]

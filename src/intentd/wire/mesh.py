@@ -104,6 +104,9 @@ class MeshAgent(WireModel):
     address_id: str
     display_name: str
     version: str | None = None
+    binding: Literal["stream", "poll", "http"] | None = Field(
+        None, description="its registered delivery binding"
+    )
     health_status: Health
     last_heartbeat_at: datetime | None = None
     last_seen_at: datetime | None = None

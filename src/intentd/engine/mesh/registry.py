@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from intentd.model import JSON, AgentNotFound, EventType, Intent, Micros, Status, policy
@@ -72,6 +72,7 @@ class FleetAgent:
     finished_day: dict[str, int]  # status -> count, intents finished in the last 24 h
     error_rate: float | None  # failed / finished over the last hour; None: too few to tell
     usage_today: Usage  # reported this UTC day (by its workers, and its heartbeats' cost)
+    binding: str | None = None  # its registered delivery binding (stream, poll, http), if any
 
     @property
     def in_flight(self) -> int:
@@ -161,9 +162,15 @@ class MeshService:
             recent = _group(await tx.finished_summary(ns, now - ERROR_WINDOW_SECONDS * _US), lambda f: f[0])
             first, last = policy.today(now)
             spent = await tx.usage_by_subject(ns, "agent", first, last)
+            bindings = await tx.bindings_of_namespace(ns)
             kills = {r["address"]: self._switches.killed(ns, r["address"]) for r in rows}
             return [
-                _fleet_agent(_agent(r), kills[r["address"]], workers, open_work, finished, recent, now, spent)
+                replace(
+                    _fleet_agent(
+                        _agent(r), kills[r["address"]], workers, open_work, finished, recent, now, spent
+                    ),
+                    binding=bindings.get(r["address"]),
+                )
                 for r in rows
             ]
 

@@ -326,6 +326,7 @@ def _fleet_wire(fleet: FleetAgent, now: int) -> JSON:
         **_identity(agent),
         "display_name": agent.address.rsplit("/", 1)[-1],
         "version": fleet.version,
+        "binding": fleet.binding,
         "health_status": fleet.health,
         "last_heartbeat_at": to_rfc3339(agent.last_heartbeat_at),
         "last_seen_at": to_rfc3339(fleet.last_seen_at),

@@ -136,3 +136,7 @@ SELECT * FROM intents
 WHERE namespace = :namespace AND created_at >= :since AND created_at < :until
 ORDER BY created_at, intent_id
 LIMIT :limit;
+
+-- How each agent of the namespace takes its work (the fleet view).
+-- name: bindings_of_namespace
+SELECT address, delivery_mode FROM agent_bindings WHERE namespace = :namespace;
