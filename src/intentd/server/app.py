@@ -40,6 +40,7 @@ from .routes import (
     tasks,
     webhooks,
 )
+from .warmup import warm_routes
 
 log = logging.getLogger("intentd.server")
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         # shutdown does not wait out their wait_seconds.
         app.state.begin_drain = lambda: loop.call_soon_threadsafe(store.hub.close)
         await engine.start(scheduler=run_scheduler)
+        await warm_routes(app.router)
         try:
             yield
         finally:
