@@ -209,7 +209,6 @@ class StreamService:
             with self._held.holding(stream), self._dispatcher.taking(stream, ns, req.agents):
                 try:
                     resumed: list[Sent] = [Pushed(i, resumed=True) for i in await self._reread_leases(stream)]
-                    await self._mesh.worker_seen(ns, req.agents, req.worker, "stream")
                     if resumed:
                         yield resumed
                     while not wake.closed and (left := _left(until)) > 0:

@@ -161,6 +161,13 @@ def effective(address: str, policies: dict[str, tuple[Policy, int]]) -> Effectiv
     return Effective(address, rules)
 
 
+def applying(address: str, policies: dict[str, tuple[Policy, int]]) -> Effective | None:
+    """The policy that applies to ``address`` among ``policies`` (scope -> (policy, generation)),
+    or None when none of its scopes has one."""
+    merged = {scope: policies[scope] for scope in scopes_of(address) if scope in policies}
+    return effective(address, merged) if merged else None
+
+
 def _limit(name: str, value: Any) -> float | int:
     integer = name in ("max_intents_per_hour", "max_concurrency")
     ok_type = isinstance(value, int) if integer else isinstance(value, int | float)

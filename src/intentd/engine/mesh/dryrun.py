@@ -19,8 +19,6 @@ from functools import partial
 from intentd.model import JSON, Micros, base_address, to_rfc3339
 from intentd.model import policy as rules
 
-DAY_HOURS, hour_of, rule_subject = rules.DAY_HOURS, rules.hour_of, rules.rule_subject
-
 SAMPLE = 100  # decisions listed in a report
 
 
@@ -72,15 +70,15 @@ class Simulation:
     def used(self, rule: rules.Rule, *, trial: Trial) -> float:
         if rule.name == "max_cost_per_tree_usd":
             return self._trees[trial.tree] if trial.tree else 0.0
-        scope, subject = rule_subject(rule)
-        hour = hour_of(trial.at)
+        scope, subject = rules.rule_subject(rule)
+        hour = rules.hour_of(trial.at)
         if rule.name == "max_intents_per_hour":
             return float(self._intents[(scope, subject, hour)])
-        first = hour - hour % DAY_HOURS
+        first, _ = rules.today(trial.at)
         return sum(self._cost[(scope, subject, h)] for h in range(first, hour + 1))
 
     def admitted(self, trial: Trial, receiver: rules.Effective | None) -> None:
-        hour = hour_of(trial.at)
+        hour = rules.hour_of(trial.at)
         for subject in {trial.to_agent, base_address(trial.to_agent)}:
             self._cost[("agent", subject, hour)] += trial.cost_usd
         self._cost[("namespace", "", hour)] += trial.cost_usd
@@ -88,7 +86,7 @@ class Simulation:
             self._trees[trial.tree] += trial.cost_usd
         for rule in receiver.limits() if receiver else []:
             if rule.name == "max_intents_per_hour":
-                scope, subject = rule_subject(rule)
+                scope, subject = rules.rule_subject(rule)
                 self._intents[(scope, subject, hour)] += 1
 
 
@@ -96,8 +94,8 @@ def dry_run(trials: list[Trial], policies: dict[str, tuple[rules.Policy, int]]) 
     """Replay ``trials`` (in creation order) against ``policies`` (scope -> (policy, generation))."""
     report, simulation = Report(), Simulation()
     for trial in trials:
-        receiver = _effective(trial.to_agent, policies)
-        sender = _effective(trial.from_agent, policies) if trial.from_agent else None
+        receiver = rules.applying(trial.to_agent, policies)
+        sender = rules.applying(trial.from_agent, policies) if trial.from_agent else None
         verdict = rules.admit(receiver, sender, trial.intent_type, partial(simulation.used, trial=trial))
         report.evaluated += 1
         report.outcomes[verdict.outcome] += 1
@@ -113,11 +111,6 @@ def dry_run(trials: list[Trial], policies: dict[str, tuple[rules.Policy, int]]) 
             if len(report.decisions) < SAMPLE:
                 report.decisions.append(_decision(trial, verdict))
     return report
-
-
-def _effective(address: str, policies: dict[str, tuple[rules.Policy, int]]) -> rules.Effective | None:
-    merged = {scope: policies[scope] for scope in rules.scopes_of(address) if scope in policies}
-    return rules.effective(address, merged) if merged else None
 
 
 def _decision(trial: Trial, verdict: rules.Verdict) -> JSON:

@@ -160,7 +160,7 @@ class KillService:
         return total
 
     async def _sweep_batch(self, tx: Tx, *, kill: KillRecord, address: str) -> Swept:
-        if self.switches.current(kill.namespace, kill.target) != kill:
+        if self.switches.get(kill.namespace, kill.target) != kill:  # the kill of exactly its target
             return Swept()  # resumed, or killed again with other choices, meanwhile
         now, counts = self._clock(), {"cancel": 0, "hold": 0, "reassign": 0}
         queued = kill.in_flight != "hold"

@@ -49,13 +49,7 @@ from .mirror import Mirror
 Clock = Callable[[], Micros]
 DRY_RUN_LIMIT = 10_000  # intents a dry-run replays at most
 POLICIES_KEY = "mesh:policies"  # published in this process after the policies changed
-HOUR, DAY_HOURS, hour_of, today, rule_subject = (
-    rules.HOUR,
-    rules.DAY_HOURS,
-    rules.hour_of,
-    rules.today,
-    rules.rule_subject,
-)
+_PARSED_KEPT = 10_000
 
 
 async def _all_policies(tx: Tx) -> list[PolicyRecord]:
@@ -65,18 +59,35 @@ async def _all_policies(tx: Tx) -> list[PolicyRecord]:
 class Policies(Mirror[PolicyRecord]):
     def __init__(self, store: Store) -> None:
         super().__init__(store, _all_policies, lambda p: (p.namespace, p.scope), POLICIES_KEY)
+        # Each stored policy parsed once (by namespace, scope and generation), not on every lease.
+        self._parsed: dict[tuple[str, str, int], rules.Policy] = {}
 
     def effective(self, namespace: str, address: str) -> rules.Effective | None:
         """The policy that applies to ``address``, or None when its namespace has none."""
-        stored = self.rows(namespace)
-        if not stored:  # the usual case, on every handoff
+        if not self.rows(namespace):  # the usual case, on every handoff
             return None
-        merged = {
-            scope: (rules.Policy.from_json(p.body), p.generation)
-            for scope in rules.scopes_of(address)
-            if (p := stored.get(scope)) is not None
-        }
-        return rules.effective(address, merged) if merged else None
+        return rules.applying(address, self.parsed(namespace))
+
+    def parsed(self, namespace: str) -> dict[str, tuple[rules.Policy, int]]:
+        """The namespace's policies by scope, parsed, with their generations."""
+        return {p.scope: (self._policy(p), p.generation) for p in (self.rows(namespace) or {}).values()}
+
+    def _policy(self, record: PolicyRecord) -> rules.Policy:
+        key = (record.namespace, record.scope, record.generation)
+        policy = self._parsed.get(key)
+        if policy is None:
+            if len(self._parsed) > _PARSED_KEPT:  # generations move on: forget the old ones
+                self._parsed.clear()
+            policy = self._parsed[key] = rules.Policy.from_json(record.body)
+        return policy
+
+
+async def leased(tx: Tx, namespace: str, rule: rules.Rule) -> int:
+    """The leases open under a concurrency limit's scope: the namespace's, an address's and, for an
+    address without a version, its versions'."""
+    if rule.scope == rules.NAMESPACE:
+        return await tx.leased_count(namespace, None, versions=False)
+    return await tx.leased_count(namespace, rule.scope, versions=base_address(rule.scope) == rule.scope)
 
 
 async def used(tx: Tx, namespace: str, rule: rules.Rule, now: Micros, tree: str | None = None) -> float:
@@ -84,11 +95,11 @@ async def used(tx: Tx, namespace: str, rule: rules.Rule, now: Micros, tree: str 
     a limit per run)."""
     if rule.name == "max_cost_per_tree_usd":
         return (await tx.usage(namespace, "tree", tree, 0, 0)).cost_usd if tree else 0.0
-    scope, subject = rule_subject(rule)
+    scope, subject = rules.rule_subject(rule)
     if rule.name == "max_intents_per_hour":
-        hour = hour_of(now)
+        hour = rules.hour_of(now)
         return float((await tx.usage(namespace, scope, subject, hour, hour)).intents)
-    first, last = today(now)
+    first, last = rules.today(now)
     return (await tx.usage(namespace, scope, subject, first, last)).cost_usd
 
 
@@ -129,8 +140,8 @@ def _count_admission(tx: Tx, intent: Intent, receiver: rules.Effective | None, n
     synthetic intent does not count)."""
     for rule in receiver.limits() if receiver and not intent.synthetic else []:
         if rule.name == "max_intents_per_hour":
-            scope, subject = rule_subject(rule)
-            tx.queue_usage(UsageKey(intent.namespace, scope, subject, hour_of(now)), Usage(intents=1))
+            scope, subject = rules.rule_subject(rule)
+            tx.queue_usage(UsageKey(intent.namespace, scope, subject, rules.hour_of(now)), Usage(intents=1))
 
 
 def _override_task(intent: Intent, verdict: rules.Verdict) -> JSON:
@@ -172,7 +183,7 @@ def add_usage(tx: Tx, intent: Intent, usage: Usage, at: Micros) -> None:
 def add_agent_usage(tx: Tx, namespace: str, agent: str, usage: Usage, at: Micros) -> None:
     """Usage of ``agent`` at ``at``: its counter (and its base address's, for a version) and its
     namespace's, in the UTC hour of ``at``."""
-    hour = hour_of(at)
+    hour = rules.hour_of(at)
     tx.queue_usage(UsageKey(namespace, "agent", agent, hour), usage)
     if base_address(agent) != agent:  # a version counts for its base address too
         tx.queue_usage(UsageKey(namespace, "agent", base_address(agent), hour), usage)
@@ -227,13 +238,7 @@ class PolicyGate:
     @staticmethod
     async def _full(tx: Tx, intent: Intent, rule: rules.Rule) -> bool:
         await tx.lock_policy(intent.namespace, rule.scope)  # leases under this limit, one at a time
-        if rule.scope == rules.NAMESPACE:
-            leased = await tx.leased_count(intent.namespace, None, versions=False)
-        else:
-            leased = await tx.leased_count(
-                intent.namespace, rule.scope, versions=base_address(rule.scope) == rule.scope
-            )
-        return bool(leased >= rule.value)
+        return bool(await leased(tx, intent.namespace, rule) >= rule.value)
 
 
 class ReleaseHeldWork:
@@ -280,21 +285,14 @@ class PolicyService:
 
         async def unit(tx: Tx) -> PolicyRecord:
             current = await tx.get_policy(ns, scope)
-            if (
-                expected_generation is not None
-                and (current.generation if current else 0) != expected_generation
-            ):
+            generation = current.generation if current else 0  # 0: none yet
+            if expected_generation is not None and generation != expected_generation:
                 raise StaleMeshPolicy(
-                    f"the policy of {scope} is at generation {current.generation if current else 0}",
-                    details={
-                        "field": "expected_generation",
-                        "generation": current.generation if current else 0,
-                    },
+                    f"the policy of {scope} is at generation {generation}",
+                    details={"field": "expected_generation", "generation": generation},
                 )
-            policy = PolicyRecord(
-                ns, scope, (current.generation if current else 0) + 1, body, principal.name, now
-            )
-            if not await tx.save_policy(policy, current.generation if current else None):
+            policy = PolicyRecord(ns, scope, generation + 1, body, principal.name, now)
+            if not await tx.save_policy(policy, generation if current else None):
                 raise StaleMeshPolicy(f"the policy of {scope} changed meanwhile", details={"field": "scope"})
             details = {"scope": scope, "generation": policy.generation, "policy": body}
             audit.record(tx, ns, now, "agent.policy_set", agent=_agent(scope), details=details)
@@ -337,12 +335,12 @@ class PolicyService:
         nothing. At most ``limit`` recorded intents are replayed (the report says how many were)."""
         proposed = rules.Policy.from_json(body)
         ns = principal.namespace
-        policies = {p.scope: (rules.Policy.from_json(p.body), p.generation) for p in self._policies.of(ns)}
+        policies = self._policies.parsed(ns)
         current = policies.get(scope)
         policies[scope] = (proposed, (current[1] if current else 0) + 1)
         if synthetic is None:
             until = until if until is not None else self._clock() + 1  # up to now, inclusive
-            since = since if since is not None else until - DAY_HOURS * HOUR
+            since = since if since is not None else until - rules.DAY_HOURS * rules.HOUR
             recorded = await self._store.read(lambda tx: tx.intents_created_between(ns, since, until, limit))
             synthetic = [_trial(i) for i in recorded]
         return dry_run(synthetic, policies)
@@ -359,9 +357,7 @@ class PolicyService:
                 if rule.name == "max_cost_per_tree_usd" or rule.name not in rules.LIMITS:
                     continue
                 if rule.name == "max_concurrency":
-                    scope = None if rule.scope == rules.NAMESPACE else rule.scope
-                    versions = scope is not None and base_address(scope) == scope
-                    usage[key] = float(await tx.leased_count(ns, scope, versions=versions))
+                    usage[key] = float(await leased(tx, ns, rule))
                 else:
                     usage[key] = await used(tx, ns, rule, now)
             return usage

@@ -139,12 +139,6 @@ class MeshService:
         rows = await self._store.read(lambda tx: tx.list_agents(principal.namespace))
         return [_agent(r) for r in rows]
 
-    async def agent(self, principal: Principal, address: str) -> MeshAgent:
-        row = await self._store.read(lambda tx: tx.get_agent(principal.namespace, address))
-        if row is None:
-            raise AgentNotFound(f"agent {address} not found", details={"address": address})
-        return _agent(row)
-
     async def events(self, principal: Principal, event_type: str | None, limit: int) -> list[AuditRecord]:
         """The audit trail's records about the namespace's agents, newest first (AXP mesh events)."""
         ns = principal.namespace

@@ -38,7 +38,3 @@ class KillSwitches(Mirror[KillRecord]):
         if not kills:  # the usual case, on every handoff: nothing killed in the namespace
             return None
         return kills.get(address) or kills.get(base_address(address)) or kills.get(NAMESPACE)
-
-    def current(self, namespace: str, target: str) -> KillRecord | None:
-        """The kill of exactly ``target``, if it is killed."""
-        return self.get(namespace, target)
