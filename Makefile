@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The framework integrations are tested in environments of their own, made once and kept (remade when
+# pyproject.toml changes): CrewAI's pins conflict with the others' (docs/frameworks.md).
+FW     := .venvs/frameworks/bin
+CREW   := .venvs/crewai/bin
 
 .PHONY: serve test lint bench bench-kill clean
 
@@ -12,19 +16,34 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[server,test]'
 	touch $@
 
+$(FW)/.installed: pyproject.toml
+	$(PYTHON) -m venv .venvs/frameworks
+	$(FW)/python -m pip install --quiet --upgrade pip
+	$(FW)/python -m pip install --quiet -e '.[server,test,langgraph,autogen,openai-agents,a2a]'
+	touch $@
+
+# CrewAI's environment has no server (CrewAI pins mcp<2): its tests start `intentd serve` from .venv.
+$(CREW)/.installed: pyproject.toml
+	$(PYTHON) -m venv .venvs/crewai
+	$(CREW)/python -m pip install --quiet --upgrade pip
+	$(CREW)/python -m pip install --quiet -e '.[crewai]' 'pytest>=8' 'pytest-asyncio>=0.24' 'pytest-timeout>=2.3'
+	touch $@
+
 serve: $(BIN)/.installed
 	$(BIN)/intentd serve
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed $(FW)/.installed
 	$(BIN)/ruff check src tests bench examples scripts
 	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/lint-imports
-	$(BIN)/mypy
+	$(FW)/mypy  # where the integrations' own types are installed
 	$(BIN)/python scripts/gen_sync.py --check
 	$(BIN)/python scripts/gen_permissions.py --check
 
-test: lint
+test: lint $(CREW)/.installed
 	$(BIN)/pytest
+	INTENTD_TEST_CREWAI_PYTHON=$(CURDIR)/$(CREW)/python $(FW)/pytest tests/frameworks
+	INTENTD_TEST_SERVER=$(CURDIR)/$(BIN)/intentd $(CREW)/pytest tests/crewai --confcutdir=tests/crewai
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
@@ -35,4 +54,4 @@ bench-kill: $(BIN)/.installed
 	$(BIN)/python -m bench.kill
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venvs .pytest_cache .ruff_cache

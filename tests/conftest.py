@@ -4,6 +4,7 @@ engine and API tests run on both backends through ``database_url`` (see tests/_s
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,13 @@ from tests._support import databases, servers
 from tests._support.databases import BACKENDS, IN_CI, PG_ADMIN_DSN, admin_execute, dsn_for
 from tests._support.engine import FakeClock
 from tests._support.servers import API_KEY, AppClient
+
+# The integrations' suites run in environments of their own (`make test` runs each): tests/frameworks
+# in .venvs/frameworks, where LangGraph is installed, and tests/crewai in .venvs/crewai, with its own
+# conftest (--confcutdir: that environment has no server packages to import this file's).
+collect_ignore = ["crewai"]
+if importlib.util.find_spec("langgraph") is None:
+    collect_ignore.append("frameworks")
 
 # Names other test packages still import from here; new code imports them from tests._support.
 TEST_KEY = API_KEY

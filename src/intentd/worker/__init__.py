@@ -16,7 +16,7 @@ Run it with ``worker.run()`` or ``intentd worker run module:worker``. A supervis
 asks a person and returns a :class:`HumanAnswer` (the intent waits without a lease meanwhile).
 """
 
-from ._context import AsyncContext, Context
+from ._context import AsyncContext, Context, current_context
 from ._errors import ChildFailed, FatalError, RetryableError
 from ._journal import Child, HumanAnswer
 from ._runtime import Handler, Result, RetryPolicy, Worker
@@ -33,4 +33,5 @@ __all__ = [
     "RetryPolicy",
     "RetryableError",
     "Worker",
+    "current_context",
 ]

@@ -9,6 +9,7 @@ Sync handlers run in a thread and get :class:`Context`, whose actions block; asy
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import inspect
 import threading
@@ -340,6 +341,18 @@ class Context(_ContextBase[HumanAnswer]):
         """Park the intent in WAITING; the handler should return next (its value is ignored).
         A resume (or ``wake_at``) delivers it again."""
         self._run(self._wait_call(reason, wake_at, details))
+
+
+_current: contextvars.ContextVar[Context | AsyncContext | None] = contextvars.ContextVar(
+    "intentd_worker_context", default=None
+)
+
+
+def current_context() -> Context | AsyncContext | None:
+    """The context of the handler running in this task or thread (None outside one). Code the
+    handler calls without passing ``ctx`` down reaches it here: a framework adapter's tool or node
+    spawns a child of the intent being handled, or asks a person, through it."""
+    return _current.get()
 
 
 def _levels(escalate_to: str | Sequence[str | Mapping[str, Any]] | None) -> Any:

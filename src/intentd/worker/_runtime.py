@@ -52,7 +52,7 @@ from intentd.client import (
 from intentd.model import JSON, normalize_address
 
 from ._client import async_twin
-from ._context import AsyncContext, Context, _ContextState
+from ._context import AsyncContext, Context, _ContextState, _current
 from ._errors import FatalError, RetryableError, error_object
 from ._slots import Slots
 
@@ -379,8 +379,11 @@ class _Run:
     async def _invoke(self, handler: Handler, state: _ContextState) -> Any:
         intent = state.delivery.intent
         if inspect.iscoroutinefunction(handler):
-            return await handler(AsyncContext(state), intent)
+            actx = AsyncContext(state)
+            _current.set(actx)  # this task's own copy of the variable: no reset needed
+            return await handler(actx, intent)
         ctx = Context(state, asyncio.get_running_loop())
+        _current.set(ctx)  # to_thread copies the task's variables into the handler's thread
         return await asyncio.to_thread(handler, ctx, intent)
 
     async def _report(self, state: _ContextState, outcome: Any) -> None:
