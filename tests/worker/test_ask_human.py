@@ -263,3 +263,23 @@ async def test_two_questions_in_one_handler_are_asked_in_turn(client: AsyncClien
     assert first.task_id != second.task_id
     decided = await client.tasks("decided", intent_id=intent.intent_id)
     assert sorted(t.task_id for t in decided) == sorted([first.task_id, second.task_id])
+
+
+@pytest.mark.slow
+async def test_usage_counted_before_a_question_is_kept_across_the_pause(client: AsyncClient, agent: str) -> None:
+    """A parked handler reports no outcome: what it used before the pause (a model's tokens, say)
+    is reported as it parks, and adds up with what the run after the answer uses."""
+
+    async def draft(ctx: AsyncContext, intent: Intent) -> dict[str, Any]:
+        ctx.report_usage(tokens_in=100, tokens_out=10)  # each run's own model calls
+        answer = await ctx.ask_human("go", title="Go on?")
+        return {"approved": answer.approved}
+
+    async with serving(client, agent, draft):
+        intent = await client.submit(agent, "intent.draft.v1", {})
+        task, _ = await open_task(client, intent.intent_id)
+        await client.decide_task(task.task_id, "approved")
+        final = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert final.status is Status.COMPLETED, final.error
+    assert final.usage == {"tokens_in": 200, "tokens_out": 20}

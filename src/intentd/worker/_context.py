@@ -41,7 +41,7 @@ class _ContextState:
     def __post_init__(self) -> None:
         # The journal holds nothing of this state (a bound method would make a cycle, left to the
         # garbage collector once per delivery), so the state is freed as soon as its handler ends.
-        self.journal = Journal(self.client, self.delivery, lose=self.lost.set)
+        self.journal = Journal(self.client, self.delivery, lose=self.lost.set, usage=self.usage)
 
     @property
     def parked(self) -> bool:
@@ -189,10 +189,13 @@ class _ContextBase(Generic[Asked]):
         d = self._state.delivery
         return self._state.client.progress(d.intent.intent_id, message, lease_token=d.lease_token)
 
-    def _wait_call(self, reason: WaitingReason | str, wake_at: datetime | None, details: JSON | None) -> Any:
+    async def _wait_call(
+        self, reason: WaitingReason | str, wake_at: datetime | None, details: JSON | None
+    ) -> Any:
+        await self._state.journal.flush_usage()  # a parked handler reports no outcome
         self._state.parked = True
         d = self._state.delivery
-        return self._state.client.wait(
+        return await self._state.client.wait(
             d.intent.intent_id, d.lease_token, reason, wake_at=wake_at, details=details
         )
 

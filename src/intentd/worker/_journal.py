@@ -197,8 +197,10 @@ class Journal:
         delivery: Delivery,
         *,
         lose: Callable[[], None],
+        usage: dict[str, float] | None = None,
     ) -> None:
         self._client = client
+        self._usage = usage if usage is not None else {}  # the handler's, not yet reported
         self._intent_id = delivery.intent.intent_id
         self._token = delivery.lease_token
         self._lose = lose
@@ -272,6 +274,7 @@ class Journal:
             batch = missing[start : start + MAX_SPAWN]
             self._update(await self._write(self._client.spawn(self._intent_id, self._token, batch)))
         if not all(entries[key].finished for key in specs):
+            await self.flush_usage()
             answer = await self._write(self._client.await_entries(self._intent_id, self._token, list(specs)))
             if answer.parked:
                 self.parked = True
@@ -326,9 +329,20 @@ class Journal:
         if entry is not None:
             return HumanAnswer.from_journal(key, entry.result)
         self._check_new_work()
+        await self.flush_usage()
         await self._write(self._client.ask_human(self._intent_id, self._token, key, human_task))
         self.parked = True
         raise Unwind(f"intent {self._intent_id} is parked until a person answers {key!r}")
+
+    async def flush_usage(self) -> None:
+        """Report the usage counted so far, before the intent may be parked: a parked handler reports
+        no outcome, and what it used (a model's tokens before a pause) would be lost with it."""
+        if self._usage:
+            usage = dict(self._usage)
+            self._usage.clear()
+            await self._write(
+                self._client.progress(self._intent_id, "usage", lease_token=self._token, usage=usage)
+            )
 
     # --- the outcome of a run ---------------------------------------------------------------------
 
