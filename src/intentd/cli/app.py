@@ -6,11 +6,13 @@ from __future__ import annotations
 import typer
 
 from . import (
+    a2a,
     agents,
     audit,
     fleet,
     intents,
     keys,
+    mcp,
     namespaces,
     policy,
     scenarios,
@@ -50,3 +52,5 @@ app.add_typer(fleet.mesh_app, name="mesh")
 app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(a2a.app, name="a2a")
+app.command()(mcp.mcp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ from intentd.store import migrate_url, open_store
 from ._options import env_help, settings_of
 from ._output import console, fail, install_log_handler
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 db_app = typer.Typer(help="Database schema (the database of --database).", no_args_is_help=True)
 
 
@@ -24,7 +27,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help=env_help("host", "listen address"))] = None,
     port: Annotated[int | None, typer.Option(help=env_help("port", "listen port"))] = None,
 ) -> None:
-    """Run the server on --database: HTTP API, scheduler and delivery (migrates on start)."""
+    """Run the server on --database: HTTP API, scheduler and delivery (migrates on start), and the
+    MCP server at /mcp."""
     from intentd.server import run_server
     from intentd.server.app import notify_config
 
@@ -41,7 +45,18 @@ def serve(
     console.print(
         f"intentd on http://{settings.host}:{settings.port} (database {_redact(settings.database_url)})"
     )
-    run_server(settings)
+    run_server(settings, compose_app(settings))
+
+
+def compose_app(settings: Settings) -> FastAPI:
+    """What ``intentd serve`` serves: the API, with the MCP server at /mcp acting as each request's
+    key (bridges/mcp; the server package itself knows no bridge)."""
+    from intentd.bridges.mcp import mount_mcp
+    from intentd.server import create_app
+
+    app = create_app(settings)
+    mount_mcp(app)
+    return app
 
 
 async def _first_key(settings: Settings) -> None:

@@ -27,10 +27,11 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_server(settings: Settings) -> None:
-    """Serve until a signal: uvloop and httptools for the hot path, and no access log (writing a
-    line per request costs about as much as serving it)."""
-    app = create_app(settings)
+def run_server(settings: Settings, app: FastAPI | None = None) -> None:
+    """Serve ``app`` (by default ``create_app(settings)``; the CLI passes the app it composed, with
+    the MCP server mounted) until a signal: uvloop and httptools for the hot path, and no access log
+    (writing a line per request costs about as much as serving it)."""
+    app = app or create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
