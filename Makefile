@@ -41,7 +41,7 @@ lint: $(BIN)/.installed $(FW)/.installed
 	$(BIN)/python scripts/gen_permissions.py --check
 
 test: lint $(CREW)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # xdist: the suite waits on servers and subprocesses more than it computes
 	INTENTD_TEST_CREWAI_PYTHON=$(CURDIR)/$(CREW)/python $(FW)/pytest tests/frameworks
 	INTENTD_TEST_SERVER=$(CURDIR)/$(BIN)/intentd $(CREW)/pytest tests/crewai --confcutdir=tests/crewai
 
