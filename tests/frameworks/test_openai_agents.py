@@ -1,0 +1,357 @@
+"""The OpenAI Agents adapter against a real ``intentd serve`` (one per backend for the module), on
+both backends: a served agent's result (structured output) and tokens; a ``needs_approval`` tool as
+a human task, approved (the tool runs once) or rejected (it never runs and the model is told); the
+same pause finished by a new worker process after the first was killed; ``intent_tool`` handing work
+to a plain intentd agent from a served agent (one intent tree, earlier turns never re-run), from a
+plain handler (the worker's ``Unwind`` passes through the SDK) and from a script (one root intent
+however often it runs); and a payload without the agent's input failing clearly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agents import RunConfig, Runner
+
+from intentd.adapters.openai_agents import serve_agent
+from intentd.client import AsyncClient, HumanTask, Intent, Status
+from intentd.worker import AsyncContext, RetryPolicy, Worker
+from tests._support import databases
+from tests._support.servers import API_KEY, Server, module_server
+
+from ._openai_agents_agents import answering_agent, editor_agent, ops_agent, runs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", params=databases.BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with module_server(request, tmp_path_factory.mktemp("openai_agents")) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(live: Server) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(live.url, API_KEY) as sdk:
+        yield sdk
+
+
+def address(name: str) -> str:
+    return f"agent://openai-agents/t{uuid.uuid4().hex[:10]}/{name}"  # the server is shared by the module
+
+
+@asynccontextmanager
+async def serving(worker: Worker) -> AsyncIterator[Worker]:
+    task = asyncio.create_task(worker.serve())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def new_worker(client: AsyncClient) -> Worker:
+    retry = RetryPolicy(base_seconds=0.05, max_seconds=0.1)
+    return Worker(client, concurrency=4, claim_wait_seconds=1.0, retry=retry)
+
+
+def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
+    """A plain intentd agent, no framework: the one the editor hands the writing to."""
+
+    @worker.agent(writer)
+    async def write(ctx: AsyncContext, intent: Intent) -> dict[str, Any]:
+        written.append(intent.intent_id)
+        return {"draft": f"{intent.payload['topic']}, in {intent.payload['words']} words"}
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    try:
+        async with asyncio.timeout(timeout):
+            while not (found := await check()):
+                await asyncio.sleep(0.05)
+            return found
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+async def open_task(client: AsyncClient, intent_id: str) -> HumanTask:
+    async def asked() -> list[HumanTask]:
+        return await client.tasks("open", intent_id=intent_id)
+
+    tasks: list[HumanTask] = await until(asked, f"a human task of {intent_id}")
+    [task] = tasks
+    return task
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+async def test_a_served_agent_returns_its_structured_output_and_reports_its_tokens(
+    client: AsyncClient,
+) -> None:
+    agent = address("answerer")
+    worker = new_worker(client)
+    serve_agent(worker, agent, answering_agent())
+    async with serving(worker):
+        intent = await client.submit(agent, "intent.ask.v1", {"input": "What is a lease?"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result == {
+        "output": {"text": "Leases expire unless renewed.", "confidence": 0.9},
+        "agent": "answerer",
+    }
+    assert done.usage == {"tokens_in": 10, "tokens_out": 3}
+
+
+async def test_an_approval_is_a_human_task_and_the_approved_tool_runs_once(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    agent, counts = address("ops"), tmp_path / "counts"
+    worker = new_worker(client)
+    serve_agent(worker, agent, ops_agent(counts), human_task={"assignees": ["role:sre"]})
+    async with serving(worker):
+        intent = await client.submit(agent, "intent.deploy.v1", {"input": "Deploy api v2"})
+        task = await open_task(client, intent.intent_id)
+        waiting = await client.get(intent.intent_id)
+        assert (waiting.status, waiting.waiting_reason) == (Status.WAITING, "WAITING_FOR_HUMAN")
+        assert task.human_task["title"] == 'Approve deploy(service="api", version="v2")'
+        assert task.human_task["task_type"] == "approval"
+        assert "ops asks to call deploy" in task.human_task["description"]
+        assert task.assignees == ["role:sre"]
+        assert runs(counts) == ["model", "lookup", "model"]
+
+        await client.decide_task(task.task_id, "approved", comment="Go")
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result == {"output": "Deploy: deployed api v2", "agent": "ops"}
+    # The run went on from its saved state: lookup and the first two model turns did not run again.
+    assert runs(counts) == ["model", "lookup", "model", "deploy", "model"]
+    assert done.usage == {"tokens_in": 30, "tokens_out": 9}  # three model calls, none counted twice
+    journal = {entry.key for entry in await client.journal(intent.intent_id)}
+    assert {"openai-agents.run/0", "openai-agents.approval/0/call-deploy", "openai-agents.run/1"} <= journal
+
+
+async def test_a_rejected_tool_never_runs_and_the_model_is_told_why(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    agent, counts = address("ops"), tmp_path / "counts"
+    worker = new_worker(client)
+    serve_agent(worker, agent, ops_agent(counts))
+    async with serving(worker):
+        intent = await client.submit(agent, "intent.deploy.v1", {"input": "Deploy api v2"})
+        task = await open_task(client, intent.intent_id)
+        await client.decide_task(task.task_id, "rejected", comment="Not on a Friday")
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result is not None
+    output = done.result["output"]
+    assert (
+        output.startswith("Deploy: ") and "rejected this call of deploy (rejected): Not on a Friday" in output
+    )
+    assert "deploy" not in runs(counts)
+    assert runs(counts) == ["model", "lookup", "model", "model"]
+
+
+@pytest.mark.slow
+async def test_an_approval_pending_in_a_killed_worker_is_finished_by_a_new_process(
+    client: AsyncClient, live: Server, tmp_path: Path
+) -> None:
+    agent, counts = address("ops"), tmp_path / "counts"
+    first = worker_process(live, agent, counts, tmp_path / "first.log")
+    try:
+        intent = await client.submit(agent, "intent.deploy.v1", {"input": "Deploy api v2"})
+        task = await open_task(client, intent.intent_id)
+        assert runs(counts) == ["model", "lookup", "model"]
+    finally:
+        end(first, signal.SIGKILL)  # a crash while the agent waits for the person
+    assert first.returncode == -signal.SIGKILL
+
+    await client.decide_task(task.task_id, "approved")
+    second = worker_process(live, agent, counts, tmp_path / "second.log")
+    try:
+        done = await client.wait_for(intent.intent_id, timeout=90)
+    finally:
+        end(second)
+
+    assert done.status is Status.COMPLETED, (done.error, (tmp_path / "second.log").read_text()[-3000:])
+    assert done.result == {"output": "Deploy: deployed api v2", "agent": "ops"}
+    # The new process loaded the journaled RunState: lookup ran once, in the first process.
+    assert runs(counts) == ["model", "lookup", "model", "deploy", "model"]
+    assert done.usage == {"tokens_in": 30, "tokens_out": 9}
+
+
+def worker_process(server: Server, agent: str, counts: Path, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "tests.frameworks._openai_agents_worker", server.url, API_KEY, agent]
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [*command, str(counts)],
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def end(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- call -----------------------------------------------------------------------------------------
+
+
+async def test_an_intent_tool_in_a_served_agent_makes_one_intent_tree(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
+    written: list[str] = []
+    worker = new_worker(client)
+    serve_agent(worker, editor, editor_agent(counts, writer))
+    writer_agent(worker, writer, written)
+    async with serving(worker):
+        intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    # The writer's result reached the model's next turn, which answered with it.
+    assert done.result == {"output": "Done: Why leases matter, in 300 words", "agent": "editor"}
+    tree = await client.tree(intent.intent_id)
+    [child] = tree.children(intent.intent_id)
+    assert [i.intent_id for i in tree.intents] == [intent.intent_id, child.intent_id]
+    assert child.parent_intent_id == intent.intent_id and child.to_agent == writer
+    assert child.intent_type == "intent.draft.v1" and child.step_key == "openai-agents.tool/0/call-write"
+    assert child.payload == {"topic": "Why leases matter", "words": 300}
+    assert {i.correlation_id for i in tree.intents} == {intent.correlation_id}
+    assert written == [child.intent_id]
+    # The editor parked while the writer wrote and went on from its saved state: nothing ran twice.
+    assert runs(counts) == ["model", "outline", "model", "model"]
+    assert done.usage == {"tokens_in": 30, "tokens_out": 9}
+
+
+async def test_an_intent_tool_that_stops_the_run_hands_the_intent_over(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    """The handoff form: an agent that stops at the intent tool answers with the other agent's
+    result, as it would after a handoff (``tool_use_behavior``)."""
+    editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
+    written: list[str] = []
+    worker = new_worker(client)
+    agent = editor_agent(counts, writer).clone(tool_use_behavior={"stop_at_tool_names": ["write"]})
+    serve_agent(worker, editor, agent, output=json.loads)
+    writer_agent(worker, writer, written)
+    async with serving(worker):
+        intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result == {"draft": "Why leases matter, in 300 words"}
+    assert len(written) == 1
+    assert runs(counts) == ["model", "outline", "model"]  # no turn after the writer's answer
+
+
+async def test_an_intent_tool_in_a_plain_handler_parks_through_the_sdk(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    """A handler that runs the agent itself: the tool spawns the child directly, and the worker's
+    ``Unwind`` (a BaseException) passes through the SDK's tool error handling, parking the intent.
+    The handler then runs again from the top, so the (scripted) model and ``outline`` run again."""
+    editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
+    written: list[str] = []
+    worker = new_worker(client)
+    agent = editor_agent(counts, writer)
+
+    @worker.agent(editor)
+    async def edit(ctx: AsyncContext, intent: Intent) -> dict[str, Any]:
+        result = await Runner.run(agent, str(intent.payload["input"]))
+        return {"output": result.final_output}
+
+    writer_agent(worker, writer, written)
+    async with serving(worker):
+        intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result == {"output": "Done: Why leases matter, in 300 words"}
+    [child] = (await client.tree(intent.intent_id)).children(intent.intent_id)
+    assert child.step_key == "openai-agents.tool/write#0" and written == [child.intent_id]
+    assert runs(counts) == ["model", "outline", "model", "model", "outline", "model", "model"]
+
+
+async def test_an_intent_tool_outside_intentd_submits_once_however_often_it_runs(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    writer, counts, group = address("writer"), tmp_path / "counts", f"chat-{uuid.uuid4().hex}"
+    written: list[str] = []
+    worker = new_worker(client)
+    writer_agent(worker, writer, written)
+    async with serving(worker):
+        outputs = []
+        for _ in range(2):  # the script runs again: the model asks with the same call id
+            agent = editor_agent(counts, writer, client=client)
+            result = await Runner.run(agent, "Write about leases", run_config=RunConfig(group_id=group))
+            outputs.append(result.final_output)
+
+    assert outputs == ["Done: Why leases matter, in 300 words"] * 2
+    assert len(written) == 1
+    [root] = [i async for i in client.iter_intents(correlation_id=f"openai-agents-{group}")]
+    assert root.intent_id == written[0] and root.parent_intent_id is None
+    assert root.status is Status.COMPLETED
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+async def test_a_payload_without_the_agents_input_fails_the_intent_at_once(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    agent, counts = address("ops"), tmp_path / "counts"
+    worker = new_worker(client)
+    serve_agent(worker, agent, ops_agent(counts))
+    async with serving(worker):
+        intent = await client.submit(agent, "intent.deploy.v1", {"prompt": "Deploy api v2"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.FAILED
+    assert done.error["code"] == "FatalError"
+    assert "'input'" in done.error["message"] and "['prompt']" in done.error["message"]
+    assert done.delivery_attempt == 1 and runs(counts) == []
+
+
+async def test_arguments_that_do_not_fit_an_intent_tool_reach_the_model_and_spawn_nothing(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
+    written: list[str] = []
+    worker = new_worker(client)
+    serve_agent(worker, editor, editor_agent(counts, writer, words="many"))
+    writer_agent(worker, writer, written)
+    async with serving(worker):
+        intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
+        done = await client.wait_for(intent.intent_id, timeout=60)
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.result is not None
+    output = done.result["output"]
+    assert output.startswith("Failed: the arguments of write do not match its parameters")
+    assert "words" in output
+    assert (await client.tree(intent.intent_id)).children(intent.intent_id) == []
+    assert written == []
