@@ -1,5 +1,5 @@
-"""Shared by the integrations' tests: the frameworks' telemetry off (docs/frameworks.md, "Offline and quiet"), set before any
-framework is imported so that worker subprocesses inherit it too."""
+"""Shared by the integrations' tests: the frameworks' telemetry off (docs/frameworks.md, "Offline and
+quiet"), set before any framework is imported so that worker subprocesses inherit it too."""
 
 from __future__ import annotations
 
