@@ -266,7 +266,9 @@ async def test_two_questions_in_one_handler_are_asked_in_turn(client: AsyncClien
 
 
 @pytest.mark.slow
-async def test_usage_counted_before_a_question_is_kept_across_the_pause(client: AsyncClient, agent: str) -> None:
+async def test_usage_counted_before_a_question_is_kept_across_the_pause(
+    client: AsyncClient, agent: str
+) -> None:
     """A parked handler reports no outcome: what it used before the pause (a model's tokens, say)
     is reported as it parks, and adds up with what the run after the answer uses."""
 
