@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,45 +22,18 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from intentd.adapters.langgraph import serve_graph
 from intentd.adapters.langgraph._interrupts import human_task, task_key
-from intentd.client import AsyncClient, HumanTask, Intent, Status
-from intentd.worker import AsyncContext, RetryPolicy, Worker
-from tests._support import databases
-from tests._support.servers import API_KEY, Server, module_server
+from intentd.client import AsyncClient, Intent, Status
+from intentd.worker import AsyncContext, Worker
+from tests._support.servers import API_KEY, Server
+from tests._support.workers import open_task, quick_worker, running
 
 from ._langgraph_graphs import chat_graph, editor_graph, review_graph, runs, saver
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", params=databases.BACKENDS)
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with module_server(request, tmp_path_factory.mktemp("langgraph")) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(live: Server) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(live.url, API_KEY) as sdk:
-        yield sdk
-
-
 def address(name: str) -> str:
     return f"agent://langgraph/t{uuid.uuid4().hex[:10]}/{name}"  # the server is shared by the module
-
-
-@asynccontextmanager
-async def serving(worker: Worker) -> AsyncIterator[Worker]:
-    task = asyncio.create_task(worker.serve())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
-
-
-def new_worker(client: AsyncClient) -> Worker:
-    retry = RetryPolicy(base_seconds=0.05, max_seconds=0.1)
-    return Worker(client, concurrency=4, claim_wait_seconds=1.0, retry=retry)
 
 
 def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
@@ -74,33 +45,11 @@ def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
         return {"draft": f"{intent.payload['outline']}: a draft on {intent.payload['topic']}"}
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while not (found := await check()):
-                await asyncio.sleep(0.05)
-            return found
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
-async def open_task(client: AsyncClient, intent_id: str) -> HumanTask:
-    async def asked() -> list[HumanTask]:
-        return await client.tasks("open", intent_id=intent_id)
-
-    tasks: list[HumanTask] = await until(asked, f"a human task of {intent_id}")
-    [task] = tasks
-    return task
-
-
-# --- serve ----------------------------------------------------------------------------------------
-
-
 async def test_a_served_graph_returns_its_final_state_and_reports_its_tokens(client: AsyncClient) -> None:
     agent = address("chat")
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, agent, chat_graph())
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(
             agent, "intent.chat.v1", {"messages": [{"role": "user", "content": "What is a lease?"}]}
         )
@@ -121,9 +70,9 @@ async def test_an_interrupt_is_a_human_task_and_the_answer_resumes_the_graph(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("reviewer"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, agent, review_graph(saver(tmp_path / "checkpoints.db"), counts))
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.publish.v1", {"topic": "leases"})
         task = await open_task(client, intent.intent_id)
         waiting = await client.get(intent.intent_id)
@@ -170,9 +119,9 @@ async def test_a_thread_that_already_ended_is_not_run_again(client: AsyncClient,
     payload = dict(intent.payload)
     await asyncio.to_thread(lambda: graph.invoke(payload, config))  # the run that "crashed"
 
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, agent, graph)
-    async with serving(worker):
+    async with running(worker):
         done = await client.wait_for(intent.intent_id, timeout=60)
 
     assert done.status is Status.COMPLETED, done.error
@@ -247,10 +196,10 @@ async def test_an_intent_node_in_a_served_graph_makes_one_intent_tree(
 ) -> None:
     editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, editor, editor_graph(saver(tmp_path / "checkpoints.db"), counts, writer))
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"topic": "leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -275,11 +224,11 @@ async def test_an_async_served_graph_pauses_on_its_intent_node_and_a_person(
     the child; the same graph then pauses for a person through the async context."""
     editor, reviewer, writer = address("editor"), address("reviewer"), address("writer")
     counts, written = tmp_path / "counts", list[str]()
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, editor, editor_graph(InMemorySaver(), counts, writer), asynchronous=True)
     serve_graph(worker, reviewer, review_graph(InMemorySaver(), counts), asynchronous=True)
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         article = await client.submit(editor, "intent.article.v1", {"topic": "sagas"})
         drafted = await client.wait_for(article.intent_id, timeout=60)
         review = await client.submit(reviewer, "intent.publish.v1", {"topic": "sagas"})
@@ -302,12 +251,12 @@ async def test_an_intent_node_outside_intentd_submits_once_however_often_it_runs
 ) -> None:
     writer, counts, thread = address("writer"), tmp_path / "counts", f"script-{uuid.uuid4().hex}"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     writer_agent(worker, writer, written)
     config: RunnableConfig = {"configurable": {"thread_id": thread}}
     monkeypatch.setenv("INTENTD_URL", live.url)  # what the node's own Client() connects to
     monkeypatch.setenv("INTENTD_API_KEY", API_KEY)
-    async with serving(worker):
+    async with running(worker):
         graph = editor_graph(InMemorySaver(), counts, writer)
         first = await asyncio.to_thread(lambda: graph.invoke({"topic": "tla"}, config))
         # The script runs again (a crash, a rerun): a new graph on the same thread runs the node again.
@@ -329,9 +278,9 @@ async def test_a_payload_the_graph_does_not_take_fails_the_intent_at_once(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("reviewer"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, agent, review_graph(saver(tmp_path / "checkpoints.db"), counts))
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.publish.v1", {"subject": "leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -345,9 +294,9 @@ async def test_a_graph_without_a_checkpointer_that_interrupts_fails_clearly(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("reviewer"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_graph(worker, agent, review_graph(None, counts))
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.publish.v1", {"topic": "leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 

@@ -5,11 +5,10 @@ tracing off) submitting an intent and following it with bounded waits to the wor
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ from agents.mcp import MCPServerStdio
 from agents.testing import ModelCall, ModelStep, ScriptedModel, assistant_message, function_call
 
 from intentd.client import AsyncClient, Intent, Status
-from intentd.worker import AsyncContext, RetryPolicy, Worker
-from tests._support import databases
-from tests._support.servers import API_KEY, Server, child_environment, module_server
+from intentd.worker import AsyncContext
+from tests._support.servers import API_KEY, Server, child_environment
+from tests._support.workers import quick_worker, running
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +28,6 @@ pytestmark = pytest.mark.slow
 def _no_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
     set_tracing_disabled(True)
-
-
-@pytest.fixture(scope="module", params=databases.BACKENDS)
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with module_server(request, tmp_path_factory.mktemp("mcp-agents")) as server:
-        yield server
 
 
 @pytest.fixture
@@ -46,14 +39,10 @@ async def worker_for(live: Server) -> AsyncIterator[str]:
         return {"echo": intent.payload["text"].upper()}
 
     async with AsyncClient(live.url, API_KEY) as client:
-        worker = Worker(client, concurrency=2, claim_wait_seconds=1.0, retry=RetryPolicy(base_seconds=0.05))
+        worker = quick_worker(client)
         worker.agent(address)(echo)
-        task = asyncio.create_task(worker.serve())
-        try:
+        async with running(worker):
             yield address
-        finally:
-            worker.stop()
-            await asyncio.wait_for(task, 30)
 
 
 def last_tool_answer(call: ModelCall) -> dict[str, Any]:

@@ -8,15 +8,12 @@ however often it runs); and a payload without the agent's input failing clearly.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,45 +21,18 @@ import pytest
 from agents import RunConfig, Runner
 
 from intentd.adapters.openai_agents import serve_agent
-from intentd.client import AsyncClient, HumanTask, Intent, Status
-from intentd.worker import AsyncContext, RetryPolicy, Worker
-from tests._support import databases
-from tests._support.servers import API_KEY, Server, module_server
+from intentd.client import AsyncClient, Intent, Status
+from intentd.worker import AsyncContext, Worker
+from tests._support.servers import API_KEY, Server
+from tests._support.workers import open_task, quick_worker, running
 
 from ._openai_agents_agents import answering_agent, editor_agent, ops_agent, runs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", params=databases.BACKENDS)
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with module_server(request, tmp_path_factory.mktemp("openai_agents")) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(live: Server) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(live.url, API_KEY) as sdk:
-        yield sdk
-
-
 def address(name: str) -> str:
     return f"agent://openai-agents/t{uuid.uuid4().hex[:10]}/{name}"  # the server is shared by the module
-
-
-@asynccontextmanager
-async def serving(worker: Worker) -> AsyncIterator[Worker]:
-    task = asyncio.create_task(worker.serve())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
-
-
-def new_worker(client: AsyncClient) -> Worker:
-    retry = RetryPolicy(base_seconds=0.05, max_seconds=0.1)
-    return Worker(client, concurrency=4, claim_wait_seconds=1.0, retry=retry)
 
 
 def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
@@ -74,35 +44,13 @@ def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
         return {"draft": f"{intent.payload['topic']}, in {intent.payload['words']} words"}
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while not (found := await check()):
-                await asyncio.sleep(0.05)
-            return found
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
-async def open_task(client: AsyncClient, intent_id: str) -> HumanTask:
-    async def asked() -> list[HumanTask]:
-        return await client.tasks("open", intent_id=intent_id)
-
-    tasks: list[HumanTask] = await until(asked, f"a human task of {intent_id}")
-    [task] = tasks
-    return task
-
-
-# --- serve ----------------------------------------------------------------------------------------
-
-
 async def test_a_served_agent_returns_its_structured_output_and_reports_its_tokens(
     client: AsyncClient,
 ) -> None:
     agent = address("answerer")
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, agent, answering_agent())
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.ask.v1", {"input": "What is a lease?"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -118,9 +66,9 @@ async def test_an_approval_is_a_human_task_and_the_approved_tool_runs_once(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("ops"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, agent, ops_agent(counts), human_task={"assignees": ["role:sre"]})
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.deploy.v1", {"input": "Deploy api v2"})
         task = await open_task(client, intent.intent_id)
         waiting = await client.get(intent.intent_id)
@@ -147,9 +95,9 @@ async def test_a_rejected_tool_never_runs_and_the_model_is_told_why(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("ops"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, agent, ops_agent(counts))
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.deploy.v1", {"input": "Deploy api v2"})
         task = await open_task(client, intent.intent_id)
         await client.decide_task(task.task_id, "rejected", comment="Not on a Friday")
@@ -224,10 +172,10 @@ async def test_an_intent_tool_in_a_served_agent_makes_one_intent_tree(
 ) -> None:
     editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, editor, editor_agent(counts, writer))
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -254,11 +202,11 @@ async def test_an_intent_tool_that_stops_the_run_hands_the_intent_over(
     result, as it would after a handoff (``tool_use_behavior``)."""
     editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     agent = editor_agent(counts, writer).clone(tool_use_behavior={"stop_at_tool_names": ["write"]})
     serve_agent(worker, editor, agent, output=json.loads)
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -276,7 +224,7 @@ async def test_an_intent_tool_in_a_plain_handler_parks_through_the_sdk(
     The handler then runs again from the top, so the (scripted) model and ``outline`` run again."""
     editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     agent = editor_agent(counts, writer)
 
     @worker.agent(editor)
@@ -285,7 +233,7 @@ async def test_an_intent_tool_in_a_plain_handler_parks_through_the_sdk(
         return {"output": result.final_output}
 
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -301,9 +249,9 @@ async def test_an_intent_tool_outside_intentd_submits_once_however_often_it_runs
 ) -> None:
     writer, counts, group = address("writer"), tmp_path / "counts", f"chat-{uuid.uuid4().hex}"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         outputs = []
         for _ in range(2):  # the script runs again: the model asks with the same call id
             agent = editor_agent(counts, writer, client=client)
@@ -324,9 +272,9 @@ async def test_a_payload_without_the_agents_input_fails_the_intent_at_once(
     client: AsyncClient, tmp_path: Path
 ) -> None:
     agent, counts = address("ops"), tmp_path / "counts"
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, agent, ops_agent(counts))
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(agent, "intent.deploy.v1", {"prompt": "Deploy api v2"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
@@ -341,10 +289,10 @@ async def test_arguments_that_do_not_fit_an_intent_tool_reach_the_model_and_spaw
 ) -> None:
     editor, writer, counts = address("editor"), address("writer"), tmp_path / "counts"
     written: list[str] = []
-    worker = new_worker(client)
+    worker = quick_worker(client)
     serve_agent(worker, editor, editor_agent(counts, writer, words="many"))
     writer_agent(worker, writer, written)
-    async with serving(worker):
+    async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
 
