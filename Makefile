@@ -42,7 +42,7 @@ lint: $(BIN)/.installed $(FW)/.installed
 
 test: lint $(CREW)/.installed
 	$(BIN)/pytest -n auto  # xdist: the suite waits on servers and subprocesses more than it computes
-	INTENTD_TEST_CREWAI_PYTHON=$(CURDIR)/$(CREW)/python $(FW)/pytest tests/frameworks
+	INTENTD_TEST_CREWAI_PYTHON=$(CURDIR)/$(CREW)/python $(FW)/pytest -n auto tests/frameworks
 	INTENTD_TEST_SERVER=$(CURDIR)/$(BIN)/intentd $(CREW)/pytest tests/crewai --confcutdir=tests/crewai
 
 bench: $(BIN)/.installed

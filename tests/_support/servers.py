@@ -217,6 +217,34 @@ def worker_process(
         )
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def module_process(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m <module> <args>`` from the repository root (so ``tests.…`` modules import), in a
+    session of its own, without the test process's ``INTENTD_*`` settings, its output added to ``log``."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO,
+            env=child_environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def end(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send ``sig`` (SIGKILL for a crash) if ``process`` still runs, and reap it; SIGKILL if it hangs."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Server:
     """One ``intentd serve`` subprocess. ``database_url=None`` leaves the default (a SQLite file in
     ``cwd``); ``api_key=None`` starts without a bootstrap key."""

@@ -23,6 +23,7 @@ from intentd.bridges.a2a import ExposedAgent, Skill, create_a2a_app, serve_a2a_a
 from intentd.client import AsyncClient, Status
 from intentd.worker import AsyncContext, Worker
 from tests._support.servers import AppClient, child_environment, free_port, intentd_command, listening
+from tests._support.workers import running
 from tests.conftest import TEST_KEY
 from tests.frameworks._a2a_support import (
     RemoteTranslator,
@@ -44,16 +45,6 @@ async def intentd(api: AppClient) -> AsyncIterator[AsyncClient]:
     """intentd over real HTTP (the bridge follows intents over SSE), and an SDK client of it."""
     async with listening(api.app) as url, AsyncClient(url, TEST_KEY) as sdk:
         yield sdk
-
-
-@asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    task = asyncio.create_task(worker.serve())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 15)
 
 
 def intentd_agents(sdk: AsyncClient) -> Worker:

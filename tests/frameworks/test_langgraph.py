@@ -8,10 +8,8 @@ and of a pause in a graph that cannot resume."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,10 @@ from intentd.adapters.langgraph import serve_graph
 from intentd.adapters.langgraph._interrupts import human_task, task_key
 from intentd.client import AsyncClient, Intent, Status
 from intentd.worker import AsyncContext, Worker
-from tests._support.servers import API_KEY, Server
+from tests._support.servers import API_KEY, Server, end, module_process
 from tests._support.workers import open_task, quick_worker, running
 
 from ._langgraph_graphs import chat_graph, editor_graph, review_graph, runs, saver
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def address(name: str) -> str:
@@ -166,26 +162,15 @@ async def test_a_graph_paused_in_a_killed_worker_is_finished_by_a_new_process(
 def worker_process(
     server: Server, agent: str, checkpoints: Path, counts: Path, log: Path
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tests.frameworks._langgraph_worker", server.url, API_KEY, agent]
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [*command, str(checkpoints), str(counts)],
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def end(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return module_process(
+        "tests.frameworks._langgraph_worker",
+        server.url,
+        API_KEY,
+        agent,
+        str(checkpoints),
+        str(counts),
+        log=log,
+    )
 
 
 # --- call -----------------------------------------------------------------------------------------

@@ -9,10 +9,8 @@ however often it runs); and a payload without the agent's input failing clearly.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,23 +21,31 @@ from agents import RunConfig, Runner
 from intentd.adapters.openai_agents import serve_agent
 from intentd.client import AsyncClient, Intent, Status
 from intentd.worker import AsyncContext, Worker
-from tests._support.servers import API_KEY, Server
-from tests._support.workers import open_task, quick_worker, running
+from tests._support.servers import API_KEY, Server, end, module_process
+from tests._support.workers import open_task, quick_worker, running, until
 
 from ._openai_agents_agents import answering_agent, editor_agent, ops_agent, runs
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def address(name: str) -> str:
     return f"agent://openai-agents/t{uuid.uuid4().hex[:10]}/{name}"  # the server is shared by the module
 
 
-def writer_agent(worker: Worker, writer: str, written: list[str]) -> None:
-    """A plain intentd agent, no framework: the one the editor hands the writing to."""
+def writer_agent(
+    worker: Worker, writer: str, written: list[str], *, after_parent_parks: AsyncClient | None = None
+) -> None:
+    """A plain intentd agent, no framework: the one the editor hands the writing to. With
+    ``after_parent_parks``, it writes only once the editor has parked: otherwise a child done before
+    its parent awaits it lets the parent go on without parking, and the test would not see the park."""
 
     @worker.agent(writer)
     async def write(ctx: AsyncContext, intent: Intent) -> dict[str, Any]:
+        if (client := after_parent_parks) is not None and (parent := intent.parent_intent_id) is not None:
+
+            async def parked() -> bool:
+                return (await client.get(parent)).status is Status.WAITING
+
+            await until(parked, "the editor to park")
         written.append(intent.intent_id)
         return {"draft": f"{intent.payload['topic']}, in {intent.payload['words']} words"}
 
@@ -142,26 +148,9 @@ async def test_an_approval_pending_in_a_killed_worker_is_finished_by_a_new_proce
 
 
 def worker_process(server: Server, agent: str, counts: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tests.frameworks._openai_agents_worker", server.url, API_KEY, agent]
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [*command, str(counts)],
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("INTENTD_")},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def end(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return module_process(
+        "tests.frameworks._openai_agents_worker", server.url, API_KEY, agent, str(counts), log=log
+    )
 
 
 # --- call -----------------------------------------------------------------------------------------
@@ -232,7 +221,7 @@ async def test_an_intent_tool_in_a_plain_handler_parks_through_the_sdk(
         result = await Runner.run(agent, str(intent.payload["input"]))
         return {"output": result.final_output}
 
-    writer_agent(worker, writer, written)
+    writer_agent(worker, writer, written, after_parent_parks=client)
     async with running(worker):
         intent = await client.submit(editor, "intent.article.v1", {"input": "Write about leases"})
         done = await client.wait_for(intent.intent_id, timeout=60)
