@@ -113,6 +113,19 @@ async def test_idempotency_key_makes_submit_repeatable(sdk: AsyncClient) -> None
     assert (caught.value.code, caught.value.status_code) == ("idempotency_key_reused", 409)
 
 
+async def test_a_repeated_submit_under_a_key_without_a_correlation_id_returns_the_first(
+    sdk: AsyncClient,
+) -> None:
+    """The default correlation id comes from the key: a fresh one each time would change the body
+    and make the repeat a conflict."""
+    first = await sdk.submit(WRITER, "intent.draft.v1", {"n": 1}, idempotency_key="draft-2")
+    again = await sdk.submit(WRITER, "intent.draft.v1", {"n": 1}, idempotency_key="draft-2")
+    assert (again.intent_id, again.correlation_id) == (first.intent_id, first.correlation_id)
+    other = await sdk.submit(WRITER, "intent.draft.v1", {"n": 1}, idempotency_key="draft-3")
+    unkeyed = [await sdk.submit(WRITER, "intent.draft.v1", {"n": 1}) for _ in range(2)]
+    assert len({first.correlation_id, other.correlation_id, *(i.correlation_id for i in unkeyed)}) == 4
+
+
 async def test_resolve_cancel_resume_controls_and_policy(sdk: AsyncClient) -> None:
     one, two, three = [await sdk.submit(WRITER, "intent.draft.v1") for _ in range(3)]
 

@@ -231,8 +231,9 @@ class AsyncClient(BaseClient):
         parent_intent_id: str | None = None,
         wait_seconds: float | None = None,
     ) -> Intent:
-        """Submit an intent. ``correlation_id`` defaults to a fresh UUID; with an
-        ``idempotency_key`` a repeated submit returns the first intent (and is retried safely).
+        """Submit an intent. ``correlation_id`` defaults to a fresh UUID (under an ``idempotency_key``,
+        one derived from it); with an ``idempotency_key`` a repeated submit returns the first intent
+        (and is retried safely).
         With ``wait_seconds`` the server answers once the intent is terminal (or when the wait, capped
         by the server, is over): a submit and its outcome in one exchange.
 

@@ -128,6 +128,14 @@ def capabilities() -> Call[Capabilities]:
     return Call("GET", "/v1/capabilities", Capabilities.from_wire, retry_safe=True)
 
 
+def _default_correlation(to_agent: str, intent_type: str, idempotency_key: str | None) -> str:
+    """A fresh UUID; under an idempotency key, one derived from it, so that a repeated submit sends the
+    same body and gets the first intent back (the server compares the whole request under a key)."""
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"intentd:{to_agent}:{intent_type}:{idempotency_key}"))
+
+
 def submit_intent(
     to_agent: str,
     intent_type: str,
@@ -146,7 +154,7 @@ def submit_intent(
         to_agent=to_agent,
         intent_type=intent_type,
         payload=payload,
-        correlation_id=correlation_id or str(uuid.uuid4()),
+        correlation_id=correlation_id or _default_correlation(to_agent, intent_type, idempotency_key),
         reply_to=reply_to,
         deadline_at=deadline_at,
         max_delivery_attempts=max_delivery_attempts,

@@ -107,8 +107,7 @@ class IntentTool(FunctionTool):
             )
         if current_context() is not None:
             raise RuntimeError(_NOT_SERVED.format(what=f"the intent tool {self.name}"))
-        key = _digest(f"tool/{self.name}/{call_id or task}")
-        return await self._call.submitted({"task": task}, key)
+        return await self._call.submitted({"task": task}, f"tool/{self.name}/{call_id or task}")
 
 
 class IntentAgent(BaseChatAgent):
@@ -160,8 +159,7 @@ class IntentAgent(BaseChatAgent):
             )
         if current_context() is not None:
             raise RuntimeError(_NOT_SERVED.format(what=f"the intent agent {self.name}"))
-        key = _digest(f"agent/{self.name}/{json.dumps(payload, sort_keys=True)}")
-        text = await self._call.submitted(payload, key)
+        text = await self._call.submitted(payload, f"agent/{self.name}/{json.dumps(payload, sort_keys=True)}")
         return Response(chat_message=TextMessage(source=self.name, content=text))
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
@@ -194,8 +192,11 @@ class _RootCall:
         self.to_agent, self.intent_type = to_agent, intent_type
         self.client, self.timeout, self.correlation_id = client, timeout, correlation_id
 
-    async def submitted(self, payload: JSON, key: str) -> str:
+    async def submitted(self, payload: JSON, call: str) -> str:
+        """Submit once per ``call`` (what the script repeats when it runs again), target and
+        conversation: the idempotency key is made of all three, so a re-run finds the first intent."""
         client = self.client or AsyncClient()
+        key = _digest(f"{self.to_agent}\n{self.correlation_id or ''}\n{call}")
         try:
             submitted = await client.submit(
                 self.to_agent,

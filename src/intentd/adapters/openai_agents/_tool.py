@@ -170,7 +170,7 @@ class IntentCall:
     async def _submitted(self, tool_context: ToolContext[Any], payload: JSON) -> JSON:
         client = self.client or AsyncClient()
         try:
-            key, correlation = _root_identity(self.name, tool_context)
+            key, correlation = _root_identity(self.name, self.to_agent, tool_context)
             submitted = await client.submit(
                 self.to_agent, self.intent_type, payload, idempotency_key=key, correlation_id=correlation
             )
@@ -181,12 +181,13 @@ class IntentCall:
         return _completed(self.name, done)
 
 
-def _root_identity(name: str, tool_context: ToolContext[Any]) -> tuple[str, str | None]:
+def _root_identity(name: str, to_agent: str, tool_context: ToolContext[Any]) -> tuple[str, str | None]:
     """The same body on every repeat (a run resumed from its state calls the tool again with the same
-    call id): an idempotency key per tool and call id; the run's ``group_id``, when it has one, as the
-    correlation id, so one conversation's intents correlate."""
-    digest = hashlib.sha256(f"{name}/{tool_context.tool_call_id}".encode()).hexdigest()
+    call id): an idempotency key per tool, call id, target and conversation; the run's ``group_id``,
+    when it has one, as the correlation id, so one conversation's intents correlate."""
     group = getattr(getattr(tool_context, "run_config", None), "group_id", None)
+    call = f"{name}/{tool_context.tool_call_id}\n{to_agent}\n{group or ''}"
+    digest = hashlib.sha256(call.encode()).hexdigest()
     correlation = f"openai-agents-{group}" if group else None
     if correlation is not None and len(correlation) > _MAX_CORRELATION:
         correlation = f"openai-agents-{hashlib.sha256(str(group).encode()).hexdigest()[:40]}"
