@@ -200,7 +200,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     add("--timeout", type=float, default=120.0, help="seconds the run may take after the approval")
     args = parser.parse_args(argv)
     if not Path(args.crewai_python).exists():
-        parser.error(f"--crewai-python: no {args.crewai_python} (make .venvs/crewai/.installed makes it)")
+        parser.error(f"--crewai-python: no {args.crewai_python} (make .venvs/crewai/bin/.installed makes it)")
     if args.url and not args.api_key:
         parser.error("--url needs --api-key (or INTENTD_API_KEY)")
     return args

@@ -10,7 +10,7 @@ agent, and hand work from an agent to any other agent through an intent.
 A tool with ``needs_approval`` becomes a human task of the intent, an intent tool's call a child
 intent; either way the paused ``RunState`` is journaled on the intent first, and the run continues
 from it, in any worker process, once the task is answered or the child has finished.
-docs/frameworks.md ("OpenAI Agents") says what runs again when.
+docs/frameworks.md ("OpenAI Agents SDK") says what runs again when.
 """
 
 from ._serve import agent_handler, serve_agent
