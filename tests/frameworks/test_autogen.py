@@ -29,6 +29,7 @@ from ._autogen_teams import (
     runs,
     texts,
 )
+from ._trees import one_child
 
 
 def address(name: str) -> str:
@@ -198,12 +199,7 @@ async def test_an_intent_tool_in_a_served_team_makes_one_intent_tree(
 
 
 async def one_tree(client: AsyncClient, intent: Intent, writer: str, written: list[str], key: str) -> None:
-    tree = await client.tree(intent.intent_id)
-    [child] = tree.children(intent.intent_id)
-    assert [i.intent_id for i in tree.intents] == [intent.intent_id, child.intent_id]
-    assert child.parent_intent_id == intent.intent_id and child.to_agent == writer
-    assert child.intent_type == "intent.draft.v1" and child.step_key == key
-    assert {i.correlation_id for i in tree.intents} == {intent.correlation_id}
+    child = await one_child(client, intent, writer, key)
     assert written == [child.intent_id]
 
 

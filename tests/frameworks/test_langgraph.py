@@ -26,6 +26,7 @@ from tests._support.servers import API_KEY, Server, end, module_process
 from tests._support.workers import open_task, quick_worker, running
 
 from ._langgraph_graphs import chat_graph, editor_graph, review_graph, runs, saver
+from ._trees import one_child
 
 
 def address(name: str) -> str:
@@ -191,12 +192,7 @@ async def test_an_intent_node_in_a_served_graph_makes_one_intent_tree(
     assert done.status is Status.COMPLETED, done.error
     assert done.result is not None
     assert done.result["draft"] == "Why leases matter: a draft on leases"
-    tree = await client.tree(intent.intent_id)
-    [child] = tree.children(intent.intent_id)
-    assert [i.intent_id for i in tree.intents] == [intent.intent_id, child.intent_id]
-    assert child.parent_intent_id == intent.intent_id and child.to_agent == writer
-    assert child.intent_type == "intent.draft.v1" and child.step_key == "langgraph.node/write@2"
-    assert {i.correlation_id for i in tree.intents} == {intent.correlation_id}
+    child = await one_child(client, intent, writer, "langgraph.node/write@2")
     assert written == [child.intent_id]
     # The editor parked while the writer wrote and continued from its checkpoint: plan ran once.
     assert runs(counts) == ["plan", "finish"]

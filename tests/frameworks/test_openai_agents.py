@@ -25,6 +25,7 @@ from tests._support.servers import API_KEY, Server, end, module_process
 from tests._support.workers import open_task, quick_worker, running, until
 
 from ._openai_agents_agents import answering_agent, editor_agent, ops_agent, runs
+from ._trees import one_child
 
 
 def address(name: str) -> str:
@@ -171,13 +172,8 @@ async def test_an_intent_tool_in_a_served_agent_makes_one_intent_tree(
     assert done.status is Status.COMPLETED, done.error
     # The writer's result reached the model's next turn, which answered with it.
     assert done.result == {"output": "Done: Why leases matter, in 300 words", "agent": "editor"}
-    tree = await client.tree(intent.intent_id)
-    [child] = tree.children(intent.intent_id)
-    assert [i.intent_id for i in tree.intents] == [intent.intent_id, child.intent_id]
-    assert child.parent_intent_id == intent.intent_id and child.to_agent == writer
-    assert child.intent_type == "intent.draft.v1" and child.step_key == "openai-agents.tool/0/call-write"
+    child = await one_child(client, intent, writer, "openai-agents.tool/0/call-write")
     assert child.payload == {"topic": "Why leases matter", "words": 300}
-    assert {i.correlation_id for i in tree.intents} == {intent.correlation_id}
     assert written == [child.intent_id]
     # The editor parked while the writer wrote and went on from its saved state: nothing ran twice.
     assert runs(counts) == ["model", "outline", "model", "model"]
