@@ -4,6 +4,7 @@ environment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,7 +42,22 @@ class Settings(BaseSettings):
         description="how long a replica trusts a key it verified: a revocation reaches every replica "
         "within this",
     )
+    metrics_public: bool = Field(
+        False,
+        description="serve /metrics without an API key, with every namespace's series: only where its port "
+        "is reachable from a private network alone (docs/operations.md)",
+    )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text: lines for people; json: one object per line with request, intent and "
+        "correlation ids, and an access line per request (docs/operations.md)",
+    )
+    otel: bool = Field(
+        False,
+        description="OpenTelemetry: a span per API request, continuing the caller's traceparent; "
+        "exported as the OTEL_* variables say (intentd[otel]; docs/operations.md, Traces)",
+    )
     # Notifications of human tasks (docs/notifications.md):
     smtp_url: str | None = Field(
         None,

@@ -149,6 +149,7 @@ intents.updated_at bigint NOT NULL
 intents.queued_at bigint
 intents.step_key text
 intents.synthetic integer NOT NULL DEFAULT 0
+intents.trace_context text
 link_uses.nonce text NOT NULL
 link_uses.task_id text NOT NULL
 link_uses.used_at bigint NOT NULL
@@ -198,6 +199,10 @@ timers.intent_id text NOT NULL
 timers.kind text NOT NULL
 timers.due_at bigint NOT NULL
 timers.payload text NOT NULL
+ui_sessions.session_hash text NOT NULL
+ui_sessions.key_id text NOT NULL
+ui_sessions.created_at bigint NOT NULL
+ui_sessions.expires_at bigint NOT NULL
 usage_rollups.namespace text NOT NULL
 usage_rollups.scope text NOT NULL
 usage_rollups.subject text NOT NULL
@@ -256,6 +261,7 @@ run_journal PRIMARY KEY (run_id, key)
 runtime_secrets PRIMARY KEY (name)
 schema_migrations PRIMARY KEY (version)
 timers PRIMARY KEY (timer_id)
+ui_sessions PRIMARY KEY (session_hash)
 usage_rollups PRIMARY KEY (namespace, scope, subject, bucket)
 webhook_events PRIMARY KEY (event_id)
 webhook_subscriptions PRIMARY KEY (subscription_id)
@@ -303,6 +309,8 @@ CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btr
 CREATE INDEX timers_due ON public.timers USING btree (due_at);
 CREATE INDEX timers_intent ON public.timers USING btree (intent_id, kind);
 CREATE UNIQUE INDEX timers_pkey ON public.timers USING btree (timer_id);
+CREATE INDEX ui_sessions_expiry ON public.ui_sessions USING btree (expires_at);
+CREATE UNIQUE INDEX ui_sessions_pkey ON public.ui_sessions USING btree (session_hash);
 CREATE UNIQUE INDEX usage_rollups_pkey ON public.usage_rollups USING btree (namespace, scope, subject, bucket);
 CREATE UNIQUE INDEX webhook_events_pkey ON public.webhook_events USING btree (event_id);
 CREATE INDEX webhook_subscriptions_owner ON public.webhook_subscriptions USING btree (namespace, owner_agent);

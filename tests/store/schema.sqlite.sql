@@ -225,7 +225,7 @@ CREATE TABLE intents (
     last_seq               INTEGER NOT NULL,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL
-, queued_at BIGINT, step_key TEXT, synthetic INTEGER NOT NULL DEFAULT 0);
+, queued_at BIGINT, step_key TEXT, synthetic INTEGER NOT NULL DEFAULT 0, trace_context TEXT);
 
 -- table link_uses
 CREATE TABLE link_uses (
@@ -306,6 +306,14 @@ CREATE TABLE timers (
     kind       TEXT NOT NULL,
     due_at     BIGINT NOT NULL,
     payload    TEXT NOT NULL
+);
+
+-- table ui_sessions
+CREATE TABLE ui_sessions (
+    session_hash  TEXT PRIMARY KEY,
+    key_id        TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL
 );
 
 -- table usage_rollups
@@ -407,6 +415,9 @@ CREATE INDEX timers_due ON timers (due_at);
 
 -- index timers_intent
 CREATE INDEX timers_intent ON timers (intent_id, kind);
+
+-- index ui_sessions_expiry
+CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
 
 -- index webhook_subscriptions_owner
 CREATE INDEX webhook_subscriptions_owner ON webhook_subscriptions (namespace, owner_agent);

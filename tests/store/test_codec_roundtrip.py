@@ -123,6 +123,9 @@ INTENT_TYPES = st.from_regex(r"[a-z0-9_]{1,8}(\.[a-z0-9_]{1,8}){0,3}", fullmatch
 ERRORS = st.one_of(json_objects(), text(max_size=64))  # a worker may fail with a message (FailBody)
 USAGE = st.dictionaries(text(max_size=8), st.one_of(st.integers(0, 10**15), st.floats(0, 1e15)), max_size=3)
 POLICIES = st.fixed_dictionaries({}, optional={"grants": json_objects(), "envelope": json_objects()})
+TRACE_CONTEXTS = st.fixed_dictionaries(
+    {"traceparent": text(min_size=1, max_size=64)}, optional={"tracestate": text(max_size=512)}
+)
 
 
 @st.composite
@@ -166,6 +169,7 @@ def intents(draw: DrawFn) -> Intent:
         idempotency_key=draw(optional(text(min_size=1, max_size=255))),
         request_hash=draw(optional(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))),
         queued_at=draw(optional(TIMES)),
+        trace_context=draw(optional(TRACE_CONTEXTS)),
     )
 
 
@@ -195,7 +199,7 @@ def histories(draw: DrawFn) -> tuple[Intent, list[Event]]:
 
 # --- what must hold ------------------------------------------------------------------------------------
 
-JSON_FIELDS = ("payload", "result", "error", "controls", "policy", "usage")
+JSON_FIELDS = ("payload", "result", "error", "controls", "policy", "usage", "trace_context")
 
 
 def json_text(intent: Intent) -> bytes:

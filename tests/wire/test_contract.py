@@ -269,7 +269,11 @@ async def test_openapi_documents_real_bodies_errors_and_keys(api: AppClient) -> 
         for method, operation in operations.items():
             where = f"{method.upper()} {path}"
             ok = operation["responses"]["200"]["content"]
-            schema = ok.get("application/json", {}).get("schema") or ok["text/event-stream"]["itemSchema"]
+            schema = (
+                ok.get("application/json", {}).get("schema")
+                or ok.get("text/plain", {}).get("schema")  # /metrics: Prometheus's text format
+                or ok["text/event-stream"]["itemSchema"]
+            )
             assert schema != {}, f"{where}: 200 is undocumented"
             if path.startswith("/v1/links/"):  # a signed link's token is its credential: no key
                 assert operation["security"] == [], where

@@ -4,7 +4,7 @@ variable names and defaults from ``Settings`` itself, so they cannot drift from 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
@@ -42,6 +42,10 @@ ApiKeyOpt = Annotated[
     ),
 ]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help=env_help("database_url"))]
+LogFormatOpt = Annotated[
+    Literal["text", "json"] | None,
+    typer.Option("--log-format", help=env_help("log_format", "logs of serve and worker run: text or json")),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON, for scripts")]
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from intentd import logs
 from intentd.client import Event, Intent, RunTree
 from intentd.settings import Settings
 
@@ -116,9 +117,16 @@ def field_rows(wire: dict[str, Any], fields: Iterable[str]) -> list[list[Any]]:
 
 def install_log_handler(settings: Settings) -> None:
     """The library installs no log handlers; the processes the CLI runs (server, worker) do."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.install(settings.log_level, settings.log_format)
+
+
+def note(settings: Settings, line: str) -> None:
+    """A line for the operator of a server: on the console, or a log line where logs are JSON, so
+    that every line the process writes parses."""
+    if settings.log_format == "json":
+        logging.getLogger("intentd.cli").info(line)
+    else:
+        console.print(line)
 
 
 def _time(value: datetime) -> str:

@@ -21,21 +21,26 @@ from . import (
     webhooks,
     worker,
 )
-from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, UrlOpt
+from ._options import ApiKeyOpt, DatabaseOpt, GlobalOptions, LogFormatOpt, UrlOpt
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
 def configure(
-    ctx: typer.Context, url: UrlOpt = None, api_key: ApiKeyOpt = None, database: DatabaseOpt = None
+    ctx: typer.Context,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    database: DatabaseOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """intentd: durable intents for multi-agent systems.
 
-    Server commands use --url and --api-key; serve, db and keys use --database.
+    Server commands use --url and --api-key; serve, db and keys use --database; serve and worker
+    run log as --log-format says.
     """
     # Click hands ctx.obj down to every command; _options.settings_of() finds it there.
-    ctx.obj = GlobalOptions(url=url, api_key=api_key, database_url=database)
+    ctx.obj = GlobalOptions(url=url, api_key=api_key, database_url=database, log_format=log_format)
 
 
 app.command()(serve.serve)

@@ -14,7 +14,7 @@ from intentd.settings import Settings
 from intentd.store import migrate_url, open_store
 
 from ._options import env_help, settings_of
-from ._output import console, fail, install_log_handler
+from ._output import console, fail, install_log_handler, note
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,8 +42,9 @@ def serve(
         asyncio.run(_first_key(settings))
     except RuntimeError as exc:  # e.g. another server holds this SQLite file
         fail(str(exc), 1)
-    console.print(
-        f"intentd on http://{settings.host}:{settings.port} (database {_redact(settings.database_url)})"
+    note(
+        settings,
+        f"intentd on http://{settings.host}:{settings.port} (database {_redact(settings.database_url)})",
     )
     run_server(settings, compose_app(settings))
 
@@ -74,7 +75,7 @@ async def _first_key(settings: Settings) -> None:
         path.write_text(secret + "\n")
         path.chmod(0o600)
         # Where, never the key itself: a server's output ends up in logs (docs/security.md).
-        console.print(f"created an admin API key; it is in {path} (readable by this user only)")
+        note(settings, f"created an admin API key; it is in {path} (readable by this user only)")
     finally:
         await store.close()
 

@@ -19,6 +19,7 @@ from intentd import __version__
 from intentd.model import JSON, IntentdError
 from intentd.settings import Settings
 
+from . import _tracing
 from ._direct import DirectClient
 from ._errors import TransportError, error_from_response, unexpected_response
 from ._transport import LeanTransport
@@ -131,8 +132,11 @@ class BaseClient:
         return dict(self._default_headers)
 
     def _headers(self, call: Call[Any], trace_id: str) -> dict[str, str]:
-        # One trace id per call, the same on every retry, so the server log ties them together.
-        return {**self._default_headers, **call.headers, "X-Trace-Id": trace_id}
+        # One trace id per call, the same on every retry, so the server log ties them together; and,
+        # sent from inside an OpenTelemetry span, its W3C context (_tracing.py).
+        headers = {**self._default_headers, **call.headers, "X-Trace-Id": trace_id}
+        _tracing.inject(headers)
+        return headers
 
     def _timeout(self, call: Call[Any]) -> httpx.Timeout:
         if call.read_timeout is None:

@@ -300,14 +300,15 @@ def _with_expiry(intent: Intent, expires: Micros) -> Intent:
 
 
 def _inherit(spec: SubmitIntent, parent: Intent) -> SubmitIntent:
-    """A follow-up carries its parent's correlation (and synthetic flag) and comes from the parent's
-    agent."""
+    """A follow-up carries its parent's correlation (and synthetic flag, and trace unless the
+    completion carried a context of its own) and comes from the parent's agent."""
     return replace(
         spec,
         parent_intent_id=parent.intent_id,
         from_agent=parent.to_agent,
         correlation_id=spec.correlation_id or parent.correlation_id,
         synthetic=parent.synthetic,
+        trace_context=spec.trace_context or parent.trace_context,
     )
 
 

@@ -40,6 +40,9 @@ class SubmitIntent:
     policy: JSON = field(default_factory=dict)
     step_key: str | None = None  # set by the runtime for a run's children, never by an API caller
     synthetic: bool = False  # test traffic: only in a sandbox namespace; its run's children inherit it
+    # The W3C trace context of the request that submitted it (``traceparent``, ``tracestate``); a
+    # follow-up or child sent without one inherits its parent's.
+    trace_context: JSON | None = None
 
     def fields(self) -> JSON:
         """The submitted fields by name (shallow: the payload is not copied). ``intent.created``
@@ -48,8 +51,12 @@ class SubmitIntent:
         return {name: getattr(self, name) for name in _SUBMIT_FIELDS}
 
     def fingerprint(self) -> str:
-        """Identifies the request body for Idempotency-Key comparison."""
-        canonical = orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        """Identifies the request body for Idempotency-Key comparison. The trace context is left out:
+        it says which span sent the request, not what was asked, and a retry from another span (or
+        with tracing turned on since) is the same request."""
+        body = asdict(self)
+        del body["trace_context"]
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(canonical).hexdigest()
 
 

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from intentd import logs
 from intentd.model import (
     JSON,
     TERMINAL_EVENT,
@@ -45,6 +46,7 @@ async def load(tx: Tx, principal: Principal, intent_id: str, *, for_update: bool
     intent = await tx.get_intent(intent_id, for_update=for_update)
     if intent is None or intent.namespace != principal.namespace:
         raise IntentNotFound(f"intent {intent_id} not found", details={"intent_id": intent_id})
+    logs.about(intent)  # the caller's log lines name the intent (a no-op with text logs)
     return intent
 
 
@@ -77,6 +79,7 @@ async def submit_in(
     if idempotency_key is not None and fingerprint is not None:
         existing = await replayed_submit(tx, principal.namespace, idempotency_key, fingerprint)
         if existing is not None:
+            logs.about(existing)
             return existing, False
     actor = spec.from_agent or principal.name
     change = new_intent(
@@ -178,9 +181,10 @@ class IntentService:
                     return intent
                 await changes.wait(remaining)
 
-    def watch(self, intent_id: str) -> AbstractContextManager[Subscription]:
-        """Woken after every commit that changes the intent (subscribe, then read: see store/_hub.py)."""
-        return self._store.hub.subscribe(intent_key(intent_id))
+    def watch(self, *intent_ids: str) -> AbstractContextManager[Subscription]:
+        """Woken after every commit that changes one of the intents (subscribe, then read: see
+        store/_hub.py)."""
+        return self._store.hub.subscribe(*(intent_key(i) for i in intent_ids))
 
     async def events(
         self, principal: Principal, intent_id: str, since: int = 0, limit: int = 1000

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from intentd import logs
 from intentd.model import Intent
 from intentd.store import Tx
 
@@ -36,6 +37,7 @@ class Recorder:
     async def record(self, tx: Tx, change: Change) -> Intent:
         """Apply the change's effects in order, write the projection and its events, then record the
         changes of other intents it caused (its effects' ``follow_ups``), each with its own effects."""
+        logs.about(change.intent)  # the caller's log lines name the intent (a no-op with text logs)
         for effect in self.effects:
             await effect.apply(tx, change)
         if change.is_new:

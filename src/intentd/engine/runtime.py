@@ -44,11 +44,14 @@ from .mesh import (
     UnreachableWorkers,
     UsageRollup,
 )
+from .metrics import Metrics, ObserveLifecycle, ObserveTaskClosings
 from .namespaces import NamespaceService
 from .notify import Notifier, NotifyConfig
 from .recorder import Recorder
 from .runs import RunService
 from .scheduler import Scheduler
+from .search import IntentSearch
+from .sessions import SessionService
 from .streams import HeldStreams, StreamService
 from .timers import Deadline, StepTimer, WakeUp
 from .webhooks import (
@@ -88,7 +91,10 @@ class Engine:
         # Asked by every delivery path before it leases: a kill, a policy's limit.
         gate = DeliveryGate(self.switches, PolicyGate(self.policy_table))
         plans = Plans()  # declared runs' plans, read once per process
-        self.human_tasks = HumanTasks(Announcer(self.notifier))
+        # /metrics (engine/metrics): a registry of this engine's own; the effect and the human tasks'
+        # hook below report to it after each commit.
+        self.metrics = Metrics(store, clock)
+        self.human_tasks = HumanTasks(ObserveTaskClosings(Announcer(self.notifier), self.metrics.observed))
         timer_kinds = (Deadline(), WakeUp(), StepTimer(plans), self.human_tasks)
         webhooks = webhooks or WebhookConfig()
         targets = Targets(webhooks.targets_ttl_seconds)  # http-bound agents, subscriptions (cached)
@@ -111,6 +117,7 @@ class Engine:
                 ReleaseHeldWork(self.policy_table, self.dispatcher),  # so does it
                 UsageRollup(),  # it sees every event the others added, with the usage they report
                 PublishLifecycle(targets),  # it sees every event the others added
+                ObserveLifecycle(self.metrics.observed),  # after every effect that refuses or adds events
                 AuditTrail(),  # last: it records every event the effects before it added
             ]
         )
@@ -132,8 +139,11 @@ class Engine:
         self.scheduler = Scheduler(
             store, clock, self.recorder, timer_kinds, self.kills, UnreachableWorkers(self.recorder)
         )
+        self.metrics.follow(self.scheduler)  # its lag
         self.namespaces = NamespaceService(store, clock)  # the tenants and their sandbox flag
         self.keys = KeyService(store, clock, key_cache_seconds)
+        self.sessions = SessionService(store, clock, self.keys)  # the dashboard's sign-ins (/ui)
+        self.search = IntentSearch(store)  # the dashboard's intents list
         self.audit = AuditService(store, clock)
         self.inbox = InboxService(store, clock, self.recorder, answers)
         self.runs = RunService(store, clock, self.recorder)

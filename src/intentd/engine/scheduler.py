@@ -41,16 +41,31 @@ class Scheduler:
         self._recorder = recorder
         self._kinds = {kind.kind: kind for kind in timer_kinds}
         self._task: asyncio.Task[None] | None = None
+        # How it keeps up (engine/metrics/replica.py): when the last sweep ended, and how late after
+        # its due time the last sweep that took something fired the earliest of it.
+        self.last_sweep_at: Micros | None = None
+        self.last_sweep_lateness: Micros = 0
+        self._lateness: Micros | None = None  # of the sweep under way
 
     async def tick(self) -> int:
         """Fire everything due now; returns how many due timers and expired leases it took (a
         timer of an intent that already ended is taken and dropped)."""
-        fired = 0
+        fired, self._lateness = 0, None
         while True:
             batch = await self._store.write(self._fire_due)
             fired += batch
             if batch < _BATCH:
+                self._swept()
                 return fired
+
+    def _note_due(self, now: Micros, earliest_due: Micros) -> None:
+        late = now - earliest_due
+        self._lateness = late if self._lateness is None else max(self._lateness, late)
+
+    def _swept(self) -> None:
+        if self._lateness is not None:
+            self.last_sweep_lateness = self._lateness
+        self.last_sweep_at = self._clock()
 
     async def _fire_due(self, tx: Tx) -> int:
         now = self._clock()
@@ -59,6 +74,8 @@ class Scheduler:
 
     async def _fire_timers(self, tx: Tx, now: Micros) -> int:
         timers = await tx.due_timers(now, _BATCH)
+        if timers:
+            self._note_due(now, timers[0].due_at)  # the earliest: they come in due order
         for timer in timers:
             await tx.delete_timer(timer.timer_id)
             intent = await tx.get_intent(timer.intent_id, for_update=True)
@@ -75,6 +92,8 @@ class Scheduler:
 
     async def _expire_leases(self, tx: Tx, now: Micros) -> int:
         expired = await tx.expired_leases(now, _BATCH)
+        if expired and (lease := expired[0].lease) is not None:
+            self._note_due(now, lease.expires_at)  # the earliest: they come in expiry order
         for intent in expired:
             # A killed agent's lease that escaped the kill's sweeps gets the kill's treatment.
             change = self._kills.expired(intent, now) or _after_expiry(intent, now)

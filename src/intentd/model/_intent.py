@@ -132,6 +132,9 @@ class Intent:
     step_key: str | None = None
     # Test traffic of a sandbox namespace (docs/mesh.md): its whole run is, and no rollup counts it.
     synthetic: bool = False
+    # The W3C trace context it was submitted in (``traceparent``, ``tracestate``): its handler's span
+    # continues that trace (docs/operations.md, "Traces"). None when the submitter traced nothing.
+    trace_context: JSON | None = None
     # Operational columns, not part of the lifecycle projection (see docs/design.md):
     request_hash: str | None = None
     queued_at: Micros | None = None  # when it last entered its agent's queue (claim order)
@@ -175,5 +178,6 @@ class Intent:
             "idempotency_key": self.idempotency_key,
             "step_key": self.step_key,
             "synthetic": self.synthetic,
+            "trace_context": self.trace_context,
             "last_seq": self.last_seq,
         }

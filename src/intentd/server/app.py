@@ -17,7 +17,7 @@ from intentd.engine.webhooks import WebhookConfig
 from intentd.settings import Settings
 from intentd.store import open_store
 
-from . import errors, lean, openapi
+from . import dashboard, errors, lean, openapi, tracing
 from ._responses import FastJSONResponse
 from .middleware import RequestContext
 from .ratelimit import RateLimiter, StreamSlots
@@ -34,6 +34,7 @@ from .routes import (
     links,
     mesh,
     meta,
+    metrics,
     namespaces,
     runs,
     scenarios,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         app.state.begin_drain = lambda: loop.call_soon_threadsafe(store.hub.close)
         await engine.start(scheduler=run_scheduler)
         await warm_routes(app.router)
+        tracing.report(settings)
         try:
             yield
         finally:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         lifespan=lifespan,
         default_response_class=FastJSONResponse,
         description="Durable intents for multi-agent systems (AXP-compatible).",
+        telemetry=tracing.telemetry(settings),  # spans only with INTENTD_OTEL (server/tracing.py)
     )
     app.state.settings = settings
     # Per-key limits of this process (ratelimit.py): read by auth.authenticate and the stream routes.
@@ -107,10 +110,14 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         keys,
         webhooks,
         audit,
+        metrics,
     )
     for module in routes:
         app.include_router(module.router)
     lean.install(app, (module.router for module in routes))
+    if settings.otel:
+        tracing.name_lean_routes(app)
+    dashboard.install(app)  # the web dashboard at /ui (server/dashboard, docs/dashboard.md)
     app.add_middleware(
         RequestContext, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from intentd.engine import SubmitIntent
-from intentd.model import normalize_address, to_micros
+from intentd.model import JSON, normalize_address, to_micros
 from intentd.wire import AXP_EXTRAS, CreateIntent
 
 
@@ -28,7 +28,9 @@ def _json(value: object) -> object:
     return value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
 
 
-def submit_spec(body: CreateIntent) -> SubmitIntent:
+def submit_spec(body: CreateIntent, trace_context: JSON | None = None) -> SubmitIntent:
+    """``trace_context``: the request's W3C trace context (``tracing.trace_context``), stored on the
+    intent for its handler's span."""
     return SubmitIntent(
         intent_type=body.intent_type,
         correlation_id=body.correlation_id,
@@ -41,4 +43,5 @@ def submit_spec(body: CreateIntent) -> SubmitIntent:
         parent_intent_id=body.parent_intent_id,
         controls=_controls(body),
         synthetic=body.synthetic,
+        trace_context=trace_context,
     )

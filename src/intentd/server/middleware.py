@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from intentd import logs
 from intentd.model import HeadersTooLarge, IntentdError, PayloadTooLarge
 
 # Paths that hold a credential: a signed link's token (server/routes/links.py) is the path's last part.
@@ -43,6 +44,7 @@ class RequestContext:
             elif name == b"content-length":
                 length = int(value) if value.isdigit() else None
         scope.setdefault("state", {})["request_id"] = request_id
+        logs.name_request(request_id)  # JSON logs: the access log's context (access.py); else nothing
         extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
         if trace_id is not None:
             extra.append((b"x-trace-id", trace_id))

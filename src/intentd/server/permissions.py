@@ -36,6 +36,9 @@ AUDITORS = _roles(AUDITOR)
 PERMISSIONS: dict[tuple[str, str], Roles | None] = {
     ("GET", "/health"): None,
     ("GET", "/v1/capabilities"): EVERYONE,
+    # Prometheus: the namespace's fleet figures, by a key that can change nothing (an auditor's);
+    # INTENTD_METRICS_PUBLIC serves them with no key (server/routes/metrics.py)
+    ("GET", "/metrics"): AUDITORS,
     # intents
     ("POST", "/v1/intents"): SUBMITTERS,
     ("GET", "/v1/intents"): READERS,

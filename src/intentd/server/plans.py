@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from intentd.engine import ApplyScenario, SubmitIntent
 from intentd.engine.bindings import POLL, STREAM, BindAgent
 from intentd.engine.workflows import Agent, Join, Plan, Retry, Step, Task, address_of, infer_kind
-from intentd.model import to_micros
+from intentd.model import JSON, to_micros
 from intentd.wire import (
     AgentSpec,
     CompensateSpec,
@@ -44,7 +44,8 @@ class _Names:
         return address_of(target) or target
 
 
-def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
+def apply_request(bundle: ScenarioBundle, trace_context: JSON | None = None) -> ApplyScenario:
+    """The run to start; ``trace_context`` (the request's) is its steps' trace."""
     plan = scenario_plan(bundle)
     intent = bundle.intent
     run = SubmitIntent(
@@ -55,6 +56,7 @@ def apply_request(bundle: ScenarioBundle) -> ApplyScenario:
         reply_to=address_of(intent.reply_to) if intent.reply_to else None,  # symbolic ones are the CLI's
         deadline_at=to_micros(intent.deadline_at) if intent.deadline_at else None,
         max_delivery_attempts=intent.max_delivery_attempts or 5,
+        trace_context=trace_context,
     )
     return ApplyScenario(bundle.scenario_id, plan, run, _bindings(bundle.agents))
 

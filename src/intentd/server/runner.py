@@ -6,9 +6,11 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from intentd.settings import Settings
 
+from .access import AccessLog
 from .app import create_app
 
 
@@ -30,10 +32,13 @@ class _DrainingServer(uvicorn.Server):
 def run_server(settings: Settings, app: FastAPI | None = None) -> None:
     """Serve ``app`` (by default ``create_app(settings)``; the CLI passes the app it composed, with
     the MCP server mounted) until a signal: uvloop and httptools for the hot path, and no access log
-    (writing a line per request costs about as much as serving it)."""
+    of uvicorn's (writing a line per request costs about as much as serving it; with JSON logs
+    ``AccessLog`` writes one, with the request's ids)."""
     app = app or create_app(settings)
+    # JSON logs: each request's log context and access line, around the whole app (access.py)
+    served = AccessLog(app) if settings.log_format == "json" else app
     config = uvicorn.Config(
-        app,
+        served,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -41,5 +46,8 @@ def run_server(settings: Settings, app: FastAPI | None = None) -> None:
         http="httptools",
         access_log=False,
         timeout_graceful_shutdown=10,
+        # JSON logs: uvicorn's lines go to the handler intentd installed (its own config would add
+        # a text handler of its own); the access lines come from AccessLog.
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
     )
     _DrainingServer(app, config).run()

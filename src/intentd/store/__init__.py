@@ -6,8 +6,10 @@ from ._audit import GENESIS, AuditEntry, AuditQuery, AuditRecord, details_hash, 
 from ._hub import Hub, Subscription, agent_key, intent_key
 from ._keys import ApiKeyRecord
 from ._mesh import MESH_KEY, KillRecord, OpenWork, PolicyRecord, RouteRecord, Usage, UsageKey, WorkerSeen
+from ._metrics import IntentCount
 from ._namespaces import NamespaceRecord
 from ._tx import SCHEDULER_KEY, FeedItem, IntentPage, Timer, Tx
+from ._ui import IntentQuery, UiSession
 from ._webhooks import OutboxDelivery, WebhookEvent, WebhookSubscription
 from ._writer import WRITE_ORIGIN
 from .base import Store
@@ -33,12 +35,15 @@ __all__ = [
     "NamespaceRecord",
     "FeedItem",
     "Hub",
+    "IntentCount",
     "IntentPage",
+    "IntentQuery",
     "Store",
     "Subscription",
     "OutboxDelivery",
     "Timer",
     "Tx",
+    "UiSession",
     "WebhookEvent",
     "WebhookSubscription",
     "agent_key",

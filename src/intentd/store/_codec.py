@@ -34,7 +34,7 @@ def loads(text: str | None) -> Any:
 # How an Intent maps to its row: every field is a column of the same name, except that JSON fields are
 # text, enums their value, and the lease is three columns. A new field of Intent is then a column (a
 # migration and the two statements in queries.sql) and nothing here.
-_JSON_FIELDS = frozenset({"payload", "result", "error", "controls", "policy", "usage"})
+_JSON_FIELDS = frozenset({"payload", "result", "error", "controls", "policy", "usage", "trace_context"})
 _ENUM_FIELDS: dict[str, type[Status] | type[WaitingReason]] = {
     "status": Status,
     "waiting_reason": WaitingReason,

@@ -26,9 +26,11 @@ from ._codec import (
 from ._hub import agent_key, intent_key
 from ._keys import KeyRows
 from ._mesh import MeshRows
+from ._metrics import MetricsRows
 from ._namespaces import NamespaceRows
 from ._sql import Query
 from ._txbase import Executor, TxBase
+from ._ui import UiRows
 from ._webhooks import WebhookRows
 
 # The hub key the scheduler listens on: every transaction that adds a timer wakes it (the writer
@@ -86,7 +88,7 @@ class IntentPage:
     next_cursor: tuple[Micros, str] | None
 
 
-class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, MeshRows, TxBase):
+class Tx(KeyRows, NamespaceRows, WebhookRows, AuditRows, MeshRows, UiRows, MetricsRows, TxBase):
     """Reads and writes of one transaction, in domain terms. The runtime's core is here; each other
     area of the store is a mixin of its own module (``_keys.py``, …) on :class:`TxBase`."""
 

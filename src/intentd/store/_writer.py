@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
+from intentd import logs
 from intentd.model import IntentdError
 
 from ._tx import Tx
@@ -61,7 +62,9 @@ class BatchWriter:
         if not self._tasks:
             raise RuntimeError("store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((unit, future, WRITE_ORIGIN.get()))
+        # The unit runs in a writer task: it takes the caller's log context along (a no-op without
+        # one), so the intent it names stamps the caller's log lines (intentd/logs.py).
+        self._queue.put_nowait((logs.carried(unit), future, WRITE_ORIGIN.get()))
         return await future
 
     async def _work(self) -> None:

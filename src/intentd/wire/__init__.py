@@ -110,6 +110,7 @@ from .responses import (
     RunTree,
     StreamDelivery,
     StreamTimeout,
+    TraceContext,
 )
 from .runs import (
     AwaitAnswer,
@@ -263,6 +264,7 @@ __all__ = [
     "ThreadDecided",
     "ThreadDecisionBody",
     "ThreadList",
+    "TraceContext",
     "WaitBody",
     "WorkflowSpec",
     "WorkflowStepSpec",

@@ -27,6 +27,15 @@ class WorkflowControlPolicy(WireModel):
     policy_generation: int = 0
 
 
+class TraceContext(WireModel):
+    """The W3C Trace Context (https://www.w3.org/TR/trace-context/) an intent was submitted in: the
+    ``traceparent`` and ``tracestate`` headers of the request that created it (or of the handler that
+    spawned or handed it on). The worker starts its handler's span from it."""
+
+    traceparent: str
+    tracestate: str | None = None
+
+
 class Intent(WireModel):
     """An intent as the server reports it (PROTOCOL.md §1.6; ``status`` and ``lifecycle_status`` carry
     the same value)."""
@@ -58,6 +67,9 @@ class Intent(WireModel):
     idempotency_key: str | None = None
     step_key: str | None = Field(None, description="the key of this step in its parent's journal")
     synthetic: bool = Field(False, description="test traffic of a sandbox namespace, its whole run")
+    trace_context: TraceContext | None = Field(
+        None, description="the W3C trace context it was submitted in; null when none was sent"
+    )
     last_seq: int = 0
 
     @model_validator(mode="before")

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import httpx
 
+from intentd import logs
 from intentd.client import (
     AgentSwitch,
     AsyncClient,
@@ -55,6 +56,7 @@ from ._client import async_twin
 from ._context import AsyncContext, Context, _ContextState, _current
 from ._errors import FatalError, RetryableError, error_object
 from ._slots import Slots
+from ._tracing import handled, mark_failed
 
 log = logging.getLogger("intentd.worker")
 Handler = Callable[..., Any]
@@ -283,7 +285,7 @@ class _Run:
         if handler is None:  # not ours (the server sends only what was asked for)
             log.warning("delivery for %s, which this worker does not serve", delivery.intent.to_agent)
             return
-        task = asyncio.create_task(self.handle(handler, delivery))
+        task = asyncio.create_task(handled(self.handle(handler, delivery), delivery))
         self.running[task] = delivery
         self.tokens.add(delivery.lease_token)
         task.add_done_callback(self._handled)
@@ -311,7 +313,7 @@ class _Run:
             self.slots.release(address, reserved - len(deliveries))
             want = max(1, min(_MAX_BATCH, 2 * len(deliveries)))
             for delivery in deliveries:
-                task = asyncio.create_task(self.handle(handler, delivery))
+                task = asyncio.create_task(handled(self.handle(handler, delivery), delivery))
                 self.running[task] = delivery
                 task.add_done_callback(functools.partial(self._finished, address))
 
@@ -336,6 +338,10 @@ class _Run:
         self.slots.release(address, 1)
 
     async def handle(self, handler: Handler, delivery: Delivery) -> None:
+        # This task's own context (each delivery is handled in a task of its own): what the handler
+        # and the worker log about it, in the handler's thread too, names the intent (intentd/logs.py).
+        i = delivery.intent
+        logs.begin(logs.LogContext(intent_id=i.intent_id, correlation_id=i.correlation_id, agent=i.to_agent))
         state = _ContextState(self.client, delivery)
         work = asyncio.ensure_future(self._call(handler, state))
         beat = _Heartbeat(self, state, work)
@@ -405,6 +411,7 @@ class _Run:
         d = state.delivery
         error = error_object(exc)
         retryable = _retryable(d, exc)
+        mark_failed(str(error.get("code") or type(exc).__name__), exc)  # its span, when traced
         delay = 0.0
         if retryable:
             given = exc.retry_after if isinstance(exc, RetryableError) else None

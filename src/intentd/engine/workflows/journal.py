@@ -32,8 +32,9 @@ def spawn(
     waiting_for: WaitingReason | None = None,
 ) -> Change:
     """The change creating ``parent``'s child under ``key``: it joins the parent's run (root,
-    correlation, synthetic flag) and comes from the parent's agent. ``waiting_for`` parks it at once
-    (a human step is never queued for an agent)."""
+    correlation, synthetic flag, and trace unless the spawning request carried a context of its own)
+    and comes from the parent's agent. ``waiting_for`` parks it at once (a human step is never queued
+    for an agent)."""
     spec = replace(
         spec,
         correlation_id=parent.correlation_id,
@@ -41,6 +42,7 @@ def spawn(
         step_key=key,
         from_agent=parent.to_agent,
         synthetic=parent.synthetic,
+        trace_context=spec.trace_context or parent.trace_context,
     )
     change = new_intent(
         parent.namespace, spec, now, actor=parent.to_agent, root_intent_id=parent.root_intent_id

@@ -35,6 +35,7 @@ from ..disconnect import unless_disconnected
 from ..inputs import submit_spec
 from ..openapi import EVENT_STREAM
 from ..sse import Batch, event_stream, follow
+from ..tracing import trace_context
 from ._params import IdempotencyKey, IntentId, LastEventId, Since, WaitSeconds, v1_router
 
 EVENT_PAGE = 1000  # events read per fetch of an intent stream
@@ -59,7 +60,8 @@ async def create_intent(
         ),
     ] = 0,
 ) -> FastJSONResponse:
-    intent, created = await engine.intents.submit(caller, submit_spec(body), idempotency_key)
+    spec = submit_spec(body, trace_context(request))
+    intent, created = await engine.intents.submit(caller, spec, idempotency_key)
     wait = min(wait_seconds, request.app.state.settings.max_stream_wait_seconds)
     if wait > 0 and not intent.is_terminal:
         settled = engine.intents.settled(caller, intent.intent_id, wait)

@@ -3,6 +3,8 @@ the intent's current lease gets 409 ``stale_lease``; a terminal intent gets 409 
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from intentd.engine import Complete, Fail, Wait
 from intentd.model import JSON, Intent, to_micros
 from intentd.wire import (
@@ -21,6 +23,7 @@ from .. import lean
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..inputs import submit_spec
+from ..tracing import trace_context
 from ._params import IntentId, v1_router
 
 router = v1_router("/v1/intents/{intent_id}", "leases")
@@ -48,8 +51,10 @@ async def heartbeat(
     response_model=Completion,
 )
 async def complete(
-    intent_id: IntentId, body: CompleteBody, caller: Caller, engine: EngineDep
+    intent_id: IntentId, body: CompleteBody, request: Request, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
+    # Follow-ups continue the trace of the completing handler's span (else their parent's).
+    context = trace_context(request) if body.then else None
     done = await engine.delivery.complete(
         caller,
         intent_id,
@@ -57,7 +62,7 @@ async def complete(
             lease_token=body.lease_token,
             result=body.result,
             usage=body.usage,
-            then=tuple(submit_spec(spec) for spec in body.then),
+            then=tuple(submit_spec(spec, context) for spec in body.then),
         ),
     )
     return answer({**_ok(done.intent), "then": [c.to_wire() for c in done.then], "replayed": done.replayed})

@@ -3,8 +3,10 @@ supervisor agent holding its lease (``ctx.spawn`` / ``ctx.gather`` / ``ctx.step`
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from intentd.engine import SpawnChild, SubmitIntent
-from intentd.model import normalize_address, to_micros
+from intentd.model import JSON, normalize_address, to_micros
 from intentd.wire import (
     AwaitAnswer,
     AwaitBody,
@@ -17,6 +19,7 @@ from intentd.wire import (
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
+from ..tracing import trace_context
 from ._params import IntentId, v1_router
 
 router = v1_router("/v1/intents", "runs")
@@ -38,9 +41,10 @@ async def get_journal(intent_id: IntentId, caller: Caller, engine: EngineDep) ->
     response_model=JournalAnswer,
 )
 async def spawn_children(
-    intent_id: IntentId, body: SpawnBody, caller: Caller, engine: EngineDep
+    intent_id: IntentId, body: SpawnBody, request: Request, caller: Caller, engine: EngineDep
 ) -> FastJSONResponse:
-    children = [SpawnChild(c.key, _spec(c)) for c in body.children]
+    context = trace_context(request)  # the spawning handler's span; without one, the parent's trace
+    children = [SpawnChild(c.key, _spec(c, context)) for c in body.children]
     entries = await engine.runs.spawn(caller, intent_id, body.lease_token, children)
     return answer({"ok": True, "intent_id": intent_id, "entries": [e.to_wire() for e in entries]})
 
@@ -69,7 +73,7 @@ async def await_entries(
     return answer({"ok": True, "parked": parked, "entries": [e.to_wire() for e in entries]})
 
 
-def _spec(child: ChildSpec) -> SubmitIntent:
+def _spec(child: ChildSpec, trace_context: JSON | None) -> SubmitIntent:
     return SubmitIntent(
         intent_type=child.intent_type,
         correlation_id="",  # the parent's
@@ -77,4 +81,5 @@ def _spec(child: ChildSpec) -> SubmitIntent:
         payload=child.payload,
         deadline_at=to_micros(child.deadline_at) if child.deadline_at else None,
         max_delivery_attempts=child.max_delivery_attempts,
+        trace_context=trace_context,
     )

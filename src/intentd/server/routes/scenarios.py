@@ -6,11 +6,14 @@ each with its path and code, and nothing is created."""
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from intentd.wire import ScenarioApplied, ScenarioBundle, ScenarioValid
 
 from .._responses import FastJSONResponse, answer
 from ..auth import Caller, EngineDep
 from ..plans import apply_request, scenario_plan
+from ..tracing import trace_context
 from ._params import IdempotencyKey, v1_router
 
 router = v1_router("/v1/scenarios", "scenarios")
@@ -42,9 +45,13 @@ async def validate(body: ScenarioBundle, _: Caller, engine: EngineDep) -> FastJS
     response_model=ScenarioApplied,
 )
 async def apply(
-    body: ScenarioBundle, caller: Caller, engine: EngineDep, idempotency_key: IdempotencyKey = None
+    body: ScenarioBundle,
+    http: Request,
+    caller: Caller,
+    engine: EngineDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> FastJSONResponse:
-    request = apply_request(body)
+    request = apply_request(body, trace_context(http))
     run, created = await engine.runs.apply(caller, request, idempotency_key or body.idempotency_key)
     wire = run.to_wire()
     entry = request.plan.entry

@@ -6,13 +6,13 @@ INSERT INTO intents (
     parent_intent_id, root_intent_id, payload, status, waiting_reason, result, error, reason,
     deadline_at, max_delivery_attempts, delivery_attempt, lease_token, lease_owner, lease_expires_at,
     policy_generation, controls, policy, usage, idempotency_key, request_hash, last_seq, queued_at,
-    created_at, updated_at, step_key, synthetic
+    created_at, updated_at, step_key, synthetic, trace_context
 ) VALUES (
     :intent_id, :namespace, :intent_type, :correlation_id, :from_agent, :to_agent, :reply_to,
     :parent_intent_id, :root_intent_id, :payload, :status, :waiting_reason, :result, :error, :reason,
     :deadline_at, :max_delivery_attempts, :delivery_attempt, :lease_token, :lease_owner,
     :lease_expires_at, :policy_generation, :controls, :policy, :usage, :idempotency_key,
-    :request_hash, :last_seq, :queued_at, :created_at, :updated_at, :step_key, :synthetic
+    :request_hash, :last_seq, :queued_at, :created_at, :updated_at, :step_key, :synthetic, :trace_context
 );
 
 -- name: update_intent

@@ -1,0 +1,18 @@
+"""Adds the dashboard to the app: its pages under ``/ui`` and its static files under ``/ui/static``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from . import fleet, humans, intent, intents, login
+
+STATIC = "/ui/static"
+
+
+def install(app: FastAPI) -> None:
+    """Include the dashboard's pages (out of ``/openapi.json``: they are not the API) after the API's
+    routes, so no API request walks past them, and serve its static files from the package."""
+    for pages in (login, intents, intent, humans, fleet):
+        app.include_router(pages.router)
+    app.mount(STATIC, StaticFiles(packages=[("intentd.server.dashboard", "static")]), name="ui-static")
