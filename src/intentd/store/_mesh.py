@@ -61,6 +61,14 @@ class Usage:
     tokens_out: float = 0.0
     intents: int = 0
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.cost_usd + other.cost_usd,
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            self.intents + other.intents,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UsageKey:
@@ -175,14 +183,7 @@ class MeshRows(TxBase):
         """Add ``usage`` to a rollup counter at the end of the transaction (:meth:`_flush_usage`)."""
         self.writes += 1
         prior = self._usage.get(key)
-        if prior is not None:
-            usage = Usage(
-                prior.cost_usd + usage.cost_usd,
-                prior.tokens_in + usage.tokens_in,
-                prior.tokens_out + usage.tokens_out,
-                prior.intents + usage.intents,
-            )
-        self._usage[key] = usage
+        self._usage[key] = usage if prior is None else prior + usage
 
     async def _flush_usage(self) -> None:
         """Add the queued usage, counter by counter in key order: concurrent writers take the

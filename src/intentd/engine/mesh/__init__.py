@@ -2,7 +2,7 @@
 switch (``kills``, enforced through the in-memory ``switches`` on every delivery path) and versioned
 routing (``routes``)."""
 
-from intentd.store import KillRecord, PolicyRecord, RouteRecord
+from intentd.store import KillRecord, PolicyRecord, RouteRecord, Usage
 
 from .dryrun import Report, Trial
 from .gate import DeliveryGate
@@ -15,6 +15,7 @@ from .policies import (
     PolicyService,
     ReleaseHeldWork,
     UsageRollup,
+    usage_of,
 )
 from .registry import (
     ERROR_RATE_MIN_FINISHED,
@@ -36,7 +37,9 @@ __all__ = [
     "PolicyGate",
     "PolicyService",
     "ReleaseHeldWork",
+    "Usage",
     "UsageRollup",
+    "usage_of",
     "ERROR_RATE_MIN_FINISHED",
     "HEALTH_STATES",
     "IN_FLIGHT",

@@ -171,7 +171,7 @@ class UsageRollup:
         for event in change.events:
             reported = event.details.get("usage")
             if isinstance(reported, dict) and reported:
-                add_usage(tx, change.intent, _usage(reported), event.at)
+                add_usage(tx, change.intent, usage_of(reported), event.at)
 
 
 def add_usage(tx: Tx, intent: Intent, usage: Usage, at: Micros) -> None:
@@ -190,7 +190,10 @@ def add_agent_usage(tx: Tx, namespace: str, agent: str, usage: Usage, at: Micros
     tx.queue_usage(UsageKey(namespace, "namespace", "", hour), usage)
 
 
-def _usage(reported: JSON) -> Usage:
+def usage_of(reported: JSON) -> Usage:
+    """A usage report's figures (``cost_usd``, ``tokens_in``, ``tokens_out``); what is not a number
+    counts as none."""
+
     def figure(name: str) -> float:
         value = reported.get(name)
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

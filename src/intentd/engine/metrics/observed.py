@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec
+from typing import ParamSpec
 
 from prometheus_client.metrics_core import Metric
 
 from intentd.model import JSON
 
+from ..mesh.policies import usage_of
 from .series import CounterSeries, HistogramSeries
 
 log = logging.getLogger("intentd.engine.metrics")
@@ -120,18 +121,10 @@ class Observed:
     @_never_raises
     def used(self, namespace: str, agent: str, usage: JSON) -> None:
         """A usage report (``cost_usd``, ``tokens_in``, ``tokens_out``; other figures are not spend)."""
-        cost, tokens_in, tokens_out = (_figure(usage, k) for k in ("cost_usd", "tokens_in", "tokens_out"))
-        if cost:
-            self._cost.inc((namespace, agent), cost)
-        if tokens_in:
-            self._tokens.inc((namespace, agent, "in"), tokens_in)
-        if tokens_out:
-            self._tokens.inc((namespace, agent, "out"), tokens_out)
-
-
-def _figure(usage: JSON, name: str) -> float:
-    """A reported figure; anything but a positive number counts as none (a counter only goes up)."""
-    value: Any = usage.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
-    return float(value) if value > 0 else 0.0
+        figures = usage_of(usage)  # anything but a positive figure counts as none: a counter only goes up
+        if figures.cost_usd > 0:
+            self._cost.inc((namespace, agent), figures.cost_usd)
+        if figures.tokens_in > 0:
+            self._tokens.inc((namespace, agent, "in"), figures.tokens_in)
+        if figures.tokens_out > 0:
+            self._tokens.inc((namespace, agent, "out"), figures.tokens_out)

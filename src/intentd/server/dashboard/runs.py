@@ -11,6 +11,7 @@ from typing import Any
 
 from intentd.engine import Engine
 from intentd.engine.humans import TaskView
+from intentd.engine.mesh import Usage, usage_of
 from intentd.model import Event, EventType, Intent, JournalEntry
 
 from .access import READ_JOURNAL, READ_TASKS, Viewer
@@ -42,20 +43,6 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
-class Cost:
-    cost_usd: float = 0.0
-    tokens_in: float = 0.0
-    tokens_out: float = 0.0
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(
-            self.cost_usd + other.cost_usd,
-            self.tokens_in + other.tokens_in,
-            self.tokens_out + other.tokens_out,
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class RunView:
     intent: Intent
     tree: Node
@@ -64,8 +51,8 @@ class RunView:
     attempts: list[Attempt]
     journal: list[JournalEntry]
     tasks: list[TaskView]
-    cost: Cost  # this intent's
-    run_cost: Cost  # the whole run's
+    cost: Usage  # this intent's
+    run_cost: Usage  # the whole run's
     stamp: str
 
 
@@ -89,7 +76,7 @@ async def run_view(engine: Engine, viewer: Viewer, intent_id: str) -> RunView:
         journal,
         tasks,
         cost_of(intent),
-        sum((cost_of(i) for i in tree.intents), Cost()),
+        sum((cost_of(i) for i in tree.intents), Usage()),
         stamp(tree.intents),
     )
 
@@ -119,11 +106,8 @@ def attempts(events: list[Event]) -> list[Attempt]:
     return found
 
 
-def cost_of(intent: Intent) -> Cost:
-    usage = intent.usage or {}
-    return Cost(
-        _figure(usage.get("cost_usd")), _figure(usage.get("tokens_in")), _figure(usage.get("tokens_out"))
-    )
+def cost_of(intent: Intent) -> Usage:
+    return usage_of(intent.usage or {})
 
 
 def stamp(members: Iterable[Intent]) -> str:
@@ -139,7 +123,3 @@ def shown(details: Any) -> Any:
     if isinstance(details, list):
         return [shown(v) for v in details]
     return details
-
-
-def _figure(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
