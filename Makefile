@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 FW     := .venvs/frameworks/bin
 CREW   := .venvs/crewai/bin
 
-.PHONY: serve test lint bench bench-kill clean
+.PHONY: serve test lint bench bench-kill screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: $(BIN)/.installed
 bench-kill: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
 	$(BIN)/python -m bench.kill
+
+screenshots: $(BIN)/.installed  # docs/screenshots/*.png, taken by the browser tests on SQLite
+	INTENTD_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_browser.py -k sqlite
 
 clean:
 	rm -rf $(VENV) .venvs .pytest_cache .ruff_cache

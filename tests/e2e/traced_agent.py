@@ -4,8 +4,9 @@ provider that writes each finished span to a JSON-lines file:
     python -m tests.e2e.traced_agent <planner|writer|reviewer> <url> <api key> <spans file>
 
 The planner (async) spawns the writer's intent and waits for it (its intent parks, and is handled
-again once the draft is done); the writer (sync, in a thread) drafts inside a span of its own and hands
-on to the reviewer with ``then``; the reviewer (async) fails its first attempt, to be retried.
+again once the draft is done, unless the draft was done before the planner asked for it); the writer
+(sync, in a thread) drafts inside a span of its own and hands on to the reviewer with ``then``; the
+reviewer (async) fails its first attempt, to be retried.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from intentd.model import RateLimited
+from intentd.server.dashboard.pages import PAGES
 from intentd.server.ratelimit import RateLimiter, StreamSlots
 from intentd.settings import Settings
 from tests._support.http_api import WRITER, intent_body
@@ -166,14 +168,31 @@ async def test_body_and_header_limits_hold_on_every_route(api: AppClient) -> Non
     settings: Settings = api.app.state.settings
     big_body = b"x" * (settings.max_body_bytes + 1)
     big_header = {"x-padding": "h" * settings.max_header_bytes}
-    paths = api.app.openapi()["paths"]  # every route the app serves, documented
+    paths = api.app.openapi()["paths"]  # every route the app serves, documented, and the dashboard's
     assert len(paths) > 40
-    for template, operations in paths.items():
+    operations = [(template, method) for template, methods in paths.items() for method in methods]
+    dashboard = [route for pages in PAGES for route in pages.router.routes if isinstance(route, APIRoute)]
+    operations += [(route.path, method) for route in dashboard for method in route.methods]
+    for template, method in operations:
         path = re.sub(r"\{[^}]+\}", "x", template)
-        for method in operations:
-            too_big = await api.request(method, path, content=big_body)
-            assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "payload_too_large"), path
-            too_long = await api.request(method, path, headers=big_header)
-            assert (too_long.status_code, too_long.json()["error"]["code"]) == (431, "headers_too_large"), (
-                path
-            )
+        too_big = await api.request(method, path, content=big_body)
+        assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "payload_too_large"), path
+        too_long = await api.request(method, path, headers=big_header)
+        assert (too_long.status_code, too_long.json()["error"]["code"]) == (431, "headers_too_large"), path
+
+
+async def test_the_dashboard_counts_against_its_keys_rate_and_streams(api: AppClient) -> None:
+    """A person at the dashboard is their key: its pages take from the key's request budget, and the
+    live view of a run holds one of its stream slots (a page past either is refused, as HTML)."""
+    intent_id = (await api.post("/v1/intents", json=intent_body(WRITER))).json()["intent_id"]  # 1 of 3
+    async with httpx.AsyncClient(transport=api.to_app(), base_url="http://ui.test") as web:
+        assert (await web.post("/ui/login", data={"api_key": API_KEY})).status_code == 303  # no budget
+        live = asyncio.create_task(web.get(f"/ui/intents/{intent_id}/live"))  # 2 of 3, held 1 s
+        await held_slots(api, 1)
+        refused = await web.get(f"/ui/intents/{intent_id}/live")  # 3 of 3
+        assert refused.status_code == 429 and "too_many_streams" in refused.text
+        assert (await live).status_code == 200
+        page = await web.get("/ui/intents")  # the fourth request
+    assert page.status_code == 429 and "rate_limited" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert int(page.headers["retry-after"]) >= 60

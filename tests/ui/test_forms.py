@@ -52,6 +52,7 @@ def test_the_posted_fields_are_the_answers_data_with_their_types() -> None:
         ({"data.amount": "forty"}, "data.amount"),
         ({"data.rate": "nan"}, "data.rate"),
         ({"data.currency": "9"}, "data.currency"),
+        ({"data.currency": "-1"}, "data.currency"),  # not the last option
     ],
 )
 def test_a_value_not_of_its_type_is_named(posted: dict[str, str], field: str) -> None:

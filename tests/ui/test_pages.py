@@ -121,3 +121,17 @@ async def test_a_kill_by_a_key_that_may_not_is_refused(api: AppClient) -> None:
         refused = await web.post("/ui/fleet/kill", data={"address": AGENT, "csrf_token": token.group(1)})
     assert refused.status_code == 403 and "role_not_allowed" in refused.text
     assert api.engine.switches.killed("default", AGENT) is None
+
+
+async def test_a_path_or_method_no_page_has_gets_the_dashboards_error_page(web: httpx.AsyncClient) -> None:
+    """Not the API's JSON error: an HTML page with the dashboard's headers; a page's path with another
+    method says which it takes."""
+    missing = await web.get("/ui/nowhere")
+    assert missing.status_code == 404 and "not_found" in missing.text
+    wrong = await web.request("TRACE", "/ui/fleet/kill")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    for answer in (missing, wrong):
+        assert answer.headers["content-type"].startswith("text/html")
+        assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+    assert (await web.get("/ui/static/dashboard.css")).status_code == 200  # the static files come first
+    assert (await web.get("/v1/nowhere")).json()["error"]["code"] == "not_found"  # the API's stay JSON

@@ -28,15 +28,20 @@ _HTTP_ERRORS: dict[int, type[IntentdError]] = {404: NotFound, 405: MethodNotAllo
 def error_response(
     err: IntentdError, status: int | None = None, headers: Mapping[str, str] | None = None
 ) -> FastJSONResponse:
-    headers = dict(headers or {})
-    if err.http_status in (429, 503):
-        # A rate limit says when a token is back (server/ratelimit.py); whole seconds, at least 1.
-        headers.setdefault("Retry-After", str(max(1, math.ceil(err.retry_after or 1))))
+    headers = {**retry_after(err), **(headers or {})}
     return FastJSONResponse(
         {"ok": False, "error": err.to_wire(), "detail": err.message},
         status_code=status or err.http_status,
         headers=headers or None,
     )
+
+
+def retry_after(err: IntentdError) -> dict[str, str]:
+    """The ``Retry-After`` header of a 429 or 503: a rate limit says when a token is back
+    (server/ratelimit.py); whole seconds, at least 1."""
+    if err.http_status in (429, 503):
+        return {"Retry-After": str(max(1, math.ceil(err.retry_after or 1)))}
+    return {}
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -10,7 +10,7 @@ no framing, no caching of pages that show data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -20,7 +20,8 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from intentd.model import IntentdError, Unauthorized, ValidationFailed
 
-from .session import COOKIE, clear_cookie
+from ..errors import retry_after
+from .session import COOKIE, FORM, clear_cookie
 from .templating import render
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -53,6 +54,22 @@ class DashboardRoute(APIRoute):
         return answered
 
 
+def form(*fields: str, more: bool = False, **choices: Sequence[str]) -> dict[str, Any]:
+    """A POST's form, as its route declares it (``openapi_extra``): url-encoded text ``fields`` (the
+    CSRF token aside), fields that take one of their ``choices`` (a select), and any others when
+    ``more``. The handler reads the fields itself (``posted``, after the CSRF check), so this is the
+    form's one description: the dashboard's routes are out of ``/openapi.json``, and
+    tests/ui/test_fuzz.py fuzzes each form from it."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in fields}
+    properties |= {name: {"type": "string", "enum": list(values)} for name, values in choices.items()}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": {"type": "string"} if more else False,
+    }
+    return {"requestBody": {"required": True, "content": {FORM: {"schema": schema}}}}
+
+
 def page_router() -> APIRouter:
     return APIRouter(
         prefix="/ui", include_in_schema=False, route_class=DashboardRoute, default_response_class=HTMLResponse
@@ -79,9 +96,11 @@ def error_page(request: Request, err: IntentdError) -> Response:
     if is_htmx(request):
         response = render(request, None, "partials/flash.html", {"error": err}, status_code=err.http_status)
         response.headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
-        return response
-    viewer = request.scope.get("state", {}).get("viewer")
-    return render(request, viewer, "error.html", {"error": err}, status_code=err.http_status)
+    else:
+        viewer = request.scope.get("state", {}).get("viewer")
+        response = render(request, viewer, "error.html", {"error": err}, status_code=err.http_status)
+    response.headers.update(retry_after(err))  # as the API's answer says it
+    return response
 
 
 def _invalid(err: RequestValidationError) -> ValidationFailed:

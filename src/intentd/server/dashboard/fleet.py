@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 
 from intentd.engine import Engine, Kill, Principal
-from intentd.engine.mesh import FleetAgent
+from intentd.engine.mesh import IN_FLIGHT, NEW_WORK, FleetAgent
 from intentd.model import ValidationFailed, normalize_address
 
 from ..auth import app_engine
-from ._routing import is_htmx, page_router, redirect
+from ._routing import form, is_htmx, page_router, redirect
 from .access import DRAIN, KILL, READ_FLEET, READ_POLICY, RESUME, ROUTE, Viewer
 from .session import ViewerDep, posted
 from .templating import render
@@ -58,7 +58,10 @@ async def fleet_rows(request: Request, viewer: ViewerDep) -> Response:
     return render(request, viewer, "partials/fleet_rows.html", _context(viewer, rows))
 
 
-@router.post("/fleet/kill")
+@router.post(
+    "/fleet/kill",
+    openapi_extra=form("address", "reassign_to", "reason", new_work=NEW_WORK, in_flight=IN_FLIGHT),
+)
 async def kill(request: Request, viewer: ViewerDep) -> Response:
     viewer.require(KILL)
     fields = await posted(request)
@@ -76,7 +79,7 @@ async def kill(request: Request, viewer: ViewerDep) -> Response:
     return await _acted(request, viewer, f"Killed {address}: {moved}.")
 
 
-@router.post("/fleet/resume")
+@router.post("/fleet/resume", openapi_extra=form("address"))
 async def resume(request: Request, viewer: ViewerDep) -> Response:
     viewer.require(RESUME)
     address = _address((await posted(request)).get("address", ""))
@@ -88,7 +91,7 @@ async def resume(request: Request, viewer: ViewerDep) -> Response:
     return await _acted(request, viewer, notice)
 
 
-@router.post("/fleet/drain")
+@router.post("/fleet/drain", openapi_extra=form("address"))
 async def drain(request: Request, viewer: ViewerDep) -> Response:
     viewer.require(DRAIN)
     address = _address((await posted(request)).get("address", ""))
@@ -96,7 +99,7 @@ async def drain(request: Request, viewer: ViewerDep) -> Response:
     return await _acted(request, viewer, f"Drained {address}: it gets no new work and finishes what it has.")
 
 
-@router.post("/fleet/route")
+@router.post("/fleet/route", openapi_extra=form("address", "weights"))
 async def route(request: Request, viewer: ViewerDep) -> Response:
     viewer.require(ROUTE)
     fields = await posted(request)

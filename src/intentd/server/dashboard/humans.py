@@ -16,7 +16,7 @@ from intentd.model import IntentdError
 from intentd.wire.limits import NO_NUL
 
 from ..auth import app_engine
-from ._routing import page_router, redirect
+from ._routing import form, page_router, redirect
 from .access import DECIDE, MY_TASKS, READ_INTENT, READ_TASKS, Viewer
 from .schema_form import data_from, form_of
 from .session import ViewerDep, posted
@@ -49,7 +49,7 @@ async def task_page(request: Request, viewer: ViewerDep, task_id: TaskId) -> Res
     return _task_page(request, viewer, view)
 
 
-@router.post("/humans/{task_id}/decision")
+@router.post("/humans/{task_id}/decision", openapi_extra=form("outcome", "comment", more=True))
 async def decide(request: Request, viewer: ViewerDep, task_id: TaskId) -> Response:
     viewer.require(DECIDE)
     engine = app_engine(request)

@@ -10,7 +10,7 @@ from intentd.engine.sessions import SESSION_SECONDS
 from intentd.model import Unauthorized
 
 from ..auth import app_engine
-from ._routing import LOGIN, page_router, redirect
+from ._routing import LOGIN, form, page_router, redirect
 from .access import Viewer
 from .session import ViewerDep, clear_cookie, csrf_token, posted, refuse_cross_site, set_cookie, viewer
 from .templating import render
@@ -33,7 +33,7 @@ async def login_form(request: Request) -> Response:
     return render(request, None, "login.html")
 
 
-@router.post("/login")
+@router.post("/login", openapi_extra=form(API_KEY_FIELD))
 async def login(request: Request) -> Response:
     refuse_cross_site(request)
     key = (await posted(request)).get(API_KEY_FIELD, "").strip()

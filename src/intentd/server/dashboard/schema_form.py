@@ -102,8 +102,11 @@ def _value(f: Field, text: str) -> Any:
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(text)
             return int(number) if number.is_integer() and "." not in text else number
-        if f.kind == "enum":
-            return f.choices[int(text)]
+        if f.kind == "enum":  # the option's index: a choice may be any JSON value
+            index = int(text)
+            if not 0 <= index < len(f.choices):  # "-1" would pick the last
+                raise IndexError(index)
+            return f.choices[index]
     except (ValueError, IndexError):
         raise ValidationFailed(
             f"{f.label}: {text[:40]!r} is not a valid {f.kind}", details={"field": PREFIX + f.name}
