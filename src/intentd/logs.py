@@ -33,6 +33,7 @@ import orjson
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 CONTEXT_FIELDS = ("request_id", "intent_id", "correlation_id", "agent")
+TRACE_FIELDS = ("trace_id", "span_id")  # the current OpenTelemetry span's, where there is one
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -121,20 +122,40 @@ def carried(unit: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
 class ContextFilter(logging.Filter):
     """Stamps each record with the log context of the code that logged it, as the attributes
     ``request_id``, ``intent_id``, ``correlation_id`` and ``agent`` (None when unknown); one given
-    with the call (``extra={"intent_id": …}``) stays. On a handler, it runs in the logging task, as a
-    context variable must be read."""
+    with the call (``extra={"intent_id": …}``) stays. With OpenTelemetry installed, a line logged
+    inside a span gets its ``trace_id`` and ``span_id`` (hex, as trace back ends show them), so a
+    trace leads to its lines and a line to its trace. On a handler, it runs in the logging task, as
+    a context variable must be read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._current_span = _current_span_getter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _current.get()
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, getattr(context, name) if context is not None else None)
+        if self._current_span is not None and not hasattr(record, "trace_id"):
+            span = self._current_span().get_span_context()
+            record.trace_id = f"{span.trace_id:032x}" if span.is_valid else None
+            record.span_id = f"{span.span_id:016x}" if span.is_valid else None
         return True
+
+
+def _current_span_getter() -> Callable[[], Any] | None:
+    """OpenTelemetry's ``get_current_span``, or None where it is not installed (an agent host needs
+    none: it is the ``otel`` extra). Without a tracer provider every span is invalid: no ids."""
+    try:
+        from opentelemetry.trace import get_current_span
+    except ImportError:
+        return None
+    return get_current_span
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``ts`` (RFC 3339, UTC), ``level``, ``logger``, ``message``; the
-    context a :class:`ContextFilter` stamped, where known; the ``fields`` a line was logged with
+    context and trace ids a :class:`ContextFilter` stamped, where known; the ``fields`` a line was logged with
     (``extra={"fields": {...}}``); and ``exc``, a traceback's text."""
 
     def __init__(self) -> None:
@@ -149,7 +170,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in CONTEXT_FIELDS:
+        for name in (*CONTEXT_FIELDS, *TRACE_FIELDS):
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value

@@ -20,10 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
 
 from intentd.logs import ContextFilter, JsonFormatter
 from intentd.server.access import AccessLog
 from intentd.server.auth import Caller, EngineDep
+from tests._support import traces
 from tests._support.http_api import WRITER, create, intent_body
 from tests._support.servers import API_KEY, BASE_URL, Server, Servers, app_settings, build_app, serving
 
@@ -180,3 +182,17 @@ async def test_an_unhandled_error_is_logged_with_its_request_and_intent(
     assert "RuntimeError: failed after reading the intent" in error["exc"]
     assert access["status"] == 500 and access["path"] == f"/test-only/crash/{intent_id}"
     assert lines.index(error) < lines.index(access)
+
+
+def test_a_line_logged_inside_a_span_names_its_trace(json_lines: io.StringIO) -> None:
+    """With OpenTelemetry on, a line leads to its trace (and a trace to its lines); off, it names none."""
+    log = logging.getLogger("intentd.test")
+    log.info("before tracing")
+    with traces.recording():
+        with trace.get_tracer("the test").start_as_current_span("work") as span:
+            log.info("inside the span")
+        log.info("after the span")
+    before, inside, after = (json.loads(line) for line in json_lines.getvalue().splitlines())
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert "trace_id" not in before and "trace_id" not in after and "span_id" not in after

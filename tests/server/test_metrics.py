@@ -159,6 +159,13 @@ async def test_handoffs_completions_failures_and_spend_move_their_figures(api: A
     assert after.value("intentd_queue_depth", **writer) == 0
     assert after.value("intentd_queue_oldest_age_seconds", **writer) == 0
 
+    # An AXP agent reports its cost in its heartbeat: it is spend too, as in the Mesh's rollups.
+    beat = await api.post(
+        "/v1/mesh/heartbeat", params={"owner_agent": WRITER}, json={"metrics": {"cost_usd": 0.5}}
+    )
+    assert beat.status_code == 200, beat.text
+    assert (await scrape(api)).value("intentd_usage_cost_usd_total", **writer) == pytest.approx(1.25)
+
 
 async def test_expired_leases_are_counted_with_the_scheduler_s_lag(api: AppClient) -> None:
     kept = await submit(api)

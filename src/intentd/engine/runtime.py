@@ -125,7 +125,7 @@ class Engine:
         self.kills = KillService(store, clock, self.recorder, self.switches)
         self.routes = RouteService(store, clock, self.route_table)
         self.policies = PolicyService(store, clock, self.policy_table)
-        self.mesh = MeshService(store, clock, self.switches)
+        self.mesh = MeshService(store, clock, self.switches, self.metrics.observed.used)  # a beat's cost
         self.intents = IntentService(store, clock, self.recorder, answers, self.kills)
         self.delivery = DeliveryService(store, clock, self.recorder, self.dispatcher, gate, self.mesh)
         # Webhook subscriptions and http push, sent by the notifier's sender (engine/webhooks).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from intentd.model import JSON, AgentNotFound, EventType, Intent, Micros, Status, policy
@@ -84,11 +85,18 @@ class FleetAgent:
         return last.split("@", 1)[1] if "@" in last else None
 
 
+# Told after the commit of a beat that reported a cost: (namespace, agent, usage), as /metrics is.
+UsageReported = Callable[[str, str, JSON], None]
+
+
 class MeshService:
-    def __init__(self, store: Store, clock: Clock, switches: KillSwitches) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, switches: KillSwitches, reported: UsageReported | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
         self._switches = switches
+        self._reported = reported
         self._workers_written: dict[tuple[str, str, str], Micros] = {}  # -> when last written
 
     def now(self) -> Micros:
@@ -108,6 +116,10 @@ class MeshService:
             if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0:
                 # AXP agents report their cost since the last beat: it counts like a worker's usage.
                 add_agent_usage(tx, principal.namespace, address, Usage(cost_usd=float(cost)), now)
+                if self._reported is not None:
+                    tx.after_commit.append(
+                        partial(self._reported, principal.namespace, address, {"cost_usd": cost})
+                    )
             row = await tx.get_agent(principal.namespace, address)
             assert row is not None
             return _agent(row)
