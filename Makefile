@@ -13,13 +13,13 @@ CREW   := .venvs/crewai/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,test]'
+	$(BIN)/python -m pip install --quiet -e '.[server,test,testing]'
 	touch $@
 
 $(FW)/.installed: pyproject.toml
 	$(PYTHON) -m venv .venvs/frameworks
 	$(FW)/python -m pip install --quiet --upgrade pip
-	$(FW)/python -m pip install --quiet -e '.[server,test,langgraph,autogen,openai-agents,a2a]'
+	$(FW)/python -m pip install --quiet -e '.[server,test,testing,langgraph,autogen,openai-agents,a2a]'
 	touch $@
 
 # CrewAI's environment has no server (CrewAI pins mcp<2): its tests start `intentd serve` from .venv.

@@ -26,6 +26,9 @@ collect_ignore = ["crewai"]
 if importlib.util.find_spec("langgraph") is None:
     collect_ignore.append("frameworks")
 
+# pytest's own harness for testing a pytest plugin: tests/testing runs users' suites with intentd's.
+pytest_plugins = ["pytester"]
+
 # Names other test packages still import from here; new code imports them from tests._support.
 TEST_KEY = API_KEY
 _dsn = dsn_for

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
 
-from ._client import connect
+from ._client import EXIT_REFUSED, connect
 from ._options import JsonOpt, settings_of
 from ._output import (
     EVENT_COLUMNS,
@@ -17,6 +19,7 @@ from ._output import (
     emit_json,
     emit_json_line,
     event_row,
+    fail,
     field_rows,
     intent_rows,
     run_tree,
@@ -149,6 +152,33 @@ def intents_events(ctx: typer.Context, intent_id: str, since: int = 0, as_json: 
         emit_json([e.raw for e in events])
     else:
         table(f"events of {intent_id}", EVENT_COLUMNS, [event_row(e) for e in events])
+
+
+@app.command("transitions")
+def intents_transitions(
+    ctx: typer.Context,
+    intent_id: Annotated[str, typer.Argument(help="any intent of the run")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the YAML to this file (a golden file)")
+    ] = None,
+) -> None:
+    """Print the run's normalised transition record as YAML (ids, times and tokens left out), e.g. to
+    keep an incident's run as a golden file that the tests compare with (docs/testing.md)."""
+    # On use: the record is built by intentd.testing, which the other commands do not need.
+    from intentd.testing import golden
+
+    with connect(settings_of(ctx)) as client:
+        try:
+            record = golden.record_of(client, intent_id)
+        except ValueError as exc:  # a run too large to record whole
+            fail(str(exc), EXIT_REFUSED)
+    text = golden.to_yaml(record)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"{output}: the transitions of {len(record['intents'])} intents", markup=False)
 
 
 @app.command("watch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -14,6 +14,7 @@ from intentd import __version__
 from intentd.engine import Engine
 from intentd.engine.notify import NotifyConfig, RetryPolicy, configure
 from intentd.engine.webhooks import WebhookConfig
+from intentd.model import Micros, now_us
 from intentd.settings import Settings
 from intentd.store import open_store
 
@@ -46,7 +47,11 @@ from .warmup import warm_routes
 log = logging.getLogger("intentd.server")
 
 
-def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, run_scheduler: bool = True, clock: Callable[[], Micros] = now_us
+) -> FastAPI:
+    """The app ``intentd serve`` serves. ``clock`` is the engine's time: a test's own clock lets it
+    move time on (intentd.testing), so reminders, deadlines and backoffs are tested without sleeping."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True) 
         store = await open_store(settings.database_url, exclusive=True)
         engine = Engine(
             store,
+            clock,
             notify=notify_config(settings),
             key_cache_seconds=settings.key_cache_seconds,
             webhooks=webhook_config(settings),

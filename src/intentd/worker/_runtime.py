@@ -150,6 +150,11 @@ class Worker:
 
         return register
 
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses registered with :meth:`agent`."""
+        return list(self._handlers)
+
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then shut down gracefully."""
 
