@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from intentd.model import TERMINAL
 from intentd.settings import Settings
 from tests._support.http_api import REVIEWER, WRITER, intent_body
-from tests._support.servers import API_KEY, app_settings
+from tests._support.servers import API_KEY, app_settings, build_app
 
 # A fixed seed: each run sends the same requests (Schemathesis mixes it with each operation's name).
 # Change it to explore other inputs; the test prints it.
@@ -105,6 +105,17 @@ def fuzz_config(
             },
         }
     )
+
+
+@contextmanager
+def watched_app(database_url: str) -> Iterator[ServerWatch]:
+    """The app as the fuzzer calls it (built like the ``api`` fixture's, streams capped short), with
+    the server's log watched; after the run, nothing may have been logged that no case was blamed for."""
+    watch = ServerWatch(build_app(fuzz_settings(database_url)))
+    with watch.listening():
+        yield watch
+        late = watch.take()
+    assert not late, "The server logged an error after the last request:\n\n" + "\n\n".join(late)
 
 
 def load_schema(app: ASGIApp, config: schemathesis.Config) -> schemathesis.BaseSchema:

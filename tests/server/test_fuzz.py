@@ -34,13 +34,8 @@ schema = schemathesis.pytest.from_fixture("fuzzed_api")
 
 @pytest.fixture
 def server_watch(database_url: str) -> Iterator[fuzz.ServerWatch]:
-    """The app as the fuzzer calls it (built like the ``api`` fixture's, streams capped short), with
-    the server's log watched; after the run, nothing may have been logged that no case was blamed for."""
-    watch = fuzz.ServerWatch(build_app(fuzz.fuzz_settings(database_url)))
-    with watch.listening():
+    with fuzz.watched_app(database_url) as watch:
         yield watch
-        late = watch.take()
-    assert not late, "The server logged an error after the last request:\n\n" + "\n\n".join(late)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def run_suite(pytester: pytest.Pytester, target: list[str], source: str, *option
     """``source`` (after :data:`HEADER`) as a user's test file, run by pytest in a process of its own."""
     pytester.makeini(USER_INI)
     pytester.makepyfile(test_flow=HEADER + textwrap.dedent(source))
-    return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist", *target, *options)
+    return pytester.runpytest_subprocess("-ra", "-p", "no:randomly", "-p", "no:xdist", *target, *options)
 
 
 def test_stand_ins_retries_handoffs_and_failures_pass_and_fail_as_they_should(
@@ -118,14 +118,12 @@ def test_people_answer_and_time_moves_only_when_the_test_says(
             intentd.humans.as_person("max", roles=["managers"]).reject(asked, comment="not today")
             assert intentd.wait(asked).intents[0].result["decided_by"] == "max"
 
-        def test_reminders_and_escalation_follow_the_clock(intentd: Intentd) -> None:
+        def test_reminders_and_escalation_follow_the_clock(intentd_clock: Intentd) -> None:
+            intentd = intentd_clock
             intentd.stand_in(FIRST, asks=ASK)
             asked = intentd.submit(FIRST, "intent.ship.v1", {})
             assert intentd.humans.task(asked).reminders_sent == 0
-            try:
-                intentd.advance(59)
-            except TimeControlUnavailable:
-                pytest.skip("a live server keeps the real time")
+            intentd.advance(59)
             assert intentd.humans.task(asked).reminders_sent == 0
             intentd.advance(1)
             assert intentd.humans.task(asked).reminders_sent == 1
@@ -142,13 +140,10 @@ def test_people_answer_and_time_moves_only_when_the_test_says(
             intentd.humans.submit(asked, {"amount": 40}, comment="as agreed")
             assert intentd.wait(asked).intents[0].result["data"] == {"amount": 40}
 
-        def test_a_slow_agent_holds_its_work_until_time_moves_on(intentd: Intentd) -> None:
+        def test_a_slow_agent_holds_its_work_until_time_moves_on(intentd_clock: Intentd) -> None:
+            intentd = intentd_clock
             slow = intentd.stand_in(FIRST, takes=20, returns={"ok": True})
             work = intentd.submit(FIRST, "intent.slow.v1", {})
-            try:
-                intentd.advance(0)
-            except TimeControlUnavailable:
-                pytest.skip("a live server keeps the real time")
             intentd.wait_until(work, Status.DELIVERED)
             intentd.advance(19)
             assert intentd.client.get(work.intent_id).status is Status.DELIVERED
@@ -156,25 +151,32 @@ def test_people_answer_and_time_moves_only_when_the_test_says(
             assert intentd.wait(work).intents[0].result == {"ok": True}
             assert len(slow.calls) == 1  # its lease held all along
 
-        def test_a_backoff_waits_for_the_clock(intentd: Intentd) -> None:
+        def test_a_backoff_waits_for_the_clock(intentd_clock: Intentd) -> None:
+            intentd = intentd_clock
             first = intentd.stand_in(FIRST, fails=1, retry_after=300, returns={"ok": True})
             asked = intentd.submit(FIRST, "intent.ship.v1", {})
-            try:
-                intentd.advance(0)
-            except TimeControlUnavailable:
-                pytest.skip("a live server keeps the real time")
             intentd.wait_until(asked, Status.WAITING)  # the backoff, in server time
             intentd.advance(299)
             assert intentd.client.get(asked.intent_id).status is Status.WAITING
             intentd.advance(1)
             assert intentd.wait(asked).intents[0].status is Status.COMPLETED
             assert len(first.calls) == 2
+
+        def test_time_moves_on_only_where_it_can(intentd: Intentd) -> None:
+            if intentd.controls_time:
+                before = intentd.now
+                intentd.advance(90)
+                assert (intentd.now - before).total_seconds() == 90
+            else:
+                with pytest.raises(TimeControlUnavailable):
+                    intentd.advance(90)
         """,
     )
-    if live:
-        result.assert_outcomes(passed=3, skipped=3)
+    if live:  # the three that move time are skipped, saying why
+        result.assert_outcomes(passed=4, skipped=3)
+        result.stdout.fnmatch_lines(["*only the embedded server's moves*"])
     else:
-        result.assert_outcomes(passed=6)
+        result.assert_outcomes(passed=7)
 
 
 def test_golden_transitions_are_recorded_then_compared(pytester: pytest.Pytester, target: list[str]) -> None:

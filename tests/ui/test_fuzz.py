@@ -37,7 +37,7 @@ from intentd.server.dashboard.pages import PAGES
 from intentd.server.dashboard.session import COOKIE, CSRF_HEADER, csrf_token
 from tests._support import fuzz
 from tests._support.http_api import WRITER, intent_body
-from tests._support.servers import API_KEY, build_app
+from tests._support.servers import API_KEY
 
 EXAMPLES = 15  # generated cases per route, besides the coverage cases; ~20 routes on each backend
 LEFT_OUT = frozenset({"/ui/logout"})
@@ -52,11 +52,8 @@ schema = schemathesis.pytest.from_fixture("fuzzed_dashboard")
 
 @pytest.fixture
 def dashboard_watch(database_url: str) -> Iterator[fuzz.ServerWatch]:
-    watch = fuzz.ServerWatch(build_app(fuzz.fuzz_settings(database_url)))
-    with watch.listening():
+    with fuzz.watched_app(database_url) as watch:
         yield watch
-        late = watch.take()
-    assert not late, "The server logged an error after the last request:\n\n" + "\n\n".join(late)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ class TimeControlUnavailable(RuntimeError):
 
 class Server(Protocol):
     url: str
+    controls_time: bool  # whether advance() moves the server's time (the embedded server's only)
 
     def new_namespace(self) -> tuple[str, str]:
         """(namespace, an admin key of it) for one test."""
@@ -53,6 +54,8 @@ class Server(Protocol):
 
 class EmbeddedServer:
     """``create_app`` on ``directory/intentd.db``, served by uvicorn in a daemon thread."""
+
+    controls_time = True
 
     def __init__(self, directory: Path, clock: TestClock | None = None) -> None:
         self.clock = clock or TestClock()
@@ -145,6 +148,8 @@ class EmbeddedServer:
 
 class LiveServer:
     """A running intentd given by URL, with a key of a sandbox namespace."""
+
+    controls_time = False
 
     def __init__(self, url: str, api_key: str) -> None:
         self.url = url.rstrip("/")

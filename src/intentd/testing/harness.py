@@ -119,13 +119,18 @@ class Intentd:
 
     def advance(self, seconds: float) -> None:
         """Move the server's time on (embedded server only): timers that fall due fire, leases that
-        run out expire, before this returns."""
+        run out expire, before this returns. A test that moves time asks for ``intentd_clock``, which
+        skips it against a live server."""
         self.server.advance(seconds)
 
     @property
     def now(self) -> datetime:
         """The server's time."""
         return datetime.fromtimestamp(self.server.now(), UTC)
+
+    @property
+    def controls_time(self) -> bool:
+        return self.server.controls_time
 
     # --- golden records and policies ---------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Options: ``--intentd-url`` (and ``--intentd-api-key``, or ``INTENTD_API_KEY``) r
 a live server's sandbox namespace instead of the embedded one; ``--intentd-record`` writes the golden
 transition files that ``assert_transitions`` compares with.
 
-Fixtures: ``intentd`` (the test's :class:`~intentd.testing.harness.Intentd`), ``intentd_client``,
+Fixtures: ``intentd`` (the test's :class:`~intentd.testing.harness.Intentd`), ``intentd_clock`` (the
+same, for a test that moves time: skipped against a live server), ``intentd_client``,
 ``intentd_async_client``, ``intentd_worker`` and, once per session, ``intentd_server``.
 
 Entry points load with pytest in any environment intentd is installed in, an agent host's without the
@@ -101,6 +102,15 @@ def intentd(intentd_server: Server, request: pytest.FixtureRequest) -> Iterator[
         yield harness
     finally:
         harness.close()
+
+
+@pytest.fixture
+def intentd_clock(intentd: Intentd) -> Intentd:
+    """The test's ``intentd``, for a test that moves the server's time on (``advance``): skipped,
+    saying why, against a live server, whose time is the real one."""
+    if not intentd.controls_time:
+        pytest.skip("moves the server's time: only the embedded server's moves (not with --intentd-url)")
+    return intentd
 
 
 @pytest.fixture
