@@ -51,6 +51,8 @@ def test_stand_ins_retries_handoffs_and_failures_pass_and_fail_as_they_should(
         pytester,
         target,
         """
+        import pytest
+
         def test_a_flaky_agent_is_retried_and_hands_on(intentd: Intentd) -> None:
             first = intentd.stand_in(FIRST, fails=2, returns={"draft": 1},
                                      then=[IntentSpec(SECOND, "intent.review.v1", {"draft": 1})])
@@ -77,12 +79,19 @@ def test_stand_ins_retries_handoffs_and_failures_pass_and_fail_as_they_should(
             assert intentd.run(FIRST, "intent.echo.v1", {"n": 7}).intents[0].result == {"echo": 7}
             assert seen == [{"n": 7}]
 
+        @pytest.mark.asyncio
+        async def test_an_async_test_has_its_client(intentd: Intentd, intentd_async_client) -> None:
+            intentd.stand_in(FIRST, returns={"n": 3})
+            submitted = intentd.submit(FIRST, "intent.draft.v1", {})
+            run = await intentd_async_client.wait_for_run(submitted.intent_id, timeout=30)
+            assert run.intents[0].result == {"n": 3}
+
         def test_this_one_fails(intentd: Intentd) -> None:
             intentd.stand_in(FIRST, returns={"n": 1})
             assert intentd.run(FIRST, "intent.draft.v1", {}).intents[0].result == {"n": 2}
         """,
     )
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["*test_this_one_fails*", "*assert {'n': 1} == {'n': 2}*"])
 
 

@@ -26,7 +26,7 @@ from intentd.worker import Handler, RetryPolicy, Worker
 
 from . import golden
 from .embedded import Server
-from .humans import Humans, Run, _root_id
+from .humans import Humans, Run, root_id
 from .standins import StandIn
 
 RUN_WAIT_SECONDS = 30.0  # a run a test waits for ends within this, or the test fails saying so
@@ -93,12 +93,12 @@ class Intentd:
 
     def wait(self, run: Run, *, timeout: float = RUN_WAIT_SECONDS) -> RunTree:
         """The run once every intent of it has ended."""
-        return self.client.wait_for_run(_root_id(run), timeout=timeout)
+        return self.client.wait_for_run(root_id(run), timeout=timeout)
 
     def wait_until(self, intent: Run, *statuses: Status, timeout: float = STATUS_WAIT_SECONDS) -> Intent:
         """The intent once it is in one of ``statuses`` (an ``AssertionError`` says where it is after
         ``timeout`` seconds): for a state a run passes through, such as WAITING."""
-        intent_id = _root_id(intent) if not isinstance(intent, Intent) else intent.intent_id
+        intent_id = root_id(intent)
         deadline = time.monotonic() + timeout
         while (current := self.client.get(intent_id)).status not in statuses:
             if time.monotonic() > deadline:
@@ -136,7 +136,7 @@ class Intentd:
 
     def transitions(self, run: Run) -> dict[str, Any]:
         """The run's normalised transition record (intentd.testing.golden)."""
-        return golden.record_of(self.client, _root_id(run))
+        return golden.record_of(self.client, root_id(run))
 
     def assert_transitions(self, run: Run, path: str | Path) -> None:
         """The run's record equals the golden file at ``path`` (relative to the test's file); with

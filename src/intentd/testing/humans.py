@@ -46,7 +46,7 @@ class Humans:
             return [self._client.task(run.task_id)]
         found = [
             task
-            for intent in self._client.tree(_root_id(run)).intents
+            for intent in self._client.tree(root_id(run)).intents
             for task in self._client.tasks(state=state, intent_id=intent.intent_id)
         ]
         return sorted(found, key=lambda task: task.assigned_at)
@@ -107,7 +107,8 @@ class Humans:
         return run if isinstance(run, HumanTask) else self.task(run)
 
 
-def _root_id(run: Run) -> str:
+def root_id(run: Run) -> str:
+    """The id of the intent ``run`` names (a run's root, an intent, or a task's intent)."""
     if isinstance(run, RunTree):
         return run.root_intent_id
     if isinstance(run, str):

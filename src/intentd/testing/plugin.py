@@ -6,17 +6,17 @@ transition files that ``assert_transitions`` compares with.
 
 Fixtures: ``intentd`` (the test's :class:`~intentd.testing.harness.Intentd`), ``intentd_clock`` (the
 same, for a test that moves time: skipped against a live server), ``intentd_client``,
-``intentd_async_client``, ``intentd_worker`` and, once per session, ``intentd_server``.
+``intentd_async_client`` (with pytest-asyncio), ``intentd_worker`` and, once per session,
+``intentd_server``.
 
 Entry points load with pytest in any environment intentd is installed in, an agent host's without the
 server too: this module imports nothing of intentd until a fixture is used."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -124,14 +124,16 @@ def intentd_worker(intentd: Intentd) -> Worker:
     return intentd.worker
 
 
-@pytest.fixture
-def intentd_async_client(intentd: Intentd) -> Iterator[AsyncClient]:
-    """An AsyncClient of the test's namespace, for async tests."""
-    from intentd.client import AsyncClient
+# An async test runs in pytest-asyncio's loop, and so must its client: where pytest-asyncio is installed
+# (the host of async tests), the plugin offers one.
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
 
-    client = AsyncClient(intentd.url, intentd.api_key)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(RuntimeError):  # a loop still running: the test's own closes it
-            asyncio.run(client.aclose())
+    @pytest_asyncio.fixture
+    async def intentd_async_client(intentd: Intentd) -> AsyncIterator[AsyncClient]:
+        """An AsyncClient of the test's namespace, for async tests (with pytest-asyncio), opened and
+        closed in the test's own event loop."""
+        from intentd.client import AsyncClient
+
+        async with AsyncClient(intentd.url, intentd.api_key) as client:
+            yield client
