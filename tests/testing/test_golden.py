@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from intentd.cli.app import app as cli
 from intentd.client import Client
 from intentd.testing import golden
+from intentd.testing import transitions as events
 from tests._support.servers import API_KEY, AppClient, listening
 
 JSON = dict[str, Any]
@@ -359,5 +360,5 @@ def test_a_parent_parked_on_its_child_or_answered_at_once_is_recorded_alike() ->
         completed,
     ]
     at_once = [step_started, {**step_done, "status": "DELIVERED"}, completed]
-    assert golden._child_parking_dropped(parked) == golden._child_parking_dropped(at_once)
-    assert golden._child_parking_dropped(at_once)[1] == step_done
+    assert events.child_parking_dropped(parked) == events.child_parking_dropped(at_once)
+    assert events.child_parking_dropped(at_once)[1] == step_done

@@ -8,7 +8,8 @@ and golden records of a run's transitions (docs/testing.md).
 - ``embedded``: the embedded server (SQLite, real HTTP, a thread of the test process) or a live one.
 - ``clock``: the embedded server's time.
 - ``standins``: scripted agents. ``humans``: answering human tasks.
-- ``golden``: normalised transition records, compared with files in the repository.
+- ``golden``: normalised transition records, compared with files in the repository; ``transitions``:
+  how a run's events become its lines (names, stable details, races left out).
 """
 
 from __future__ import annotations
