@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from examples.cross_framework.audit import AgentTrail, audit_trail, chain
+from examples.cross_framework.audit import AgentTrail, Entry, audit_trail, chain
 from examples.cross_framework.process import stages_run
 from examples.cross_framework.run import (
     DEFAULT_CREWAI_PYTHON,
@@ -167,6 +167,20 @@ def _assert_nothing_ran_twice(workdir: Path, killed: int, restarted: int) -> Non
     assert published.count("# Durable agents") == 1 and "lease" in published
 
 
+def _without_expired_offers(entries: list[Entry]) -> list[Entry]:
+    """The trail without deliveries whose lease expired unused, and their expiries. Under load the
+    resumed intent can be offered to a stream the server has not yet seen close (the killed process's)
+    or taken by a process too slow to heartbeat; its lease expires and it is delivered again, at least
+    once as promised. Nothing runs twice for it (``_assert_nothing_ran_twice``)."""
+    kept: list[Entry] = []
+    for entry in entries:
+        if entry.event_type == "intent.lease_expired" and kept and kept[-1].event_type == "intent.delivered":
+            kept.pop()
+            continue
+        kept.append(entry)
+    return kept
+
+
 def _assert_what_each_agent_did_before_handing_on(
     trails: list[AgentTrail], killed: int, restarted: int
 ) -> None:
@@ -174,7 +188,8 @@ def _assert_what_each_agent_did_before_handing_on(
     assert [e.text for e in researcher.before_handoff() if e.event_type == "intent.progress"] == [
         "took 3 notes on leases"
     ]
-    before = writer.before_handoff()
+    handed_on = len(writer.before_handoff())
+    before = _without_expired_offers(writer.before_handoff())
     assert [e.event_type for e in before if e.event_type != "intent.submitted"] == [
         "intent.created",
         "intent.delivered",  # to the process killed later
@@ -185,9 +200,9 @@ def _assert_what_each_agent_did_before_handing_on(
         "intent.delivered",  # to the process started after the kill
     ]
     delivered = [e.text for e in before if e.event_type == "intent.delivered"]
-    assert delivered[0].endswith(f"/{killed} (attempt 1)") and f"/{restarted} " in delivered[1]
+    assert delivered[0].endswith(f"/{killed} (attempt 1)") and f"/{restarted} " in delivered[-1]
     assert "answered approved: 'Ship it.'" in before[-2].text
-    assert writer.entries[len(before)].text.startswith("handed on to reviewer")
+    assert writer.entries[handed_on].text.startswith("handed on to reviewer")
     assert [e.text for e in reviewer.before_handoff()][-1] == "journaled autogen.run/0"
     assert reviewer.entries[len(reviewer.before_handoff())].text.startswith("handed on to publisher")
     assert [e.event_type for e in publisher.entries][-2:] == ["intent.step_completed", "intent.completed"]
