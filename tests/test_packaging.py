@@ -4,34 +4,18 @@ imported at all still submits, claims and completes work against a real server."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
-from tests._support.servers import API_KEY, Server
+from tests._support.servers import Server
+from tests._support.without import run_without
 
 SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "asyncpg", "typer", "rich", "click"}
 
-AGENT = textwrap.dedent(
-    """
-    import sys
-
-    BLOCKED = set(sys.argv[1].split(","))
-
-    class NotInstalled:  # a meta path finder: these packages do not exist in this process
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ModuleNotFoundError(f"No module named {name!r} (client-only install)")
-            return None
-
-    sys.meta_path.insert(0, NotInstalled())
-
+AGENT = """
     from intentd.client import Client
     from intentd.worker import Worker
 
@@ -51,7 +35,6 @@ AGENT = textwrap.dedent(
         worker.stop()
     print(sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
     """
-)
 
 
 def test_the_core_requirements_name_no_server_package() -> None:
@@ -66,16 +49,7 @@ def test_the_core_requirements_name_no_server_package() -> None:
 def test_an_agent_without_the_server_packages_does_its_work(tmp_path: Path) -> None:
     server = Server(tmp_path, None).start()
     try:
-        env = {**os.environ, "INTENTD_URL": server.url, "INTENTD_API_KEY": API_KEY}
-        done = subprocess.run(
-            [sys.executable, "-c", AGENT, ",".join(sorted(SERVER_PACKAGES))],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
+        done = run_without(SERVER_PACKAGES, AGENT, url=server.url, cwd=tmp_path)
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr

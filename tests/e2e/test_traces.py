@@ -11,9 +11,6 @@ And an agent in a process where OpenTelemetry cannot be imported at all does its
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from intentd.client import AsyncClient, Status
 from tests._support import traces
 from tests._support.servers import API_KEY, REPO, Server, end, module_process
+from tests._support.without import run_without
 from tests.e2e.traced_agent import PLANNER, REVIEWER, WRITER
 
 pytestmark = pytest.mark.slow
@@ -165,18 +163,7 @@ async def test_one_trace_follows_the_intents_across_three_worker_processes(
     served(on_server, "POST /v1/intents/{intent_id}/complete", completing_plan)
 
 
-AGENT_WITHOUT_OPENTELEMETRY = textwrap.dedent(
-    """
-    import sys
-
-    class NotInstalled:  # a meta path finder: OpenTelemetry does not exist in this process
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "opentelemetry":
-                raise ModuleNotFoundError(f"No module named {name!r}")
-            return None
-
-    sys.meta_path.insert(0, NotInstalled())
-
+AGENT_WITHOUT_OPENTELEMETRY = """
     from intentd.client import Client, IntentSpec
     from intentd.worker import Result, Worker
 
@@ -198,23 +185,13 @@ AGENT_WITHOUT_OPENTELEMETRY = textwrap.dedent(
     finally:
         worker.stop()
     print(sorted((i.status.value, i.trace_context) for i in run.intents))
-    print(sorted(m for m in sys.modules if m.split(".")[0] == "opentelemetry"))
+    print(sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
     """
-)
 
 
 def test_an_agent_without_opentelemetry_works_and_sends_no_trace(
     server: TracedServer, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "INTENTD_URL": server.url, "INTENTD_API_KEY": API_KEY}
-    done = subprocess.run(
-        [sys.executable, "-c", AGENT_WITHOUT_OPENTELEMETRY],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = run_without({"opentelemetry"}, AGENT_WITHOUT_OPENTELEMETRY, url=server.url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[('COMPLETED', None), ('COMPLETED', None)]", "[]"]

@@ -46,7 +46,6 @@ class Intentd:
         # Given the sync client, the worker makes its own async twin and closes it when it stops.
         self.worker = Worker(self.client, retry=TEST_RETRIES, concurrency=16, shutdown_grace_seconds=2.0)
         self.humans = Humans(self.client, self.url, self.api_key)
-        self.stand_ins: dict[str, StandIn] = {}
         self._test_dir = test_dir
         self._record = record
         self._thread: threading.Thread | None = None
@@ -78,8 +77,7 @@ class Intentd:
         fake = StandIn(
             address, returns, fails, error, retry_after, fatal, asks, then, takes, clock=self.server.now
         )
-        self.stand_ins[address] = fake.serve_on(self.worker)
-        return fake
+        return fake.serve_on(self.worker)
 
     # --- runs --------------------------------------------------------------------------------------
 

@@ -109,8 +109,10 @@ class StandIn:
     def _result(self, intent: Intent, answer: HumanAnswer | None) -> Any:
         if callable(self.returns):
             return self.returns(intent, answer) if self.asks is not None else self.returns(intent)
-        if self.returns is not None or answer is None:
-            return self.returns if self.returns is not None else {}
+        if self.returns is not None:
+            return self.returns
+        if answer is None:
+            return {}
         return {
             "outcome": answer.outcome,
             "comment": answer.comment,
